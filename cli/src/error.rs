@@ -1,0 +1,40 @@
+//! How a command ends: the exit statuses of DESIGN.md and the one-line
+//! errors behind them.
+
+use std::process::ExitCode;
+
+use thiserror::Error;
+
+/// A command failed. Every variant prints as one line and exits with 2.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// The user's input is wrong: flags, files, bundles, traces.
+    #[error("{0}")]
+    BadInput(String),
+    /// The machine cannot do what was asked (a host limit, a missing device).
+    #[error("{0}")]
+    Environment(String),
+    #[error(transparent)]
+    Bundle(#[from] collectors::bundle::BundleError),
+}
+
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit status 0.
+    Success,
+    /// Exit status 1: a comparison found a regression.
+    Regression,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Regression => ExitCode::from(1),
+        }
+    }
+}
+
+/// Exit status for errors: bad input or an unusable environment.
+pub const EXIT_BAD_INPUT: u8 = 2;

@@ -1,0 +1,80 @@
+//! `sentryprof`: the command-line front end. Only argument handling and
+//! wiring live here; the work is done by the library crates.
+
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use error::{CliError, Outcome, EXIT_BAD_INPUT};
+
+/// Profile the memory path of a sandbox: an instrumented mini-sentry, perf
+/// collectors, flamegraphs, cycle tables and a terminal browser.
+///
+/// With no subcommand, runs the README's main job (`sentryprof run` on its
+/// defaults).
+#[derive(Debug, Parser)]
+#[command(name = "sentryprof", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workload on platforms and search strategies; write a bundle.
+    Run(commands::run::RunArgs),
+    /// Sample any command and its children with perf_event_open.
+    Record(commands::record::RecordArgs),
+    /// Import profiles recorded elsewhere.
+    Import(commands::import::ImportArgs),
+    /// Check what this machine allows: perf, KVM, TSC, host limits.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Render flamegraph SVGs from a bundle.
+    Flamegraph(commands::flamegraph::FlamegraphArgs),
+    /// Cycle tables, scaling verdicts, charts and report.html from a bundle.
+    Report(commands::report::ReportArgs),
+    /// Compare two bundles; exit 1 on a regression.
+    Compare(commands::compare::CompareArgs),
+    /// Browse bundles in the terminal.
+    Tui(commands::tui::TuiArgs),
+    /// Measure how much memory is identical page for page.
+    Sharing(commands::sharing::SharingArgs),
+}
+
+fn dispatch(command: Command) -> Result<Outcome, CliError> {
+    match command {
+        Command::Run(a) => commands::run::run(a),
+        Command::Record(a) => commands::record::run(a),
+        Command::Import(a) => commands::import::run(a),
+        Command::Doctor(a) => commands::doctor::run(a),
+        Command::Flamegraph(a) => commands::flamegraph::run(a),
+        Command::Report(a) => commands::report::run(a),
+        Command::Compare(a) => commands::compare::run(a),
+        Command::Tui(a) => commands::tui::run(a),
+        Command::Sharing(a) => commands::sharing::run(a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Run(commands::run::RunArgs::main_job()));
+    match dispatch(command) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => {
+            eprintln!("sentryprof: error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Writing and reading bundles: atomic creation, version checks, clear errors.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::schema::{RunJson, FORMAT_MAJOR, RUN_JSON};
+
+/// Errors from reading or writing a bundle. Each names the file concerned.
+#[derive(Debug, Error)]
+pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a sentryprof bundle (no {RUN_JSON})")]
+    NotABundle { path: PathBuf },
+    #[error("{path}: corrupt run.json: {source}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: bundle format version {found:?} is not readable by this sentryprof (reads {FORMAT_MAJOR}.x)")]
+    Version { path: PathBuf, found: String },
+    #[error(
+        "{path}: output already exists and is not a sentryprof bundle; refusing to replace it"
+    )]
+    WouldClobber { path: PathBuf },
+}
+
+impl BundleError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        BundleError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and
+/// a rename, so `path` is either its old content or the whole new content,
+/// never empty or partial.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(BundleError::io(path, e));
+    }
+    Ok(())
+}
+
+/// A bundle being written. Files go into a temporary directory beside the
+/// final path; [`finish`](Self::finish) writes `run.json` and renames the
+/// directory into place. Dropping it unfinished removes the temporary
+/// directory and leaves any earlier bundle at the final path untouched.
+#[derive(Debug)]
+pub struct BundleWriter {
+    final_dir: PathBuf,
+    tmp_dir: PathBuf,
+    finished: bool,
+}
+
+impl BundleWriter {
+    /// Start a bundle that will end up at `dir`. Fails if `dir` exists and is
+    /// something other than an earlier bundle (it will not be replaced).
+    pub fn create(dir: &Path) -> Result<Self, BundleError> {
+        if dir.exists() && !dir.join(RUN_JSON).is_file() {
+            let empty_dir = fs::read_dir(dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty_dir {
+                return Err(BundleError::WouldClobber {
+                    path: dir.to_path_buf(),
+                });
+            }
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(|e| BundleError::io(&parent, e))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".to_string());
+        let tmp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp_dir.exists() {
+            fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+        }
+        fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+        Ok(BundleWriter {
+            final_dir: dir.to_path_buf(),
+            tmp_dir,
+            finished: false,
+        })
+    }
+
+    /// Where the bundle will be once finished.
+    pub fn final_dir(&self) -> &Path {
+        &self.final_dir
+    }
+
+    /// The temporary directory files are written into before `finish`.
+    pub fn staging_dir(&self) -> &Path {
+        &self.tmp_dir
+    }
+
+    /// Write a file (relative path) into the bundle being built.
+    pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), BundleError> {
+        let path = self.tmp_dir.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| BundleError::io(parent, e))?;
+        }
+        fs::write(&path, bytes).map_err(|e| BundleError::io(&path, e))
+    }
+
+    /// Write `run.json` and move the bundle into place, replacing an earlier
+    /// bundle at the same path only now that the new one is complete.
+    pub fn finish(mut self, run: &RunJson) -> Result<PathBuf, BundleError> {
+        let json = serde_json::to_vec_pretty(run).map_err(|e| BundleError::Corrupt {
+            path: self.tmp_dir.join(RUN_JSON),
+            source: e,
+        })?;
+        self.write_file(RUN_JSON, &json)?;
+        let old = if self.final_dir.exists() {
+            let parent = self.tmp_dir.parent().unwrap_or(Path::new("."));
+            let old = parent.join(format!(
+                ".{}.old-{}",
+                self.final_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                std::process::id()
+            ));
+            fs::rename(&self.final_dir, &old).map_err(|e| BundleError::io(&self.final_dir, e))?;
+            Some(old)
+        } else {
+            None
+        };
+        if let Err(e) = fs::rename(&self.tmp_dir, &self.final_dir) {
+            if let Some(old) = &old {
+                let _ = fs::rename(old, &self.final_dir);
+            }
+            return Err(BundleError::io(&self.final_dir, e));
+        }
+        if let Some(old) = old {
+            let _ = fs::remove_dir_all(old);
+        }
+        self.finished = true;
+        Ok(self.final_dir.clone())
+    }
+}
+
+impl Drop for BundleWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.tmp_dir);
+        }
+    }
+}
+
+/// A bundle read from disk.
+#[derive(Debug, Clone)]
+pub struct LoadedBundle {
+    pub dir: PathBuf,
+    pub run: RunJson,
+}
+
+impl LoadedBundle {
+    /// Path of a file of the bundle given relative to it.
+    pub fn path_of(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Read a file of the bundle (relative path) as text.
+    pub fn read_text(&self, rel: &str) -> Result<String, BundleError> {
+        let p = self.path_of(rel);
+        fs::read_to_string(&p).map_err(|e| BundleError::io(&p, e))
+    }
+}
+
+/// Read a bundle directory (or a `run.json` path), checking its format
+/// version: any minor of this build's major is accepted.
+pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
+    let (dir, json_path) = if path.is_dir() {
+        (path.to_path_buf(), path.join(RUN_JSON))
+    } else if path.file_name().map(|n| n == RUN_JSON).unwrap_or(false) {
+        (
+            path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            path.to_path_buf(),
+        )
+    } else if !path.exists() {
+        return Err(BundleError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such bundle"),
+        ));
+    } else {
+        return Err(BundleError::NotABundle {
+            path: path.to_path_buf(),
+        });
+    };
+    if !json_path.is_file() {
+        return Err(BundleError::NotABundle { path: dir });
+    }
+    let bytes = fs::read(&json_path).map_err(|e| BundleError::io(&json_path, e))?;
+    // Check the version before the full schema, so a newer major is reported
+    // as such rather than as a schema mismatch.
+    let version: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| BundleError::Corrupt {
+            path: json_path.clone(),
+            source: e,
+        })?;
+    let found = version
+        .get("format_version")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let major = found.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    if major != Some(FORMAT_MAJOR) {
+        return Err(BundleError::Version {
+            path: json_path,
+            found,
+        });
+    }
+    let run: RunJson = serde_json::from_value(version).map_err(|e| BundleError::Corrupt {
+        path: json_path.clone(),
+        source: e,
+    })?;
+    Ok(LoadedBundle { dir, run })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::{BundleKind, Point};
+    use super::*;
+
+    #[test]
+    fn round_trip_and_atomic_replace() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let mut run = RunJson::new(BundleKind::Run);
+        run.points.push(Point {
+            platform: "inproc".into(),
+            mapping: "private".into(),
+            ..Point::default()
+        });
+        let w = BundleWriter::create(&dir).unwrap();
+        w.write_file("stacks.folded", b"a;b 1\n").unwrap();
+        w.finish(&run).unwrap();
+        let b = read_bundle(&dir).unwrap();
+        assert_eq!(b.run.points.len(), 1);
+        assert_eq!(b.read_text("stacks.folded").unwrap(), "a;b 1\n");
+
+        // An unfinished writer leaves the earlier bundle as it was.
+        let w = BundleWriter::create(&dir).unwrap();
+        w.write_file("stacks.folded", b"x 2\n").unwrap();
+        drop(w);
+        assert_eq!(
+            read_bundle(&dir)
+                .unwrap()
+                .read_text("stacks.folded")
+                .unwrap(),
+            "a;b 1\n"
+        );
+        let leftovers: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary directory left behind");
+    }
+
+    #[test]
+    fn newer_major_is_refused_by_name() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join(RUN_JSON), r#"{"format_version":"2.0"}"#).unwrap();
+        let err = read_bundle(root.path()).unwrap_err().to_string();
+        assert!(err.contains("run.json") && err.contains("2.0"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_and_missing_are_named() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join(RUN_JSON), b"{not json").unwrap();
+        assert!(matches!(
+            read_bundle(root.path()),
+            Err(BundleError::Corrupt { .. })
+        ));
+        let missing = root.path().join("nope");
+        assert!(read_bundle(&missing)
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
+    }
+
+    #[test]
+    fn refuses_to_clobber_a_non_bundle() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("precious.txt"), b"keep").unwrap();
+        assert!(matches!(
+            BundleWriter::create(root.path()),
+            Err(BundleError::WouldClobber { .. })
+        ));
+    }
+}
