@@ -1,0 +1,1 @@
+//! Page-sharing analysis: how much memory is identical page for page.

@@ -1,0 +1,1 @@
+//! The memory manager: VMAs, PMAs, page allocator, syscalls, faults.

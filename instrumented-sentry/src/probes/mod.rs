@@ -1,0 +1,1 @@
+//! rdtsc probes around the steps of the mmap path.

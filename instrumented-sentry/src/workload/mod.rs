@@ -1,0 +1,1 @@
+//! Workloads: the study's experiments, the malloc benchmark, trace replay.
