@@ -2,5 +2,12 @@
 //! capability checks, symbolization, stack folding and `perf script` import.
 
 pub mod bundle;
+pub mod capabilities;
+pub mod collector;
+pub mod fold;
 pub mod folded;
+pub mod perf;
+pub mod perf_script;
+pub mod record;
+pub mod symbolize;
 pub mod sharing;

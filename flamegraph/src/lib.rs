@@ -1,2 +1,30 @@
 //! Rendering of result bundles: flamegraph SVGs, cycle tables, charts,
 //! comparisons and exports. Reads bundles only; never calls into the sentry.
+//!
+//! The building blocks are plain data and functions usable by any front end
+//! (the CLI, the TUI):
+//!
+//! * [`functions::function_table`]: per-function self/total table from folded stacks;
+//! * [`sites::site_rows`]: per-site probe table;
+//! * [`scaling::fit`] / [`scaling::verdicts`]: constant / log / linear fits;
+//! * [`probe_flame::probe_folded`]: flame stacks from the rdtsc probes;
+//! * [`flame::render`] / [`flame::render_diff`]: inferno SVGs.
+
+pub mod bundle_flames;
+pub mod charts;
+pub mod compare;
+pub mod error;
+pub mod export;
+pub mod flame;
+pub mod functions;
+pub mod html;
+pub mod pprof;
+pub mod probe_flame;
+pub mod report;
+pub mod scaling;
+pub mod sites;
+pub mod source;
+pub mod synthetic;
+pub mod table;
+
+pub use error::{RenderError, Result};

@@ -1,1 +1,32 @@
 //! The terminal browser of result bundles (`sentryprof tui`).
+//!
+//! Layers, kept apart so each can be tested alone:
+//! - [`flame`]: the flame tree, its layout, navigation and search (no UI);
+//! - [`model`]: a bundle opened for browsing (run.json, folded stacks, the
+//!   tree and tables), loaded by [`loader`] on a thread of its own;
+//! - [`table`], [`charts`]: what the cycle table and the charts show;
+//! - [`keys`], [`action`] and [`state`]: keys become actions, actions update
+//!   the state (event → action → state update);
+//! - [`ui`]: drawing the state into a ratatui frame, nothing else;
+//! - [`app`] and [`terminal`]: the event loop and the terminal guard that
+//!   restores the terminal on quit, error, Ctrl-C and panic.
+//!
+//! Statistics (function tables, site tables, scaling fits, comparisons) and
+//! SVG rendering come from the `flamegraph` crate; this crate only shows them.
+
+pub mod action;
+pub mod app;
+pub mod charts;
+pub mod error;
+pub mod fixtures;
+pub mod flame;
+pub mod keys;
+pub mod loader;
+pub mod model;
+pub mod state;
+pub mod table;
+pub mod terminal;
+pub mod ui;
+
+pub use app::{browse, BrowseOptions};
+pub use error::TuiError;

@@ -1,12 +1,86 @@
-//! `sentryprof compare` (being built: see the issue that owns this verb).
+//! `sentryprof compare A B`: per point and per site, the change in median
+//! with a bootstrap confidence interval and a verdict; exit 1 on a regression.
+
+use std::path::PathBuf;
+
+use collectors::bundle::read_bundle;
+use flamegraph::compare::{compare_runs, comparison_table};
 
 use crate::error::{CliError, Outcome};
 
+/// Compare two bundles; exit 1 when any significant slowdown exceeds --threshold.
 #[derive(Debug, clap::Args)]
-pub struct CompareArgs {}
+pub struct CompareArgs {
+    /// The baseline bundle.
+    pub a: PathBuf,
+    /// The bundle compared with it.
+    pub b: PathBuf,
+    /// Slowdown (percent of A's median) that counts as a regression when
+    /// significant.
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub threshold: f64,
+    /// Output format: text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
 
-pub fn run(_args: CompareArgs) -> Result<Outcome, CliError> {
-    Err(CliError::Environment(
-        "sentryprof compare is not in this build yet".to_string(),
-    ))
+pub fn run(args: CompareArgs) -> Result<Outcome, CliError> {
+    if !args.threshold.is_finite() || args.threshold < 0.0 {
+        return Err(CliError::BadInput(format!(
+            "--threshold {}: expected a percentage >= 0",
+            args.threshold
+        )));
+    }
+    if args.format != "text" && args.format != "json" {
+        return Err(CliError::BadInput(format!(
+            "--format {:?}: expected text or json",
+            args.format
+        )));
+    }
+    let a = read_bundle(&args.a)?;
+    let b = read_bundle(&args.b)?;
+    if a.run.points.is_empty() {
+        return Err(CliError::BadInput(format!(
+            "{}: no measured points to compare",
+            a.dir.join("run.json").display()
+        )));
+    }
+    if b.run.points.is_empty() {
+        return Err(CliError::BadInput(format!(
+            "{}: no measured points to compare",
+            b.dir.join("run.json").display()
+        )));
+    }
+    let c = compare_runs(&a.run, &b.run, args.threshold);
+    if c.rows.is_empty() {
+        return Err(CliError::BadInput(format!(
+            "{} and {}: no point of one matches a point of the other",
+            a.dir.display(),
+            b.dir.display()
+        )));
+    }
+    if args.format == "json" {
+        let j = serde_json::to_string_pretty(&c)
+            .map_err(|e| CliError::BadInput(format!("comparison as JSON: {e}")))?;
+        println!("{j}");
+    } else {
+        println!("A: {}\nB: {}", a.dir.display(), b.dir.display());
+        println!("{}; regression: significant slowdown > {}%", c.method, c.threshold_pct);
+        print!("{}", comparison_table(&c).to_text());
+        for u in &c.unmatched {
+            println!("unmatched: {u}");
+        }
+        let slower = c.rows.iter().filter(|r| r.verdict == flamegraph::compare::Verdict::Slower).count();
+        let faster = c.rows.iter().filter(|r| r.verdict == flamegraph::compare::Verdict::Faster).count();
+        let regressions = c.rows.iter().filter(|r| r.regression).count();
+        println!(
+            "verdict: {} compared, {faster} faster, {slower} slower, {regressions} regression(s)",
+            c.rows.len()
+        );
+    }
+    Ok(if c.has_regression() {
+        Outcome::Regression
+    } else {
+        Outcome::Success
+    })
 }

@@ -1,12 +1,95 @@
-//! `sentryprof flamegraph` (being built: see the issue that owns this verb).
+//! `sentryprof flamegraph BUNDLE`: flamegraph SVGs of a bundle (sampled
+//! profile or rdtsc probes), flame or icicle, and differential flamegraphs.
+
+use std::path::PathBuf;
+
+use collectors::bundle::read_bundle;
+use flamegraph::bundle_flames::{bundle_flamegraphs, write_files, BundleFlameOptions, DiffMode};
+use flamegraph::flame::Orientation;
+use flamegraph::RenderError;
 
 use crate::error::{CliError, Outcome};
 
+/// Flamegraph SVGs from a bundle; written beside its run.json unless --out.
 #[derive(Debug, clap::Args)]
-pub struct FlamegraphArgs {}
+pub struct FlamegraphArgs {
+    /// The bundle directory (or its run.json).
+    pub bundle: PathBuf,
+    /// Directory to write the SVGs into (default: the bundle directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Icicle orientation (root at the top) instead of flame.
+    #[arg(long)]
+    pub icicle: bool,
+    /// Leave out frames narrower than this many pixels (of 1200).
+    #[arg(long, value_name = "PX", default_value_t = 0.1)]
+    pub min_width: f64,
+    /// Differential flamegraph against a second bundle (normalised).
+    #[arg(long, value_name = "BUNDLE2", conflicts_with = "diff_search")]
+    pub diff: Option<PathBuf>,
+    /// Differential flamegraph of two search strategies of this bundle,
+    /// e.g. `linear,maxgap` (before,after; normalised).
+    #[arg(long, value_name = "BEFORE,AFTER")]
+    pub diff_search: Option<String>,
+    /// Draw from the rdtsc probes (exact cycles) even if perf samples exist.
+    #[arg(long)]
+    pub probes: bool,
+}
 
-pub fn run(_args: FlamegraphArgs) -> Result<Outcome, CliError> {
-    Err(CliError::Environment(
-        "sentryprof flamegraph is not in this build yet".to_string(),
-    ))
+/// Turn a renderer error into the CLI's (all exit 2).
+pub fn render_error(e: RenderError) -> CliError {
+    match e {
+        RenderError::Bundle(b) => CliError::Bundle(b),
+        other => CliError::BadInput(other.to_string()),
+    }
+}
+
+/// Validate the flags into library options.
+fn options(args: &FlamegraphArgs) -> Result<BundleFlameOptions, CliError> {
+    if !args.min_width.is_finite() || args.min_width < 0.0 {
+        return Err(CliError::BadInput(format!(
+            "--min-width {}: expected a number of pixels >= 0",
+            args.min_width
+        )));
+    }
+    let diff = match (&args.diff, &args.diff_search) {
+        (Some(p), _) => DiffMode::Bundle(Box::new(read_bundle(p)?)),
+        (None, Some(s)) => {
+            let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+            match parts.as_slice() {
+                [a, b] if !a.is_empty() && !b.is_empty() && a != b => DiffMode::Searches {
+                    before: a.to_string(),
+                    after: b.to_string(),
+                },
+                _ => {
+                    return Err(CliError::BadInput(format!(
+                        "--diff-search {s:?}: expected two different strategies, e.g. linear,maxgap"
+                    )))
+                }
+            }
+        }
+        (None, None) => DiffMode::None,
+    };
+    Ok(BundleFlameOptions {
+        orientation: if args.icicle {
+            Orientation::Icicle
+        } else {
+            Orientation::Flame
+        },
+        min_width_px: args.min_width,
+        diff,
+        probes: args.probes,
+    })
+}
+
+pub fn run(args: FlamegraphArgs) -> Result<Outcome, CliError> {
+    let opts = options(&args)?;
+    let bundle = read_bundle(&args.bundle)?;
+    let files = bundle_flamegraphs(&bundle, &opts).map_err(render_error)?;
+    let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
+    let paths = write_files(&out_dir, &files).map_err(render_error)?;
+    for (f, p) in files.iter().zip(paths) {
+        println!("{}: {}", p.display(), f.description);
+    }
+    Ok(Outcome::Success)
 }

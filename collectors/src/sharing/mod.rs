@@ -1,1 +1,129 @@
 //! Page-sharing analysis: how much memory is identical page for page.
+//!
+//! The measurement of Barker et al. ("An Empirical Study of Memory Sharing in
+//! Virtual Machines", USENIX ATC 2012), made open and repeatable: every
+//! granule (a page, 4096 bytes by default, or a power-of-two fraction of one
+//! down to 64 bytes) of one or more *sources* is hashed with xxh3; granules
+//! with equal hashes are compared byte for byte before one is counted as
+//! sharable.
+//!
+//! Sources ([`SourceSpec`]): live processes (mappings from `/proc/PID/maps`,
+//! resident pages from `/proc/PID/pagemap`, contents through
+//! `process_vm_readv`, falling back to `/proc/PID/mem`), raw memory image
+//! files, and the sentry's memory file saved in a run bundle (`memory.img`).
+//!
+//! Layering, one concern per file:
+//! - [`maps`]: parsing `/proc/PID/maps`;
+//! - [`classify`]: the mapping kind of a region (library, heap, stack, ...);
+//! - `sys`: the only unsafe code (`process_vm_readv`, `lseek(SEEK_DATA)`);
+//! - [`source`]: opening sources, listing their backed byte runs, reading them;
+//! - `table`: the table of distinct contents (hash → representative location);
+//! - [`scan`]: the scanning loop and the counters;
+//! - [`report`]: the result ([`SharingReport`], serialised as `sharing.json`)
+//!   and its text rendering;
+//! - [`ksm`]: the kernel's KSM counters, shown beside the estimate.
+//!
+//! # Definitions (the numbers in the report)
+//! Let a *content* be a distinct non-zero granule value, occurring `n(c)`
+//! times over all sources and `n(c, s)` times in source `s`.
+//! - *zero* granules are counted apart (they are trivially sharable);
+//! - *unique* granules: contents with `n(c) = 1`;
+//! - *sharable* granules: `Σ_c (n(c) − 1)`, the granules a perfect
+//!   deduplication of the non-zero contents would free;
+//! - *self-sharing*: `Σ_c Σ_s max(n(c, s) − 1, 0)`, what each source would
+//!   free deduplicating on its own;
+//! - *cross sharing*: `Σ_c (sources(c) − 1)`, the rest: the saving that
+//!   needs sharing between sources.
+//!
+//! Self + cross = sharable, whatever the order of sources. Scanning in order,
+//! a duplicate granule is *self* when its content was already seen in the
+//! same source and *cross* when it was seen only in earlier sources; this is
+//! how the split by mapping kind attributes each saved granule (to the kind
+//! of the later copy, so the split by kind depends on source order; totals
+//! do not).
+
+pub mod classify;
+pub mod ksm;
+pub mod maps;
+pub mod report;
+pub mod scan;
+pub mod source;
+mod sys;
+mod table;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use classify::MappingKind;
+pub use report::SharingReport;
+pub use scan::{analyze, ScanOptions, ScanProgress};
+pub use source::SourceSpec;
+
+/// Size of a host page: residency is known per page.
+pub const PAGE_SIZE: usize = 4096;
+/// Smallest granularity accepted.
+pub const MIN_GRANULARITY: usize = 64;
+
+/// Errors of the sharing analysis. Each names the input concerned.
+#[derive(Debug, Error)]
+pub enum SharingError {
+    #[error(
+        "granularity {given} bytes is not usable: it must be a power of two from {MIN_GRANULARITY} to {PAGE_SIZE} (it must divide the {PAGE_SIZE}-byte page)"
+    )]
+    Granularity { given: u64 },
+    #[error("image {path}: {source}")]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    BadSource { path: PathBuf, problem: String },
+    #[error("nothing could be scanned: {}", notes.join("; "))]
+    NothingScanned { notes: Vec<String> },
+    #[error("no sources given: name at least one process, image or bundle")]
+    NoSources,
+}
+
+/// A validated granularity: a power of two in `MIN_GRANULARITY..=PAGE_SIZE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Granularity(usize);
+
+impl Granularity {
+    /// Validate a granularity in bytes.
+    pub fn new(bytes: u64) -> Result<Self, SharingError> {
+        if !(MIN_GRANULARITY as u64..=PAGE_SIZE as u64).contains(&bytes) || !bytes.is_power_of_two()
+        {
+            return Err(SharingError::Granularity { given: bytes });
+        }
+        Ok(Granularity(bytes as usize))
+    }
+
+    /// The granularity in bytes.
+    pub fn bytes(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for Granularity {
+    fn default() -> Self {
+        Granularity(PAGE_SIZE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granularity_must_be_a_power_of_two_dividing_the_page() {
+        for ok in [64, 128, 256, 512, 1024, 2048, 4096] {
+            assert_eq!(Granularity::new(ok).unwrap().bytes(), ok as usize);
+        }
+        for bad in [0, 1, 32, 63, 100, 3000, 8192, u64::MAX] {
+            let err = Granularity::new(bad).unwrap_err().to_string();
+            assert!(err.contains(&bad.to_string()), "{err}");
+        }
+    }
+}

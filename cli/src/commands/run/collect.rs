@@ -1,0 +1,147 @@
+//! The seam for sampling collectors (`--collect perf`).
+//!
+//! The run loop calls [`PointCollector::begin_point`] right before the
+//! counted trials of a point (after its warm-up trials) and
+//! [`PointCollector::end_point`] right after them, on the thread that runs
+//! the workload. What `end_point` returns goes into the bundle: the folded
+//! stacks as `points/NNN.folded` (the point's `folded`) and, merged over
+//! all points, `stacks.folded`; the counters as the point's `counters`.
+//! [`PointCollector::finish`] is called once after the last point and
+//! gives the run's `profile` entry (its `folded` is set by the run loop).
+//!
+//! A collector is made by [`make_perf_collector`]; when it cannot be made
+//! (perf_event_open refused, or not in this build) the run goes on with the
+//! probes alone and prints and records why.
+
+use collectors::bundle::{PointCounters, ProfileInfo};
+use collectors::collector::{PerfCollector, PerfConfig};
+use collectors::folded::FoldedStacks;
+
+/// Which point is being measured.
+#[derive(Debug, Clone)]
+pub struct PointContext {
+    /// 0-based index of the point in run order (failed points included).
+    pub index: usize,
+    /// `Point::label()` of the point.
+    pub label: String,
+    /// "native", "inproc", "kvm".
+    pub platform: String,
+    /// "linear", "maxgap", or None for native.
+    pub search: Option<String>,
+}
+
+/// What a collector recorded over one point's counted trials.
+#[derive(Debug, Clone, Default)]
+pub struct PointProfile {
+    /// Folded stacks of the point, possibly empty.
+    pub folded: FoldedStacks,
+    /// Counting-mode figures, when counted.
+    pub counters: Option<PointCounters>,
+}
+
+/// What a collector recorded over the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct RunProfile {
+    /// All points together (written as `stacks.folded`).
+    pub folded: FoldedStacks,
+    /// The run's `profile` entry.
+    pub info: ProfileInfo,
+}
+
+/// A sampling or counting collector driven point by point.
+pub trait PointCollector {
+    /// Short name for messages ("perf").
+    fn name(&self) -> &'static str;
+    /// Start recording for a point's counted trials.
+    fn begin_point(&mut self, point: &PointContext) -> Result<(), String>;
+    /// Stop recording and hand over what the point produced.
+    fn end_point(&mut self, point: &PointContext) -> Result<PointProfile, String>;
+    /// After the last point: the run's profile and one-line notes for
+    /// `run.json` (fallbacks, lost samples). Called once.
+    fn finish(&mut self) -> (Option<RunProfile>, Vec<String>);
+    /// One-line notes to show at the start (the event chosen, fallbacks).
+    fn start_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Options of the perf collector, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PerfOptions {
+    /// `--perf-freq`: samples per second asked for (None: the collector's default).
+    pub frequency_hz: Option<u64>,
+}
+
+/// `collectors::collector::PerfCollector` at the seam.
+#[derive(Debug)]
+struct PerfPointCollector {
+    inner: Option<PerfCollector>,
+}
+
+impl PointCollector for PerfPointCollector {
+    fn name(&self) -> &'static str {
+        "perf"
+    }
+
+    fn begin_point(&mut self, _point: &PointContext) -> Result<(), String> {
+        let c = self
+            .inner
+            .as_mut()
+            .ok_or("perf collector already finished")?;
+        c.begin_point();
+        Ok(())
+    }
+
+    fn end_point(&mut self, _point: &PointContext) -> Result<PointProfile, String> {
+        let c = self
+            .inner
+            .as_mut()
+            .ok_or("perf collector already finished")?;
+        let p = c.end_point();
+        let any = p.counters.cycles.is_some()
+            || p.counters.instructions.is_some()
+            || p.counters.cycles_host_only.is_some()
+            || p.counters.cycles_guest_only.is_some();
+        Ok(PointProfile {
+            folded: p.folded,
+            counters: any.then_some(p.counters),
+        })
+    }
+
+    fn finish(&mut self) -> (Option<RunProfile>, Vec<String>) {
+        match self.inner.take() {
+            Some(c) => {
+                let r = c.finish();
+                (
+                    Some(RunProfile {
+                        folded: r.folded,
+                        info: r.info,
+                    }),
+                    r.notes,
+                )
+            }
+            None => (None, Vec::new()),
+        }
+    }
+
+    fn start_notes(&self) -> Vec<String> {
+        match &self.inner {
+            Some(c) => vec![format!("perf: sampling with {}", c.event().name)],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Make the perf_event_open collector; call it on the thread that drives
+/// the workload.
+///
+/// Errors: one line saying why sampling is not possible; the run then
+/// completes with the probes alone.
+pub fn make_perf_collector(options: &PerfOptions) -> Result<Box<dyn PointCollector>, String> {
+    let mut config = PerfConfig::default();
+    if let Some(f) = options.frequency_hz {
+        config.frequency_hz = f;
+    }
+    let c = PerfCollector::new(config).map_err(|e| format!("perf sampling off: {e}"))?;
+    Ok(Box::new(PerfPointCollector { inner: Some(c) }))
+}

@@ -1,0 +1,208 @@
+//! Measuring one point: warm-up trials, counted trials (bracketed by the
+//! sampling collector, if any), then latency statistics over the counted
+//! trials and the probe sites merged over them.
+
+use std::collections::BTreeMap;
+
+use collectors::bundle::{CallSeries, LatencyStats, Point, SiteStats};
+use instrumented_sentry::probes::{Probes, Site};
+use instrumented_sentry::workload::stats::{median, summarize};
+use instrumented_sentry::workload::{PlatformRunner, PointError, PointSpec, TrialOutcome};
+
+use super::collect::{PointCollector, PointContext};
+use super::interrupt;
+use super::progress::Progress;
+
+/// Buckets kept of the find_available per-call series in `run.json`.
+pub const SERIES_BUCKETS: usize = 2000;
+
+/// Why measuring a point stopped.
+#[derive(Debug)]
+pub enum MeasureError {
+    /// The point failed; the run goes on with the others.
+    Point(PointError),
+    /// The user interrupted the run.
+    Interrupted,
+}
+
+impl From<PointError> for MeasureError {
+    fn from(e: PointError) -> Self {
+        MeasureError::Point(e)
+    }
+}
+
+/// A measured point and what the collector produced for it.
+#[derive(Debug)]
+pub struct Measured {
+    /// The point for `run.json`.
+    pub point: Point,
+    /// Folded stacks of the sampling collector, if it ran.
+    pub folded: Option<collectors::folded::FoldedStacks>,
+    /// A collector problem to note (the point itself is fine).
+    pub collector_note: Option<String>,
+}
+
+/// Trials and warm-up trials per point.
+#[derive(Debug, Clone, Copy)]
+pub struct TrialPlan {
+    /// Counted trials.
+    pub trials: u32,
+    /// Warm-up trials before them.
+    pub warmup_trials: u32,
+}
+
+/// The bundle's point skeleton for a spec on a runner (no figures yet).
+pub fn point_skeleton(spec: &PointSpec, platform: &str, search: Option<&str>) -> Point {
+    Point {
+        workload: spec.workload.name().to_string(),
+        platform: platform.to_string(),
+        search: search.map(str::to_string),
+        mapping: spec.mapping_name().to_string(),
+        touch: spec.touch,
+        iterations: spec.iterations,
+        size: spec.size,
+        extra: serde_json::Value::Null,
+        ..Point::default()
+    }
+}
+
+/// Run one point on `runner`.
+pub fn measure_point(
+    index: usize,
+    spec: &PointSpec,
+    runner: &mut dyn PlatformRunner,
+    plan: TrialPlan,
+    mut collector: Option<&mut (dyn PointCollector + 'static)>,
+    progress: &mut Progress,
+) -> Result<Measured, MeasureError> {
+    let mut point = point_skeleton(spec, runner.platform(), runner.search());
+    runner.check_point(spec)?;
+    for k in 0..plan.warmup_trials {
+        if interrupt::requested() {
+            return Err(MeasureError::Interrupted);
+        }
+        progress.trial(true, k, plan.warmup_trials);
+        runner.run_trial(spec)?;
+    }
+
+    let ctx = PointContext {
+        index,
+        label: point.label(),
+        platform: point.platform.clone(),
+        search: point.search.clone(),
+    };
+    let mut collector_note = None;
+    if let Some(c) = collector.as_deref_mut() {
+        if let Err(why) = c.begin_point(&ctx) {
+            collector_note = Some(format!("{}: {}: {why}", c.name(), ctx.label));
+            collector = None;
+        }
+    }
+    let mut outcomes: Vec<TrialOutcome> = Vec::with_capacity(plan.trials as usize);
+    let mut failure = None;
+    for k in 0..plan.trials {
+        if interrupt::requested() {
+            failure = Some(MeasureError::Interrupted);
+            break;
+        }
+        progress.trial(false, k, plan.trials);
+        match runner.run_trial(spec) {
+            Ok(o) => outcomes.push(o),
+            Err(e) => {
+                failure = Some(MeasureError::Point(e));
+                break;
+            }
+        }
+    }
+    let mut folded = None;
+    if let Some(c) = collector {
+        match c.end_point(&ctx) {
+            Ok(profile) => {
+                folded = Some(profile.folded);
+                point.counters = profile.counters;
+            }
+            Err(why) => collector_note = Some(format!("{}: {}: {why}", c.name(), ctx.label)),
+        }
+    }
+    if let Some(f) = failure {
+        return Err(f);
+    }
+
+    let per_call: Vec<f64> = outcomes.iter().map(TrialOutcome::ns_per_call).collect();
+    let s = summarize(&per_call).ok_or_else(|| {
+        MeasureError::Point(PointError::Failed(
+            "no counted trial produced a latency".into(),
+        ))
+    })?;
+    point.latency_ns = LatencyStats {
+        median: s.median,
+        p90: s.p90,
+        p99: s.p99,
+        mean: s.mean,
+        min: s.min,
+        max: s.max,
+        trials: per_call,
+    };
+    if let Some(last) = outcomes.last() {
+        point.host_mappings = last.host_mappings;
+        point.extra = last.extra.clone();
+    }
+    let probes: Vec<&Probes> = outcomes.iter().flat_map(|o| o.probes.iter()).collect();
+    if probes.iter().any(|p| p.is_enabled()) {
+        point.sites = merged_sites(&probes);
+        // The per-call series of the last counted trial's (first) sentry.
+        if let Some(last) = outcomes.last().and_then(|o| o.probes.first()) {
+            let series = last.series(Site::FindAvailable, SERIES_BUCKETS);
+            if !series.mean_cycles.is_empty() {
+                point.series.push(CallSeries {
+                    site: Site::FindAvailable.name().to_string(),
+                    bucket_calls: series.bucket_calls,
+                    mean_cycles: series.mean_cycles,
+                });
+            }
+        }
+    }
+    Ok(Measured {
+        point,
+        folded,
+        collector_note,
+    })
+}
+
+/// Every site's figures over all calls of all counted trials (all their
+/// sentries): exact calls, max, mean and total; median, p90 and p99 are the
+/// medians of each recorder's own percentiles (each recorder is one trial's
+/// sentry), and `trial_medians` holds those medians.
+///
+/// Preconditions: `trials` is non-empty.
+pub fn merged_sites(trials: &[&Probes]) -> BTreeMap<String, SiteStats> {
+    let mut out = BTreeMap::new();
+    for site in Site::ALL {
+        let summaries: Vec<_> = trials
+            .iter()
+            .map(|p| p.site_summary(site))
+            .filter(|s| s.calls > 0)
+            .collect();
+        let calls: u64 = summaries.iter().map(|s| s.calls).sum();
+        let stats = if calls == 0 {
+            SiteStats::default()
+        } else {
+            let pick = |f: fn(&instrumented_sentry::probes::SiteSummary) -> f64| {
+                median(&summaries.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
+            };
+            let total: f64 = summaries.iter().map(|s| s.total_cycles).sum();
+            SiteStats {
+                calls,
+                median_cycles: pick(|s| s.median_cycles),
+                p90_cycles: pick(|s| s.p90_cycles),
+                p99_cycles: pick(|s| s.p99_cycles),
+                max_cycles: summaries.iter().map(|s| s.max_cycles).fold(0.0, f64::max),
+                mean_cycles: total / calls as f64,
+                total_cycles: total,
+                trial_medians: summaries.iter().map(|s| s.median_cycles).collect(),
+            }
+        };
+        out.insert(site.name().to_string(), stats);
+    }
+    out
+}

@@ -1,0 +1,61 @@
+//! Platform dispatch: one [`PlatformRunner`] per platform × search pair.
+//!
+//! This is the seam where a platform plugs in: [`make_runner`] matches on
+//! the platform and builds its runner. A platform that cannot be used here
+//! returns one line saying why; the run records a failure for each of its
+//! points and the other platforms still run.
+
+use instrumented_sentry::platform::native::NativeRunner;
+use instrumented_sentry::segment::GapSearch;
+use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner};
+use instrumented_sentry::workload::PlatformRunner;
+
+use super::config::{PlatformChoice, PlatformKind, SearchKind};
+
+/// Settings every sentry platform takes from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct SentryOptions {
+    /// Record rdtsc probes.
+    pub probes: bool,
+    /// Subtract the probe's own cost from every sample.
+    pub subtract_probe_cost: bool,
+    /// Keep the last trial's memory manager for `--keep-memory`.
+    pub keep_memory: bool,
+}
+
+fn gap_search(s: Option<SearchKind>) -> GapSearch {
+    match s {
+        Some(SearchKind::Linear) => GapSearch::Linear,
+        Some(SearchKind::Maxgap) | None => GapSearch::MaxGap,
+    }
+}
+
+/// Build the runner of one platform × search pair.
+///
+/// Errors: one line saying why the platform cannot run here.
+pub fn make_runner(
+    choice: PlatformChoice,
+    options: SentryOptions,
+) -> Result<Box<dyn PlatformRunner>, String> {
+    match choice.platform {
+        PlatformKind::Native => Ok(Box::new(NativeRunner::new())),
+        PlatformKind::Inproc => Ok(Box::new(InprocRunner::new(
+            gap_search(choice.search),
+            InprocOptions {
+                probes: options.probes,
+                subtract_probe_cost: options.subtract_probe_cost,
+                keep_last: options.keep_memory,
+            },
+        ))),
+        PlatformKind::Kvm => {
+            instrumented_sentry::platform::kvm::runner::kvm_available()?;
+            Ok(Box::new(instrumented_sentry::platform::kvm::runner::KvmRunner::new(
+                gap_search(choice.search),
+                instrumented_sentry::platform::kvm::runner::KvmOptions {
+                    probes: options.probes,
+                    subtract_probe_cost: options.subtract_probe_cost,
+                },
+            )))
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Text tables of a run: the per-function cycle table of each point, the
+//! latency of every point, and side-by-side ratios of matching points
+//! (sentry ÷ native, linear ÷ maxgap).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use collectors::bundle::{Point, ALL_SITES, SITE_FAULT, SITE_MMAP};
+
+/// Nanoseconds as a short human figure: "812 ns", "3.41 µs", "1.20 ms".
+pub fn fmt_ns(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    }
+}
+
+/// One line: "1.23 µs/call (median of 12 trials; p90 1.30 µs, p99 1.35 µs)".
+pub fn latency_line(p: &Point) -> String {
+    let l = &p.latency_ns;
+    format!(
+        "{}/call (median of {} trials; p90 {}, p99 {}; {} host mappings)",
+        fmt_ns(l.median),
+        l.trials.len(),
+        fmt_ns(l.p90),
+        fmt_ns(l.p99),
+        p.host_mappings
+    )
+}
+
+/// The per-function cycle table of one point: calls, median, p90, p99 and
+/// max cycles per call, and each site's share of the probed path (the
+/// cycles of `mmap` plus `fault`; with no faults, the share of the mmap
+/// path). Empty when the point has no probe sites (native, probes off).
+pub fn cycle_table(p: &Point) -> String {
+    let mut out = String::new();
+    if p.sites.values().all(|s| s.calls == 0) {
+        return out;
+    }
+    let path_total: f64 = [SITE_MMAP, SITE_FAULT]
+        .iter()
+        .filter_map(|k| p.sites.get(*k))
+        .map(|s| s.total_cycles)
+        .sum();
+    let _ = writeln!(
+        out,
+        "    {:<15} {:>10} {:>11} {:>11} {:>11} {:>12} {:>8}",
+        "site", "calls", "median cyc", "p90 cyc", "p99 cyc", "max cyc", "% path"
+    );
+    for site in ALL_SITES {
+        let Some(s) = p.sites.get(site) else { continue };
+        if s.calls == 0 {
+            continue;
+        }
+        let share = if path_total > 0.0 {
+            format!("{:.1}%", 100.0 * s.total_cycles / path_total)
+        } else {
+            "-".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "    {:<15} {:>10} {:>11.0} {:>11.0} {:>11.0} {:>12.0} {:>8}",
+            site, s.calls, s.median_cycles, s.p90_cycles, s.p99_cycles, s.max_cycles, share
+        );
+    }
+    out
+}
+
+/// The columns of the latency table: each platform × search label in the
+/// order points ran.
+fn column_labels(points: &[Point]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    for p in points {
+        let l = platform_label(p);
+        if !cols.contains(&l) {
+            cols.push(l);
+        }
+    }
+    cols
+}
+
+/// "native", "inproc/maxgap".
+pub fn platform_label(p: &Point) -> String {
+    match &p.search {
+        Some(s) => format!("{}/{}", p.platform, s),
+        None => p.platform.clone(),
+    }
+}
+
+/// The workload parameters of a point, without platform and search.
+fn row_key(p: &Point) -> (String, String, bool, u64, u64) {
+    (
+        p.workload.clone(),
+        p.mapping.clone(),
+        p.touch,
+        p.size,
+        p.iterations,
+    )
+}
+
+/// A ratio of two platform columns measured side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratio {
+    /// "inproc/maxgap ÷ native".
+    pub name: String,
+    /// Numerator and denominator column labels.
+    pub num: String,
+    /// Denominator column label.
+    pub den: String,
+}
+
+/// The ratios worth printing for these columns: every sentry column over
+/// native, and linear over maxgap on the same platform.
+pub fn ratios_for(cols: &[String]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    if cols.iter().any(|c| c == "native") {
+        for c in cols.iter().filter(|c| c.as_str() != "native") {
+            out.push(Ratio {
+                name: format!("{c} ÷ native"),
+                num: c.clone(),
+                den: "native".to_string(),
+            });
+        }
+    }
+    for c in cols {
+        if let Some(platform) = c.strip_suffix("/linear") {
+            let mg = format!("{platform}/maxgap");
+            if cols.contains(&mg) {
+                out.push(Ratio {
+                    name: format!("{platform} linear ÷ maxgap"),
+                    num: c.clone(),
+                    den: mg,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The latency table (median ns per call of every point, one row per
+/// workload parameter set, one column per platform × search), then the
+/// ratios of medians of matching points.
+pub fn latency_table(points: &[Point]) -> String {
+    let mut out = String::new();
+    if points.is_empty() {
+        return out;
+    }
+    let cols = column_labels(points);
+    let mut rows: BTreeMap<(String, String, bool, u64, u64), BTreeMap<String, f64>> =
+        BTreeMap::new();
+    let mut order = Vec::new();
+    for p in points {
+        let k = row_key(p);
+        if !rows.contains_key(&k) {
+            order.push(k.clone());
+        }
+        rows.entry(k)
+            .or_default()
+            .insert(platform_label(p), p.latency_ns.median);
+    }
+    let ratios = ratios_for(&cols);
+    let _ = writeln!(out, "latency per call, median over counted trials:");
+    let mut header = format!(
+        "  {:<7} {:<8} {:<7} {:>9} {:>10}",
+        "work", "mapping", "touch", "size", "iterations"
+    );
+    for c in &cols {
+        let _ = write!(header, " {:>14}", c);
+    }
+    for r in &ratios {
+        let _ = write!(header, " {:>22}", r.name);
+    }
+    let _ = writeln!(out, "{header}");
+    for k in &order {
+        let Some(vals) = rows.get(k) else { continue };
+        let (work, mapping, touch, size, iterations) = k;
+        let mut line = format!(
+            "  {:<7} {:<8} {:<7} {:>9} {:>10}",
+            work,
+            mapping,
+            if *touch { "touch" } else { "notouch" },
+            size,
+            iterations
+        );
+        for c in &cols {
+            let cell = vals
+                .get(c)
+                .map(|&v| fmt_ns(v))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(line, " {:>14}", cell);
+        }
+        for r in &ratios {
+            let cell = match (vals.get(&r.num), vals.get(&r.den)) {
+                (Some(&a), Some(&b)) if b > 0.0 => format!("{:.3}x", a / b),
+                _ => "-".to_string(),
+            };
+            let _ = write!(line, " {:>22}", cell);
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collectors::bundle::LatencyStats;
+
+    fn pt(platform: &str, search: Option<&str>, median: f64) -> Point {
+        Point {
+            workload: "exp1".into(),
+            platform: platform.into(),
+            search: search.map(Into::into),
+            mapping: "private".into(),
+            iterations: 1000,
+            size: 4096,
+            latency_ns: LatencyStats {
+                median,
+                ..LatencyStats::default()
+            },
+            ..Point::default()
+        }
+    }
+
+    #[test]
+    fn ratios_are_side_by_side() {
+        let pts = vec![
+            pt("native", None, 8000.0),
+            pt("inproc", Some("linear"), 4000.0),
+            pt("inproc", Some("maxgap"), 1000.0),
+        ];
+        let t = latency_table(&pts);
+        assert!(t.contains("inproc/maxgap ÷ native"), "{t}");
+        assert!(t.contains("0.125x"), "{t}");
+        assert!(t.contains("0.500x"), "{t}");
+        assert!(t.contains("inproc linear ÷ maxgap"), "{t}");
+        assert!(t.contains("4.000x"), "{t}");
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_ns(812.4), "812 ns");
+        assert_eq!(fmt_ns(3410.0), "3.41 µs");
+        assert_eq!(fmt_ns(1_200_000.0), "1.20 ms");
+    }
+}

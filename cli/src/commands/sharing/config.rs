@@ -1,0 +1,131 @@
+//! `sentryprof sharing` flags turned into a validated configuration before
+//! any work starts.
+
+use std::path::{Path, PathBuf};
+
+use collectors::bundle::read_bundle;
+use collectors::sharing::{Granularity, ScanOptions, SourceSpec};
+
+use super::SharingArgs;
+use crate::error::CliError;
+
+/// Name of the sentry's memory file in a bundle of `sentryprof run --keep-memory`.
+pub const MEMORY_IMG: &str = "memory.img";
+
+/// What `sentryprof sharing` will do.
+#[derive(Debug, Clone)]
+pub struct SharingConfig {
+    pub sources: Vec<SourceSpec>,
+    pub options: ScanOptions,
+    pub out: PathBuf,
+    pub json: bool,
+}
+
+fn bad(msg: impl Into<String>) -> CliError {
+    CliError::BadInput(msg.into())
+}
+
+/// "4096", "2K", "64" → bytes.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, mult) = match t.strip_suffix(['K', 'k']) {
+        Some(d) => (d, 1024),
+        None => (t, 1),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+impl SharingConfig {
+    /// Validate `args`; `now_unix` names the default output directory.
+    pub fn from_args(args: &SharingArgs, now_unix: u64) -> Result<SharingConfig, CliError> {
+        let g = parse_bytes(&args.granularity).ok_or_else(|| {
+            bad(format!(
+                "--granularity {:?}: not a number of bytes (e.g. 4096, 2K, 64)",
+                args.granularity
+            ))
+        })?;
+        let granularity =
+            Granularity::new(g).map_err(|e| bad(format!("--granularity {}: {e}", args.granularity)))?;
+        let mut sources: Vec<SourceSpec> = args.pids.iter().map(|&p| SourceSpec::process(p)).collect();
+        sources.extend(args.images.iter().map(|p| SourceSpec::Image { path: p.clone() }));
+        for dir in &args.bundles {
+            sources.push(SourceSpec::SentryMemoryFile {
+                path: memory_file_of(dir)?,
+            });
+        }
+        if sources.is_empty() {
+            return Err(bad(
+                "no sources: give at least one --pid PID, --image FILE or --bundle DIR",
+            ));
+        }
+        Ok(SharingConfig {
+            sources,
+            options: ScanOptions {
+                granularity,
+                top: args.top,
+                ..ScanOptions::default()
+            },
+            out: args.out.clone().unwrap_or_else(|| default_out_dir(now_unix)),
+            json: args.json,
+        })
+    }
+}
+
+/// The sentry memory file of a run bundle, or a clear error saying how to
+/// get one.
+pub fn memory_file_of(dir: &Path) -> Result<PathBuf, CliError> {
+    let bundle = read_bundle(dir)?;
+    let path = bundle.path_of(MEMORY_IMG);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let listed = bundle.run.files.iter().any(|f| f == MEMORY_IMG);
+    Err(bad(format!(
+        "{}: {}: re-run with `sentryprof run --keep-memory ...` to keep the sentry's memory file",
+        dir.display(),
+        if listed {
+            "run.json lists memory.img but the file is missing"
+        } else {
+            "this bundle has no memory.img"
+        }
+    )))
+}
+
+/// `sentryprof-out/sharing-YYYYMMDD-HHMMSS` (UTC) under the current directory.
+pub fn default_out_dir(now_unix: u64) -> PathBuf {
+    let days = (now_unix / 86_400) as i64;
+    let secs = now_unix % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Path::new("sentryprof-out").join(format!(
+        "sharing-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_and_out_dir() {
+        assert_eq!(parse_bytes("4096"), Some(4096));
+        assert_eq!(parse_bytes("2K"), Some(2048));
+        assert_eq!(parse_bytes("x"), None);
+        // 2026-11-22 02:34:57 UTC
+        assert_eq!(
+            default_out_dir(1_795_314_897),
+            Path::new("sentryprof-out/sharing-20261122-023457")
+        );
+    }
+}

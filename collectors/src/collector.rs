@@ -1,0 +1,203 @@
+//! The per-point collector of `sentryprof run --collect perf`: sampling
+//! runs across all points (one drain thread for the whole run); each point
+//! is bracketed by [`PerfCollector::begin_point`] and
+//! [`PerfCollector::end_point`], which fold that point's samples (and read
+//! the counters) outside the measured region.
+
+use crate::bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};
+use crate::fold::{fold_samples, FoldOutput};
+use crate::folded::FoldedStacks;
+use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
+use crate::perf::{
+    PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
+};
+use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
+
+/// How to collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerfConfig {
+    /// Sampling frequency (Hz).
+    pub frequency_hz: u64,
+    /// Also count cycles / instructions / host-only / guest-only per point.
+    pub counters: bool,
+}
+
+impl Default for PerfConfig {
+    fn default() -> Self {
+        PerfConfig {
+            frequency_hz: DEFAULT_FREQUENCY_HZ,
+            counters: true,
+        }
+    }
+}
+
+/// What one point's sampling and counting produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PointProfile {
+    pub folded: FoldedStacks,
+    pub counters: PointCounters,
+    pub samples: u64,
+    /// Records the kernel dropped during the point.
+    pub lost: u64,
+    pub host_samples: u64,
+    pub guest_samples: u64,
+    pub total_weight: u64,
+}
+
+/// Totals of a whole run, for `run.json`'s `profile`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunProfile {
+    /// All points together (what goes to `stacks.folded`).
+    pub folded: FoldedStacks,
+    pub info: ProfileInfo,
+    /// One-line notes (fallbacks, missing counters, unreadable objects).
+    pub notes: Vec<String>,
+}
+
+/// Samples this process while the run goes on.
+#[derive(Debug)]
+pub struct PerfCollector {
+    sampler: Sampler,
+    counters: Option<CounterSet>,
+    point_start: Option<CounterSnapshot>,
+    symbolizer: Symbolizer,
+    whole: FoldedStacks,
+    samples: u64,
+    host: u64,
+    guest: u64,
+    lost: u64,
+    total_weight: u64,
+    notes: Vec<String>,
+}
+
+impl PerfCollector {
+    /// Open and enable sampling on the calling thread and the threads it
+    /// creates from now on (call it from the thread that drives the
+    /// workload). Errors when perf_event_open is refused altogether.
+    pub fn new(config: PerfConfig) -> Result<Self, PerfError> {
+        let sampler = Sampler::open(SamplerConfig {
+            frequency_hz: config.frequency_hz,
+            target: SampleTarget::ThisProcess,
+            ..SamplerConfig::default()
+        })?;
+        let mut notes = Vec::new();
+        let ev = sampler.event();
+        if !ev.hardware {
+            notes.push(format!(
+                "sampling with {} (software timer): hardware cycles were refused",
+                ev.name
+            ));
+        }
+        notes.extend(ev.fallbacks.iter().cloned());
+        let counters = if config.counters {
+            match CounterSet::open(CountTarget::ThisThread) {
+                Ok(c) => {
+                    notes.extend(c.notes.iter().cloned());
+                    Some(c)
+                }
+                Err(e) => {
+                    notes.push(format!("counting mode off: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        sampler.enable()?;
+        Ok(PerfCollector {
+            sampler,
+            counters,
+            point_start: None,
+            symbolizer: Symbolizer::new(),
+            whole: FoldedStacks::new(),
+            samples: 0,
+            host: 0,
+            guest: 0,
+            lost: 0,
+            total_weight: 0,
+            notes,
+        })
+    }
+
+    /// The sampling event in use ("cycles:HG" or "cpu-clock").
+    pub fn event(&self) -> &SamplingEvent {
+        self.sampler.event()
+    }
+
+    /// Symbols for guest code (from the platform that loaded it).
+    pub fn set_guest_symbols(&mut self, map: GuestSymbolMap) {
+        self.symbolizer.set_guest_symbols(map);
+    }
+
+    /// Start a point: samples taken before now are dropped (set-up work
+    /// between points), counters are read.
+    pub fn begin_point(&mut self) {
+        let dropped = self.sampler.take();
+        self.lost += dropped.lost;
+        self.point_start = self.counters.as_ref().and_then(|c| c.snapshot().ok());
+    }
+
+    /// End a point: read counters, take its samples, fold them.
+    pub fn end_point(&mut self) -> PointProfile {
+        let end = self.counters.as_ref().and_then(|c| c.snapshot().ok());
+        let counters = match (&end, &self.point_start) {
+            (Some(e), Some(s)) => e.since(s),
+            _ => PointCounters::default(),
+        };
+        let out = self.sampler.take();
+        let folded = match ProcessView::this_process() {
+            Ok(view) => fold_samples(&out.samples, &view, &mut self.symbolizer),
+            Err(e) => {
+                self.notes
+                    .push(format!("cannot read /proc/self/maps to symbolize: {e}"));
+                FoldOutput::default()
+            }
+        };
+        for p in self.symbolizer.problems.drain(..) {
+            self.notes.push(format!("symbolization: {p}"));
+        }
+        self.whole.merge(&folded.folded);
+        self.samples += folded.samples;
+        self.host += folded.host_samples;
+        self.guest += folded.guest_samples;
+        self.lost += out.lost;
+        self.total_weight += folded.total_weight;
+        PointProfile {
+            folded: folded.folded,
+            counters,
+            samples: folded.samples,
+            lost: out.lost,
+            host_samples: folded.host_samples,
+            guest_samples: folded.guest_samples,
+            total_weight: folded.total_weight,
+        }
+    }
+
+    /// Stop sampling and return the run's totals.
+    pub fn finish(self) -> RunProfile {
+        let event = self.sampler.event().name.clone();
+        let freq = self.sampler.frequency_hz();
+        let rest = self.sampler.stop();
+        let mut notes = self.notes;
+        let lost = self.lost + rest.lost;
+        if lost > 0 {
+            notes.push(format!(
+                "{lost} perf records were lost (ring buffer full); raise the buffer or lower --freq"
+            ));
+        }
+        RunProfile {
+            info: ProfileInfo {
+                event,
+                folded: STACKS_FOLDED.to_string(),
+                frequency_hz: Some(freq),
+                samples: self.samples,
+                host_samples: self.host,
+                guest_samples: self.guest,
+                lost_samples: lost,
+                total_weight: self.whole.total_weight(),
+            },
+            folded: self.whole,
+            notes,
+        }
+    }
+}

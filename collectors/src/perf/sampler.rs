@@ -1,0 +1,376 @@
+//! Sampling with perf_event_open: one event per online CPU (needed for
+//! `inherit` with a ring buffer), each with its ring buffer, drained by a
+//! background thread while the workload runs. Samples are only stored here;
+//! symbolization happens later (see `crate::symbolize`).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::records::{Comm, Fork, Mmap, Record, Sample};
+use super::ring::RingReader;
+use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
+use super::{online_cpus, open_error_hint, PerfError};
+
+/// Default sampling frequency (Hz): odd, so it does not beat with 1 kHz
+/// timers, and low enough to cost well under 5%.
+pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
+
+/// Interval between two drains of the ring buffers.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Whom to sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleTarget {
+    /// The calling thread and every thread it creates afterwards; enabled
+    /// with [`Sampler::enable`].
+    ThisProcess,
+    /// Children this process spawns afterwards, from their `execve` on
+    /// (`enable_on_exec` + `inherit`); this process itself is not sampled.
+    ExecedChildren,
+}
+
+/// How to sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplerConfig {
+    pub frequency_hz: u64,
+    pub target: SampleTarget,
+    /// Data pages per CPU ring buffer (a power of two).
+    pub data_pages: usize,
+    /// Try hardware `cycles:HG` before `cpu-clock`.
+    pub prefer_hardware: bool,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            frequency_hz: DEFAULT_FREQUENCY_HZ,
+            target: SampleTarget::ThisProcess,
+            data_pages: 128,
+            prefer_hardware: true,
+        }
+    }
+}
+
+/// The event a sampler ended up using.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplingEvent {
+    /// As perf prints it: "cycles:HG" or "cpu-clock" (":u" appended when
+    /// kernel frames are excluded).
+    pub name: String,
+    pub hardware: bool,
+    /// Kernel samples and call chains included.
+    pub kernel: bool,
+    /// Why a better event was not used, one line each.
+    pub fallbacks: Vec<String>,
+}
+
+/// A side-band record (sort by [`SideRecord::time`] before replaying).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SideRecord {
+    Mmap(Mmap),
+    Comm(Comm),
+    Fork(Fork),
+}
+
+impl SideRecord {
+    /// When the kernel wrote it.
+    pub fn time(&self) -> u64 {
+        match self {
+            SideRecord::Mmap(m) => m.time,
+            SideRecord::Comm(c) => c.time,
+            SideRecord::Fork(f) => f.time,
+        }
+    }
+}
+
+/// Samples and side-band records taken out of a sampler.
+#[derive(Debug, Default, Clone)]
+pub struct SamplerOutput {
+    pub samples: Vec<Sample>,
+    pub side_band: Vec<SideRecord>,
+    /// Records the kernel dropped (ring buffer full) plus samples it lost.
+    pub lost: u64,
+    /// Malformed records met (the rest of that drain was skipped).
+    pub corrupt: u64,
+}
+
+struct Shared {
+    rings: Mutex<Vec<RingReader>>,
+    store: Mutex<SamplerOutput>,
+    stop: AtomicBool,
+    /// Thread id of the drain thread, whose own samples are dropped.
+    drain_tid: AtomicU32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind: keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Drain every ring into the store.
+    fn drain(&self) {
+        let drain_tid = self.drain_tid.load(Ordering::Relaxed);
+        let mut samples = Vec::new();
+        let mut side = Vec::new();
+        let mut lost = 0;
+        let mut corrupt = 0;
+        {
+            let mut rings = lock(&self.rings);
+            for r in rings.iter_mut() {
+                let before = r.corrupt;
+                r.drain(|rec| match rec {
+                    Record::Sample(s) => {
+                        if s.tid != drain_tid {
+                            samples.push(s)
+                        }
+                    }
+                    Record::Mmap(m) => side.push(SideRecord::Mmap(m)),
+                    Record::Comm(c) => side.push(SideRecord::Comm(c)),
+                    Record::Fork(f) => side.push(SideRecord::Fork(f)),
+                    Record::Lost(n) | Record::LostSamples(n) => lost += n,
+                    Record::Other(_) => {}
+                });
+                corrupt += r.corrupt - before;
+            }
+        }
+        if samples.is_empty() && side.is_empty() && lost == 0 && corrupt == 0 {
+            return;
+        }
+        let mut store = lock(&self.store);
+        store.samples.append(&mut samples);
+        store.side_band.append(&mut side);
+        store.lost += lost;
+        store.corrupt += corrupt;
+    }
+}
+
+/// Per-CPU sampling events with a drain thread. Dropping it stops the
+/// thread and closes the events.
+pub struct Sampler {
+    fds: Vec<OwnedFd>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    event: SamplingEvent,
+    config: SamplerConfig,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("cpus", &self.fds.len())
+            .field("event", &self.event)
+            .finish()
+    }
+}
+
+impl Sampler {
+    /// Open the events (disabled, unless the target enables them on exec),
+    /// map their buffers and start the drain thread.
+    ///
+    /// Tries `cycles:HG` with kernel call chains, then without kernel, then
+    /// `cpu-clock` likewise; errors only when all are refused.
+    pub fn open(config: SamplerConfig) -> Result<Self, PerfError> {
+        if config.frequency_hz == 0 || config.frequency_hz > 100_000 {
+            return Err(PerfError::Config(format!(
+                "sampling frequency {} Hz is out of range (1..=100000)",
+                config.frequency_hz
+            )));
+        }
+        if !config.data_pages.is_power_of_two() {
+            return Err(PerfError::Config(format!(
+                "ring buffer pages must be a power of two, got {}",
+                config.data_pages
+            )));
+        }
+        let cpus = online_cpus();
+        let mut kinds = Vec::new();
+        if config.prefer_hardware {
+            kinds.push(EventKind::HwCycles);
+        }
+        kinds.push(EventKind::SwCpuClock);
+        let mut fallbacks = Vec::new();
+        let mut last_err = None;
+        for kind in kinds {
+            for exclude_kernel in [false, true] {
+                let spec = EventSpec {
+                    kind,
+                    sample: Some(SampleSpec {
+                        frequency_hz: config.frequency_hz,
+                    }),
+                    exclude_kernel,
+                    exclude_host: false,
+                    exclude_guest: false,
+                    inherit: true,
+                    disabled: true,
+                    enable_on_exec: config.target == SampleTarget::ExecedChildren,
+                    side_band: true,
+                };
+                let name = event_name(kind, exclude_kernel);
+                match open_all(&spec, &cpus) {
+                    Ok(fds) => {
+                        let event = SamplingEvent {
+                            name,
+                            hardware: kind == EventKind::HwCycles,
+                            kernel: !exclude_kernel,
+                            fallbacks,
+                        };
+                        return Self::start(fds, event, config);
+                    }
+                    Err(e) => {
+                        let hint = open_error_hint(&e);
+                        fallbacks.push(format!("{name} refused: {e} ({hint})"));
+                        let permission = matches!(
+                            e.raw_os_error(),
+                            Some(libc::EACCES) | Some(libc::EPERM)
+                        );
+                        last_err = Some((name, e, hint));
+                        // Excluding the kernel only helps when the refusal
+                        // was about permissions.
+                        if !permission {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let (event, source, hint) = last_err.unwrap_or_else(|| {
+            (
+                "cpu-clock".to_string(),
+                std::io::Error::other("no event tried"),
+                String::new(),
+            )
+        });
+        Err(PerfError::Open {
+            event,
+            source,
+            hint,
+        })
+    }
+
+    fn start(
+        fds: Vec<OwnedFd>,
+        event: SamplingEvent,
+        config: SamplerConfig,
+    ) -> Result<Self, PerfError> {
+        let mut rings = Vec::with_capacity(fds.len());
+        for fd in &fds {
+            let ring = RingBuffer::map(fd.as_fd(), config.data_pages).map_err(PerfError::Mmap)?;
+            rings.push(RingReader::new(ring));
+        }
+        let shared = Arc::new(Shared {
+            rings: Mutex::new(rings),
+            store: Mutex::new(SamplerOutput::default()),
+            stop: AtomicBool::new(false),
+            drain_tid: AtomicU32::new(0),
+        });
+        let s2 = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("perf-drain".to_string())
+            .spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                s2.drain_tid.store(tid as u32, Ordering::Relaxed);
+                while !s2.stop.load(Ordering::Relaxed) {
+                    s2.drain();
+                    std::thread::sleep(DRAIN_INTERVAL);
+                }
+            })
+            .map_err(PerfError::Thread)?;
+        Ok(Sampler {
+            fds,
+            shared,
+            thread: Some(thread),
+            event,
+            config,
+        })
+    }
+
+    /// The event in use, and the fallbacks taken to get it.
+    pub fn event(&self) -> &SamplingEvent {
+        &self.event
+    }
+
+    /// Frequency asked for.
+    pub fn frequency_hz(&self) -> u64 {
+        self.config.frequency_hz
+    }
+
+    /// Start sampling (for [`SampleTarget::ThisProcess`]).
+    pub fn enable(&self) -> Result<(), PerfError> {
+        for fd in &self.fds {
+            sys::enable(fd.as_fd()).map_err(|source| PerfError::Ioctl {
+                op: "ENABLE",
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Stop sampling; samples already taken stay readable.
+    pub fn disable(&self) -> Result<(), PerfError> {
+        for fd in &self.fds {
+            sys::disable(fd.as_fd()).map_err(|source| PerfError::Ioctl {
+                op: "DISABLE",
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Drain the ring buffers now (instead of waiting for the thread).
+    pub fn flush(&self) {
+        self.shared.drain();
+    }
+
+    /// Flush, then take everything collected so far.
+    pub fn take(&self) -> SamplerOutput {
+        self.flush();
+        std::mem::take(&mut *lock(&self.shared.store))
+    }
+
+    /// Stop the drain thread and disable the events, then return what is
+    /// left.
+    pub fn stop(mut self) -> SamplerOutput {
+        let _ = self.disable();
+        self.stop_thread();
+        self.take()
+    }
+
+    fn stop_thread(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn event_name(kind: EventKind, exclude_kernel: bool) -> String {
+    let base = match kind {
+        EventKind::HwCycles => "cycles:HG",
+        EventKind::HwInstructions => "instructions:HG",
+        EventKind::SwCpuClock => "cpu-clock",
+    };
+    if exclude_kernel {
+        if kind == EventKind::SwCpuClock {
+            format!("{base}:u")
+        } else {
+            format!("{base}u")
+        }
+    } else {
+        base.to_string()
+    }
+}
+
+fn open_all(spec: &EventSpec, cpus: &[i32]) -> std::io::Result<Vec<OwnedFd>> {
+    cpus.iter().map(|&cpu| sys::open(spec, 0, cpu)).collect()
+}

@@ -1,0 +1,722 @@
+//! Import of `perf script` text into [`FoldedStacks`].
+//!
+//! The folding rules are those of `inferno-collapse-perf` with its default
+//! options, so both tools produce the same stacks with the same weights from
+//! the same file:
+//!
+//! - Lines starting with `#` are comments. A blank line ends an event.
+//! - An event line is `COMM [PID/]TID [CPU] TIME: [PERIOD] EVENT: [STACK]`:
+//!   the first all-digit word (optionally `PID/TID`) followed by a space ends
+//!   the comm, which may itself contain spaces; spaces in the comm become `_`
+//!   and the comm is the root frame (pid and tid are not included).
+//! - Only events of the first event name met are folded; others are skipped.
+//! - The weight of an event is its period when the line carries one, else 1.
+//! - A stack line is `ADDR SYMBOL (MODULE)`, leaf first; a `+0x...` offset is
+//!   stripped from the symbol; a symbol starting with `(` is dropped; an
+//!   `[unknown]` symbol takes the module's base name (`[libc.so.6]`) unless
+//!   the module is itself `[unknown]`; Rust names left half-demangled by perf
+//!   are finished; argument lists are removed and `;` becomes `:`; names
+//!   split on `->` (Java inlining) give frames marked `_[i]`.
+//! - A one-frame stack may sit at the end of the event line itself.
+//!
+//! Unlike inferno, which logs and skips lines it cannot read, this importer
+//! rejects them: a line that is neither an event nor a stack line is an
+//! error naming the input and the line number, and so is text holding no
+//! sample at all.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+use thiserror::Error;
+
+use crate::folded::FoldedStacks;
+
+/// Why a `perf script` text could not be imported.
+#[derive(Debug, Error)]
+pub enum PerfScriptError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source_name}:{line}: {problem}")]
+    Malformed {
+        source_name: String,
+        line: usize,
+        problem: String,
+    },
+    #[error("{source_name}: no samples found (empty input, or not `perf script` output)")]
+    Empty { source_name: String },
+}
+
+/// What one import produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportedProfile {
+    /// Folded stacks, root (comm) first, weighted by period.
+    pub folded: FoldedStacks,
+    /// Event name folded (the first event met), e.g. `cycles` or `cpu-clock`.
+    pub event: String,
+    /// Events folded (samples with at least one frame).
+    pub samples: u64,
+    /// Events skipped because their event name differs from [`Self::event`].
+    pub skipped_other_events: u64,
+}
+
+/// Read `path` and fold its `perf script` text.
+pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| PerfScriptError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    fold_perf_script(&bytes, &name)
+}
+
+/// Fold `perf script` text. `source_name` names the input in errors.
+///
+/// Large inputs are split at event boundaries and folded on two threads;
+/// the result does not depend on the split.
+pub fn fold_perf_script(text: &[u8], source_name: &str) -> Result<ImportedProfile, PerfScriptError> {
+    // The event filter is the first event name met: find it up front so that
+    // every chunk applies the same one.
+    let event = first_event_name(text);
+    let chunks = split_chunks(text, worker_count(text.len()));
+    let results: Vec<Result<ChunkResult, PerfScriptError>> = if chunks.len() == 1 {
+        vec![fold_chunk(text, 0, event.as_deref(), source_name)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|&(start, end)| {
+                    let ev = event.as_deref();
+                    scope.spawn(move || fold_chunk(&text[start..end], start, ev, source_name))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(_) => Err(PerfScriptError::Malformed {
+                        source_name: source_name.to_string(),
+                        line: 0,
+                        problem: "internal error: folding thread panicked".to_string(),
+                    }),
+                })
+                .collect()
+        })
+    };
+    let mut merged: HashMap<String, u64> = HashMap::new();
+    let mut samples = 0;
+    let mut skipped = 0;
+    for (i, r) in results.into_iter().enumerate() {
+        let r = r.map_err(|e| relocate_error(e, text, chunks.get(i).map_or(0, |c| c.0)))?;
+        samples += r.samples;
+        skipped += r.skipped;
+        if merged.is_empty() {
+            merged = r.stacks;
+        } else {
+            for (k, v) in r.stacks {
+                *merged.entry(k).or_insert(0) += v;
+            }
+        }
+    }
+    if merged.is_empty() {
+        return Err(PerfScriptError::Empty {
+            source_name: source_name.to_string(),
+        });
+    }
+    let mut folded = FoldedStacks::new();
+    for (k, v) in merged {
+        folded.add_joined(k, v);
+    }
+    Ok(ImportedProfile {
+        folded,
+        event: event.unwrap_or_default(),
+        samples,
+        skipped_other_events: skipped,
+    })
+}
+
+fn worker_count(len: usize) -> usize {
+    if len < 4 << 20 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+    }
+}
+
+/// Split `text` into `n` byte ranges that each start at the beginning of an
+/// event (just after a blank line), covering the whole text.
+fn split_chunks(text: &[u8], n: usize) -> Vec<(usize, usize)> {
+    let mut bounds = vec![0];
+    for i in 1..n {
+        let target = text.len() * i / n;
+        let last = *bounds.last().unwrap_or(&0);
+        if target <= last {
+            continue;
+        }
+        match find_blank_line_end(text, target) {
+            Some(b) if b > last && b < text.len() => bounds.push(b),
+            _ => {}
+        }
+    }
+    bounds.push(text.len());
+    bounds.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Index just after the next "\n\n" (a blank line) at or after `from`.
+fn find_blank_line_end(text: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 1 < text.len() {
+        let nl = i + text[i..].iter().position(|&b| b == b'\n')?;
+        // The next line blank (only whitespace up to its newline)?
+        let rest = &text[nl + 1..];
+        let next_nl = rest.iter().position(|&b| b == b'\n');
+        if let Some(len) = next_nl {
+            if rest[..len].iter().all(|b| b.is_ascii_whitespace()) {
+                return Some(nl + 1 + len + 1);
+            }
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+/// Line numbers in chunk errors count from the chunk start: make them count
+/// from the start of the text.
+fn relocate_error(e: PerfScriptError, text: &[u8], chunk_start: usize) -> PerfScriptError {
+    match e {
+        PerfScriptError::Malformed {
+            source_name,
+            line,
+            problem,
+        } if chunk_start > 0 => {
+            let before = text[..chunk_start].iter().filter(|&&b| b == b'\n').count();
+            PerfScriptError::Malformed {
+                source_name,
+                line: line + before,
+                problem,
+            }
+        }
+        other => other,
+    }
+}
+
+fn first_event_name(text: &[u8]) -> Option<String> {
+    // Follow the event/stack state machine so that stack lines (whose
+    // addresses may look like a pid) are never taken for event lines.
+    let mut in_event = false;
+    for raw in text.split(|&b| b == b'\n') {
+        if raw.first() == Some(&b'#') {
+            continue;
+        }
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end();
+        if line.is_empty() {
+            in_event = false;
+            continue;
+        }
+        if in_event {
+            continue;
+        }
+        in_event = true;
+        if let Some(parts) = event_line_parts(line) {
+            let after = &line[parts.rest..];
+            if let Some((_, event)) = period_and_event(after) {
+                return Some(event.to_string());
+            }
+            if inline_stack(after).is_some() {
+                in_event = false;
+            }
+        } else {
+            in_event = false;
+        }
+    }
+    None
+}
+
+struct ChunkResult {
+    stacks: HashMap<String, u64>,
+    samples: u64,
+    skipped: u64,
+}
+
+/// The fields of an event line.
+struct EventParts<'a> {
+    comm: &'a str,
+    /// Byte index just after the pid/tid word and its space.
+    rest: usize,
+}
+
+/// Find the comm: everything before the first all-digit word (or
+/// `digits/digits`) that is followed by a space.
+fn event_line_parts(line: &str) -> Option<EventParts<'_>> {
+    let bytes = line.as_bytes();
+    let mut word_start = 0usize;
+    let mut all_digits = false;
+    let mut last_was_space = false;
+    for (idx, &c) in bytes.iter().enumerate() {
+        if c == b' ' {
+            if all_digits && !last_was_space {
+                if word_start == 0 {
+                    return None;
+                }
+                let comm = line[..word_start - 1].trim();
+                return Some(EventParts {
+                    comm,
+                    rest: idx + 1,
+                });
+            }
+            word_start = idx + 1;
+            all_digits = true;
+        } else if c == b'/' || c.is_ascii_digit() {
+            // Still a candidate pid/tid word ('/' separates pid and tid).
+        } else {
+            all_digits = false;
+        }
+        last_was_space = c == b' ';
+    }
+    None
+}
+
+/// From the text after the pid/tid word: the period (if any) and the event
+/// name, i.e. the words between the first and second ':'.
+fn period_and_event(after_tid: &str) -> Option<(Option<u64>, &str)> {
+    let mut by_colons = after_tid.splitn(3, ':').skip(1);
+    let field = by_colons.next()?;
+    let mut words = field.rsplit(' ');
+    let event = words.next()?;
+    let period = words.next().and_then(|s| s.parse::<u64>().ok());
+    Some((period, event))
+}
+
+/// A one-frame stack written at the end of the event line, if any.
+fn inline_stack(after_tid: &str) -> Option<&str> {
+    let post = after_tid.splitn(3, ':').nth(2)?;
+    let start = post.find([':', ' ']).map(|i| i + 1).unwrap_or(0);
+    let post = post[start..].trim();
+    if post.is_empty() {
+        None
+    } else {
+        Some(post)
+    }
+}
+
+/// `ADDR SYMBOL (MODULE)` → (addr, symbol, module).
+fn stack_line_parts(line: &str) -> Option<(&str, &str, &str)> {
+    let mut first = line.trim_start().splitn(2, ' ');
+    let pc = first.next()?.trim_end();
+    let mut rest = first.next()?.rsplitn(2, ' ');
+    let module = rest.next()?;
+    if module.len() < 2 || !module.starts_with('(') || !module.ends_with(')') {
+        return None;
+    }
+    let module = &module[1..module.len() - 1];
+    let sym = match rest.next()?.trim() {
+        "" => " ",
+        s => s,
+    };
+    Some((pc, sym, module))
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Filter {
+    Keep,
+    Skip,
+}
+
+/// Folding state over one chunk of text (which starts at an event boundary).
+struct ChunkFolder<'e> {
+    event_filter: Option<&'e str>,
+    in_event: bool,
+    filter: Filter,
+    comm: String,
+    period: Option<u64>,
+    /// Frames leaf first, as they appear.
+    frames: Vec<String>,
+    out: ChunkResult,
+}
+
+fn fold_chunk(
+    text: &[u8],
+    _offset: usize,
+    event_filter: Option<&str>,
+    source_name: &str,
+) -> Result<ChunkResult, PerfScriptError> {
+    let mut f = ChunkFolder {
+        event_filter,
+        in_event: false,
+        filter: Filter::Keep,
+        comm: String::new(),
+        period: None,
+        frames: Vec::with_capacity(64),
+        out: ChunkResult {
+            stacks: HashMap::new(),
+            samples: 0,
+            skipped: 0,
+        },
+    };
+    let ends_with_newline = text.last() == Some(&b'\n');
+    let mut lines = text.split(|&b| b == b'\n').peekable();
+    let mut lineno = 0usize;
+    while let Some(raw) = lines.next() {
+        lineno += 1;
+        let is_last_partial = lines.peek().is_none() && !raw.is_empty() && !ends_with_newline;
+        if lines.peek().is_none() && raw.is_empty() {
+            break;
+        }
+        if raw.first() == Some(&b'#') {
+            continue;
+        }
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end();
+        let malformed = |problem: String| PerfScriptError::Malformed {
+            source_name: source_name.to_string(),
+            line: lineno,
+            problem,
+        };
+        if line.is_empty() {
+            f.end_event();
+        } else if f.in_event {
+            if f.filter == Filter::Skip {
+                continue;
+            }
+            if !f.on_stack_line(line) {
+                let what = if is_last_partial {
+                    "truncated stack line at end of input"
+                } else {
+                    "not a stack line (expected 'ADDRESS SYMBOL (MODULE)')"
+                };
+                return Err(malformed(format!("{what}: {}", excerpt(line))));
+            }
+        } else {
+            match f.on_event_line(line) {
+                Ok(()) => {}
+                Err(problem) => {
+                    let what = if is_last_partial {
+                        format!("truncated event line at end of input ({problem})")
+                    } else {
+                        problem
+                    };
+                    return Err(malformed(format!("{what}: {}", excerpt(line))));
+                }
+            }
+        }
+    }
+    f.end_event();
+    Ok(f.out)
+}
+
+fn excerpt(line: &str) -> String {
+    let mut s: String = line.chars().take(80).collect();
+    if s.len() < line.len() {
+        s.push_str("...");
+    }
+    format!("{s:?}")
+}
+
+impl ChunkFolder<'_> {
+    fn on_event_line(&mut self, line: &str) -> Result<(), String> {
+        self.in_event = true;
+        let Some(parts) = event_line_parts(line) else {
+            return Err("not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')".to_string());
+        };
+        let after = &line[parts.rest..];
+        if let Some((period, event)) = period_and_event(after) {
+            self.period = period;
+            if let Some(filter) = self.event_filter {
+                if event != filter {
+                    self.filter = Filter::Skip;
+                    self.out.skipped += 1;
+                    return Ok(());
+                }
+            }
+        }
+        self.comm.clear();
+        for c in parts.comm.chars() {
+            self.comm.push(if c == ' ' { '_' } else { c });
+        }
+        if let Some(stack) = inline_stack(after) {
+            if !self.on_stack_line(stack) {
+                return Err("event line ends with something that is not a frame".to_string());
+            }
+            self.end_event();
+        }
+        Ok(())
+    }
+
+    /// Returns false when the line is not a stack line.
+    fn on_stack_line(&mut self, line: &str) -> bool {
+        let Some((_pc, sym, module)) = stack_line_parts(line) else {
+            return false;
+        };
+        let mut sym = sym;
+        if let Some(off) = sym.rfind("+0x") {
+            if sym[off + 3..].bytes().all(|b| b.is_ascii_hexdigit()) {
+                sym = &sym[..off];
+            }
+        }
+        if sym.starts_with('(') {
+            return true;
+        }
+        let sym = finish_rust_demangling(sym);
+        let is_java = self.comm.starts_with("java");
+        // Frames of one line, outermost first after the split on "->": the
+        // first is the real frame, the others inlined into it.
+        let start = self.frames.len();
+        for (i, part) in sym.split("->").enumerate() {
+            let mut name = tidy_generic(module_fallback(module, part));
+            if is_java && name.starts_with('L') && name.contains('/') {
+                name.remove(0);
+            }
+            if i > 0 && !name.contains("_[i]") {
+                name.push_str("_[i]");
+            }
+            self.frames.push(name);
+        }
+        // Stored leaf first: the inlined ones (later in the split) are
+        // deeper, so reverse this line's frames.
+        self.frames[start..].reverse();
+        true
+    }
+
+    fn end_event(&mut self) {
+        if !self.frames.is_empty() && self.filter == Filter::Keep {
+            let len = self.comm.len() + self.frames.iter().map(|f| f.len() + 1).sum::<usize>();
+            let mut key = String::with_capacity(len);
+            key.push_str(&self.comm);
+            for fr in self.frames.iter().rev() {
+                key.push(';');
+                key.push_str(fr);
+            }
+            let w = self.period.unwrap_or(1);
+            match self.out.stacks.get_mut(&key) {
+                Some(v) => *v += w,
+                None => {
+                    self.out.stacks.insert(key, w);
+                }
+            }
+            self.out.samples += 1;
+        }
+        self.in_event = false;
+        self.filter = Filter::Keep;
+        self.frames.clear();
+        self.period = None;
+    }
+}
+
+/// `[unknown]` symbols take the module's base name, as perf users expect.
+fn module_fallback(module: &str, func: &str) -> String {
+    if func != "[unknown]" || module == "[unknown]" {
+        return func.to_string();
+    }
+    let base = &module[module.rfind('/').map(|i| i + 1).unwrap_or(0)..];
+    format!("[{base}]")
+}
+
+/// Drop a top-level argument list (`f(int)` → `f`) but keep Go method
+/// receivers (`pkg.(*T).M`) and C++ `(anonymous namespace)`; `;` → `:`.
+fn tidy_generic(func: String) -> String {
+    let mut func = if func.contains(';') {
+        func.replace(';', ":")
+    } else {
+        func
+    };
+    let mut depth: i64 = 0;
+    let mut after_dot: Option<usize> = None;
+    let mut cut = func.len();
+    for (idx, c) in func.char_indices() {
+        match c {
+            '<' | '{' | '[' => depth += 1,
+            '>' | '}' | ']' | ')' => depth -= 1,
+            '(' => {
+                if depth == 0 {
+                    let go_method = after_dot == Some(idx);
+                    let anon_ns = func[idx..].starts_with("(anonymous namespace)");
+                    if !go_method && !anon_ns {
+                        cut = idx;
+                        break;
+                    }
+                }
+                depth += 1;
+            }
+            '.' => after_dot = Some(idx + 1),
+            _ => {}
+        }
+    }
+    func.truncate(cut);
+    func
+}
+
+/// perf sometimes leaves Rust legacy symbols half demangled
+/// (`std..fs..File$u20$...::h0123456789abcdef`): finish the job and drop
+/// the hash. Names without a trailing `::h<16 hex>`-style hash are returned
+/// unchanged.
+fn finish_rust_demangling(sym: &str) -> Cow<'_, str> {
+    const HASH_LEN: usize = 17; // 'h' + 16 hex digits
+    if sym.len() < HASH_LEN || !sym.is_char_boundary(sym.len() - HASH_LEN) {
+        return Cow::Borrowed(sym);
+    }
+    let tail = &sym[sym.len() - HASH_LEN..];
+    if !(tail.starts_with('h') && tail[1..].bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Cow::Borrowed(sym);
+    }
+    let mut rest = &sym[..sym.len() - HASH_LEN];
+    if let Some(r) = rest.strip_suffix("::") {
+        rest = r;
+    }
+    if rest.starts_with("_$") {
+        rest = &rest[1..];
+    }
+    const ESCAPES: [(&str, &str); 20] = [
+        ("$SP$", "@"),
+        ("$BP$", "*"),
+        ("$RF$", "&"),
+        ("$LT$", "<"),
+        ("$GT$", ">"),
+        ("$LP$", "("),
+        ("$RP$", ")"),
+        ("$C$", ","),
+        ("$u7e$", "~"),
+        ("$u20$", " "),
+        ("$u27$", "'"),
+        ("$u3d$", "="),
+        ("$u5b$", "["),
+        ("$u5d$", "]"),
+        ("$u7b$", "{"),
+        ("$u7d$", "}"),
+        ("$u3b$", ";"),
+        ("$u2b$", "+"),
+        ("$u21$", "!"),
+        ("$u22$", "\""),
+    ];
+    let mut out = String::with_capacity(rest.len());
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("..") {
+            out.push_str("::");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('.') {
+            out.push('.');
+            rest = r;
+        } else if rest.starts_with('$') {
+            match ESCAPES.iter().find(|(pat, _)| rest.starts_with(pat)) {
+                Some((pat, rep)) => {
+                    out.push_str(rep);
+                    rest = &rest[pat.len()..];
+                }
+                None => {
+                    out.push_str(rest);
+                    break;
+                }
+            }
+        } else {
+            let idx = rest.find(['$', '.']).unwrap_or(rest.len());
+            out.push_str(&rest[..idx]);
+            rest = &rest[idx..];
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(text: &str) -> Result<ImportedProfile, PerfScriptError> {
+        fold_perf_script(text.as_bytes(), "t.txt")
+    }
+
+    #[test]
+    fn event_with_period_and_callchain() {
+        let text = "\
+my prog 123/124 [001] 10.5:     2500 cycles:P: \n\
+\tffffffff81000000 do_syscall_64+0x10 ([kernel.kallsyms])\n\
+\t55d0c0001000 main+0x20 (/usr/bin/prog)\n\
+\t7f0000001000 __libc_start_main+0x80 (/usr/lib/libc.so.6)\n\
+\n\
+my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
+\t7f0000002000 [unknown] (/usr/lib/libc.so.6)\n\
+\n";
+        let p = fold(text).unwrap();
+        assert_eq!(p.event, "cycles");
+        assert_eq!(p.samples, 2);
+        assert_eq!(
+            p.folded.to_text(),
+            "my_prog;[libc.so.6] 1500\nmy_prog;__libc_start_main;main;do_syscall_64 2500\n"
+        );
+    }
+
+    #[test]
+    fn other_events_are_skipped_and_no_period_weighs_one() {
+        let text = "a 1 1.0: cpu-clock: \n\t1 f (m)\n\na 1 1.1: page-faults: \n\t1 g (m)\n\na 1 1.2: cpu-clock: \n\t1 f (m)\n";
+        let p = fold(text).unwrap();
+        assert_eq!(p.folded.to_text(), "a;f 2\n");
+        assert_eq!(p.skipped_other_events, 1);
+    }
+
+    #[test]
+    fn one_frame_on_event_line() {
+        let text = "false 64414 20110.539270:      34467 cycles:u:  ffffffff9aa3c8de [unknown] ([unknown])\nfalse 64414 20110.6:      100 cycles:u:  400000 main+0x4 (/bin/false)\n";
+        let p = fold(text).unwrap();
+        assert_eq!(p.folded.to_text(), "false;[unknown] 34467\nfalse;main 100\n");
+    }
+
+    #[test]
+    fn rust_and_cpp_names_are_tidied() {
+        assert_eq!(
+            finish_rust_demangling("std..fs..File$u20$x::h0123456789abcdef"),
+            "std::fs::File x"
+        );
+        assert_eq!(tidy_generic("foo(int, char)".into()), "foo");
+        assert_eq!(tidy_generic("net/http.(*Client).Do".into()), "net/http.(*Client).Do");
+        assert_eq!(tidy_generic("a;b".into()), "a:b");
+    }
+
+    #[test]
+    fn garbage_empty_and_truncated_are_errors_with_lines() {
+        let e = fold("").unwrap_err();
+        assert!(e.to_string().contains("no samples"), "{e}");
+        let e = fold("hello world\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.txt:1: not a perf script event line"), "{e}");
+        let e = fold("a 1 1.0: cycles: \n\t1 f (m)\n\t2 g (/usr/li").unwrap_err();
+        assert!(e.to_string().starts_with("t.txt:3: truncated stack line"), "{e}");
+        let e = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.txt:3:"), "{e}");
+    }
+
+    #[test]
+    fn chunked_folding_equals_single_threaded() {
+        let mut text = String::new();
+        for i in 0..20_000u64 {
+            text.push_str(&format!(
+                "p{} {} [000] 1.{}: {} cycles: \n\t10 f{} (m)\n\t20 g (m)\n\n",
+                i % 3,
+                i,
+                i,
+                i % 7 + 1,
+                i % 5
+            ));
+        }
+        let whole = fold_chunk(text.as_bytes(), 0, Some("cycles"), "t").unwrap();
+        let mut expect = FoldedStacks::new();
+        for (k, v) in whole.stacks {
+            expect.add_joined(k, v);
+        }
+        for n in [2, 3, 7] {
+            let chunks = split_chunks(text.as_bytes(), n);
+            let mut got = FoldedStacks::new();
+            for (s, e) in chunks {
+                let r = fold_chunk(&text.as_bytes()[s..e], s, Some("cycles"), "t").unwrap();
+                for (k, v) in r.stacks {
+                    got.add_joined(k, v);
+                }
+            }
+            assert_eq!(got, expect);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `record`: sample any command and its children. Events are opened on
+//! this process per CPU, disabled, with `inherit` and `enable_on_exec`, so
+//! they come alive in the child at its `execve` and follow everything it
+//! starts; MMAP2/COMM/FORK records tell which object each address belongs
+//! to, for symbolization after the command ends.
+
+use std::ffi::OsString;
+use std::process::{Command, ExitStatus};
+
+use thiserror::Error;
+
+use crate::bundle::{ProfileInfo, STACKS_FOLDED};
+use crate::fold::fold_samples;
+use crate::folded::FoldedStacks;
+use crate::perf::{PerfError, SampleTarget, Sampler, SamplerConfig};
+use crate::symbolize::{ProcessView, Symbolizer};
+
+/// What to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordConfig {
+    /// Program and arguments.
+    pub command: Vec<OsString>,
+    pub frequency_hz: u64,
+}
+
+/// Why a recording failed.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("no command given (usage: record -- COMMAND ARGS...)")]
+    EmptyCommand,
+    #[error("cannot run '{command}': {problem}")]
+    Spawn { command: String, problem: String },
+    #[error("waiting for '{command}': {source}")]
+    Wait {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Perf(#[from] PerfError),
+}
+
+/// A finished recording.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub folded: FoldedStacks,
+    pub info: ProfileInfo,
+    pub status: ExitStatus,
+    /// One-line notes (fallbacks, lost records, unreadable objects).
+    pub notes: Vec<String>,
+    /// Processes seen (address spaces rebuilt from the side band).
+    pub processes: usize,
+}
+
+/// Run the command to completion under the sampler and fold its samples.
+pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
+    let (program, args) = config
+        .command
+        .split_first()
+        .ok_or(RecordError::EmptyCommand)?;
+    let shown = program.to_string_lossy().into_owned();
+    let sampler = Sampler::open(SamplerConfig {
+        frequency_hz: config.frequency_hz,
+        target: SampleTarget::ExecedChildren,
+        ..SamplerConfig::default()
+    })?;
+    let mut notes = Vec::new();
+    if !sampler.event().hardware {
+        notes.push(format!(
+            "sampling with {} (software timer): hardware cycles were refused",
+            sampler.event().name
+        ));
+    }
+    notes.extend(sampler.event().fallbacks.iter().cloned());
+    let event = sampler.event().name.clone();
+    let mut child = Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|e| RecordError::Spawn {
+            command: shown.clone(),
+            problem: if e.kind() == std::io::ErrorKind::NotFound {
+                "command not found".to_string()
+            } else {
+                e.to_string()
+            },
+        })?;
+    let status = child.wait().map_err(|source| RecordError::Wait {
+        command: shown.clone(),
+        source,
+    })?;
+    let mut out = sampler.stop();
+    out.side_band.sort_by_key(|r| r.time());
+    let base = shown.rsplit('/').next().unwrap_or(&shown).to_string();
+    let view = ProcessView::from_side_band(&out.side_band, &base);
+    let mut sym = Symbolizer::new();
+    let folded = fold_samples(&out.samples, &view, &mut sym);
+    for p in sym.problems.drain(..) {
+        notes.push(format!("symbolization: {p}"));
+    }
+    if out.lost > 0 {
+        notes.push(format!(
+            "{} perf records were lost (ring buffer full); lower --freq",
+            out.lost
+        ));
+    }
+    Ok(Recording {
+        info: ProfileInfo {
+            event,
+            folded: STACKS_FOLDED.to_string(),
+            frequency_hz: Some(config.frequency_hz),
+            samples: folded.samples,
+            host_samples: folded.host_samples,
+            guest_samples: folded.guest_samples,
+            lost_samples: out.lost,
+            total_weight: folded.total_weight,
+        },
+        folded: folded.folded,
+        status,
+        notes,
+        processes: view.spaces(),
+    })
+}

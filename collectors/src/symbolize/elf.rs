@@ -1,0 +1,143 @@
+//! User addresses → function names for one ELF object (executable or
+//! shared library) through its DWARF (addr2line, inlined frames expanded)
+//! or, without debug info, its symbol table. Rust names are demangled
+//! without their hashes.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use object::{Object, ObjectSegment};
+
+/// A file-backed loadable segment: file offsets `[offset, offset+size)`
+/// hold the bytes of virtual addresses `[address, address+size)`.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    offset: u64,
+    size: u64,
+    address: u64,
+}
+
+/// One ELF object, opened for symbolization.
+pub struct ElfObject {
+    loader: addr2line::Loader,
+    segments: Vec<Segment>,
+}
+
+impl std::fmt::Debug for ElfObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElfObject")
+            .field("segments", &self.segments.len())
+            .finish()
+    }
+}
+
+/// Why an object could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct ElfError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl ElfObject {
+    /// Open `path` (reads its program headers and prepares its DWARF).
+    pub fn open(path: &Path) -> Result<Self, ElfError> {
+        let err = |problem: String| ElfError {
+            path: path.display().to_string(),
+            problem,
+        };
+        // Read the file once to learn its loadable segments; addr2line's
+        // loader maps it again for the DWARF.
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let obj = object::File::parse(&*bytes).map_err(|e| err(e.to_string()))?;
+        let segments = obj
+            .segments()
+            .filter_map(|s| {
+                let (offset, size) = s.file_range();
+                (size > 0).then_some(Segment {
+                    offset,
+                    size,
+                    address: s.address(),
+                })
+            })
+            .collect();
+        let loader = addr2line::Loader::new(path).map_err(|e| err(e.to_string()))?;
+        Ok(ElfObject { loader, segments })
+    }
+
+    /// The virtual address (as stated in the file) of file offset `off`.
+    pub fn file_offset_to_svma(&self, off: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|s| off >= s.offset && off < s.offset + s.size)
+            .map(|s| off - s.offset + s.address)
+    }
+
+    /// Names of the functions at `svma`, outermost first (the function,
+    /// then the functions inlined into it down to the innermost).
+    pub fn frames(&self, svma: u64) -> Vec<String> {
+        let mut names = Vec::new();
+        if let Ok(mut it) = self.loader.find_frames(svma) {
+            while let Ok(Some(frame)) = it.next() {
+                if let Some(func) = frame.function {
+                    if let Ok(name) = func.demangle() {
+                        names.push(name.into_owned());
+                    }
+                }
+            }
+        }
+        if names.is_empty() {
+            if let Some(sym) = self.loader.find_symbol(svma) {
+                names.push(demangle(sym).into_owned());
+            }
+        }
+        names.reverse();
+        names
+    }
+}
+
+/// Demangle a symbol-table name: Rust (legacy or v0) without the hash,
+/// anything else unchanged.
+pub fn demangle(name: &str) -> Cow<'_, str> {
+    match rustc_demangle::try_demangle(name) {
+        Ok(d) => Cow::Owned(format!("{d:#}")),
+        Err(_) => Cow::Borrowed(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn a_marker_function_for_symbolization(x: u64) -> u64 {
+        std::hint::black_box(x.wrapping_mul(31).rotate_left(7))
+    }
+
+    #[test]
+    fn demangles_without_hash() {
+        assert_eq!(
+            demangle("_ZN3std2rt19lang_start_internal17h540c897fe52ba9c5E"),
+            "std::rt::lang_start_internal"
+        );
+        assert_eq!(demangle("memcpy"), "memcpy");
+    }
+
+    #[test]
+    fn symbolizes_a_function_of_this_test_binary() {
+        let f: fn(u64) -> u64 = a_marker_function_for_symbolization;
+        let addr = f as usize as u64;
+        assert_eq!(a_marker_function_for_symbolization(1), f(1));
+        let maps = super::super::maps::MemoryMap::this_process().unwrap();
+        let m = maps.find(addr).expect("own code is mapped");
+        let obj = ElfObject::open(Path::new(&m.path)).unwrap();
+        let svma = obj.file_offset_to_svma(addr - m.start + m.pgoff).unwrap();
+        let frames = obj.frames(svma);
+        assert!(
+            frames
+                .last()
+                .is_some_and(|n| n.ends_with("a_marker_function_for_symbolization")),
+            "{frames:?}"
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Importing the recorded `perf script` fixtures gives exactly the folded
+//! stacks `inferno-collapse-perf` produced from the same files (the golden
+//! `.folded` files beside them; see `fixtures/README.md` for the commands).
+
+use std::path::PathBuf;
+
+use collectors::folded::FoldedStacks;
+use collectors::perf_script::{fold_perf_script, import_file, PerfScriptError};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+#[test]
+fn every_fixture_matches_inferno_golden() {
+    let dir = fixtures().join("perf-script");
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    entries.sort();
+    for txt in entries {
+        let golden_path = txt.with_extension("folded");
+        let golden_text = std::fs::read_to_string(&golden_path).expect("golden file");
+        let golden = FoldedStacks::parse(&golden_text, &golden_path.display().to_string())
+            .expect("golden parses");
+        let got = import_file(&txt).unwrap_or_else(|e| panic!("{}: {e}", txt.display()));
+        assert_eq!(
+            got.folded.to_text(),
+            golden.to_text(),
+            "{} differs from inferno's output",
+            txt.display()
+        );
+        // Byte for byte, too: inferno writes sorted "stack count" lines.
+        assert_eq!(got.folded.to_text(), golden_text, "{}", txt.display());
+        checked += 1;
+    }
+    assert!(checked >= 5, "expected the recorded fixtures, found {checked}");
+}
+
+#[test]
+fn truncated_fixture_is_rejected_with_its_line() {
+    let path = fixtures().join("bad").join("truncated.txt");
+    let text = std::fs::read(&path).expect("fixture");
+    let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
+    let e = import_file(&path).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("{}:{lines}: truncated", path.display())),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_file_empty_and_garbage_are_errors() {
+    let missing = fixtures().join("does-not-exist.txt");
+    let e = import_file(&missing).unwrap_err();
+    assert!(matches!(e, PerfScriptError::Read { .. }));
+    assert!(e.to_string().contains("does-not-exist.txt"), "{e}");
+
+    let e = fold_perf_script(b"", "empty.txt").unwrap_err();
+    assert!(matches!(e, PerfScriptError::Empty { .. }), "{e}");
+    let e = fold_perf_script(b"# only a comment\n\n", "c.txt").unwrap_err();
+    assert!(matches!(e, PerfScriptError::Empty { .. }), "{e}");
+
+    let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let e = fold_perf_script(&garbage, "garbage.bin").unwrap_err();
+    assert!(e.to_string().starts_with("garbage.bin:"), "{e}");
+}

@@ -1,0 +1,251 @@
+//! Which flamegraphs a bundle gets, with titles that say what was run:
+//! the sampled profile, the rdtsc-probe flame, and differential flames
+//! (two search strategies of one bundle, or two bundles).
+
+use std::path::Path;
+
+use collectors::bundle::{write_file_atomic, LoadedBundle, Point, RUN_JSON};
+use collectors::folded::FoldedStacks;
+
+use crate::error::{RenderError, Result};
+use crate::flame::{render, render_diff, DiffOptions, FlameOptions, Orientation};
+use crate::probe_flame::{probe_folded_run, probe_folded_with_prefix};
+use crate::source::{describe_event, describe_run, load_point_folded, load_profile};
+
+/// What to compare in a differential flamegraph.
+#[derive(Debug, Clone)]
+pub enum DiffMode {
+    /// No differential flamegraph.
+    None,
+    /// This bundle (before) against another (after).
+    Bundle(Box<LoadedBundle>),
+    /// Points of one search strategy (before) against another (after),
+    /// matched by everything else.
+    Searches { before: String, after: String },
+}
+
+/// Options of [`bundle_flamegraphs`].
+#[derive(Debug, Clone)]
+pub struct BundleFlameOptions {
+    pub orientation: Orientation,
+    pub min_width_px: f64,
+    pub diff: DiffMode,
+    /// Use the rdtsc probes rather than the sampled profile (the probe
+    /// flame is also drawn whenever the bundle has no sampled profile).
+    pub probes: bool,
+}
+
+impl Default for BundleFlameOptions {
+    fn default() -> Self {
+        BundleFlameOptions {
+            orientation: Orientation::Flame,
+            min_width_px: 0.1,
+            diff: DiffMode::None,
+            probes: false,
+        }
+    }
+}
+
+/// A rendered file: its name (relative to the output directory) and bytes.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// One line for the user: what the file shows.
+    pub description: String,
+}
+
+fn suffix(o: Orientation) -> &'static str {
+    match o {
+        Orientation::Flame => "flamegraph",
+        Orientation::Icicle => "icicle",
+    }
+}
+
+/// Stacks to draw for a bundle and a description of them: the sampled
+/// profile unless `probes` (or there is none), else the probe stacks.
+fn main_stacks(b: &LoadedBundle, probes: bool) -> Result<(FoldedStacks, String, String, bool)> {
+    if !probes {
+        if let Some(p) = load_profile(b)? {
+            let event = describe_event(p.info.as_ref(), p.stacks.total_weight());
+            let unit = match &p.info {
+                Some(i) if i.total_weight > 0 && i.total_weight != i.samples => {
+                    i.event.split(':').next().unwrap_or("weight").to_string()
+                }
+                _ => "samples".to_string(),
+            };
+            return Ok((p.stacks, event, unit, false));
+        }
+    }
+    let stacks = probe_folded_run(&b.run);
+    let calls: u64 = b
+        .run
+        .points
+        .iter()
+        .filter_map(|p| p.sites.get("mmap").map(|s| s.calls))
+        .sum();
+    Ok((
+        stacks,
+        format!("rdtsc probes, exact TSC cycles, {calls} mmap calls"),
+        "cycles".to_string(),
+        true,
+    ))
+}
+
+fn empty(b: &LoadedBundle, why: &str) -> RenderError {
+    RenderError::EmptyProfile {
+        source_name: b.dir.join(RUN_JSON).display().to_string(),
+        why: why.to_string(),
+    }
+}
+
+/// Label of a point without its search strategy (the matching key of a
+/// linear-vs-maxgap differential).
+fn label_without_search(p: &Point) -> String {
+    let touch = if p.touch { "touch" } else { "notouch" };
+    format!(
+        "{} {} {} {}B x{} {}",
+        p.workload, p.platform, p.mapping, p.size, p.iterations, touch
+    )
+}
+
+/// Stacks of the points of one search strategy, each under a root naming
+/// the point without its strategy. Uses the points' sampled folded files
+/// when every such point has one (and `probes` is off), else the probes.
+fn search_stacks(b: &LoadedBundle, search: &str, probes: bool) -> Result<(FoldedStacks, bool)> {
+    let pts: Vec<&Point> = b
+        .run
+        .points
+        .iter()
+        .filter(|p| p.search.as_deref() == Some(search))
+        .collect();
+    let sampled = !probes && !pts.is_empty() && pts.iter().all(|p| p.folded.is_some());
+    let mut out = FoldedStacks::new();
+    for p in pts {
+        let root = label_without_search(p);
+        if sampled {
+            if let Some(f) = load_point_folded(b, p)? {
+                for (stack, w) in f.iter() {
+                    out.add_joined(format!("{root};{stack}"), w);
+                }
+            }
+        } else {
+            out.merge(&probe_folded_with_prefix(p, &[root.as_str()]));
+        }
+    }
+    Ok((out, !sampled))
+}
+
+/// Render the flamegraphs `opts` asks for.
+///
+/// Errors: nothing to draw (no sampled profile and no probe figures: an
+/// empty profile, named by the bundle's run.json); bad folded files.
+pub fn bundle_flamegraphs(b: &LoadedBundle, opts: &BundleFlameOptions) -> Result<Vec<RenderedFile>> {
+    let run_desc = describe_run(&b.run);
+    let base = |title: String, subtitle: String, unit: &str| FlameOptions {
+        title,
+        subtitle: Some(subtitle),
+        orientation: opts.orientation,
+        min_width_px: opts.min_width_px,
+        count_name: unit.to_string(),
+    };
+    let orient = suffix(opts.orientation);
+    let mut files = Vec::new();
+    match &opts.diff {
+        DiffMode::None => {
+            let (stacks, event, unit, from_probes) = main_stacks(b, opts.probes)?;
+            if stacks.is_empty() {
+                return Err(empty(b, "no sampled profile and no rdtsc probe figures to draw"));
+            }
+            let (name, title) = if from_probes {
+                (format!("probes_{orient}.svg"), "sentryprof: mmap path from rdtsc probes")
+            } else {
+                (format!("{orient}.svg"), "sentryprof: sampled profile")
+            };
+            let subtitle = format!("{run_desc} | {event}");
+            let what = b.dir.join(&name).display().to_string();
+            let bytes = render(&stacks, &base(title.into(), subtitle.clone(), &unit), &what)?;
+            files.push(RenderedFile {
+                name,
+                bytes,
+                description: format!("{title} ({subtitle})"),
+            });
+        }
+        DiffMode::Bundle(other) => {
+            let (before, ev_a, unit, pa) = main_stacks(b, opts.probes)?;
+            let (after, ev_b, _, pb) = main_stacks(other, opts.probes || pa)?;
+            let (before, ev_a) = if pb && !pa {
+                let (s, e, _, _) = main_stacks(b, true)?;
+                (s, e)
+            } else {
+                (before, ev_a)
+            };
+            let name = format!("diff_{orient}.svg");
+            let title = "sentryprof: differential flamegraph (widths: second bundle; red grew, blue shrank; normalised)";
+            let subtitle = format!(
+                "{} [{}] -> {} [{}]",
+                b.dir.display(),
+                ev_a,
+                other.dir.display(),
+                ev_b
+            );
+            let what = b.dir.join(&name).display().to_string();
+            let o = DiffOptions {
+                flame: base(title.into(), subtitle.clone(), &unit),
+                normalize: true,
+            };
+            let bytes = render_diff(&before, &after, &o, &what)?;
+            files.push(RenderedFile {
+                name,
+                bytes,
+                description: format!("differential {subtitle}"),
+            });
+        }
+        DiffMode::Searches { before, after } => {
+            let (sa, probes_a) = search_stacks(b, before, opts.probes)?;
+            let (sb, probes_b) = search_stacks(b, after, opts.probes || probes_a)?;
+            let (sa, probes) = if probes_b && !probes_a {
+                (search_stacks(b, before, true)?.0, true)
+            } else {
+                (sa, probes_a)
+            };
+            if sa.is_empty() || sb.is_empty() {
+                return Err(empty(
+                    b,
+                    &format!("no figures for search {before:?} and {after:?} to compare"),
+                ));
+            }
+            let unit = if probes { "cycles" } else { "samples" };
+            let source = if probes { "rdtsc probes, exact TSC cycles" } else { "sampled profiles per point" };
+            let name = format!("diff_{before}_vs_{after}_{orient}.svg");
+            let title = format!(
+                "sentryprof: {before} -> {after} (widths: {after}; red: more in {after}, blue: less; normalised)"
+            );
+            let subtitle = format!("{run_desc} | {source}");
+            let what = b.dir.join(&name).display().to_string();
+            let o = DiffOptions {
+                flame: base(title.clone(), subtitle, unit),
+                normalize: true,
+            };
+            let bytes = render_diff(&sa, &sb, &o, &what)?;
+            files.push(RenderedFile {
+                name,
+                bytes,
+                description: title,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Write rendered files into `dir`, each atomically (a temporary file and a
+/// rename: never a zero-byte or partial file).
+pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for f in files {
+        let path = dir.join(&f.name);
+        write_file_atomic(&path, &f.bytes)?;
+        out.push(path);
+    }
+    Ok(out)
+}

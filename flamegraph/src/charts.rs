@@ -1,0 +1,543 @@
+//! SVG charts with plotters: generic line and bar charts, and the study's
+//! figures redrawn from a bundle (latency vs number of mappings, latency vs
+//! mapping size, find_available cycles vs call index, site cost vs size).
+//!
+//! Axes carry units; an axis switches to a log scale when its data spans at
+//! least two decades; every chart with more than one series has a legend.
+
+use std::collections::BTreeMap;
+
+use collectors::bundle::{Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS};
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::error::{RenderError, Result};
+
+/// Pixel size of every chart.
+pub const CHART_SIZE: (u32, u32) = (860, 520);
+/// A data range spanning at least this ratio gets a log axis.
+pub const LOG_SPAN: f64 = 100.0;
+
+/// One named line of a [`LineChart`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineSeries {
+    pub name: String,
+    /// (x, y) points; drawn in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart, independent of any data source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineChart {
+    pub title: String,
+    /// Axis description including the unit, e.g. "mapping size (bytes)".
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<LineSeries>,
+    /// Draw a marker at every point (off for dense per-call series).
+    pub markers: bool,
+}
+
+/// A grouped bar chart: one bar per group within each category.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BarChart {
+    pub title: String,
+    pub y_label: String,
+    pub categories: Vec<String>,
+    /// (group name, one value per category).
+    pub groups: Vec<(String, Vec<f64>)>,
+    pub log_y: bool,
+}
+
+/// A drawn chart: a file stem (for `STEM.svg`), its title, and the SVG text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub stem: String,
+    pub title: String,
+    pub svg: String,
+}
+
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn chart_err<E: std::fmt::Display>(title: &str) -> impl Fn(E) -> RenderError + '_ {
+    move |e| RenderError::Chart {
+        title: title.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Range of positive finite values, padded; (min, max, log?).
+fn axis_range(values: impl Iterator<Item = f64>, allow_log: bool) -> (f64, f64, bool) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0, false);
+    }
+    if allow_log && lo > 0.0 && hi / lo >= LOG_SPAN {
+        return (lo / 1.5, hi * 1.5, true);
+    }
+    if hi == lo {
+        let pad = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
+        return (lo - pad, hi + pad, false);
+    }
+    let pad = (hi - lo) * 0.05;
+    let lo = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+    (lo, hi + pad, false)
+}
+
+/// Tick label: plain for small numbers, with K/M/G for large ones.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    let (d, s) = if a >= 1e9 {
+        (1e9, "G")
+    } else if a >= 1e6 {
+        (1e6, "M")
+    } else if a >= 1e4 {
+        (1e3, "K")
+    } else {
+        (1.0, "")
+    };
+    let x = v / d;
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{:.0}{s}", x)
+    } else {
+        format!("{:.1}{s}", x)
+    }
+}
+
+fn draw_lines<X, Y>(spec: &LineChart, x: X, y: Y) -> Result<String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = chart_err(&spec.title);
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, CHART_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(&err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&spec.title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x, y)
+            .map_err(&err)?;
+        chart
+            .configure_mesh()
+            .x_desc(spec.x_label.as_str())
+            .y_desc(spec.y_label.as_str())
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .draw()
+            .map_err(&err)?;
+        for (i, s) in spec.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let mut pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(plotters::series::LineSeries::new(
+                    pts.clone(),
+                    color.stroke_width(2),
+                ))
+                .map_err(&err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if spec.markers {
+                chart
+                    .draw_series(pts.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                    .map_err(&err)?;
+            }
+        }
+        if !spec.series.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(&err)?;
+        }
+        root.present().map_err(&err)?;
+    }
+    Ok(buf)
+}
+
+/// Draw a line chart as SVG text. Axes whose data span two decades or more
+/// are logarithmic.
+pub fn line_chart(spec: &LineChart) -> Result<String> {
+    let xs = spec.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = spec.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let (x0, x1, lx) = axis_range(xs, true);
+    let (y0, y1, ly) = axis_range(ys, true);
+    let lin = |a: f64, b: f64| -> RangedCoordf64 { (a..b).into() };
+    match (lx, ly) {
+        (false, false) => draw_lines(spec, lin(x0, x1), lin(y0, y1)),
+        (true, false) => draw_lines(spec, LogCoord::from((x0..x1).log_scale()), lin(y0, y1)),
+        (false, true) => draw_lines(spec, lin(x0, x1), LogCoord::from((y0..y1).log_scale())),
+        (true, true) => draw_lines(
+            spec,
+            LogCoord::from((x0..x1).log_scale()),
+            LogCoord::from((y0..y1).log_scale()),
+        ),
+    }
+}
+
+fn draw_bars<Y>(spec: &BarChart, y: Y, floor: f64) -> Result<String>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let err = chart_err(&spec.title);
+    let n_cat = spec.categories.len().max(1);
+    let n_grp = spec.groups.len().max(1);
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, CHART_SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(&err)?;
+        let x: RangedCoordf64 = (0.0..n_cat as f64).into();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&spec.title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x, y)
+            .map_err(&err)?;
+        let cats = spec.categories.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n_cat * 2 + 1)
+            .x_label_formatter(&|v| {
+                let i = v.floor();
+                if (v - i - 0.5).abs() < 0.01 && i >= 0.0 {
+                    cats.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(spec.y_label.as_str())
+            .y_label_formatter(&|v| tick(*v))
+            .draw()
+            .map_err(&err)?;
+        let width = 0.8 / n_grp as f64;
+        for (g, (name, values)) in spec.groups.iter().enumerate() {
+            let color = PALETTE[g % PALETTE.len()];
+            let bars = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(c, v)| {
+                let x0 = c as f64 + 0.1 + g as f64 * width;
+                Rectangle::new([(x0, floor), (x0 + width * 0.95, v.max(floor))], color.filled())
+            });
+            chart
+                .draw_series(bars)
+                .map_err(&err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        if !spec.groups.is_empty() {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(&err)?;
+        }
+        root.present().map_err(&err)?;
+    }
+    Ok(buf)
+}
+
+/// Draw a grouped bar chart as SVG text (for example sharing by mapping kind).
+pub fn bar_chart(spec: &BarChart) -> Result<String> {
+    let vals = spec.groups.iter().flat_map(|g| g.1.iter().copied());
+    let (mut lo, hi, log) = axis_range(vals.clone(), spec.log_y);
+    if log {
+        draw_bars(spec, LogCoord::from((lo..hi).log_scale()), lo)
+    } else {
+        lo = lo.min(0.0);
+        let y: RangedCoordf64 = (lo..hi).into();
+        draw_bars(spec, y, lo)
+    }
+}
+
+fn search_name(p: &Point) -> String {
+    match &p.search {
+        Some(s) => format!("{}/{}", p.platform, s),
+        None => p.platform.clone(),
+    }
+}
+
+fn touch_name(p: &Point) -> &'static str {
+    if p.touch {
+        "touched"
+    } else {
+        "untouched"
+    }
+}
+
+fn size_name(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{}M", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{}K", bytes >> 10)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+fn stem_part(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Group points by a key, then within each group by series name, into
+/// `(group key, series name -> points)`.
+fn grouped<'a, K: Ord>(
+    run: &'a RunJson,
+    key: impl Fn(&Point) -> K,
+) -> BTreeMap<K, BTreeMap<String, Vec<&'a Point>>> {
+    let mut g: BTreeMap<K, BTreeMap<String, Vec<&Point>>> = BTreeMap::new();
+    for p in &run.points {
+        g.entry(key(p)).or_default().entry(search_name(p)).or_default().push(p);
+    }
+    g
+}
+
+/// The study's figures from a bundle, and one note per figure kind that had
+/// no data (so the report can say what was skipped and why).
+pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
+    let mut charts: Vec<(String, LineChart)> = Vec::new();
+    let mut notes = Vec::new();
+
+    // Figures 2, 3, 10, 11: latency against number of mappings.
+    let mut made = 0;
+    for ((w, mapping, touch, size), by) in grouped(run, |p| {
+        (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size)
+    }) {
+        let series: Vec<LineSeries> = by
+            .into_iter()
+            .map(|(name, pts)| LineSeries {
+                name,
+                points: pts
+                    .iter()
+                    .map(|p| (p.iterations as f64, p.latency_ns.median))
+                    .collect(),
+            })
+            .collect();
+        if series.iter().all(|s| distinct_x(&s.points) < 2) {
+            continue;
+        }
+        made += 1;
+        charts.push((
+            format!("latency_vs_mappings_{}_{}_{}_{}", stem_part(&w), mapping, touch, size_name(size)),
+            LineChart {
+            title: format!("{w}: mmap latency vs mappings ({mapping}, {}, {touch})", size_name(size)),
+            x_label: "number of mappings (iterations)".into(),
+            y_label: "median latency per mmap (ns)".into(),
+            series,
+            markers: true,
+            },
+        ));
+    }
+    if made == 0 {
+        notes.push("latency vs number of mappings: skipped, the bundle has fewer than two iteration counts per configuration".into());
+    }
+
+    // Figures 7, 8, 12, 13: latency against mapping size.
+    made = 0;
+    for ((w, mapping, touch, it), by) in grouped(run, |p| {
+        (p.workload.clone(), p.mapping.clone(), touch_name(p), p.iterations)
+    }) {
+        let series: Vec<LineSeries> = by
+            .into_iter()
+            .map(|(name, pts)| LineSeries {
+                name,
+                points: pts
+                    .iter()
+                    .map(|p| (p.size as f64, p.latency_ns.median))
+                    .collect(),
+            })
+            .collect();
+        if series.iter().all(|s| distinct_x(&s.points) < 2) {
+            continue;
+        }
+        made += 1;
+        charts.push((
+            format!("latency_vs_size_{}_{}_{}_x{it}", stem_part(&w), mapping, touch),
+            LineChart {
+            title: format!("{w}: mmap latency vs mapping size ({mapping}, x{it}, {touch})"),
+            x_label: "mapping size (bytes)".into(),
+            y_label: "median latency per mmap (ns)".into(),
+            series,
+            markers: true,
+            },
+        ));
+    }
+    if made == 0 {
+        notes.push("latency vs mapping size: skipped, the bundle has fewer than two sizes per configuration".into());
+    }
+
+    // Figure 6: find_available cycles against the index of the call.
+    made = 0;
+    for ((w, mapping, touch, size, it), by) in grouped(run, |p| {
+        (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size, p.iterations)
+    }) {
+        let mut series = Vec::new();
+        for (name, pts) in by {
+            for p in pts {
+                for s in p.series.iter().filter(|s| s.site == SITE_FIND_AVAILABLE) {
+                    let bc = s.bucket_calls.max(1) as f64;
+                    series.push(LineSeries {
+                        name: name.clone(),
+                        points: s
+                            .mean_cycles
+                            .iter()
+                            .enumerate()
+                            .map(|(i, y)| (i as f64 * bc + (bc + 1.0) / 2.0, *y))
+                            .collect(),
+                    });
+                }
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        made += 1;
+        charts.push((
+            format!("find_available_per_call_{}_{}_{}_{}_x{it}", stem_part(&w), mapping, touch, size_name(size)),
+            LineChart {
+            title: format!("{w}: findAvailable cost per call ({mapping}, {}, x{it})", size_name(size)),
+            x_label: "index of the mmap call (existing mappings)".into(),
+            y_label: "find_available (TSC cycles, bucket mean)".into(),
+            series,
+            markers: false,
+            },
+        ));
+    }
+    if made == 0 {
+        notes.push("find_available cycles vs call index: skipped, no point recorded a per-call series".into());
+    }
+
+    // Figure 9: cost of create_vma, get_pmas, map_as against mapping size.
+    made = 0;
+    let mut by_cfg: BTreeMap<(String, String, String, &str, u64), Vec<&Point>> = BTreeMap::new();
+    for p in &run.points {
+        by_cfg
+            .entry((p.workload.clone(), search_name(p), p.mapping.clone(), touch_name(p), p.iterations))
+            .or_default()
+            .push(p);
+    }
+    for ((w, plat, mapping, touch, it), pts) in by_cfg {
+        let series: Vec<LineSeries> = [SITE_CREATE_VMA, SITE_GET_PMAS, SITE_MAP_AS]
+            .iter()
+            .map(|site| LineSeries {
+                name: site.to_string(),
+                points: pts
+                    .iter()
+                    .filter_map(|p| p.sites.get(*site).map(|s| (p.size as f64, s.median_cycles)))
+                    .collect(),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        if series.iter().all(|s| distinct_x(&s.points) < 2) {
+            continue;
+        }
+        made += 1;
+        charts.push((
+            format!("site_cost_vs_size_{}_{}_{}_{}_x{it}", stem_part(&w), stem_part(&plat), mapping, touch),
+            LineChart {
+            title: format!("{w}: createVMA / getPMAs / mapAS vs size ({plat}, {mapping}, x{it})"),
+            x_label: "mapping size (bytes)".into(),
+            y_label: "median cycles per call (TSC)".into(),
+            series,
+            markers: true,
+            },
+        ));
+    }
+    if made == 0 {
+        notes.push("createVMA/getPMAs/mapAS vs mapping size: skipped, no probe figures at two or more sizes".into());
+    }
+    (charts, notes)
+}
+
+fn distinct_x(points: &[(f64, f64)]) -> usize {
+    let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.dedup();
+    xs.len()
+}
+
+/// Draw the study's figures of a bundle; returns the charts and the notes
+/// for the figures that were skipped.
+pub fn draw_study_charts(run: &RunJson) -> Result<(Vec<Chart>, Vec<String>)> {
+    let (specs, notes) = study_charts(run);
+    let mut out = Vec::with_capacity(specs.len());
+    for (stem, spec) in specs {
+        out.push(Chart {
+            stem,
+            title: spec.title.clone(),
+            svg: line_chart(&spec)?,
+        });
+    }
+    Ok((out, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axis_only_for_two_decades() {
+        assert!(axis_range([1.0, 50.0].into_iter(), true).2 == false);
+        assert!(axis_range([1.0, 100.0].into_iter(), true).2);
+        assert!(!axis_range([0.0, 1000.0].into_iter(), true).2);
+    }
+
+    #[test]
+    fn line_and_bar_charts_have_labels_and_legend() {
+        let spec = LineChart {
+            title: "t".into(),
+            x_label: "mapping size (bytes)".into(),
+            y_label: "latency (ns)".into(),
+            series: vec![
+                LineSeries { name: "inproc/linear".into(), points: vec![(4096.0, 5000.0), (1048576.0, 90000.0)] },
+                LineSeries { name: "native".into(), points: vec![(4096.0, 3400.0), (1048576.0, 3600.0)] },
+            ],
+            markers: true,
+        };
+        let svg = line_chart(&spec).unwrap();
+        assert!(svg.contains("mapping size (bytes)") && svg.contains("latency (ns)"));
+        assert!(svg.contains("inproc/linear") && svg.contains("native"));
+        let bars = BarChart {
+            title: "sharing".into(),
+            y_label: "pages".into(),
+            categories: vec!["anon".into(), "private".into()],
+            groups: vec![("identical".into(), vec![10.0, 20.0]), ("unique".into(), vec![5.0, 1.0])],
+            log_y: false,
+        };
+        let svg = bar_chart(&bars).unwrap();
+        assert!(svg.contains("private") && svg.contains("unique") && svg.contains("pages"));
+    }
+}

@@ -1,0 +1,265 @@
+//! Flamegraph SVGs through inferno's library: flame or icicle orientation,
+//! deterministic colours (the same profile renders the same bytes), guest
+//! frames (`_[g]`) in blue, host kernel frames (`_[k]`) in orange, host user
+//! frames in the warm "hot" palette; and differential flamegraphs.
+
+use std::io::BufReader;
+
+use collectors::bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
+use collectors::folded::FoldedStacks;
+use inferno::flamegraph::color::{Color, PaletteMap};
+use inferno::flamegraph::{self as inf, Direction};
+
+use crate::error::{RenderError, Result};
+
+/// Width the SVG is laid out for (it stretches to the window in a browser).
+pub const LAYOUT_WIDTH_PX: usize = 1200;
+
+/// Which way stacks grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Orientation {
+    /// Root at the bottom, stacks grow upwards.
+    #[default]
+    Flame,
+    /// Root at the top, stacks grow downwards.
+    Icicle,
+}
+
+/// How to draw a flamegraph (library options, independent of any CLI).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlameOptions {
+    pub title: String,
+    /// Second line under the title (what was run, where, with what event).
+    pub subtitle: Option<String>,
+    pub orientation: Orientation,
+    /// Frames narrower than this many pixels (of [`LAYOUT_WIDTH_PX`]) are
+    /// left out; a must for very large profiles.
+    pub min_width_px: f64,
+    /// What a weight counts ("samples", "cycles").
+    pub count_name: String,
+}
+
+impl Default for FlameOptions {
+    fn default() -> Self {
+        FlameOptions {
+            title: "Flame Graph".into(),
+            subtitle: None,
+            orientation: Orientation::Flame,
+            min_width_px: 0.1,
+            count_name: "samples".into(),
+        }
+    }
+}
+
+/// FNV-1a of a frame name: a stable hash, so colours never depend on order,
+/// run or platform.
+fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Which world a frame ran in, from its suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// Guest mode (`_[g]`).
+    Guest,
+    /// Host kernel (`_[k]`).
+    Kernel,
+    /// Host user space.
+    Host,
+}
+
+/// Classify a frame by its suffix.
+pub fn frame_kind(name: &str) -> FrameKind {
+    if name.ends_with(GUEST_FRAME_SUFFIX) {
+        FrameKind::Guest
+    } else if name.ends_with(KERNEL_FRAME_SUFFIX) {
+        FrameKind::Kernel
+    } else {
+        FrameKind::Host
+    }
+}
+
+/// The colour of a frame: a hue family by [`FrameKind`] (guest blue, kernel
+/// orange, host red-yellow), the shade from a hash of the name.
+pub fn frame_color(name: &str) -> Color {
+    let h = name_hash(name);
+    let v = |shift: u32| ((h >> shift) & 0xff) as f64 / 255.0;
+    let (v1, v2, v3) = (v(0), v(8), v(16));
+    let c = |base: f64, span: f64, t: f64| (base + span * t).round().clamp(0.0, 255.0) as u8;
+    match frame_kind(name) {
+        FrameKind::Guest => Color {
+            r: c(40.0, 60.0, v1),
+            g: c(110.0, 90.0, v2),
+            b: c(210.0, 45.0, v3),
+        },
+        FrameKind::Kernel => Color {
+            r: c(225.0, 30.0, v1),
+            g: c(125.0, 60.0, v2),
+            b: c(20.0, 40.0, v3),
+        },
+        FrameKind::Host => Color {
+            r: c(205.0, 50.0, v3),
+            g: c(0.0, 230.0, v1),
+            b: c(0.0, 55.0, v2),
+        },
+    }
+}
+
+/// A palette map holding the colour of every frame of `stacks`, so inferno
+/// never picks a colour at random.
+fn palette_for<'a, I: Iterator<Item = &'a str>>(stacks: I) -> PaletteMap {
+    let mut map = PaletteMap::default();
+    for stack in stacks {
+        for frame in stack.split(';') {
+            if map.get(frame).is_none() {
+                map.insert(frame, frame_color(frame));
+            }
+        }
+    }
+    map
+}
+
+fn inferno_options<'a>(opt: &FlameOptions, palette: &'a mut PaletteMap) -> inf::Options<'a> {
+    let mut o = inf::Options::default();
+    o.title = opt.title.clone();
+    o.subtitle = opt.subtitle.clone();
+    o.direction = match opt.orientation {
+        Orientation::Flame => Direction::Straight,
+        Orientation::Icicle => Direction::Inverted,
+    };
+    // inferno's min_width is a share of the width in percent.
+    o.min_width = (opt.min_width_px.max(0.0) / LAYOUT_WIDTH_PX as f64) * 100.0;
+    o.count_name = opt.count_name.clone();
+    o.deterministic = true;
+    o.hash = true;
+    o.palette_map = Some(palette);
+    o
+}
+
+/// Render `stacks` as a flamegraph SVG.
+///
+/// `what` names the input in errors. An empty profile is an error (inferno
+/// would draw an error picture instead).
+pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<Vec<u8>> {
+    if stacks.is_empty() {
+        return Err(RenderError::EmptyProfile {
+            source_name: what.to_string(),
+            why: "no stacks with a non-zero weight".into(),
+        });
+    }
+    let text = stacks.to_text();
+    let mut palette = palette_for(stacks.iter().map(|(s, _)| s));
+    let mut o = inferno_options(opt, &mut palette);
+    // FoldedStacks iterates in byte order, which is what inferno sorts to.
+    o.no_sort = true;
+    let mut out = Vec::with_capacity(text.len() * 2);
+    inf::from_lines(&mut o, text.lines(), &mut out).map_err(|e| RenderError::Svg {
+        what: what.to_string(),
+        source: e,
+    })?;
+    Ok(out)
+}
+
+/// Parse folded text (validating every line) and render it.
+pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<Vec<u8>> {
+    let stacks = FoldedStacks::parse(text, what)?;
+    render(&stacks, opt, what)
+}
+
+/// How to draw a differential flamegraph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffOptions {
+    pub flame: FlameOptions,
+    /// Scale the first profile to the second's total weight, so the colours
+    /// show shifts in share rather than a change in run length.
+    pub normalize: bool,
+}
+
+/// Differential flamegraph: frames sized by `after`, red where `after`
+/// spends more than `before`, blue where less (inferno's differential mode).
+pub fn render_diff(
+    before: &FoldedStacks,
+    after: &FoldedStacks,
+    opt: &DiffOptions,
+    what: &str,
+) -> Result<Vec<u8>> {
+    for (s, name) in [(before, "first"), (after, "second")] {
+        if s.is_empty() {
+            return Err(RenderError::EmptyProfile {
+                source_name: format!("{what} ({name} profile)"),
+                why: "no stacks with a non-zero weight".into(),
+            });
+        }
+    }
+    let svg_err = |e| RenderError::Svg {
+        what: what.to_string(),
+        source: e,
+    };
+    let mut merged = Vec::new();
+    inferno::differential::from_readers(
+        inferno::differential::Options {
+            normalize: opt.normalize,
+            strip_hex: false,
+        },
+        BufReader::new(before.to_text().as_bytes()),
+        BufReader::new(after.to_text().as_bytes()),
+        &mut merged,
+    )
+    .map_err(svg_err)?;
+    let merged = String::from_utf8_lossy(&merged).into_owned();
+    let mut palette = palette_for(before.iter().chain(after.iter()).map(|(s, _)| s));
+    let mut o = inferno_options(&opt.flame, &mut palette);
+    // The differential lines come out in hash order: let inferno sort them.
+    o.no_sort = false;
+    let mut out = Vec::new();
+    inf::from_lines(&mut o, merged.lines(), &mut out).map_err(svg_err)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_kernel_host_hues() {
+        let g = frame_color("find_available_[g]");
+        let k = frame_color("do_mmap_[k]");
+        let h = frame_color("find_available");
+        assert!(g.b > g.r && g.b > 200, "guest is blue: {g:?}");
+        assert!(k.r > 220 && k.b < 61, "kernel is orange: {k:?}");
+        assert!(h.r >= 205, "host is warm: {h:?}");
+        assert_eq!(frame_color("x"), frame_color("x"));
+    }
+
+    #[test]
+    fn same_profile_same_bytes_and_empty_is_an_error() {
+        let f = FoldedStacks::parse("a;b 5\na;c_[g] 3\na_[k] 1\n", "t").unwrap();
+        let o = FlameOptions::default();
+        let one = render(&f, &o, "t").unwrap();
+        let two = render(&f, &o, "t").unwrap();
+        assert_eq!(one, two);
+        let s = String::from_utf8(one).unwrap();
+        assert!(s.contains("c_[g]"));
+        assert!(matches!(
+            render(&FoldedStacks::new(), &o, "empty.folded"),
+            Err(RenderError::EmptyProfile { .. })
+        ));
+    }
+
+    #[test]
+    fn diff_is_deterministic() {
+        let a = FoldedStacks::parse("m;f 100\nm;g 10\n", "a").unwrap();
+        let b = FoldedStacks::parse("m;f 20\nm;g 10\n", "b").unwrap();
+        let o = DiffOptions {
+            flame: FlameOptions::default(),
+            normalize: true,
+        };
+        let one = render_diff(&a, &b, &o, "d").unwrap();
+        assert_eq!(one, render_diff(&a, &b, &o, "d").unwrap());
+    }
+}

@@ -1,0 +1,144 @@
+//! Physical memory areas: which memory-file bytes back which application
+//! addresses (gVisor's `pma.go`), and `getPMAs`.
+//!
+//! Invariant kept by the memory manager: every PMA lies inside a VMA, has
+//! that VMA's permissions, and is mapped in the platform address space
+//! (PMA present ⟺ reachable by the application). Pages with a VMA but no
+//! PMA fault.
+
+use crate::segment::{Range, SegmentFunctions, SegmentSet};
+use crate::mm::perms::Perms;
+
+/// One PMA's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pma {
+    /// Memory-file offset of the PMA's first byte.
+    pub offset: u64,
+    /// Permissions it is mapped with (the VMA's).
+    pub perms: Perms,
+    /// The pages belong to this mapping (anonymous memory, private copies)
+    /// and are freed with it; false for a shared file's cached pages.
+    pub owned: bool,
+}
+
+/// Merge policy of the PMA set: contiguous memory-file offsets, same
+/// permissions and ownership. No max-gap tracking (the PMA set is never
+/// searched for gaps).
+pub struct PmaFunctions;
+
+impl SegmentFunctions for PmaFunctions {
+    type Value = Pma;
+    const TRACK_MAX_GAP: bool = false;
+
+    fn merge(left: Range, l: &Pma, _right: Range, r: &Pma) -> Option<Pma> {
+        (l.perms == r.perms && l.owned == r.owned && l.offset.checked_add(left.len()) == Some(r.offset)).then_some(*l)
+    }
+
+    fn split(range: Range, v: &Pma, at: u64) -> (Pma, Pma) {
+        let right = Pma {
+            offset: v.offset + (at - range.start),
+            ..*v
+        };
+        (*v, right)
+    }
+}
+
+/// The PMA set type.
+pub type PmaSet = SegmentSet<PmaFunctions>;
+
+use crate::mm::error::MmError;
+use crate::mm::manager::MemoryManager;
+use crate::mm::perms::PAGE_SIZE;
+use crate::mm::vma::{Backing, Vma};
+use crate::platform::AddressSpace;
+
+impl<A: AddressSpace> MemoryManager<A> {
+    /// getPMAs: backs every page of `r` that has no PMA with memory-file
+    /// pages, and appends the new PMAs to `out` (for mapAS).
+    ///
+    /// - private anonymous: fresh zero pages, one contiguous allocation per
+    ///   missing run;
+    /// - private file: fresh pages with the file's bytes copied in
+    ///   (copy-on-write done eagerly at first fault);
+    /// - shared file: the file's cached pages (allocated zero on first use).
+    ///
+    /// Preconditions: `r` is page-aligned and inside the VMA `vr` (value
+    /// `vma`), and inside the mapped file for file VMAs.
+    /// Postconditions: every page of `r` has a PMA with `vma.perms`.
+    #[inline(never)]
+    pub(crate) fn get_pmas(&mut self, vr: Range, vma: Vma, r: Range, out: &mut Vec<(Range, Pma)>) -> Result<(), MmError> {
+        let mut missing: Vec<Range> = Vec::new();
+        for g in self.pmas.gaps_from(r.start) {
+            if g.start >= r.end {
+                break;
+            }
+            let m = g.intersect(&r);
+            if !m.is_empty() {
+                missing.push(m);
+            }
+        }
+        for m in missing {
+            match (vma.backing, vma.shared) {
+                (Backing::Anonymous, _) => {
+                    let off = self.allocate_pages(m.len())?;
+                    self.add_pma(m, Pma { offset: off, perms: vma.perms, owned: true }, out)?;
+                }
+                (Backing::File { file, offset }, false) => {
+                    let off = self.allocate_pages(m.len())?;
+                    let file_start = offset + (m.start - vr.start);
+                    for i in 0..m.len() / PAGE_SIZE {
+                        let page = file_start / PAGE_SIZE + i;
+                        let cached = self.files.get(file).and_then(|f| f.cache.get(&page).copied());
+                        if let Some(src) = cached {
+                            self.pages.file_mut().copy(src, off + i * PAGE_SIZE, PAGE_SIZE)?;
+                        }
+                    }
+                    self.add_pma(m, Pma { offset: off, perms: vma.perms, owned: true }, out)?;
+                }
+                (Backing::File { file, offset }, true) => {
+                    let first_page = (offset + (m.start - vr.start)) / PAGE_SIZE;
+                    let pages = m.len() / PAGE_SIZE;
+                    // Allocate the missing cache pages of this run in one
+                    // block, so fresh files get contiguous offsets.
+                    let f = self.files.get(file).ok_or(MmError::BadFile(file.get()))?;
+                    let absent: Vec<u64> = (0..pages).filter(|i| !f.cache.contains_key(&(first_page + i))).collect();
+                    if !absent.is_empty() {
+                        let block = self.allocate_pages(absent.len() as u64 * PAGE_SIZE)?;
+                        if let Some(f) = self.files.get_mut(file) {
+                            for (k, i) in absent.iter().enumerate() {
+                                f.cache.insert(first_page + i, block + k as u64 * PAGE_SIZE);
+                            }
+                        }
+                    }
+                    let f = self.files.get(file).ok_or(MmError::BadFile(file.get()))?;
+                    let offs: Vec<u64> = (0..pages).map(|i| f.cache.get(&(first_page + i)).copied().unwrap_or(0)).collect();
+                    let mut i = 0u64;
+                    while i < pages {
+                        let mut j = i + 1;
+                        while j < pages && offs[j as usize] == offs[i as usize] + (j - i) * PAGE_SIZE {
+                            j += 1;
+                        }
+                        let run = Range::new(m.start + i * PAGE_SIZE, m.start + j * PAGE_SIZE);
+                        self.add_pma(run, Pma { offset: offs[i as usize], perms: vma.perms, owned: false }, out)?;
+                        i = j;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_pma(&mut self, r: Range, pma: Pma, out: &mut Vec<(Range, Pma)>) -> Result<(), MmError> {
+        self.pmas
+            .insert_with_merge(r, pma)
+            .map_err(|_| MmError::NoMemory("PMA range not free"))?;
+        self.pma_bytes += r.len();
+        match out.last_mut() {
+            Some((lr, lp)) if lr.end == r.start && lp.perms == pma.perms && lp.offset + lr.len() == pma.offset => {
+                lr.end = r.end;
+            }
+            _ => out.push((r, pma)),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! The exit mechanisms measured side by side: a guest that only exits, in a
+//! loop, timing each round trip with `rdtsc` at CPL 3.
+//!
+//! - `out`: port I/O from CPL 3 (IOPL 3) to [`PORT_RAW`];
+//! - MMIO: a CPL-3 store to a page mapped to guest-physical memory outside
+//!   every slot;
+//! - `vmcall`: a hypercall from CPL 3 (on KVM it is refused at CPL > 0
+//!   without reaching user space; detected, not assumed).
+//!
+//! The system call path uses the cheapest mechanism that reaches the VMM;
+//! the raw `out` round trip is also the baseline that per-mmap times on this
+//! platform are compared against.
+
+use iced_x86::code_asm::*;
+
+use super::exits::{PORT_RAW, SYS_EXIT};
+use super::guest_program::{emit_rdtsc, AssembleError, ProgramBuilder};
+use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE, SYS_SIZE};
+use super::machine::{GuestEvent, Machine, MachineError};
+use super::page_tables::PteAccess;
+
+/// Guest-physical address the MMIO benchmark stores to (outside every slot).
+pub const MMIO_GPA: u64 = 0xe000_0000;
+/// Guest-virtual address mapped to [`MMIO_GPA`].
+pub const MMIO_GVA: u64 = sys_gva(SYS_SIZE);
+/// What a refused `vmcall` leaves in `rax` on KVM (`-KVM_EPERM`).
+pub const KVM_EPERM_RESULT: u64 = (-1000i64) as u64;
+
+/// An exit mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitMechanism {
+    /// `out dx, al` from CPL 3.
+    PortIo,
+    /// Store to unbacked guest-physical memory.
+    Mmio,
+    /// `vmcall` from CPL 3.
+    Hypercall,
+}
+
+impl ExitMechanism {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PortIo => "out (port I/O, CPL 3)",
+            Self::Mmio => "MMIO store (CPL 3)",
+            Self::Hypercall => "vmcall (CPL 3)",
+        }
+    }
+
+    fn loop_name(self) -> &'static str {
+        match self {
+            Self::PortIo => "raw_exit_loop",
+            Self::Mmio => "mmio_exit_loop",
+            Self::Hypercall => "vmcall_loop",
+        }
+    }
+}
+
+/// Round-trip cycles of one mechanism, or why it cannot be used.
+#[derive(Debug, Clone)]
+pub struct MechanismResult {
+    /// The mechanism.
+    pub mechanism: ExitMechanism,
+    /// Per-round-trip TSC cycles (sorted), empty if unusable.
+    pub cycles: Vec<u64>,
+    /// Exits to the VMM observed during the loop.
+    pub exits_seen: u64,
+    /// `None` if the mechanism reaches the VMM; otherwise why not.
+    pub unusable: Option<String>,
+}
+
+impl MechanismResult {
+    /// Median round trip in cycles (0 if none).
+    pub fn median(&self) -> u64 {
+        self.percentile(50)
+    }
+
+    /// The `p`-th percentile round trip in cycles (0 if none).
+    pub fn percentile(&self, p: u64) -> u64 {
+        if self.cycles.is_empty() {
+            return 0;
+        }
+        let idx = ((self.cycles.len() as u64 - 1) * p / 100) as usize;
+        self.cycles[idx]
+    }
+}
+
+/// Errors of the benchmark itself (not of a mechanism).
+#[derive(Debug, thiserror::Error)]
+pub enum ExitBenchError {
+    /// Assembling the guest failed.
+    #[error(transparent)]
+    Assemble(#[from] AssembleError),
+    /// The VM could not be made or run.
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+}
+
+fn program(mechanism: ExitMechanism, iterations: u64) -> Result<super::guest_program::GuestProgram, AssembleError> {
+    let mut b = ProgramBuilder::new()?;
+    let sys_call = b.sys_call();
+    let mut body = b.asm().create_label();
+    b.function("_start")?;
+    let a = b.asm();
+    a.mov(r12, sys_gva(DATA_OFF))?;
+    a.mov(r13, iterations)?;
+    a.xor(r15d, r15d)?;
+    b.function_at_label(mechanism.loop_name(), &mut body)?;
+    let a = b.asm();
+    emit_rdtsc(a)?;
+    a.mov(r14, rax)?;
+    match mechanism {
+        ExitMechanism::PortIo => {
+            a.mov(edx, u32::from(PORT_RAW))?;
+            a.out(dx, al)?;
+        }
+        ExitMechanism::Mmio => {
+            a.mov(rcx, MMIO_GVA)?;
+            a.mov(byte_ptr(rcx), al)?;
+        }
+        ExitMechanism::Hypercall => {
+            // KVM_HC_VAPIC_POLL_IRQ (1): harmless if it were accepted.
+            a.mov(eax, 1u32)?;
+            a.vmcall()?;
+            a.mov(r15, rax)?;
+        }
+    }
+    emit_rdtsc(a)?;
+    a.sub(rax, r14)?;
+    a.mov(qword_ptr(r12), rax)?;
+    a.add(r12, 8)?;
+    a.dec(r13)?;
+    a.jnz(body)?;
+    a.mov(qword_ptr(r12), r15)?;
+    a.mov(eax, SYS_EXIT as u32)?;
+    a.xor(edi, edi)?;
+    a.call(sys_call)?;
+    a.hlt()?;
+    b.finish()
+}
+
+/// Runs `iterations` round trips of `mechanism` in a fresh VM.
+///
+/// Errors: only if the VM cannot be made; a mechanism that crashes the
+/// guest or never reaches the VMM is reported as unusable.
+pub fn measure(mechanism: ExitMechanism, iterations: u64) -> Result<MechanismResult, ExitBenchError> {
+    let prog = program(mechanism, iterations)?;
+    let data_len = (iterations + 1) * 8;
+    let mut m = Machine::new(prog, data_len)?;
+    if mechanism == ExitMechanism::Mmio {
+        let (vm, pt) = m.vm_and_tables();
+        pt.map(
+            vm.sys(),
+            MMIO_GVA & !(PAGE_SIZE - 1),
+            MMIO_GPA,
+            PteAccess {
+                write: true,
+                execute: false,
+                user: true,
+            },
+        )
+        .map_err(MachineError::from)?;
+    }
+    let mut exits_seen = 0u64;
+    loop {
+        match m.next_event() {
+            Ok(GuestEvent::RawExit) | Ok(GuestEvent::Mmio { .. }) => exits_seen += 1,
+            Ok(GuestEvent::Syscall { nr: SYS_EXIT, .. }) => break,
+            Ok(other) => {
+                return Ok(MechanismResult {
+                    mechanism,
+                    cycles: Vec::new(),
+                    exits_seen,
+                    unusable: Some(format!("unexpected guest event {other:?}")),
+                })
+            }
+            Err(MachineError::Crash(c)) => {
+                return Ok(MechanismResult {
+                    mechanism,
+                    cycles: Vec::new(),
+                    exits_seen,
+                    unusable: Some(format!("guest crashed: {c}")),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut cycles = Vec::with_capacity(iterations as usize);
+    for i in 0..iterations {
+        cycles.push(m.read_data(8 * i)?);
+    }
+    cycles.sort_unstable();
+    let mut unusable = None;
+    if exits_seen < iterations {
+        let last_rax = m.read_data(8 * iterations)?;
+        unusable = Some(format!(
+            "{} of {iterations} round trips reached the VMM (last rax {:#x}{})",
+            exits_seen,
+            last_rax,
+            if last_rax == KVM_EPERM_RESULT {
+                ": -KVM_EPERM, refused at CPL 3 inside the kernel"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(MechanismResult {
+        mechanism,
+        cycles,
+        exits_seen,
+        unusable,
+    })
+}

@@ -1,0 +1,243 @@
+//! The workloads as guest programs, assembled from their parameters.
+//!
+//! Each program times its own calls with `rdtsc` at CPL 3 and stores one
+//! u64 per call in the data region, so latencies include everything the
+//! application sees: the exit, the sentry's work and the way back.
+
+use iced_x86::code_asm::*;
+
+use super::exits::{
+    PORT_NEXT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT,
+    SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
+};
+use super::guest_program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
+use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
+
+/// The guest fd number the runner installs the workload's file as.
+pub const WORKLOAD_FD: u64 = 3;
+
+/// Linux `PROT_READ | PROT_WRITE`.
+pub const PROT_RW: u64 = 3;
+/// Linux `MAP_SHARED`.
+pub const MAP_SHARED: u64 = 0x01;
+/// Linux `MAP_PRIVATE`.
+pub const MAP_PRIVATE: u64 = 0x02;
+/// Linux `MAP_ANONYMOUS`.
+pub const MAP_ANONYMOUS: u64 = 0x20;
+
+/// Parameters of the mmap loop (Exp1, Exp2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmapLoop {
+    /// Calls.
+    pub iterations: u64,
+    /// Bytes per call.
+    pub size: u64,
+    /// `mmap` flags (`MAP_PRIVATE|MAP_ANONYMOUS`, `MAP_PRIVATE`, `MAP_SHARED`).
+    pub flags: u64,
+    /// fd argument (`u64::MAX` i.e. -1 for anonymous).
+    pub fd: u64,
+    /// Write one byte per page of each new mapping, inside the timed call.
+    pub touch: bool,
+}
+
+/// Emits `touch_pages`: writes one byte to every page of `[rdi, rdi+rsi)`.
+fn emit_touch_pages(b: &mut ProgramBuilder) -> Result<CodeLabel, AssembleError> {
+    let label = b.function("touch_pages")?;
+    let mut again = b.asm().create_label();
+    let mut done = b.asm().create_label();
+    let a = b.asm();
+    a.lea(rcx, qword_ptr(rdi + rsi))?;
+    a.cmp(rdi, rcx)?;
+    a.jae(done)?;
+    a.set_label(&mut again)?;
+    a.mov(byte_ptr(rdi), 1)?;
+    a.add(rdi, PAGE_SIZE as i32)?;
+    a.cmp(rdi, rcx)?;
+    a.jb(again)?;
+    a.set_label(&mut done)?;
+    a.ret()?;
+    Ok(label)
+}
+
+/// Emits `exit(rdi)` (never returns).
+fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError> {
+    a.mov(eax, SYS_EXIT as u32)?;
+    a.call(sys_call)?;
+    a.hlt()?;
+    Ok(())
+}
+
+/// Exp1/Exp2 as a guest: `iterations` times `mmap(NULL, size, RW, flags,
+/// fd, 0)` (and, with `touch`, one write per page), each call's TSC cycles
+/// stored at data[8*i]. Functions: `_start`, `mmap_loop`, `touch_pages`.
+pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
+    let mut b = ProgramBuilder::new()?;
+    let sys_call = b.sys_call();
+    let touch_pages = emit_touch_pages(&mut b)?;
+    let mut body = b.asm().create_label();
+    b.function("_start")?;
+    let a = b.asm();
+    a.mov(r12, sys_gva(DATA_OFF))?;
+    a.mov(r13, p.iterations)?;
+    a.test(r13, r13)?;
+    let mut finish = a.create_label();
+    a.jz(finish)?;
+    b.function_at_label("mmap_loop", &mut body)?;
+    let a = b.asm();
+    emit_rdtsc(a)?;
+    a.mov(r14, rax)?;
+    a.mov(eax, SYS_MMAP as u32)?;
+    a.xor(edi, edi)?;
+    a.mov(rsi, p.size)?;
+    a.mov(edx, PROT_RW as u32)?;
+    a.mov(r10, p.flags)?;
+    a.mov(r8, p.fd)?;
+    a.xor(r9d, r9d)?;
+    a.call(sys_call)?;
+    if p.touch {
+        a.mov(rdi, rax)?;
+        a.mov(rsi, p.size)?;
+        a.call(touch_pages)?;
+    }
+    emit_rdtsc(a)?;
+    a.sub(rax, r14)?;
+    a.mov(qword_ptr(r12), rax)?;
+    a.add(r12, 8)?;
+    a.dec(r13)?;
+    a.jnz(body)?;
+    b.function_at_label("exit_workload", &mut finish)?;
+    let a = b.asm();
+    a.xor(edi, edi)?;
+    emit_exit(a, sys_call)?;
+    b.finish()
+}
+
+/// What the pattern program does after checking the pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPattern {
+    /// Exit with the mismatch count.
+    Exit,
+    /// `munmap` the first mapping, then read its first page again (which
+    /// must fault: the sentry reports the address and stops the guest).
+    MunmapThenRead,
+}
+
+/// The pattern guest: maps the workload file twice (`MAP_SHARED`, `len`
+/// bytes each), writes a pattern through the first mapping, reads it back
+/// through the second and exits with the number of mismatching u64 words.
+/// Functions: `_start`, `write_pattern`, `check_pattern`, `after_check`.
+pub fn pattern_program(len: u64, after: AfterPattern) -> Result<GuestProgram, AssembleError> {
+    const MULT: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut b = ProgramBuilder::new()?;
+    let sys_call = b.sys_call();
+    let mut write = b.asm().create_label();
+    let mut check = b.asm().create_label();
+    let mut after_check = b.asm().create_label();
+    b.function("_start")?;
+    let a = b.asm();
+    for target in [r12, r13] {
+        a.mov(eax, SYS_MMAP as u32)?;
+        a.xor(edi, edi)?;
+        a.mov(rsi, len)?;
+        a.mov(edx, PROT_RW as u32)?;
+        a.mov(r10, MAP_SHARED)?;
+        a.mov(r8, WORKLOAD_FD)?;
+        a.xor(r9d, r9d)?;
+        a.call(sys_call)?;
+        a.mov(target, rax)?;
+    }
+    // rcx = word index, r14 = multiplier, r15 = mismatches
+    a.mov(r14, MULT)?;
+    a.xor(ecx, ecx)?;
+    a.xor(r15d, r15d)?;
+    b.function_at_label("write_pattern", &mut write)?;
+    let a = b.asm();
+    a.mov(rax, rcx)?;
+    a.imul_2(rax, r14)?;
+    a.mov(qword_ptr(r12 + rcx * 8), rax)?;
+    a.inc(rcx)?;
+    a.cmp(rcx, (len / 8) as i32)?;
+    a.jb(write)?;
+    a.xor(ecx, ecx)?;
+    b.function_at_label("check_pattern", &mut check)?;
+    let a = b.asm();
+    let mut same = a.create_label();
+    a.mov(rax, rcx)?;
+    a.imul_2(rax, r14)?;
+    a.cmp(qword_ptr(r13 + rcx * 8), rax)?;
+    a.je(same)?;
+    a.inc(r15)?;
+    a.set_label(&mut same)?;
+    a.inc(rcx)?;
+    a.cmp(rcx, (len / 8) as i32)?;
+    a.jb(check)?;
+    b.function_at_label("after_check", &mut after_check)?;
+    let a = b.asm();
+    if after == AfterPattern::MunmapThenRead {
+        a.mov(eax, SYS_MUNMAP as u32)?;
+        a.mov(rdi, r12)?;
+        a.mov(rsi, len)?;
+        a.call(sys_call)?;
+        a.mov(rax, qword_ptr(r12))?;
+        a.add(r15, rax)?;
+    }
+    a.mov(rdi, r15)?;
+    emit_exit(a, sys_call)?;
+    b.finish()
+}
+
+/// The request-serving guest (malloc model, trace replay): asks the VMM for
+/// its next request through [`PORT_NEXT`], then makes that system call
+/// itself (through `sys_call`, a real exit) or touches the range (real
+/// faults), stores the result and asks again. Functions: `_start`,
+/// `serve_loop`, `serve_syscall`, `touch_pages`, `exit_workload`.
+pub fn request_server_program() -> Result<GuestProgram, AssembleError> {
+    let mut b = ProgramBuilder::new()?;
+    let sys_call = b.sys_call();
+    let touch_pages = emit_touch_pages(&mut b)?;
+    let mut serve = b.asm().create_label();
+    let mut syscall = b.asm().create_label();
+    let mut touch = b.asm().create_label();
+    let mut finish = b.asm().create_label();
+    b.function("_start")?;
+    b.asm().nop()?;
+    b.function_at_label("serve_loop", &mut serve)?;
+    let a = b.asm();
+    a.mov(edx, u32::from(PORT_NEXT))?;
+    a.out(dx, al)?;
+    a.mov(rax, qword_ptr(rbx + SH_REQ_KIND as i32))?;
+    a.cmp(rax, REQ_SYSCALL as i32)?;
+    a.je(syscall)?;
+    a.cmp(rax, REQ_TOUCH as i32)?;
+    a.je(touch)?;
+    a.jmp(finish)?;
+    b.function_at_label("serve_syscall", &mut syscall)?;
+    let a = b.asm();
+    a.mov(rax, qword_ptr(rbx + SH_REQ_NR as i32))?;
+    a.mov(rdi, qword_ptr(rbx + SH_REQ_ARGS as i32))?;
+    a.mov(rsi, qword_ptr(rbx + (SH_REQ_ARGS + 8) as i32))?;
+    a.mov(rdx, qword_ptr(rbx + (SH_REQ_ARGS + 16) as i32))?;
+    a.mov(r10, qword_ptr(rbx + (SH_REQ_ARGS + 24) as i32))?;
+    a.mov(r8, qword_ptr(rbx + (SH_REQ_ARGS + 32) as i32))?;
+    a.mov(r9, qword_ptr(rbx + (SH_REQ_ARGS + 40) as i32))?;
+    a.call(sys_call)?;
+    a.mov(qword_ptr(rbx + SH_REQ_RESULT as i32), rax)?;
+    a.jmp(serve)?;
+    b.function_at_label("serve_touch", &mut touch)?;
+    let a = b.asm();
+    a.mov(rdi, qword_ptr(rbx + SH_REQ_ARGS as i32))?;
+    a.mov(rsi, qword_ptr(rbx + (SH_REQ_ARGS + 8) as i32))?;
+    a.call(touch_pages)?;
+    a.mov(qword_ptr(rbx + SH_REQ_RESULT as i32), 0)?;
+    a.jmp(serve)?;
+    b.function_at_label("exit_workload", &mut finish)?;
+    let a = b.asm();
+    a.xor(edi, edi)?;
+    emit_exit(a, sys_call)?;
+    b.finish()
+}
+
+/// Bytes of data region the mmap loop needs.
+pub fn mmap_loop_data_len(iterations: u64) -> u64 {
+    iterations.max(1) * 8
+}

@@ -1,0 +1,312 @@
+//! `--platform kvm`: runs a point's trials as guests.
+//!
+//! - Exp1/Exp2 (`PointWork::Mmap`): the mmap loop is a guest program built
+//!   from the point's parameters; the guest times each call with `rdtsc`
+//!   (so a call's latency includes its exit round trip) and makes exactly one
+//!   exit per mmap plus one per fault it takes.
+//! - Malloc model and trace replay: the request-serving guest
+//!   ([`super::target::KvmTarget`]) under the workloads' generic bodies.
+//!
+//! Every trial gets a fresh VM and memory manager. The raw exit round trip
+//! (a guest that only exits, same mechanism) is measured once per runner and
+//! reported beside every point, so "time beyond one exit" can be computed
+//! from the same run.
+
+use serde_json::json;
+
+use super::exit_bench::{measure, ExitMechanism, MechanismResult};
+use super::guest_run::{make_guest_mm, run_guest, GuestRunError, GuestRunSummary};
+use super::guest_workloads::{
+    mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED,
+    WORKLOAD_FD,
+};
+use super::layout::{DATA_MAX, MEMFILE_MAX};
+use super::sentry_calls::GuestFds;
+use super::target::KvmTarget;
+use crate::mm::MmConfig;
+use crate::probes::{Calibration, ProbeConfig};
+use crate::segment::GapSearch;
+use crate::workload::exec::run_malloc_model_trial;
+use crate::workload::runner::{PlatformRunner, PointError, TrialOutcome};
+use crate::workload::spec::{page_round_up, Mapping, PointSpec, PointWork};
+use crate::workload::trace::replay_trace;
+
+/// Round trips of the raw exit measured per runner.
+const RAW_EXIT_ROUND_TRIPS: u64 = 2000;
+/// Smallest application range (as the in-process arena).
+const MIN_APP_RANGE: u64 = 64 << 30;
+/// Largest application range.
+const MAX_APP_RANGE: u64 = 1 << 46;
+
+/// Options from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KvmOptions {
+    /// Record rdtsc probes.
+    pub probes: bool,
+    /// Subtract the probe's own cost from every sample.
+    pub subtract_probe_cost: bool,
+}
+
+/// The runner of the KVM platform for one gap search.
+#[derive(Debug)]
+pub struct KvmRunner {
+    search: GapSearch,
+    options: KvmOptions,
+    raw_exit: Option<MechanismResult>,
+    guest_symbols: Vec<(u64, u64, String)>,
+}
+
+/// Whether this machine can make the VM; `Err` is one line saying why not.
+pub fn kvm_available() -> Result<(), String> {
+    if !std::path::Path::new("/dev/kvm").exists() {
+        return Err("kvm: /dev/kvm is absent (no KVM on this machine or not exposed to this container)".to_string());
+    }
+    measure(ExitMechanism::PortIo, 1)
+        .map(drop)
+        .map_err(|e| format!("kvm: /dev/kvm present but the VM cannot be made: {e}"))
+}
+
+fn mmap_flags(mapping: Mapping) -> (u64, u64) {
+    match mapping {
+        Mapping::Anon => (MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX),
+        Mapping::Private => (MAP_PRIVATE, WORKLOAD_FD),
+        Mapping::Shared => (MAP_SHARED, WORKLOAD_FD),
+    }
+}
+
+fn run_error(e: GuestRunError) -> PointError {
+    match e {
+        GuestRunError::Unavailable(why) => PointError::Unsupported(format!("kvm: {why}")),
+        other => PointError::Failed(format!("kvm: {other}")),
+    }
+}
+
+fn percentile(sorted: &[u64], p: u64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() as u64 - 1) * p / 100) as usize]
+}
+
+fn exits_json(s: &GuestRunSummary, calls: u64) -> serde_json::Value {
+    let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    json!({
+        "total": s.exits.total,
+        "syscall": s.exits.syscalls,
+        "fault": s.exits.faults,
+        "request": s.exits.requests,
+        "per_call": per(s.exits.total, calls),
+        "per_mmap": per(s.exits.syscalls.saturating_sub(1), calls),
+        "per_fault": per(s.exits.faults, s.faults_resolved + s.stale_faults),
+        "faults_resolved": s.faults_resolved,
+        "stale_faults": s.stale_faults,
+        "translation_flushes": s.flushes,
+    })
+}
+
+impl KvmRunner {
+    /// A runner using `search` for the memory manager's gap search.
+    pub fn new(search: GapSearch, options: KvmOptions) -> Self {
+        Self {
+            search,
+            options,
+            raw_exit: None,
+            guest_symbols: Vec::new(),
+        }
+    }
+
+    /// The last trial's guest symbol map, `(start_gva, end_gva, name)`.
+    pub fn guest_symbols(&self) -> &[(u64, u64, String)] {
+        &self.guest_symbols
+    }
+
+    /// The raw exit round trip measured by this runner, if measured yet.
+    pub fn raw_exit(&self) -> Option<&MechanismResult> {
+        self.raw_exit.as_ref()
+    }
+
+    fn mm_config(&self, spec: &PointSpec) -> (MmConfig, u64) {
+        let need = spec
+            .mapped_bytes()
+            .and_then(|b| b.checked_mul(2))
+            .unwrap_or(u64::MAX)
+            .clamp(MIN_APP_RANGE, MAX_APP_RANGE);
+        let app = need.next_power_of_two().min(MAX_APP_RANGE);
+        let mut config = MmConfig {
+            probes: ProbeConfig {
+                enabled: self.options.probes,
+                subtract_overhead: self.options.subtract_probe_cost,
+                ..ProbeConfig::default()
+            },
+            ..MmConfig::with_search(self.search)
+        };
+        let chunk = config.memory_file.chunk_size;
+        config.memory_file.max_size = (MEMFILE_MAX / chunk) * chunk;
+        (config, app)
+    }
+
+    fn raw_exit_json(&self) -> serde_json::Value {
+        match &self.raw_exit {
+            Some(r) => json!({
+                "mechanism": r.mechanism.name(),
+                "round_trips": r.cycles.len(),
+                "median_cycles": r.median(),
+                "p90_cycles": r.percentile(90),
+                "median_ns": cycles_to_ns(r.median()),
+            }),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    fn mmap_trial(&mut self, spec: &PointSpec, mapping: Mapping) -> Result<TrialOutcome, PointError> {
+        let (flags, fd) = mmap_flags(mapping);
+        let params = MmapLoop {
+            iterations: spec.iterations,
+            size: spec.size,
+            flags,
+            fd,
+            touch: spec.touch,
+        };
+        let program = mmap_loop_program(&params).map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
+        self.guest_symbols = program.symbol_map();
+        let (config, app) = self.mm_config(spec);
+        let mut mm = make_guest_mm(config, program, mmap_loop_data_len(spec.iterations), app).map_err(run_error)?;
+        let mut fds = GuestFds::default();
+        if mapping.is_file_backed() {
+            let size = page_round_up(spec.size)
+                .ok_or_else(|| PointError::Failed("kvm: mapping size overflows".to_string()))?;
+            let file = mm
+                .create_file(size)
+                .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
+            fds.install(WORKLOAD_FD, file);
+        }
+        let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
+        let machine = mm.address_space().machine();
+        let mut cycles = Vec::with_capacity(usize::try_from(spec.iterations).unwrap_or(0));
+        for i in 0..spec.iterations {
+            cycles.push(
+                machine
+                    .read_data(8 * i)
+                    .map_err(|e| PointError::Failed(format!("kvm: {e}")))?,
+            );
+        }
+        let total: u64 = cycles.iter().sum();
+        cycles.sort_unstable();
+        let raw = self.raw_exit.as_ref().map_or(0, MechanismResult::median);
+        let median = percentile(&cycles, 50);
+        let extra = json!({
+            "exit_mechanism": ExitMechanism::PortIo.name(),
+            "exits": exits_json(&summary, spec.iterations),
+            "raw_exit": self.raw_exit_json(),
+            "guest_call_cycles": {
+                "median": median,
+                "p90": percentile(&cycles, 90),
+                "p99": percentile(&cycles, 99),
+                "max": cycles.last().copied().unwrap_or(0),
+                "median_beyond_raw_exit": median.saturating_sub(raw),
+            },
+            "memory_slots": mm.host_mappings(),
+            "pte_writes": mm.address_space().pte_writes(),
+            "guest_symbols": self.guest_symbols.iter().map(|(s, e, n)| json!([s, e, n])).collect::<Vec<_>>(),
+        });
+        Ok(TrialOutcome {
+            elapsed_ns: cycles_to_ns(total),
+            calls: spec.iterations,
+            host_mappings: mm.host_mappings(),
+            extra,
+            probes: vec![mm.probes().clone()],
+        })
+    }
+
+    fn target(&self, spec: &PointSpec) -> Result<KvmTarget, crate::workload::TargetError> {
+        let (config, app) = self.mm_config(spec);
+        KvmTarget::new(config, app).map_err(|e| crate::workload::TargetError::Platform(format!("kvm: {e}")))
+    }
+}
+
+/// TSC cycles to nanoseconds at the calibrated TSC frequency.
+pub fn cycles_to_ns(cycles: u64) -> u64 {
+    let hz = Calibration::get().tsc_hz.max(1);
+    (u128::from(cycles) * 1_000_000_000 / u128::from(hz)) as u64
+}
+
+impl PlatformRunner for KvmRunner {
+    fn platform(&self) -> &'static str {
+        "kvm"
+    }
+
+    fn search(&self) -> Option<&'static str> {
+        Some(match self.search {
+            GapSearch::Linear => "linear",
+            GapSearch::MaxGap => "maxgap",
+        })
+    }
+
+    fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {
+        if self.raw_exit.is_none() {
+            kvm_available().map_err(PointError::Unsupported)?;
+            let r = measure(ExitMechanism::PortIo, RAW_EXIT_ROUND_TRIPS)
+                .map_err(|e| PointError::Unsupported(format!("kvm: raw exit benchmark failed: {e}")))?;
+            if let Some(why) = &r.unusable {
+                return Err(PointError::Unsupported(format!("kvm: `out` does not reach the VMM here: {why}")));
+            }
+            self.raw_exit = Some(r);
+        }
+        if let PointWork::Mmap { .. } = spec.work {
+            let need = mmap_loop_data_len(spec.iterations);
+            if need > DATA_MAX {
+                return Err(PointError::Unsupported(format!(
+                    "kvm: {} iterations need {need} bytes of guest timing buffer, more than {DATA_MAX}",
+                    spec.iterations
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
+        match &spec.work {
+            PointWork::Mmap { mapping } => self.mmap_trial(spec, *mapping),
+            PointWork::Malloc => {
+                let mut t = self.target(spec).map_err(|e| PointError::from_target(e, None))?;
+                let timed = run_malloc_model_trial(&mut t, spec.touch, spec.iterations, spec.size)?;
+                let extra = json!({
+                    "exit_mechanism": ExitMechanism::PortIo.name(),
+                    "exits": exits_json(t.summary(), timed.calls),
+                    "raw_exit": self.raw_exit_json(),
+                    "note": "request-serving guest: one request exit per call besides the call's own exits",
+                });
+                let mm = t.into_mm();
+                Ok(TrialOutcome {
+                    elapsed_ns: timed.elapsed_ns,
+                    calls: timed.calls,
+                    host_mappings: timed.host_mappings,
+                    extra,
+                    probes: vec![mm.probes().clone()],
+                })
+            }
+            PointWork::Replay { trace } => {
+                let mut factory = || self.target(spec);
+                let (out, targets) =
+                    replay_trace(trace, &mut factory).map_err(|e| PointError::from_target(e, None))?;
+                let mut counts = serde_json::to_value(&out.counts).unwrap_or(serde_json::Value::Null);
+                let exits: Vec<_> = targets
+                    .iter()
+                    .map(|t| exits_json(t.summary(), t.summary().calls))
+                    .collect();
+                if let serde_json::Value::Object(map) = &mut counts {
+                    map.insert("kvm_exits".to_string(), json!(exits));
+                    map.insert("raw_exit".to_string(), self.raw_exit_json());
+                }
+                let probes = targets.into_iter().map(|t| t.into_mm().probes().clone()).collect();
+                Ok(TrialOutcome {
+                    elapsed_ns: out.elapsed_ns,
+                    calls: trace.calls.len() as u64,
+                    host_mappings: out.host_mappings,
+                    extra: counts,
+                    probes,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The VM and its one vCPU, made through `/dev/kvm` with kvm-ioctls, and the
+//! guest-physical memory slots: the system region (slot 0) and the memory
+//! file's slots (the page allocator's memfd, mapped shared).
+
+use std::os::fd::RawFd;
+
+use kvm_bindings::{kvm_regs, kvm_sregs, kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+
+use super::host_mapping::{HostMapping, HostMappingError};
+use super::layout::{MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SYS_GPA, SYS_SIZE};
+
+/// Errors making or driving the VM.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// `/dev/kvm` could not be opened.
+    #[error("cannot open /dev/kvm: {0}")]
+    Open(kvm_ioctls::Error),
+    /// A KVM ioctl failed.
+    #[error("KVM {what} failed: {source}")]
+    Ioctl {
+        /// Which operation.
+        what: &'static str,
+        /// The kernel's error.
+        source: kvm_ioctls::Error,
+    },
+    /// Host memory for the guest could not be mapped or accessed.
+    #[error(transparent)]
+    Memory(#[from] HostMappingError),
+    /// The memory file grew past what the guest can address.
+    #[error("memory file range {offset:#x}+{len:#x} is beyond the guest's {max:#x}-byte window")]
+    MemfileTooLarge {
+        /// Start offset.
+        offset: u64,
+        /// Length.
+        len: u64,
+        /// Largest addressable file size.
+        max: u64,
+    },
+}
+
+fn ioctl(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
+    move |source| VmError::Ioctl { what, source }
+}
+
+/// What made `KVM_RUN` return, in the terms the VMM acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// `out` to a port (the data is irrelevant to this protocol).
+    IoOut(u16),
+    /// `in` from a port.
+    IoIn(u16),
+    /// Write to guest-physical memory outside every slot.
+    MmioWrite(u64),
+    /// Read of guest-physical memory outside every slot.
+    MmioRead(u64),
+    /// `hlt` at ring 0.
+    Hlt,
+    /// Triple fault or similar: the vCPU is dead.
+    Shutdown,
+    /// KVM_EXIT_HYPERCALL.
+    Hypercall,
+    /// KVM could not enter the guest.
+    FailEntry(u64),
+    /// KVM internal error (often: an instruction it could not emulate).
+    InternalError,
+    /// The run was interrupted by a signal.
+    Interrupted,
+    /// Anything else, by name.
+    Other(String),
+}
+
+/// Slot of the system region below the page-table pool.
+const SYS_SLOT: u32 = 0;
+/// Slot of the page-table pool.
+const PT_SLOT: u32 = 1;
+/// First slot of the memory file.
+const FIRST_FILE_SLOT: u32 = 2;
+
+/// The page-table pool's slot (`size` 0 deletes it).
+fn pt_region(sys: &HostMapping, size: u64) -> kvm_userspace_memory_region {
+    kvm_userspace_memory_region {
+        slot: PT_SLOT,
+        flags: 0,
+        guest_phys_addr: SYS_GPA + PT_POOL_OFF,
+        memory_size: size,
+        userspace_addr: sys.host_addr() + PT_POOL_OFF,
+    }
+}
+
+/// One memory-file slot: a shared mapping of part of the memfd.
+#[derive(Debug)]
+struct FileSlot {
+    offset: u64,
+    mapping: HostMapping,
+}
+
+/// A VM with one vCPU and its memory.
+///
+/// Field order matters: the vCPU and VM are dropped before the host memory
+/// their slots point at.
+pub struct Vm {
+    vcpu: VcpuFd,
+    vm: VmFd,
+    _kvm: Kvm,
+    sys: HostMapping,
+    file_slots: Vec<FileSlot>,
+    memfile_end: u64,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("file_slots", &self.file_slots.len())
+            .field("memfile_end", &self.memfile_end)
+            .finish()
+    }
+}
+
+impl Vm {
+    /// Opens `/dev/kvm`, makes a VM with one vCPU and registers the system
+    /// region as slot 0.
+    pub fn new() -> Result<Self, VmError> {
+        let kvm = Kvm::new().map_err(VmError::Open)?;
+        let vm = kvm.create_vm().map_err(ioctl("KVM_CREATE_VM"))?;
+        let sys = HostMapping::anonymous(SYS_SIZE)?;
+        let region = kvm_userspace_memory_region {
+            slot: SYS_SLOT,
+            flags: 0,
+            guest_phys_addr: SYS_GPA,
+            memory_size: PT_POOL_OFF,
+            userspace_addr: sys.host_addr(),
+        };
+        // SAFETY: `sys` is a live host mapping of `SYS_SIZE` bytes owned by
+        // the returned `Vm`, which drops the VM before the mapping; the slot
+        // covers its first `PT_POOL_OFF` bytes.
+        unsafe { vm.set_user_memory_region(region) }
+            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (system)"))?;
+        // SAFETY: the page-table slot covers the rest of `sys`
+        // (`PT_POOL_OFF..SYS_SIZE`), live as long as the VM.
+        unsafe { vm.set_user_memory_region(pt_region(&sys, PT_POOL_SIZE)) }
+            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (page tables)"))?;
+        let vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
+        vcpu.set_cpuid2(&cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
+        Ok(Self {
+            vcpu,
+            vm,
+            _kvm: kvm,
+            sys,
+            file_slots: Vec::new(),
+            memfile_end: 0,
+        })
+    }
+
+    /// The system region (slot 0).
+    pub fn sys(&self) -> &HostMapping {
+        &self.sys
+    }
+
+    /// How many bytes of the memory file the guest can reach.
+    pub fn memfile_end(&self) -> u64 {
+        self.memfile_end
+    }
+
+    /// Number of memory slots registered for the memory file.
+    pub fn memfile_slots(&self) -> usize {
+        self.file_slots.len()
+    }
+
+    /// Makes the memory file `fd` reachable up to `new_end` bytes: registers
+    /// `[memfile_end, new_end)` as a new slot at `MEMFILE_GPA + offset`.
+    ///
+    /// Preconditions: the file is at least `new_end` bytes long; `new_end`
+    /// is page aligned. Postconditions: `memfile_end() >= new_end`.
+    pub fn grow_memfile(&mut self, fd: RawFd, new_end: u64) -> Result<(), VmError> {
+        if new_end <= self.memfile_end {
+            return Ok(());
+        }
+        let offset = self.memfile_end;
+        let len = (new_end - offset).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        if offset + len > MEMFILE_MAX {
+            return Err(VmError::MemfileTooLarge {
+                offset,
+                len,
+                max: MEMFILE_MAX,
+            });
+        }
+        let mapping = HostMapping::shared_file(fd, offset, len)?;
+        let slot = FIRST_FILE_SLOT + self.file_slots.len() as u32;
+        let region = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: MEMFILE_GPA + offset,
+            memory_size: len,
+            userspace_addr: mapping.host_addr(),
+        };
+        // SAFETY: `mapping` is a live shared mapping of `len` bytes that is
+        // stored in `self.file_slots` and so outlives the VM (dropped first).
+        unsafe { self.vm.set_user_memory_region(region) }
+            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (memory file)"))?;
+        self.file_slots.push(FileSlot { offset, mapping });
+        self.memfile_end = offset + len;
+        Ok(())
+    }
+
+    /// The host mapping holding memory-file offset `offset`, and the offset
+    /// within it.
+    pub fn memfile_mapping(&self, offset: u64) -> Option<(&HostMapping, u64)> {
+        self.file_slots
+            .iter()
+            .find(|s| s.offset <= offset && offset < s.offset + s.mapping.len())
+            .map(|s| (&s.mapping, offset - s.offset))
+    }
+
+    /// Drops every translation the hypervisor derived from the guest's page
+    /// tables: deletes and re-adds the page-table slot, which makes KVM zap
+    /// the shadow pages of the tables in it. Needed after the VMM removed or
+    /// downgraded entries: its writes bypass the write protection through
+    /// which the hypervisor notices guest page-table edits, and neither a
+    /// guest `mov cr3` nor `invlpg` resynchronises write-protected shadows.
+    pub fn zap_page_table_shadows(&mut self) -> Result<(), VmError> {
+        // SAFETY: deleting a slot (size 0) removes guest access to memory;
+        // no host memory is affected.
+        unsafe { self.vm.set_user_memory_region(pt_region(&self.sys, 0)) }
+            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (delete page tables)"))?;
+        // SAFETY: re-adds the slot over the same live part of `sys`.
+        unsafe { self.vm.set_user_memory_region(pt_region(&self.sys, PT_POOL_SIZE)) }
+            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (page tables)"))?;
+        Ok(())
+    }
+
+    /// General registers.
+    pub fn regs(&self) -> Result<kvm_regs, VmError> {
+        self.vcpu.get_regs().map_err(ioctl("KVM_GET_REGS"))
+    }
+
+    /// Sets general registers.
+    pub fn set_regs(&self, regs: &kvm_regs) -> Result<(), VmError> {
+        self.vcpu.set_regs(regs).map_err(ioctl("KVM_SET_REGS"))
+    }
+
+    /// Special registers.
+    pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
+        self.vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))
+    }
+
+    /// Sets special registers.
+    pub fn set_sregs(&self, sregs: &kvm_sregs) -> Result<(), VmError> {
+        self.vcpu.set_sregs(sregs).map_err(ioctl("KVM_SET_SREGS"))
+    }
+
+    /// Runs the vCPU until the next exit to user space.
+    pub fn run(&mut self) -> Result<Exit, VmError> {
+        match self.vcpu.run() {
+            Ok(exit) => Ok(match exit {
+                VcpuExit::IoOut(port, _) => Exit::IoOut(port),
+                VcpuExit::IoIn(port, data) => {
+                    data.fill(0);
+                    Exit::IoIn(port)
+                }
+                VcpuExit::MmioWrite(addr, _) => Exit::MmioWrite(addr),
+                VcpuExit::MmioRead(addr, data) => {
+                    data.fill(0);
+                    Exit::MmioRead(addr)
+                }
+                VcpuExit::Hlt => Exit::Hlt,
+                VcpuExit::Shutdown => Exit::Shutdown,
+                VcpuExit::Hypercall(_) => Exit::Hypercall,
+                VcpuExit::FailEntry(reason, _) => Exit::FailEntry(reason),
+                VcpuExit::InternalError => Exit::InternalError,
+                VcpuExit::Intr => Exit::Interrupted,
+                other => Exit::Other(format!("{other:?}")),
+            }),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                Ok(Exit::Interrupted)
+            }
+            Err(source) => Err(VmError::Ioctl {
+                what: "KVM_RUN",
+                source,
+            }),
+        }
+    }
+}

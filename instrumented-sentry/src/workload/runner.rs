@@ -1,0 +1,102 @@
+//! The seam between the run loop and the platforms: a [`PlatformRunner`]
+//! runs one trial of a [`PointSpec`] and says what it measured. The native
+//! and in-process platforms implement it over [`MemoryTarget`](super::MemoryTarget);
+//! a guest platform implements it directly.
+
+use thiserror::Error;
+
+use std::path::Path;
+
+use crate::probes::Probes;
+
+use super::spec::PointSpec;
+use super::target::TargetError;
+
+/// What one trial measured.
+#[derive(Debug, Clone, Default)]
+pub struct TrialOutcome {
+    /// Nanoseconds in the timed region.
+    pub elapsed_ns: u64,
+    /// Calls in the timed region (latency per call = elapsed / calls).
+    pub calls: u64,
+    /// Host mappings the platform held at the end of the timed region.
+    pub host_mappings: u64,
+    /// Workload-specific counts (replay: matches and mismatches), JSON.
+    pub extra: serde_json::Value,
+    /// The probe recorders of the trial's sentries (one per address space;
+    /// empty where there is no sentry or probes are off).
+    pub probes: Vec<Probes>,
+}
+
+impl TrialOutcome {
+    /// Mean nanoseconds per call in this trial.
+    pub fn ns_per_call(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.elapsed_ns as f64 / self.calls as f64
+        }
+    }
+}
+
+/// Why a point could not be measured on a platform. One line each.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PointError {
+    /// A host limit (vm.max_map_count, memory) stops the point.
+    #[error("{0}")]
+    HostLimit(String),
+    /// This platform does not run this workload.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A call the workload needs failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl PointError {
+    /// Turn a target error at call `call` (0-based, `None` in set-up) into a
+    /// point error.
+    pub fn from_target(error: TargetError, call: Option<u64>) -> PointError {
+        let at = match call {
+            Some(i) => format!("call {}: ", i + 1),
+            None => String::new(),
+        };
+        match error {
+            e @ TargetError::HostLimit { .. } => PointError::HostLimit(format!("{at}{e}")),
+            TargetError::Unsupported(m) => PointError::Unsupported(m),
+            e => PointError::Failed(format!("{at}{e}")),
+        }
+    }
+}
+
+impl From<super::exec::TrialError> for PointError {
+    fn from(e: super::exec::TrialError) -> Self {
+        PointError::from_target(e.error, e.call)
+    }
+}
+
+/// A platform that runs trials of points.
+///
+/// The run loop calls [`check_point`](Self::check_point) once per point,
+/// then [`run_trial`](Self::run_trial) for each warm-up and counted trial.
+/// Trials must be independent: each starts from a fresh address space (or,
+/// for native, one cleaned up after the previous trial).
+pub trait PlatformRunner {
+    /// "native", "inproc", "kvm".
+    fn platform(&self) -> &'static str;
+    /// The gap search in use ("linear", "maxgap"), `None` where the
+    /// platform has no sentry (native).
+    fn search(&self) -> Option<&'static str>;
+    /// Refuse a point this platform cannot run, before any trial (host
+    /// limits that can be predicted, unsupported workloads).
+    fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError>;
+    /// Run one trial.
+    fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError>;
+    /// Write the memory file of the last trial's sentry to `path` (a raw
+    /// copy, holes kept as holes) and return its length; `Ok(None)` where
+    /// the platform keeps none.
+    fn save_memory(&mut self, path: &Path) -> Result<Option<u64>, PointError> {
+        let _ = path;
+        Ok(None)
+    }
+}

@@ -1,0 +1,127 @@
+//! Statistics over trials and calls: median and percentiles, and the
+//! reduction of a long per-call series to a bounded number of buckets.
+//!
+//! Percentiles interpolate linearly between the two nearest ranks (the
+//! "linear" method of numpy and R type 7): for sorted values `v[0..n]`, the
+//! p-th percentile is at rank `p / 100 * (n - 1)`. With one value every
+//! percentile is that value; with none, there is no percentile.
+
+/// The p-th percentile (`0.0 ..= 100.0`) of `values`, or `None` when
+/// `values` is empty or holds a NaN. `values` need not be sorted.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sort_checked(&mut sorted)?;
+    percentile_of_sorted(&sorted, p)
+}
+
+/// As [`percentile`], on values already sorted ascending.
+///
+/// Preconditions: `sorted` is ascending and holds no NaN.
+pub fn percentile_of_sorted(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() || !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    let frac = rank - lo as f64;
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// The median of `values` (the 50th percentile).
+pub fn median(values: &[f64]) -> Option<f64> {
+    percentile(values, 50.0)
+}
+
+fn sort_checked(v: &mut [f64]) -> Option<()> {
+    if v.iter().any(|x| x.is_nan()) {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(())
+}
+
+/// Median, p90, p99, mean, min and max of a set of values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// 50th percentile.
+    pub median: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+/// Summarize `values`; `None` when empty or holding a NaN.
+pub fn summarize(values: &[f64]) -> Option<Summary> {
+    let mut sorted = values.to_vec();
+    sort_checked(&mut sorted)?;
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    Some(Summary {
+        median: percentile_of_sorted(&sorted, 50.0)?,
+        p90: percentile_of_sorted(&sorted, 90.0)?,
+        p99: percentile_of_sorted(&sorted, 99.0)?,
+        mean: sorted.iter().sum::<f64>() / n as f64,
+        min: sorted[0],
+        max: sorted[n - 1],
+    })
+}
+
+/// Reduce a per-call series to at most `max_buckets` buckets of equal
+/// numbers of consecutive calls, each the mean of its calls. Returns
+/// `(calls per bucket, bucket means)`; the last bucket may hold fewer calls.
+///
+/// Postconditions: `means.len() <= max_buckets` (when `max_buckets > 0`),
+/// and `means.len() == ceil(values.len() / calls_per_bucket)`.
+pub fn reduce_series(values: &[u64], max_buckets: usize) -> (u64, Vec<f64>) {
+    if values.is_empty() || max_buckets == 0 {
+        return (1, Vec::new());
+    }
+    let per = values.len().div_ceil(max_buckets).max(1);
+    let means = values
+        .chunks(per)
+        .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64)
+        .collect();
+    (per as u64, means)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate() {
+        let v = [4.0, 1.0, 3.0, 2.0];
+        assert_eq!(median(&v), Some(2.5));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&v, 100.0), Some(4.0));
+        assert!((percentile(&v, 90.0).unwrap() - 3.7).abs() < 1e-9);
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[f64::NAN]), None);
+        assert_eq!(median(&[7.0]), Some(7.0));
+    }
+
+    #[test]
+    fn series_reduction_bounds() {
+        let v: Vec<u64> = (0..10).collect();
+        assert_eq!(
+            reduce_series(&v, 20),
+            (1, v.iter().map(|&x| x as f64).collect())
+        );
+        let (per, m) = reduce_series(&v, 3);
+        assert_eq!(per, 4);
+        assert_eq!(m, vec![1.5, 5.5, 8.5]);
+        let big: Vec<u64> = (0..500_000).collect();
+        let (_, m) = reduce_series(&big, 2000);
+        assert!(m.len() <= 2000);
+    }
+}

@@ -1,0 +1,424 @@
+//! Replaying a parsed trace into a platform.
+//!
+//! Address spaces: `strace -f` prints thread ids and process ids alike, and
+//! `trace=memory` holds no clone or execve, so which ids share an address
+//! space is inferred: a program image starts with `brk(NULL)` (the dynamic
+//! loader's first memory call), so an id whose first call is `brk(NULL)`
+//! gets a fresh address space (a target from the factory); any other new id
+//! is taken to be a thread (or a forked child that did not exec) and shares
+//! the address space of the id that made the previous call. A forked child
+//! shares rather than copies, so its calls on its own copy show up as
+//! mismatches where they differ. Every fd that a file-backed mmap uses
+//! becomes one file of each address space, sized to the largest
+//! `offset + len` mapped from that fd anywhere in the trace.
+//!
+//! Addresses differ between the traced run and the replay (the sentry
+//! chooses its own), so the replay keeps a translation from traced ranges
+//! to replayed ones: a later `mmap(MAP_FIXED)`, `munmap`, `mprotect` or
+//! `mremap` inside a range the trace mapped is redirected to where the
+//! replay put that range. Addresses outside every known range are passed
+//! through unchanged. `brk` addresses are translated relative to the first
+//! program break each side reported.
+
+use std::collections::{BTreeMap, HashMap};
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Trace, TraceCall, TraceOp, TraceResult};
+use crate::workload::spec::page_round_up;
+use crate::workload::target::{
+    Errno, FileHandle, MemoryTarget, MmapCall, TargetError, MAP_ANONYMOUS, MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+};
+
+/// Counts of one syscall over a replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyscallCounts {
+    /// Calls replayed.
+    pub calls: u64,
+    /// Succeeded in the trace and in the replay.
+    pub ok_both: u64,
+    /// Failed in the trace and in the replay.
+    pub failed_both: u64,
+    /// Succeeded in the trace, failed in the replay.
+    pub trace_ok_replay_failed: u64,
+    /// Failed in the trace, succeeded in the replay.
+    pub trace_failed_replay_ok: u64,
+    /// The trace holds no result (`= ?`); only the replay's is known.
+    pub trace_result_unknown: u64,
+}
+
+/// One call whose outcome differed from the trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// Line of the trace.
+    pub line: usize,
+    /// Syscall name.
+    pub syscall: String,
+    /// What the trace recorded (`0x7f..` or `ENOMEM`).
+    pub traced: String,
+    /// What the replay got.
+    pub replayed: String,
+}
+
+/// What a replay did, recorded in the point's `extra`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayCounts {
+    /// The trace file.
+    pub trace: String,
+    /// Calls replayed.
+    pub calls: u64,
+    /// Calls whose success or failure matched the trace.
+    pub matched: u64,
+    /// Calls whose success or failure differed from the trace.
+    pub mismatched: u64,
+    /// Per syscall.
+    pub by_syscall: BTreeMap<String, SyscallCounts>,
+    /// Errors the replay got, by errno name.
+    pub replay_errors: BTreeMap<String, u64>,
+    /// Syscalls in the trace that are not replayed, by name.
+    pub unknown_syscalls: BTreeMap<String, u64>,
+    /// Signal, exit and blank lines.
+    pub other_lines: u64,
+    /// `resumed` lines without their start, and calls never resumed.
+    pub orphan_resumed: u64,
+    /// Calls still unfinished at the end of the trace.
+    pub unfinished_at_end: u64,
+    /// Address spaces replayed (program images, see the module docs).
+    pub processes: u64,
+    /// Process and thread ids of the trace (1 without `-f`).
+    pub threads: u64,
+    /// Files created for file-backed mappings.
+    pub files: u64,
+    /// The first mismatches (at most 20), with line numbers.
+    pub first_mismatches: Vec<Mismatch>,
+}
+
+/// The result of one replay trial.
+#[derive(Debug, Clone)]
+pub struct ReplayOutcome {
+    /// Time spent inside the replayed calls, in ns.
+    pub elapsed_ns: u64,
+    /// Counts for `extra`.
+    pub counts: ReplayCounts,
+    /// Host mappings all the replay's targets held at the end.
+    pub host_mappings: u64,
+}
+
+/// Trace ranges → replay ranges, page granular.
+#[derive(Debug, Default)]
+struct AddrMap {
+    /// trace start → (length, replay start); ranges never overlap.
+    ranges: BTreeMap<u64, (u64, u64)>,
+}
+
+impl AddrMap {
+    /// Where the replay has trace address `addr`; `addr` itself when the
+    /// trace never mapped it.
+    fn translate(&self, addr: u64) -> u64 {
+        if let Some((&start, &(len, to))) = self.ranges.range(..=addr).next_back() {
+            if addr - start < len {
+                return to + (addr - start);
+            }
+        }
+        addr
+    }
+
+    /// Forget `[start, start + len)` of the trace.
+    ///
+    /// Postconditions: no range overlaps it; parts of ranges outside it stay.
+    fn remove(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len);
+        let overlapping: Vec<(u64, (u64, u64))> = self
+            .ranges
+            .range(..end)
+            .rev()
+            .take_while(|(&s, &(l, _))| s.saturating_add(l) > start)
+            .map(|(&s, &v)| (s, v))
+            .collect();
+        for (s, (l, to)) in overlapping {
+            self.ranges.remove(&s);
+            let e = s.saturating_add(l);
+            if s < start {
+                self.ranges.insert(s, (start - s, to));
+            }
+            if e > end {
+                self.ranges.insert(end, (e - end, to + (end - s)));
+            }
+        }
+    }
+
+    /// Record that trace range `[start, start + len)` is at `to` in the replay.
+    fn insert(&mut self, start: u64, len: u64, to: u64) {
+        if len == 0 {
+            return;
+        }
+        self.remove(start, len);
+        self.ranges.insert(start, (len, to));
+    }
+}
+
+/// The replay state of one traced address space.
+struct Process<T> {
+    target: T,
+    files: HashMap<i32, FileHandle>,
+    map: AddrMap,
+    /// (first traced break, first replayed break).
+    brk_bases: Option<(u64, u64)>,
+}
+
+/// Replay every call of `trace`, making one target per traced address
+/// space with `new_target`. Only the calls themselves are timed; creating
+/// the targets and their files is not. Returns the counts and the targets
+/// (in the order they were made), whose state the caller may inspect.
+///
+/// Errors: a [`TargetError`] other than an errno (a host limit, an
+/// unsupported operation) stops the replay.
+pub fn replay_trace<T: MemoryTarget>(
+    trace: &Trace,
+    new_target: &mut dyn FnMut() -> Result<T, TargetError>,
+) -> Result<(ReplayOutcome, Vec<T>), TargetError> {
+    let file_sizes = trace.file_sizes();
+    let mut spaces: Vec<Process<T>> = Vec::new();
+    let mut space_of: HashMap<Option<u32>, usize> = HashMap::new();
+    let mut counts = ReplayCounts {
+        trace: trace.source.clone(),
+        unknown_syscalls: trace.unknown_syscalls.clone(),
+        other_lines: trace.other_lines,
+        orphan_resumed: trace.orphan_resumed,
+        unfinished_at_end: trace.unfinished_at_end,
+        ..ReplayCounts::default()
+    };
+    // Set-up, untimed: an address space per program image, and its files.
+    let mut previous: Option<usize> = None;
+    for call in &trace.calls {
+        if let Some(&i) = space_of.get(&call.pid) {
+            previous = Some(i);
+            continue;
+        }
+        let starts_image = matches!(call.op, TraceOp::Brk { addr: 0 });
+        let idx = match previous {
+            Some(prev) if !starts_image => prev,
+            _ => {
+                let mut target = new_target()?;
+                let mut files = HashMap::new();
+                for (&fd, &size) in &file_sizes {
+                    let size =
+                        page_round_up(size.max(1)).ok_or(TargetError::Errno(Errno::EOVERFLOW))?;
+                    files.insert(fd, target.create_file(size)?);
+                    counts.files += 1;
+                }
+                spaces.push(Process {
+                    target,
+                    files,
+                    map: AddrMap::default(),
+                    brk_bases: None,
+                });
+                spaces.len() - 1
+            }
+        };
+        space_of.insert(call.pid, idx);
+        previous = Some(idx);
+    }
+    counts.processes = spaces.len() as u64;
+    counts.threads = space_of.len() as u64;
+
+    let mut elapsed_ns: u64 = 0;
+    for call in &trace.calls {
+        let Some(proc_) = space_of.get(&call.pid).and_then(|&i| spaces.get_mut(i)) else {
+            continue;
+        };
+        let start = Instant::now();
+        let outcome = replay_one(proc_, call);
+        elapsed_ns += start.elapsed().as_nanos() as u64;
+        let replayed = match outcome {
+            Ok(v) => Ok(v),
+            Err(TargetError::Errno(e)) => Err(e),
+            Err(other) => return Err(other),
+        };
+        record(&mut counts, call, &replayed);
+    }
+    let host_mappings = spaces.iter().map(|p| p.target.host_mappings()).sum();
+    Ok((
+        ReplayOutcome {
+            elapsed_ns,
+            counts,
+            host_mappings,
+        },
+        spaces.into_iter().map(|p| p.target).collect(),
+    ))
+}
+
+/// Replay one call; returns the replay's return value.
+fn replay_one<T: MemoryTarget>(p: &mut Process<T>, call: &TraceCall) -> Result<u64, TargetError> {
+    match call.op {
+        TraceOp::Mmap {
+            addr,
+            len,
+            prot,
+            flags,
+            fd,
+            offset,
+        } => {
+            let file = if flags & MAP_ANONYMOUS != 0 {
+                None
+            } else {
+                match fd {
+                    Some(fd) => Some(*p.files.get(&fd).ok_or(TargetError::Errno(Errno::EBADF))?),
+                    None => None,
+                }
+            };
+            let got = p.target.mmap(&MmapCall {
+                addr: if addr == 0 { 0 } else { p.map.translate(addr) },
+                len,
+                prot,
+                flags,
+                file,
+                offset,
+            })?;
+            if let TraceResult::Value(traced) = call.result {
+                if let Some(rlen) = page_round_up(len) {
+                    p.map.insert(traced, rlen, got);
+                }
+            }
+            Ok(got)
+        }
+        TraceOp::Munmap { addr, len } => {
+            let r = p.target.munmap(p.map.translate(addr), len);
+            if r.is_ok() {
+                if let Some(rlen) = page_round_up(len) {
+                    p.map.remove(addr, rlen);
+                }
+            }
+            r.map(|()| 0)
+        }
+        TraceOp::Mprotect { addr, len, prot } => p
+            .target
+            .mprotect(p.map.translate(addr), len, prot)
+            .map(|()| 0),
+        TraceOp::Brk { addr } => {
+            let bases = match p.brk_bases {
+                Some(b) => Some(b),
+                None => {
+                    let replay_base = p.target.brk(0)?;
+                    match call.result {
+                        TraceResult::Value(v) if addr == 0 => {
+                            p.brk_bases = Some((v, replay_base));
+                            p.brk_bases
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            let translated = match bases {
+                Some((traced, replayed)) if addr >= traced => replayed + (addr - traced),
+                _ => addr,
+            };
+            let got = p.target.brk(translated)?;
+            // brk reports failure by returning the old break.
+            if addr != 0 && got != translated {
+                return Err(TargetError::Errno(Errno::ENOMEM));
+            }
+            Ok(got)
+        }
+        TraceOp::Mremap {
+            old_addr,
+            old_len,
+            new_len,
+            flags,
+            new_addr,
+        } => {
+            let fixed = flags & MREMAP_FIXED != 0;
+            let got = p.target.mremap(
+                p.map.translate(old_addr),
+                old_len,
+                new_len,
+                flags,
+                if fixed { p.map.translate(new_addr) } else { 0 },
+            )?;
+            if let TraceResult::Value(traced) = call.result {
+                if let (Some(ol), Some(nl)) = (page_round_up(old_len), page_round_up(new_len)) {
+                    if flags & MREMAP_DONTUNMAP == 0 {
+                        p.map.remove(old_addr, ol);
+                    }
+                    p.map.insert(traced, nl, got);
+                }
+            }
+            Ok(got)
+        }
+    }
+}
+
+fn trace_succeeded(call: &TraceCall) -> Option<bool> {
+    match (&call.op, &call.result) {
+        (_, TraceResult::Unknown) => None,
+        (_, TraceResult::Error(_)) => Some(false),
+        (TraceOp::Brk { addr }, TraceResult::Value(v)) => Some(*addr == 0 || v == addr),
+        (_, TraceResult::Value(_)) => Some(true),
+    }
+}
+
+fn record(counts: &mut ReplayCounts, call: &TraceCall, replayed: &Result<u64, Errno>) {
+    counts.calls += 1;
+    let c = counts
+        .by_syscall
+        .entry(call.op.name().to_string())
+        .or_default();
+    c.calls += 1;
+    if let Err(e) = replayed {
+        *counts.replay_errors.entry(e.name()).or_insert(0) += 1;
+    }
+    let replay_ok = replayed.is_ok();
+    match trace_succeeded(call) {
+        None => {
+            c.trace_result_unknown += 1;
+            return;
+        }
+        Some(true) if replay_ok => c.ok_both += 1,
+        Some(false) if !replay_ok => c.failed_both += 1,
+        Some(true) => c.trace_ok_replay_failed += 1,
+        Some(false) => c.trace_failed_replay_ok += 1,
+    }
+    if trace_succeeded(call) == Some(replay_ok) {
+        counts.matched += 1;
+    } else {
+        counts.mismatched += 1;
+        if counts.first_mismatches.len() < 20 {
+            counts.first_mismatches.push(Mismatch {
+                line: call.line,
+                syscall: call.op.name().to_string(),
+                traced: match &call.result {
+                    TraceResult::Value(v) => format!("{v:#x}"),
+                    TraceResult::Error(e) => e.clone(),
+                    TraceResult::Unknown => "?".to_string(),
+                },
+                replayed: match replayed {
+                    Ok(v) => format!("{v:#x}"),
+                    Err(e) => e.name(),
+                },
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_map_translates_splits_and_forgets() {
+        let mut m = AddrMap::default();
+        m.insert(0x10000, 0x4000, 0x90000);
+        assert_eq!(m.translate(0x11000), 0x91000);
+        assert_eq!(m.translate(0x14000), 0x14000, "end is exclusive");
+        m.remove(0x11000, 0x1000);
+        assert_eq!(m.translate(0x11000), 0x11000);
+        assert_eq!(m.translate(0x10000), 0x90000);
+        assert_eq!(m.translate(0x12000), 0x92000);
+        m.insert(0x10000, 0x3000, 0x50000);
+        assert_eq!(m.translate(0x12000), 0x52000);
+        assert_eq!(m.translate(0x13000), 0x93000);
+    }
+}

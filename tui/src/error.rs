@@ -1,0 +1,44 @@
+//! Errors of the terminal browser. Each prints as one line naming the input
+//! or the terminal problem; the CLI maps every one to exit status 2.
+
+use std::path::PathBuf;
+
+use collectors::bundle::BundleError;
+use collectors::folded::FoldedError;
+use thiserror::Error;
+
+/// Why the browser could not open or keep running.
+#[derive(Debug, Error)]
+pub enum TuiError {
+    /// `run.json` missing, unreadable, corrupt or of another major version.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The bundle's folded stacks are malformed (names file and line).
+    #[error("{path}: {source}")]
+    Folded {
+        path: PathBuf,
+        #[source]
+        source: FoldedError,
+    },
+    /// The terminal is smaller than the browser can draw.
+    #[error("terminal too small: need {need_width}x{need_height}, have {width}x{height}")]
+    TerminalTooSmall {
+        need_width: u16,
+        need_height: u16,
+        width: u16,
+        height: u16,
+    },
+    /// Standard output is not a terminal, or the terminal refused a mode.
+    #[error("terminal: {what}: {source}")]
+    Terminal {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The loader thread stopped without a result (it panicked).
+    #[error("{path}: loading stopped unexpectedly: {reason}")]
+    LoaderDied { path: PathBuf, reason: String },
+    /// Too many or too few bundles given.
+    #[error("{0}")]
+    Usage(String),
+}

@@ -1,0 +1,131 @@
+//! The cycle table: functions (self / total weight and shares) or the probe
+//! sites of one point (calls, median, p90, p99, max cycles, share of mmap).
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::style;
+use flamegraph::flame::frame_kind;
+use crate::model::BundleModel;
+use crate::state::AppState;
+use crate::table::TableKind;
+
+/// Draw the cycle table of `model` into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
+    let view = &state.table;
+    let columns = view.columns();
+    let header = Row::new(columns.iter().enumerate().map(|(i, c)| {
+        let arrow = if i == view.sort_column {
+            if view.descending {
+                " ▼"
+            } else {
+                " ▲"
+            }
+        } else {
+            ""
+        };
+        let title = Line::from(format!("{c}{arrow}"));
+        // Number columns are right-aligned, like their values.
+        Cell::from(if i == 0 { title } else { title.right_aligned() })
+    }))
+    .style(style::header());
+    // Only the rows that fit are built.
+    let visible = usize::from(area.height.saturating_sub(3)).max(1);
+    let offset = view.selected.saturating_sub(visible - 1);
+    let window = view.rows.iter().skip(offset).take(visible);
+    let (rows, widths, title): (Vec<Row>, Vec<Constraint>, String) = match view.kind {
+        TableKind::Functions => {
+            let t = &model.functions;
+            let rows = window
+                .map(|&i| {
+                    let r = &t.rows[i];
+                    let kind = frame_kind(&r.name);
+                    Row::new(vec![
+                        Cell::from(r.name.clone()).style(Style::default().fg(style::frame_fg(kind))),
+                        Cell::from(Line::from(r.self_weight.to_string()).right_aligned()),
+                        Cell::from(Line::from(format!("{:.2}", r.self_share * 100.0)).right_aligned()),
+                        Cell::from(Line::from(r.total_weight.to_string()).right_aligned()),
+                        Cell::from(Line::from(format!("{:.2}", r.total_share * 100.0)).right_aligned()),
+                    ])
+                })
+                .collect();
+            let widths = vec![
+                Constraint::Min(20),
+                Constraint::Length(14),
+                Constraint::Length(8),
+                Constraint::Length(14),
+                Constraint::Length(8),
+            ];
+            let title = format!(
+                " Functions: {} ({} of {} rows, weight in {}) ",
+                model.source.describe(),
+                view.rows.len(),
+                t.rows.len(),
+                t.weight_unit
+            );
+            (rows, widths, title)
+        }
+        TableKind::Sites => {
+            let rows = window
+                .map(|&i| {
+                    let r = &model.sites[i];
+                    let num = |v: f64| Cell::from(Line::from(format!("{v:.0}")).right_aligned());
+                    Row::new(vec![
+                        Cell::from(r.site.clone()),
+                        Cell::from(Line::from(r.calls.to_string()).right_aligned()),
+                        num(r.median_cycles),
+                        num(r.p90_cycles),
+                        num(r.p99_cycles),
+                        num(r.max_cycles),
+                        Cell::from(
+                            Line::from(
+                                r.share_of_mmap
+                                    .map(|s| format!("{:.1}%", s * 100.0))
+                                    .unwrap_or_else(|| "-".into()),
+                            )
+                            .right_aligned(),
+                        ),
+                    ])
+                })
+                .collect();
+            let widths = vec![
+                Constraint::Min(16),
+                Constraint::Length(10),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(8),
+            ];
+            let points = &model.run.points;
+            let title = match points.get(view.point) {
+                Some(p) => format!(
+                    " Sites of point {}/{}: {} · {} ",
+                    view.point + 1,
+                    points.len(),
+                    p.label(),
+                    model.probe_note
+                ),
+                None => " Sites: this bundle has no measured points ".to_string(),
+            };
+            (rows, widths, title)
+        }
+    };
+    let filter = if view.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" filter {:?} ", view.filter)
+    };
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::bordered().title(title).title_bottom(filter))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let mut ts = TableState::default();
+    if !view.rows.is_empty() {
+        ts.select(Some(view.selected - offset));
+    }
+    frame.render_stateful_widget(table, area, &mut ts);
+}

@@ -1,0 +1,174 @@
+//! Drawing tests: each view of the sample bundle drawn into a ratatui
+//! `TestBackend` and compared with a text snapshot in `tests/snapshots/`.
+//! Set `SENTRYPROF_BLESS=1` to (re)write the snapshots after a deliberate
+//! change, then review the diff.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{apply, loaded, model};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use tui::action::Action;
+use tui::state::{AppState, Tab};
+use tui::ui::draw;
+
+fn render(state: &AppState, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, state)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text_of(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn check_snapshot(name: &str, buf: &Buffer) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    let actual = text_of(buf);
+    if std::env::var_os("SENTRYPROF_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with SENTRYPROF_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        panic!(
+            "snapshot {name} differs (SENTRYPROF_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
+        );
+    }
+}
+
+#[test]
+fn overview() {
+    let s = loaded(vec![model(1.0)], 120, 40);
+    check_snapshot("overview", &render(&s, 120, 40));
+}
+
+#[test]
+fn function_table_sorted_by_total() {
+    let mut s = loaded(vec![model(1.0)], 100, 24);
+    apply(&mut s, vec![Action::GoTab(Tab::Table), Action::SortNext, Action::SortNext]);
+    check_snapshot("table_functions_by_total", &render(&s, 100, 24));
+}
+
+#[test]
+fn site_table_of_a_maxgap_point() {
+    let mut s = loaded(vec![model(1.0)], 110, 16);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind, Action::NextPoint],
+    );
+    check_snapshot("table_sites_maxgap", &render(&s, 110, 16));
+}
+
+#[test]
+fn flame_zoomed_with_search() {
+    let mut s = loaded(vec![model(1.0)], 100, 20);
+    apply(&mut s, vec![Action::GoTab(Tab::Flame)]);
+    apply(&mut s, (0..4).map(|_| Action::Down).collect());
+    apply(&mut s, vec![Action::Activate, Action::StartInput]);
+    apply(&mut s, "Gap".chars().map(Action::InputChar).collect());
+    apply(&mut s, vec![Action::InputSubmit]);
+    let buf = render(&s, 100, 20);
+    check_snapshot("flame_zoom_search", &buf);
+}
+
+#[test]
+fn flame_orientation_puts_the_root_at_the_bottom() {
+    let mut s = loaded(vec![model(1.0)], 100, 20);
+    apply(&mut s, vec![Action::GoTab(Tab::Flame), Action::ToggleOrientation]);
+    check_snapshot("flame_bottom_up", &render(&s, 100, 20));
+}
+
+#[test]
+fn guest_and_host_frames_are_coloured_apart() {
+    let mut s = loaded(vec![model(1.0)], 200, 30);
+    apply(&mut s, vec![Action::GoTab(Tab::Flame)]);
+    let buf = render(&s, 200, 30);
+    let text = text_of(&buf);
+    let find = |needle: &str| -> Color {
+        for (y, line) in text.lines().enumerate() {
+            if let Some(x) = line.find(needle) {
+                let x = line[..x].chars().count() as u16;
+                return buf[(x, y as u16)].bg;
+            }
+        }
+        panic!("{needle} not drawn:\n{text}");
+    };
+    let blue = |c: Color| matches!(c, Color::Rgb(r, _, b) if b > r);
+    let warm = |c: Color| matches!(c, Color::Rgb(r, _, b) if r > b);
+    assert!(blue(find("guest_")), "guest frames are blue");
+    assert!(warm(find("createVMA")), "host frames are warm");
+    assert!(warm(find("KVM_RUN_[k]")), "kernel frames are orange");
+}
+
+#[test]
+fn charts_log_axes_legend_and_verdicts() {
+    let mut s = loaded(vec![model(1.0)], 120, 36);
+    apply(&mut s, vec![Action::GoTab(Tab::Charts)]);
+    let buf = render(&s, 120, 36);
+    let text = text_of(&buf);
+    assert!(text.contains("inproc/linear private 4K"), "{text}");
+    assert!(text.contains("linear,"), "the linear search is called linear:\n{text}");
+    check_snapshot("charts_mappings", &buf);
+    apply(&mut s, vec![Action::ToggleChartAxis]);
+    let text = text_of(&render(&s, 120, 36));
+    assert!(text.contains("bytes per mapping"), "{text}");
+}
+
+#[test]
+fn compare_two_bundles() {
+    let mut s = loaded(vec![model(1.0), model(1.3)], 140, 20);
+    let cmp = flamegraph::compare::compare_runs(
+        &s.model(0).unwrap().run,
+        &s.model(1).unwrap().run,
+        5.0,
+    );
+    apply(&mut s, vec![Action::Compared(Box::new(cmp)), Action::GoTab(Tab::Compare)]);
+    check_snapshot("compare", &render(&s, 140, 20));
+}
+
+#[test]
+fn help_lists_the_keys() {
+    let mut s = loaded(vec![model(1.0)], 100, 45);
+    apply(&mut s, vec![Action::ToggleHelp]);
+    let text = text_of(&render(&s, 100, 45));
+    for k in tui::keys::KEYS {
+        assert!(text.contains(k.what), "help lacks {:?}:\n{text}", k.what);
+    }
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let s = loaded(vec![model(1.0)], 40, 10);
+    let text = text_of(&render(&s, 40, 10));
+    assert!(text.contains("terminal too small"), "{text}");
+    assert!(text.contains("need 60x15"), "{text}");
+}
+
+#[test]
+fn loading_view_names_the_bundle() {
+    let s = AppState::new(vec!["/data/big-bundle".into()], 80, 20);
+    let text = text_of(&render(&s, 80, 20));
+    assert!(text.contains("loading /data/big-bundle"), "{text}");
+}
