@@ -132,20 +132,36 @@ fn bad_input_exits_2_and_writes_nothing() {
     let o_arg = out.to_str().unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["--image".into(), img.display().to_string(), "--granularity".into(), "3000".into()],
+            vec![
+                "--image".into(),
+                img.display().to_string(),
+                "--granularity".into(),
+                "3000".into(),
+            ],
             "granularity",
         ),
         (
-            vec!["--image".into(), img.display().to_string(), "--granularity".into(), "8192".into()],
+            vec![
+                "--image".into(),
+                img.display().to_string(),
+                "--granularity".into(),
+                "8192".into(),
+            ],
             "granularity",
         ),
         (
-            vec!["--image".into(), dir.path().join("missing.img").display().to_string()],
+            vec![
+                "--image".into(),
+                dir.path().join("missing.img").display().to_string(),
+            ],
             "missing.img",
         ),
         (vec!["--pid".into(), "2147483000".into()], "2147483000"),
         (vec![], "no sources"),
-        (vec!["--bundle".into(), dir.path().display().to_string()], "run.json"),
+        (
+            vec!["--bundle".into(), dir.path().display().to_string()],
+            "run.json",
+        ),
     ];
     for (args, needle) in cases {
         let mut full = vec!["sharing".to_string(), "--out".into(), o_arg.into()];
@@ -161,13 +177,28 @@ fn bad_input_exits_2_and_writes_nothing() {
     // A run bundle without memory.img: say how to get one.
     let b = dir.path().join("runbundle");
     std::fs::create_dir(&b).unwrap();
-    std::fs::write(b.join("run.json"), r#"{"format_version":"1.0","kind":"run"}"#).unwrap();
+    std::fs::write(
+        b.join("run.json"),
+        r#"{"format_version":"1.0","kind":"run"}"#,
+    )
+    .unwrap();
     let o = run(&["sharing", "--bundle", b.to_str().unwrap(), "--out", o_arg]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("--keep-memory"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--keep-memory"),
+        "{}",
+        text(&o.stderr)
+    );
     // With the file it is scanned as the sentry memory file.
     std::fs::write(b.join("memory.img"), [page(6), page(6)].concat()).unwrap();
-    let o = run(&["sharing", "--bundle", b.to_str().unwrap(), "--out", o_arg, "--json"]);
+    let o = run(&[
+        "sharing",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--out",
+        o_arg,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["by_kind"][0]["kind"], "sentry_memory_file");
@@ -193,7 +224,10 @@ fn missing_process_is_a_note_when_others_scan() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["totals"]["pages_scanned"], 1);
     let notes = v["notes"].to_string();
-    assert!(notes.contains("2147483000") && notes.contains("no such process"), "{notes}");
+    assert!(
+        notes.contains("2147483000") && notes.contains("no such process"),
+        "{notes}"
+    );
 }
 
 /// Start `python3 -c CODE` and wait until it printed its first line (its

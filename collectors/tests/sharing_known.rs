@@ -77,10 +77,16 @@ fn check_partition(r: &SharingReport) {
             k.zero_pages + k.unique_pages + k.first_copies + k.sharable_pages,
             "{k:?}"
         );
-        assert_eq!(k.sharable_pages, k.self_sharing_pages + k.cross_sharing_pages);
+        assert_eq!(
+            k.sharable_pages,
+            k.self_sharing_pages + k.cross_sharing_pages
+        );
     }
     let t = &r.totals;
-    assert_eq!(t.sharable_pages, t.self_sharing_pages + t.cross_sharing_pages);
+    assert_eq!(
+        t.sharable_pages,
+        t.self_sharing_pages + t.cross_sharing_pages
+    );
     assert_eq!(
         t.pages_scanned,
         t.zero_pages + t.unique_pages + t.duplicated_contents + t.sharable_pages
@@ -129,7 +135,10 @@ fn two_images_split_self_and_cross() {
         two.extend_from_slice(p);
     }
     two.extend_from_slice(&random_bytes(13, PAGE));
-    let srcs = [image(dir.path(), "1.img", &one), image(dir.path(), "2.img", &two)];
+    let srcs = [
+        image(dir.path(), "1.img", &one),
+        image(dir.path(), "2.img", &two),
+    ];
     // Small batches: representatives must be re-read from earlier batches.
     let o = ScanOptions {
         batch_bytes: PAGE,
@@ -227,7 +236,10 @@ fn bad_inputs_are_named() {
         &mut |_| {},
     )
     .unwrap_err();
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
 
     assert!(matches!(
         analyze(&[], &opts(4096), &mut |_| {}),
@@ -382,7 +394,7 @@ fn process_exiting_mid_scan_gives_partial_counts() {
         range: Some(m.range()),
     };
     let mut batches = 0;
-    let r = analyze(&[src.clone()], &opts(4096), &mut |_| {
+    let r = analyze(std::slice::from_ref(&src), &opts(4096), &mut |_| {
         batches += 1;
         if batches == 2 {
             child.kill_and_reap();
@@ -392,7 +404,7 @@ fn process_exiting_mid_scan_gives_partial_counts() {
     assert!(r.partial);
     assert_eq!(r.sources[0].status, SourceStatus::Partial);
     let scanned = r.totals.pages_scanned;
-    assert!(scanned >= 256 && scanned < 2048, "{scanned}");
+    assert!((256..2048).contains(&scanned), "{scanned}");
     assert_eq!(r.totals.unique_pages, scanned);
     assert!(r.notes.iter().any(|n| n.contains("exited")));
     // Once it is gone, scanning it is "nothing scanned".

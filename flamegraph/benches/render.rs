@@ -89,8 +89,18 @@ fn side_by_side() {
     let mut a = Vec::new();
     let mut b = Vec::new();
     for _ in 0..runs {
-        a.push(median_ms(|| drop(ours(&path)), 1));
-        b.push(median_ms(|| drop(theirs(&cli, &path)), 1));
+        a.push(median_ms(
+            || {
+                ours(&path);
+            },
+            1,
+        ));
+        b.push(median_ms(
+            || {
+                theirs(&cli, &path);
+            },
+            1,
+        ));
     }
     a.sort_by(|x, y| x.total_cmp(y));
     b.sort_by(|x, y| x.total_cmp(y));

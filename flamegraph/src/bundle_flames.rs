@@ -4,13 +4,19 @@
 
 use std::path::Path;
 
-use collectors::bundle::{write_file_atomic, LoadedBundle, Point, RUN_JSON};
+use collectors::bundle::{
+    write_file_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
+};
 use collectors::folded::FoldedStacks;
 
 use crate::error::{RenderError, Result};
-use crate::flame::{render, render_diff, DiffOptions, FlameOptions, Orientation};
+use crate::flame::{
+    render, render_diff, render_folded_text, DiffOptions, FlameOptions, Orientation,
+};
 use crate::probe_flame::{probe_folded_run, probe_folded_with_prefix};
-use crate::source::{describe_event, describe_run, load_point_folded, load_profile};
+use crate::source::{
+    describe_event, describe_run, load_point_folded, load_profile, load_profile_text, profile_rel,
+};
 
 /// What to compare in a differential flamegraph.
 #[derive(Debug, Clone)]
@@ -99,6 +105,42 @@ fn empty(b: &LoadedBundle, why: &str) -> RenderError {
     }
 }
 
+/// " | blue: guest, orange: host kernel" for the kinds of frames present.
+fn colour_key(stacks: &FoldedStacks) -> String {
+    let (mut guest, mut kernel) = (false, false);
+    for (s, _) in stacks.iter() {
+        guest |= s.contains(GUEST_FRAME_SUFFIX);
+        kernel |= s.contains(KERNEL_FRAME_SUFFIX);
+        if guest && kernel {
+            break;
+        }
+    }
+    colour_key_of(guest, kernel)
+}
+
+/// [`colour_key`] of folded text.
+fn colour_key_text(text: &str) -> String {
+    colour_key_of(
+        text.contains(GUEST_FRAME_SUFFIX),
+        text.contains(KERNEL_FRAME_SUFFIX),
+    )
+}
+
+fn colour_key_of(guest: bool, kernel: bool) -> String {
+    let mut parts = Vec::new();
+    if guest {
+        parts.push("blue: guest (_[g])");
+    }
+    if kernel {
+        parts.push("orange: host kernel");
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" | {}, warm: host user", parts.join(", "))
+    }
+}
+
 /// Label of a point without its search strategy (the matching key of a
 /// linear-vs-maxgap differential).
 fn label_without_search(p: &Point) -> String {
@@ -140,7 +182,10 @@ fn search_stacks(b: &LoadedBundle, search: &str, probes: bool) -> Result<(Folded
 ///
 /// Errors: nothing to draw (no sampled profile and no probe figures: an
 /// empty profile, named by the bundle's run.json); bad folded files.
-pub fn bundle_flamegraphs(b: &LoadedBundle, opts: &BundleFlameOptions) -> Result<Vec<RenderedFile>> {
+pub fn bundle_flamegraphs(
+    b: &LoadedBundle,
+    opts: &BundleFlameOptions,
+) -> Result<Vec<RenderedFile>> {
     let run_desc = describe_run(&b.run);
     let base = |title: String, subtitle: String, unit: &str| FlameOptions {
         title,
@@ -152,17 +197,51 @@ pub fn bundle_flamegraphs(b: &LoadedBundle, opts: &BundleFlameOptions) -> Result
     let orient = suffix(opts.orientation);
     let mut files = Vec::new();
     match &opts.diff {
+        DiffMode::None if !opts.probes && profile_rel(b).is_some() => {
+            // The sampled profile is rendered straight from its text: the
+            // fast path for very large profiles.
+            let Some((text, path)) = load_profile_text(b)? else {
+                return Err(empty(b, "the sampled profile disappeared while reading"));
+            };
+            let info = b.run.profile.as_ref();
+            let event = describe_event(info, 0);
+            let unit = match info {
+                Some(i) if i.total_weight > 0 && i.total_weight != i.samples => {
+                    i.event.split(':').next().unwrap_or("weight").to_string()
+                }
+                _ => "samples".to_string(),
+            };
+            let name = format!("{orient}.svg");
+            let title = "sentryprof: sampled profile";
+            let subtitle = format!("{run_desc} | {event}{}", colour_key_text(&text));
+            let bytes = render_folded_text(
+                &text,
+                &base(title.into(), subtitle.clone(), &unit),
+                &path.display().to_string(),
+            )?;
+            files.push(RenderedFile {
+                name,
+                bytes,
+                description: format!("{title} ({subtitle})"),
+            });
+        }
         DiffMode::None => {
             let (stacks, event, unit, from_probes) = main_stacks(b, opts.probes)?;
             if stacks.is_empty() {
-                return Err(empty(b, "no sampled profile and no rdtsc probe figures to draw"));
+                return Err(empty(
+                    b,
+                    "no sampled profile and no rdtsc probe figures to draw",
+                ));
             }
             let (name, title) = if from_probes {
-                (format!("probes_{orient}.svg"), "sentryprof: mmap path from rdtsc probes")
+                (
+                    format!("probes_{orient}.svg"),
+                    "sentryprof: mmap path from rdtsc probes",
+                )
             } else {
                 (format!("{orient}.svg"), "sentryprof: sampled profile")
             };
-            let subtitle = format!("{run_desc} | {event}");
+            let subtitle = format!("{run_desc} | {event}{}", colour_key(&stacks));
             let what = b.dir.join(&name).display().to_string();
             let bytes = render(&stacks, &base(title.into(), subtitle.clone(), &unit), &what)?;
             files.push(RenderedFile {
@@ -216,7 +295,11 @@ pub fn bundle_flamegraphs(b: &LoadedBundle, opts: &BundleFlameOptions) -> Result
                 ));
             }
             let unit = if probes { "cycles" } else { "samples" };
-            let source = if probes { "rdtsc probes, exact TSC cycles" } else { "sampled profiles per point" };
+            let source = if probes {
+                "rdtsc probes, exact TSC cycles"
+            } else {
+                "sampled profiles per point"
+            };
             let name = format!("diff_{before}_vs_{after}_{orient}.svg");
             let title = format!(
                 "sentryprof: {before} -> {after} (widths: {after}; red: more in {after}, blue: less; normalised)"

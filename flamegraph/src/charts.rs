@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS};
+use collectors::bundle::{
+    Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS,
+};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -98,7 +100,11 @@ fn axis_range(values: impl Iterator<Item = f64>, allow_log: bool) -> (f64, f64, 
         return (lo - pad, hi + pad, false);
     }
     let pad = (hi - lo) * 0.05;
-    let lo = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+    let lo = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
     (lo, hi + pad, false)
 }
 
@@ -189,8 +195,14 @@ where
 /// Draw a line chart as SVG text. Axes whose data span two decades or more
 /// are logarithmic.
 pub fn line_chart(spec: &LineChart) -> Result<String> {
-    let xs = spec.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-    let ys = spec.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let xs = spec
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = spec
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1));
     let (x0, x1, lx) = axis_range(xs, true);
     let (y0, y1, ly) = axis_range(ys, true);
     let lin = |a: f64, b: f64| -> RangedCoordf64 { (a..b).into() };
@@ -245,15 +257,24 @@ where
         let width = 0.8 / n_grp as f64;
         for (g, (name, values)) in spec.groups.iter().enumerate() {
             let color = PALETTE[g % PALETTE.len()];
-            let bars = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(c, v)| {
-                let x0 = c as f64 + 0.1 + g as f64 * width;
-                Rectangle::new([(x0, floor), (x0 + width * 0.95, v.max(floor))], color.filled())
-            });
+            let bars = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(c, v)| {
+                    let x0 = c as f64 + 0.1 + g as f64 * width;
+                    Rectangle::new(
+                        [(x0, floor), (x0 + width * 0.95, v.max(floor))],
+                        color.filled(),
+                    )
+                });
             chart
                 .draw_series(bars)
                 .map_err(&err)?
                 .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
         }
         if !spec.groups.is_empty() {
             chart
@@ -314,13 +335,17 @@ fn stem_part(s: &str) -> String {
 
 /// Group points by a key, then within each group by series name, into
 /// `(group key, series name -> points)`.
-fn grouped<'a, K: Ord>(
-    run: &'a RunJson,
+fn grouped<K: Ord>(
+    run: &RunJson,
     key: impl Fn(&Point) -> K,
-) -> BTreeMap<K, BTreeMap<String, Vec<&'a Point>>> {
+) -> BTreeMap<K, BTreeMap<String, Vec<&Point>>> {
     let mut g: BTreeMap<K, BTreeMap<String, Vec<&Point>>> = BTreeMap::new();
     for p in &run.points {
-        g.entry(key(p)).or_default().entry(search_name(p)).or_default().push(p);
+        g.entry(key(p))
+            .or_default()
+            .entry(search_name(p))
+            .or_default()
+            .push(p);
     }
     g
 }
@@ -351,13 +376,22 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         }
         made += 1;
         charts.push((
-            format!("latency_vs_mappings_{}_{}_{}_{}", stem_part(&w), mapping, touch, size_name(size)),
+            format!(
+                "latency_vs_mappings_{}_{}_{}_{}",
+                stem_part(&w),
+                mapping,
+                touch,
+                size_name(size)
+            ),
             LineChart {
-            title: format!("{w}: mmap latency vs mappings ({mapping}, {}, {touch})", size_name(size)),
-            x_label: "number of mappings (iterations)".into(),
-            y_label: "median latency per mmap (ns)".into(),
-            series,
-            markers: true,
+                title: format!(
+                    "{w}: mmap latency vs mappings ({mapping}, {}, {touch})",
+                    size_name(size)
+                ),
+                x_label: "number of mappings (iterations)".into(),
+                y_label: "median latency per mmap (ns)".into(),
+                series,
+                markers: true,
             },
         ));
     }
@@ -368,7 +402,12 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     // Figures 7, 8, 12, 13: latency against mapping size.
     made = 0;
     for ((w, mapping, touch, it), by) in grouped(run, |p| {
-        (p.workload.clone(), p.mapping.clone(), touch_name(p), p.iterations)
+        (
+            p.workload.clone(),
+            p.mapping.clone(),
+            touch_name(p),
+            p.iterations,
+        )
     }) {
         let series: Vec<LineSeries> = by
             .into_iter()
@@ -385,13 +424,18 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         }
         made += 1;
         charts.push((
-            format!("latency_vs_size_{}_{}_{}_x{it}", stem_part(&w), mapping, touch),
+            format!(
+                "latency_vs_size_{}_{}_{}_x{it}",
+                stem_part(&w),
+                mapping,
+                touch
+            ),
             LineChart {
-            title: format!("{w}: mmap latency vs mapping size ({mapping}, x{it}, {touch})"),
-            x_label: "mapping size (bytes)".into(),
-            y_label: "median latency per mmap (ns)".into(),
-            series,
-            markers: true,
+                title: format!("{w}: mmap latency vs mapping size ({mapping}, x{it}, {touch})"),
+                x_label: "mapping size (bytes)".into(),
+                y_label: "median latency per mmap (ns)".into(),
+                series,
+                markers: true,
             },
         ));
     }
@@ -402,7 +446,13 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     // Figure 6: find_available cycles against the index of the call.
     made = 0;
     for ((w, mapping, touch, size, it), by) in grouped(run, |p| {
-        (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size, p.iterations)
+        (
+            p.workload.clone(),
+            p.mapping.clone(),
+            touch_name(p),
+            p.size,
+            p.iterations,
+        )
     }) {
         let mut series = Vec::new();
         for (name, pts) in by {
@@ -426,18 +476,30 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         }
         made += 1;
         charts.push((
-            format!("find_available_per_call_{}_{}_{}_{}_x{it}", stem_part(&w), mapping, touch, size_name(size)),
+            format!(
+                "find_available_per_call_{}_{}_{}_{}_x{it}",
+                stem_part(&w),
+                mapping,
+                touch,
+                size_name(size)
+            ),
             LineChart {
-            title: format!("{w}: findAvailable cost per call ({mapping}, {}, x{it})", size_name(size)),
-            x_label: "index of the mmap call (existing mappings)".into(),
-            y_label: "find_available (TSC cycles, bucket mean)".into(),
-            series,
-            markers: false,
+                title: format!(
+                    "{w}: findAvailable cost per call ({mapping}, {}, x{it})",
+                    size_name(size)
+                ),
+                x_label: "index of the mmap call (existing mappings)".into(),
+                y_label: "find_available (TSC cycles, bucket mean)".into(),
+                series,
+                markers: false,
             },
         ));
     }
     if made == 0 {
-        notes.push("find_available cycles vs call index: skipped, no point recorded a per-call series".into());
+        notes.push(
+            "find_available cycles vs call index: skipped, no point recorded a per-call series"
+                .into(),
+        );
     }
 
     // Figure 9: cost of create_vma, get_pmas, map_as against mapping size.
@@ -445,7 +507,13 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     let mut by_cfg: BTreeMap<(String, String, String, &str, u64), Vec<&Point>> = BTreeMap::new();
     for p in &run.points {
         by_cfg
-            .entry((p.workload.clone(), search_name(p), p.mapping.clone(), touch_name(p), p.iterations))
+            .entry((
+                p.workload.clone(),
+                search_name(p),
+                p.mapping.clone(),
+                touch_name(p),
+                p.iterations,
+            ))
             .or_default()
             .push(p);
     }
@@ -466,13 +534,21 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         }
         made += 1;
         charts.push((
-            format!("site_cost_vs_size_{}_{}_{}_{}_x{it}", stem_part(&w), stem_part(&plat), mapping, touch),
+            format!(
+                "site_cost_vs_size_{}_{}_{}_{}_x{it}",
+                stem_part(&w),
+                stem_part(&plat),
+                mapping,
+                touch
+            ),
             LineChart {
-            title: format!("{w}: createVMA / getPMAs / mapAS vs size ({plat}, {mapping}, x{it})"),
-            x_label: "mapping size (bytes)".into(),
-            y_label: "median cycles per call (TSC)".into(),
-            series,
-            markers: true,
+                title: format!(
+                    "{w}: createVMA / getPMAs / mapAS vs size ({plat}, {mapping}, x{it})"
+                ),
+                x_label: "mapping size (bytes)".into(),
+                y_label: "median cycles per call (TSC)".into(),
+                series,
+                markers: true,
             },
         ));
     }
@@ -510,7 +586,7 @@ mod tests {
 
     #[test]
     fn log_axis_only_for_two_decades() {
-        assert!(axis_range([1.0, 50.0].into_iter(), true).2 == false);
+        assert!(!axis_range([1.0, 50.0].into_iter(), true).2);
         assert!(axis_range([1.0, 100.0].into_iter(), true).2);
         assert!(!axis_range([0.0, 1000.0].into_iter(), true).2);
     }
@@ -522,8 +598,14 @@ mod tests {
             x_label: "mapping size (bytes)".into(),
             y_label: "latency (ns)".into(),
             series: vec![
-                LineSeries { name: "inproc/linear".into(), points: vec![(4096.0, 5000.0), (1048576.0, 90000.0)] },
-                LineSeries { name: "native".into(), points: vec![(4096.0, 3400.0), (1048576.0, 3600.0)] },
+                LineSeries {
+                    name: "inproc/linear".into(),
+                    points: vec![(4096.0, 5000.0), (1048576.0, 90000.0)],
+                },
+                LineSeries {
+                    name: "native".into(),
+                    points: vec![(4096.0, 3400.0), (1048576.0, 3600.0)],
+                },
             ],
             markers: true,
         };
@@ -534,7 +616,10 @@ mod tests {
             title: "sharing".into(),
             y_label: "pages".into(),
             categories: vec!["anon".into(), "private".into()],
-            groups: vec![("identical".into(), vec![10.0, 20.0]), ("unique".into(), vec![5.0, 1.0])],
+            groups: vec![
+                ("identical".into(), vec![10.0, 20.0]),
+                ("unique".into(), vec![5.0, 1.0]),
+            ],
             log_y: false,
         };
         let svg = bar_chart(&bars).unwrap();

@@ -159,10 +159,9 @@ pub fn compare_values(
         return row;
     }
     // Seed from the names, so each comparison has its own fixed stream.
-    let seed = point
-        .bytes()
-        .chain(quantity.bytes())
-        .fold(SEED, |h, c| (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3));
+    let seed = point.bytes().chain(quantity.bytes()).fold(SEED, |h, c| {
+        (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+    });
     let (lo, hi) = bootstrap_change_ci(&a, &b, seed);
     row.ci_low_pct = Some(lo);
     row.ci_high_pct = Some(hi);
@@ -261,7 +260,9 @@ mod tests {
 
     #[test]
     fn clear_slowdown_is_a_regression_and_noise_is_not() {
-        let a = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 100.1, 99.9, 100.3, 99.7];
+        let a = [
+            100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 100.1, 99.9, 100.3, 99.7,
+        ];
         let slower: Vec<f64> = a.iter().map(|v| v * 1.3).collect();
         let r = compare_values("p", "latency_ns", &a, &slower, 5.0);
         assert_eq!(r.verdict, Verdict::Slower);
@@ -271,7 +272,9 @@ mod tests {
         let r = compare_values("p", "latency_ns", &a, &faster, 5.0);
         assert_eq!(r.verdict, Verdict::Faster);
         assert!(!r.regression);
-        let same = [100.4, 99.6, 100.0, 100.8, 99.2, 100.1, 99.9, 100.6, 99.4, 100.0];
+        let same = [
+            100.4, 99.6, 100.0, 100.8, 99.2, 100.1, 99.9, 100.6, 99.4, 100.0,
+        ];
         let r = compare_values("p", "latency_ns", &a, &same, 5.0);
         assert_eq!(r.verdict, Verdict::NoSignificantChange);
         // Deterministic.

@@ -6,7 +6,7 @@
 use std::io::BufReader;
 
 use collectors::bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
-use collectors::folded::FoldedStacks;
+use collectors::folded::{FoldedError, FoldedStacks};
 use inferno::flamegraph::color::{Color, PaletteMap};
 use inferno::flamegraph::{self as inf, Direction};
 
@@ -110,16 +110,26 @@ pub fn frame_color(name: &str) -> Color {
     }
 }
 
-/// A palette map holding the colour of every frame of `stacks`, so inferno
-/// never picks a colour at random.
+/// Add to `map` the colour of every guest and kernel frame of `stack`.
+/// Host user frames are left to inferno's deterministic name hash (its
+/// "hot" palette), so only stacks holding a suffixed frame are split.
+fn add_suffixed_frames(map: &mut PaletteMap, stack: &str) {
+    if !stack.contains("_[") {
+        return;
+    }
+    for frame in stack.split(';') {
+        if frame_kind(frame) != FrameKind::Host && map.get(frame).is_none() {
+            map.insert(frame, frame_color(frame));
+        }
+    }
+}
+
+/// A palette map holding the colours of the guest and kernel frames of
+/// `stacks`.
 fn palette_for<'a, I: Iterator<Item = &'a str>>(stacks: I) -> PaletteMap {
     let mut map = PaletteMap::default();
     for stack in stacks {
-        for frame in stack.split(';') {
-            if map.get(frame).is_none() {
-                map.insert(frame, frame_color(frame));
-            }
-        }
+        add_suffixed_frames(&mut map, stack);
     }
     map
 }
@@ -165,10 +175,52 @@ pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<V
     Ok(out)
 }
 
-/// Parse folded text (validating every line) and render it.
+/// Render folded text straight from its lines (the fast path for large
+/// files): every line is validated with the rules of
+/// [`FoldedStacks::parse`] (errors carry the line number), then inferno
+/// sorts and merges the lines itself, as its own CLI does.
 pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<Vec<u8>> {
-    let stacks = FoldedStacks::parse(text, what)?;
-    render(&stacks, opt, what)
+    let mut palette = PaletteMap::default();
+    let mut total: u64 = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end();
+        if line.trim().is_empty() {
+            continue;
+        }
+        let malformed = |problem: String| {
+            RenderError::Folded(FoldedError::Malformed {
+                source_name: what.to_string(),
+                line: i + 1,
+                problem,
+            })
+        };
+        let (stack, weight) = line
+            .rsplit_once(' ')
+            .ok_or_else(|| malformed("expected 'stack weight'".into()))?;
+        let weight: u64 = weight
+            .parse()
+            .map_err(|_| malformed(format!("weight {weight:?} is not a whole number")))?;
+        let stack = stack.trim();
+        if stack.is_empty() {
+            return Err(malformed("empty stack".into()));
+        }
+        total = total.saturating_add(weight);
+        add_suffixed_frames(&mut palette, stack);
+    }
+    if total == 0 {
+        return Err(RenderError::EmptyProfile {
+            source_name: what.to_string(),
+            why: "no stacks with a non-zero weight".into(),
+        });
+    }
+    let mut o = inferno_options(opt, &mut palette);
+    o.no_sort = false;
+    let mut out = Vec::with_capacity(text.len() / 4);
+    inf::from_lines(&mut o, text.lines(), &mut out).map_err(|e| RenderError::Svg {
+        what: what.to_string(),
+        source: e,
+    })?;
+    Ok(out)
 }
 
 /// How to draw a differential flamegraph.

@@ -50,7 +50,11 @@ fn weight_meaning(profile: Option<&ProfileInfo>) -> (String, f64, bool) {
     match profile {
         Some(p) if p.total_weight > 0 && p.samples > 0 && p.total_weight != p.samples => {
             let unit = p.event.split(':').next().unwrap_or("weight").to_string();
-            let unit = if unit.is_empty() { "weight".into() } else { unit };
+            let unit = if unit.is_empty() {
+                "weight".into()
+            } else {
+                unit
+            };
             (unit, p.samples as f64 / p.total_weight as f64, false)
         }
         _ => ("samples".to_string(), 1.0, true),
@@ -79,7 +83,13 @@ pub fn function_table(stacks: &FoldedStacks, profile: Option<&ProfileInfo>) -> F
         acc.entry(leaf).or_insert((0, 0)).0 += weight;
     }
     let total = stacks.total_weight();
-    let share = |w: u64| if total == 0 { 0.0 } else { w as f64 / total as f64 };
+    let share = |w: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            w as f64 / total as f64
+        }
+    };
     let samples = |w: u64| (w as f64 * samples_per_weight).round() as u64;
     let mut rows: Vec<FunctionRow> = acc
         .into_iter()

@@ -42,7 +42,12 @@ fn is_numeric(c: &str) -> bool {
 }
 
 /// The page. `flamegraphs` are file names (beside report.html) to link to.
-pub fn report_html(r: &Report, charts: &[Chart], chart_notes: &[String], flamegraphs: &[String]) -> String {
+pub fn report_html(
+    r: &Report,
+    charts: &[Chart],
+    chart_notes: &[String],
+    flamegraphs: &[String],
+) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>sentryprof report</title>\n<style>");
     h.push_str(STYLE);
@@ -98,7 +103,10 @@ pub fn report_html(r: &Report, charts: &[Chart], chart_notes: &[String], flamegr
         h.push_str(&format!("<p class=\"note\">note: {}</p>\n", escape(n)));
     }
     for f in &r.failures {
-        h.push_str(&format!("<p class=\"note\">failed point: {}</p>\n", escape(f)));
+        h.push_str(&format!(
+            "<p class=\"note\">failed point: {}</p>\n",
+            escape(f)
+        ));
     }
     h.push_str("</body>\n</html>\n");
     h

@@ -287,7 +287,11 @@ mod tests {
         // Rebuild folded text from the decoded profile: leaf first in pprof.
         let name = |loc: u64| {
             let l = p.location.iter().find(|l| l.id == loc).unwrap();
-            let f = p.function.iter().find(|f| f.id == l.line[0].function_id).unwrap();
+            let f = p
+                .function
+                .iter()
+                .find(|f| f.id == l.line[0].function_id)
+                .unwrap();
             p.string_table[f.name as usize].clone()
         };
         let mut back = FoldedStacks::new();

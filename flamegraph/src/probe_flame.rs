@@ -51,19 +51,49 @@ pub fn probe_folded_with_prefix(point: &Point, prefix: &[&str]) -> FoldedStacks 
     };
     let under_fault = 1.0 - under_mmap;
 
-    add(&mut out, prefix, &[SITE_MMAP], (budget - under_mmap * gm).max(0.0));
-    add(&mut out, prefix, &[SITE_MMAP, SITE_CREATE_VMA], (cv - fa).max(0.0));
+    add(
+        &mut out,
+        prefix,
+        &[SITE_MMAP],
+        (budget - under_mmap * gm).max(0.0),
+    );
+    add(
+        &mut out,
+        prefix,
+        &[SITE_MMAP, SITE_CREATE_VMA],
+        (cv - fa).max(0.0),
+    );
     add(
         &mut out,
         prefix,
         &[SITE_MMAP, SITE_CREATE_VMA, SITE_FIND_AVAILABLE],
         fa,
     );
-    add(&mut out, prefix, &[SITE_MMAP, SITE_GET_PMAS], gp * under_mmap);
+    add(
+        &mut out,
+        prefix,
+        &[SITE_MMAP, SITE_GET_PMAS],
+        gp * under_mmap,
+    );
     add(&mut out, prefix, &[SITE_MMAP, SITE_MAP_AS], ma * under_mmap);
-    add(&mut out, prefix, &[SITE_FAULT], (fault - under_fault * gm).max(0.0));
-    add(&mut out, prefix, &[SITE_FAULT, SITE_GET_PMAS], gp * under_fault);
-    add(&mut out, prefix, &[SITE_FAULT, SITE_MAP_AS], ma * under_fault);
+    add(
+        &mut out,
+        prefix,
+        &[SITE_FAULT],
+        (fault - under_fault * gm).max(0.0),
+    );
+    add(
+        &mut out,
+        prefix,
+        &[SITE_FAULT, SITE_GET_PMAS],
+        gp * under_fault,
+    );
+    add(
+        &mut out,
+        prefix,
+        &[SITE_FAULT, SITE_MAP_AS],
+        ma * under_fault,
+    );
     out
 }
 

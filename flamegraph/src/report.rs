@@ -151,7 +151,11 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
     let mut out = Vec::new();
     if let Some(f) = &r.functions {
         let unit = &f.weight_unit;
-        let samples_h = if f.samples_exact { "samples" } else { "samples (est.)" };
+        let samples_h = if f.samples_exact {
+            "samples"
+        } else {
+            "samples (est.)"
+        };
         let mut t = Table::new([
             "function".to_string(),
             format!("self {unit}"),
@@ -161,7 +165,11 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
             format!("self {samples_h}"),
             format!("total {samples_h}"),
         ]);
-        let n = if top == 0 { f.rows.len() } else { top.min(f.rows.len()) };
+        let n = if top == 0 {
+            f.rows.len()
+        } else {
+            top.min(f.rows.len())
+        };
         for row in &f.rows[..n] {
             t.push(vec![
                 row.name.clone(),
@@ -182,7 +190,14 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
     }
     if !r.sites.is_empty() {
         let mut t = Table::new([
-            "point", "site", "calls", "median cyc", "p90 cyc", "p99 cyc", "max cyc", "% of mmap",
+            "point",
+            "site",
+            "calls",
+            "median cyc",
+            "p90 cyc",
+            "p99 cyc",
+            "max cyc",
+            "% of mmap",
         ]);
         for s in &r.sites {
             t.push(vec![
@@ -213,7 +228,11 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
                     v.y_unit
                 ),
             };
-            let verdict = if f.best == Model::Linear { "linear" } else { "not linear" };
+            let verdict = if f.best == Model::Linear {
+                "linear"
+            } else {
+                "not linear"
+            };
             t.push(vec![
                 v.quantity.clone(),
                 v.series.clone(),
@@ -241,7 +260,10 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
                 format!("{:.3}", s.ratio),
             ]);
         }
-        out.push(("Linear gap walk against max-gap search (median latency per mmap)".into(), t));
+        out.push((
+            "Linear gap walk against max-gap search (median latency per mmap)".into(),
+            t,
+        ));
     }
     out
 }

@@ -240,8 +240,7 @@ pub fn fit(xs: &[f64], ys: &[f64]) -> Option<ScalingFit> {
         _ => growing.slope * (x_max.max(1.0).ln() - x_min.max(1.0).ln()),
     };
     let enough_rise = mean_y.abs() > 0.0 && rise >= MIN_RELATIVE_RISE * mean_y.abs();
-    let best = if growing.slope > 0.0 && growing.aic < constant.aic - MIN_AIC_GAIN && enough_rise
-    {
+    let best = if growing.slope > 0.0 && growing.aic < constant.aic - MIN_AIC_GAIN && enough_rise {
         growing.model
     } else {
         Model::Constant

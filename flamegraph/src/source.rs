@@ -26,16 +26,33 @@ fn read_folded(bundle: &LoadedBundle, rel: &str) -> Result<(FoldedStacks, PathBu
     Ok((stacks, path))
 }
 
+/// Relative path of the bundle's sampled folded file: `run.json`'s
+/// `profile.folded`, else `stacks.folded` if present.
+pub fn profile_rel(bundle: &LoadedBundle) -> Option<String> {
+    match &bundle.run.profile {
+        Some(p) => Some(p.folded.clone()),
+        None if bundle.path_of(STACKS_FOLDED).is_file() => Some(STACKS_FOLDED.to_string()),
+        None => None,
+    }
+}
+
+/// The raw text of the bundle's sampled folded file and its path (not yet
+/// validated: see [`crate::flame::render_folded_text`]).
+pub fn load_profile_text(bundle: &LoadedBundle) -> Result<Option<(String, PathBuf)>> {
+    match profile_rel(bundle) {
+        Some(rel) => Ok(Some((bundle.read_text(&rel)?, bundle.path_of(&rel)))),
+        None => Ok(None),
+    }
+}
+
 /// The bundle's sampled profile: the file `run.json`'s `profile.folded`
 /// names, else `stacks.folded` if present; None when the bundle has neither.
 ///
 /// Errors: the named file is missing or malformed; or it holds no stacks
 /// although `run.json` says samples were taken (an empty profile).
 pub fn load_profile(bundle: &LoadedBundle) -> Result<Option<Profile>> {
-    let rel = match &bundle.run.profile {
-        Some(p) => p.folded.clone(),
-        None if bundle.path_of(STACKS_FOLDED).is_file() => STACKS_FOLDED.to_string(),
-        None => return Ok(None),
+    let Some(rel) = profile_rel(bundle) else {
+        return Ok(None);
     };
     let (stacks, path) = read_folded(bundle, &rel)?;
     if stacks.is_empty() {
@@ -86,7 +103,11 @@ pub fn describe_run(run: &RunJson) -> String {
         .copied()
         .collect::<Vec<_>>()
         .join(", ");
-    let machine = if machine.is_empty() { "unknown machine".into() } else { machine };
+    let machine = if machine.is_empty() {
+        "unknown machine".into()
+    } else {
+        machine
+    };
     format!(
         "workload {workload} | platform {platforms} | search {searches} | mapping {mappings} | {machine}"
     )

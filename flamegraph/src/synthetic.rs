@@ -34,7 +34,11 @@ pub fn noise(i: u64, s: u64) -> f64 {
 /// Cycles of one find_available call with `existing` mappings before it.
 pub fn find_available_cycles(search: &str, mapping: &str, existing: u64) -> f64 {
     // Anonymous mappings merge: the set holds one VMA whatever the count.
-    let vmas = if mapping == "anon" { 1 } else { existing.max(1) };
+    let vmas = if mapping == "anon" {
+        1
+    } else {
+        existing.max(1)
+    };
     match search {
         "linear" => 380.0 + 4.2 * vmas as f64,
         _ => {
@@ -70,11 +74,26 @@ pub fn point(search: &str, mapping: &str, iterations: u64, size: u64, trials: u3
     let ma = 2_100.0 + 60.0 * pages;
     let mmap = cv + gp + ma + 700.0;
     let mut sites = BTreeMap::new();
-    sites.insert(SITE_MMAP.to_string(), stats(mmap, iterations, stream, trials));
-    sites.insert(SITE_CREATE_VMA.to_string(), stats(cv, iterations, stream + 1, trials));
-    sites.insert(SITE_FIND_AVAILABLE.to_string(), stats(fa, iterations, stream + 2, trials));
-    sites.insert(SITE_GET_PMAS.to_string(), stats(gp, iterations, stream + 3, trials));
-    sites.insert(SITE_MAP_AS.to_string(), stats(ma, iterations, stream + 4, trials));
+    sites.insert(
+        SITE_MMAP.to_string(),
+        stats(mmap, iterations, stream, trials),
+    );
+    sites.insert(
+        SITE_CREATE_VMA.to_string(),
+        stats(cv, iterations, stream + 1, trials),
+    );
+    sites.insert(
+        SITE_FIND_AVAILABLE.to_string(),
+        stats(fa, iterations, stream + 2, trials),
+    );
+    sites.insert(
+        SITE_GET_PMAS.to_string(),
+        stats(gp, iterations, stream + 3, trials),
+    );
+    sites.insert(
+        SITE_MAP_AS.to_string(),
+        stats(ma, iterations, stream + 4, trials),
+    );
     let ns = mmap / (TSC_HZ as f64 / 1e9) + 1_800.0;
     let trial_ns: Vec<f64> = (0..trials as u64)
         .map(|t| (ns * (1.0 + 0.02 * noise(t, stream + 5))).round())
@@ -164,14 +183,17 @@ pub fn exp1_run() -> RunJson {
                 median: 8_000.0,
                 p90: 8_900.0,
                 p99: 12_000.0,
-                trials: (0..10).map(|t| 8_000.0 * (1.0 + 0.02 * noise(t, 99))).collect(),
+                trials: (0..10)
+                    .map(|t| 8_000.0 * (1.0 + 0.02 * noise(t, 99)))
+                    .collect(),
                 ..LatencyStats::default()
             },
             host_mappings: it,
             ..Point::default()
         });
     }
-    run.notes.push("synthetic bundle (flamegraph::synthetic): model numbers, not a measurement".into());
+    run.notes
+        .push("synthetic bundle (flamegraph::synthetic): model numbers, not a measurement".into());
     run
 }
 
@@ -181,18 +203,40 @@ pub fn sampled_profile() -> (FoldedStacks, ProfileInfo) {
     let mut f = FoldedStacks::new();
     let host = "sentryprof;run_point;Sentry::mmap";
     let rows: [(&str, u64); 9] = [
-        ("MemoryManager::create_vma;VmaSet::find_available_linear", 52_000_000),
+        (
+            "MemoryManager::create_vma;VmaSet::find_available_linear",
+            52_000_000,
+        ),
         ("MemoryManager::create_vma;VmaSet::insert", 4_000_000),
         ("MemoryManager::get_pmas;PageAllocator::allocate", 6_500_000),
-        ("MemoryManager::map_as;InprocAs::map;__mmap;do_mmap_[k];mmap_region_[k]", 18_000_000),
-        ("MemoryManager::map_as;InprocAs::map;__mmap;do_mmap_[k];vma_merge_[k]", 3_000_000),
-        ("MemoryManager::map_as;KvmAs::map;guest_map_[g];set_pte_[g]", 2_500_000),
-        ("MemoryManager::map_as;KvmAs::map;guest_map_[g];flush_tlb_[g]", 1_200_000),
-        ("MemoryManager::create_vma;VmaSet::find_available_linear;Gap::next", 9_000_000),
+        (
+            "MemoryManager::map_as;InprocAs::map;__mmap;do_mmap_[k];mmap_region_[k]",
+            18_000_000,
+        ),
+        (
+            "MemoryManager::map_as;InprocAs::map;__mmap;do_mmap_[k];vma_merge_[k]",
+            3_000_000,
+        ),
+        (
+            "MemoryManager::map_as;KvmAs::map;guest_map_[g];set_pte_[g]",
+            2_500_000,
+        ),
+        (
+            "MemoryManager::map_as;KvmAs::map;guest_map_[g];flush_tlb_[g]",
+            1_200_000,
+        ),
+        (
+            "MemoryManager::create_vma;VmaSet::find_available_linear;Gap::next",
+            9_000_000,
+        ),
         ("", 2_000_000),
     ];
     for (rest, w) in rows {
-        let stack = if rest.is_empty() { host.to_string() } else { format!("{host};{rest}") };
+        let stack = if rest.is_empty() {
+            host.to_string()
+        } else {
+            format!("{host};{rest}")
+        };
         f.add_joined(stack, w);
     }
     let info = ProfileInfo {

@@ -10,7 +10,9 @@ pub struct Table {
 
 fn is_numeric(cell: &str) -> bool {
     let t = cell.trim_end_matches('%').trim_start_matches(['+', '-']);
-    !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == ',')
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == ',')
 }
 
 impl Table {
@@ -28,10 +30,15 @@ impl Table {
     }
 
     fn cols(&self) -> usize {
-        self.rows.iter().map(Vec::len).chain([self.headers.len()]).max().unwrap_or(0)
+        self.rows
+            .iter()
+            .map(Vec::len)
+            .chain([self.headers.len()])
+            .max()
+            .unwrap_or(0)
     }
 
-    fn cell<'a>(row: &'a [String], i: usize) -> &'a str {
+    fn cell(row: &[String], i: usize) -> &str {
         row.get(i).map(String::as_str).unwrap_or("")
     }
 
@@ -108,7 +115,10 @@ impl Table {
         let mut out = String::new();
         let heads: Vec<String> = (0..n).map(|i| esc(Self::cell(&self.headers, i))).collect();
         out.push_str(&format!("| {} |\n", heads.join(" | ")));
-        let rules: Vec<&str> = numeric.iter().map(|&r| if r { "---:" } else { "---" }).collect();
+        let rules: Vec<&str> = numeric
+            .iter()
+            .map(|&r| if r { "---:" } else { "---" })
+            .collect();
         out.push_str(&format!("| {} |\n", rules.join(" | ")));
         for r in &self.rows {
             let cells: Vec<String> = (0..n).map(|i| esc(Self::cell(r, i))).collect();

@@ -30,7 +30,11 @@ fn make_bundle(root: &Path, name: &str, sampled: bool, scale_find: u64) -> Loade
         if scale_find > 1 {
             let mut g = collectors::folded::FoldedStacks::new();
             for (s, wt) in f.iter() {
-                let wt = if s.contains("find_available") { wt / scale_find } else { wt };
+                let wt = if s.contains("find_available") {
+                    wt / scale_find
+                } else {
+                    wt
+                };
                 g.add_joined(s.to_string(), wt);
             }
             f = g;
@@ -53,12 +57,8 @@ fn check(name: &str, content: &str, tmp: &Path) {
         std::fs::write(&path, &content).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with BLESS=1 to create it",
-            path.display()
-        )
-    });
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with BLESS=1 to create it", path.display()));
     assert!(
         want == content,
         "{name} differs from {}; if the change is intended, rerun with BLESS=1",
@@ -81,7 +81,10 @@ fn assert_xml(name: &str, text: &str) {
             Ok(Event::End(_)) => depth -= 1,
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => panic!("{name}: not well-formed XML at byte {}: {e}", r.buffer_position()),
+            Err(e) => panic!(
+                "{name}: not well-formed XML at byte {}: {e}",
+                r.buffer_position()
+            ),
         }
         assert!(depth >= 0, "{name}: unbalanced end tag");
     }
@@ -150,7 +153,10 @@ fn golden_flamegraphs_tables_charts_and_html() {
     // Guest frames are drawn in the guest (blue) hue family.
     let flame = &docs[0].1;
     assert!(flame.contains("set_pte_[g]"));
-    assert!(flame.contains("event cycles:HG, 4920 samples"), "subtitle names event and samples");
+    assert!(
+        flame.contains("event cycles:HG, 4920 samples"),
+        "subtitle names event and samples"
+    );
 
     let report = build_report(&a).unwrap();
     docs.push(("report.txt".into(), to_text(&report, 30)));
@@ -166,7 +172,10 @@ fn golden_flamegraphs_tables_charts_and_html() {
         docs.push((format!("{}.svg", c.stem), c.svg.clone()));
     }
     let html = report_html(&report, &charts, &notes, &["flamegraph.svg".into()]);
-    assert!(!html.contains("http://") || !html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("http://") || !html.contains("<script"),
+        "no scripts"
+    );
     assert!(!html.contains("src=\"http"), "no network resources");
     docs.push(("report.html".into(), html));
 
@@ -199,8 +208,14 @@ fn synthetic_main_job_verdicts() {
             .best
     };
     for per_call in [true, false] {
-        assert_eq!(best("find_available", "linear", "private", per_call), Model::Linear);
-        assert_ne!(best("find_available", "maxgap", "private", per_call), Model::Linear);
+        assert_eq!(
+            best("find_available", "linear", "private", per_call),
+            Model::Linear
+        );
+        assert_ne!(
+            best("find_available", "maxgap", "private", per_call),
+            Model::Linear
+        );
     }
     assert_eq!(best("latency", "linear", "private", false), Model::Linear);
     assert_ne!(best("latency", "maxgap", "private", false), Model::Linear);

@@ -6,6 +6,10 @@
 //! Run: `cargo bench -p instrumented-sentry --bench segment_set`
 //! (medians are in `target*/criterion/*/*/new/estimates.json`).
 //!
+//! Times are CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`),
+//! not wall time: on a shared, loaded machine wall time mostly measures
+//! how often other processes got the core.
+//!
 //! Layout: segments of one page every four pages, starting 1 GiB above the
 //! set's lower bound, so every gap between segments is three pages long,
 //! while the first gap (below the lowest segment) and the last gap (above
@@ -16,7 +20,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use instrumented_sentry::segment::{GapSearch, Range, SegmentFunctions, SegmentSet};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PAGE: u64 = 4096;
 const STRIDE: u64 = 4 * PAGE;
@@ -37,6 +41,19 @@ impl SegmentFunctions for BenchFns {
     fn split(r: Range, v: &u64, at: u64) -> (u64, u64) {
         (*v, v + (at - r.start))
     }
+}
+
+/// CPU time this thread has used so far.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec that outlives the call;
+    // CLOCK_THREAD_CPUTIME_ID is a clock id Linux always supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Segment `i` of the layout.
@@ -89,11 +106,11 @@ fn bench_insert_remove(c: &mut Criterion) {
                 while done < iters {
                     let idx = batch_indices(k, batch_cap.min(iters - done), n);
                     k += idx.len() as u64 + 1;
-                    let t = Instant::now();
+                    let t = thread_cpu_time();
                     for &i in &idx {
                         black_box(set.insert_with_merge(mid_gap(i), u64::MAX - i).is_ok());
                     }
-                    total += t.elapsed();
+                    total += thread_cpu_time() - t;
                     for &i in &idx {
                         set.remove(mid_gap(i).start);
                     }
@@ -113,11 +130,11 @@ fn bench_insert_remove(c: &mut Criterion) {
                     for &i in &idx {
                         let _ = set.insert(mid_gap(i), u64::MAX - i);
                     }
-                    let t = Instant::now();
+                    let t = thread_cpu_time();
                     for &i in &idx {
                         black_box(set.remove(mid_gap(i).start));
                     }
-                    total += t.elapsed();
+                    total += thread_cpu_time() - t;
                     done += idx.len() as u64;
                 }
                 total
@@ -152,20 +169,32 @@ fn bench_searches(c: &mut Criterion) {
             group.bench_function(
                 BenchmarkId::new(format!("search_forward_{strategy}"), n),
                 |b| {
-                    b.iter(|| {
-                        set.first_large_enough_gap(
-                            black_box(first.start),
-                            black_box(min_len),
-                            strategy,
-                        )
+                    b.iter_custom(|iters| {
+                        let t = thread_cpu_time();
+                        for _ in 0..iters {
+                            black_box(set.first_large_enough_gap(
+                                black_box(first.start),
+                                min_len,
+                                strategy,
+                            ));
+                        }
+                        thread_cpu_time() - t
                     })
                 },
             );
             group.bench_function(
                 BenchmarkId::new(format!("search_backward_{strategy}"), n),
                 |b| {
-                    b.iter(|| {
-                        set.last_large_enough_gap(black_box(last.end), black_box(min_len), strategy)
+                    b.iter_custom(|iters| {
+                        let t = thread_cpu_time();
+                        for _ in 0..iters {
+                            black_box(set.last_large_enough_gap(
+                                black_box(last.end),
+                                min_len,
+                                strategy,
+                            ));
+                        }
+                        thread_cpu_time() - t
                     })
                 },
             );

@@ -5,21 +5,29 @@
 //! translation).
 
 use instrumented_sentry::mm::{MmConfig, SearchStrategy};
+use instrumented_sentry::platform::kvm::exits::SyscallExit;
 use instrumented_sentry::platform::kvm::guest_run::{make_guest_mm, run_guest, GuestRunError};
-use instrumented_sentry::platform::kvm::guest_workloads::{pattern_program, AfterPattern, WORKLOAD_FD};
+use instrumented_sentry::platform::kvm::guest_workloads::{
+    pattern_program, AfterPattern, WORKLOAD_FD,
+};
 use instrumented_sentry::platform::kvm::sentry_calls::{GuestFds, KvmMemoryManager};
 
 const LEN: u64 = 256 * 1024;
 
 /// A guest memory manager running the pattern program, or `None` (with a
 /// SKIP line) where /dev/kvm is absent or the VM cannot be made.
-fn guest(after: AfterPattern) -> Option<(KvmMemoryManager, GuestFds)> {
+fn guest(after: AfterPattern, exit: SyscallExit) -> Option<(KvmMemoryManager, GuestFds)> {
     if !std::path::Path::new("/dev/kvm").exists() {
         eprintln!("SKIP: /dev/kvm is absent");
         return None;
     }
-    let program = pattern_program(LEN, after).expect("assemble");
-    let mut mm = match make_guest_mm(MmConfig::with_search(SearchStrategy::MaxGap), program, 4096, 1 << 36) {
+    let program = pattern_program(LEN, after, exit).expect("assemble");
+    let mut mm = match make_guest_mm(
+        MmConfig::with_search(SearchStrategy::MaxGap),
+        program,
+        4096,
+        1 << 36,
+    ) {
         Ok(mm) => mm,
         Err(GuestRunError::Unavailable(why)) => {
             eprintln!("SKIP: /dev/kvm present but the VM cannot be made: {why}");
@@ -35,7 +43,13 @@ fn guest(after: AfterPattern) -> Option<(KvmMemoryManager, GuestFds)> {
 
 #[test]
 fn pattern_through_one_shared_mapping_reads_back_through_another() {
-    let Some((mut mm, fds)) = guest(AfterPattern::Exit) else {
+    for exit in [SyscallExit::PortIo, SyscallExit::Mmio] {
+        pattern_round_trip(exit);
+    }
+}
+
+fn pattern_round_trip(exit: SyscallExit) {
+    let Some((mut mm, fds)) = guest(AfterPattern::Exit, exit) else {
         return;
     };
     let s = run_guest(&mut mm, &fds, true).expect("guest run");
@@ -44,29 +58,46 @@ fn pattern_through_one_shared_mapping_reads_back_through_another() {
     assert_ne!(s.mmap_results[0], s.mmap_results[1]);
     // The guest faulted the file in (64 KiB windows): 256 KiB through each
     // mapping, the second mapping finding the pages in the file's cache.
-    assert!(s.faults_resolved >= 2 * LEN / (64 * 1024), "faults {}", s.faults_resolved);
+    assert!(
+        s.faults_resolved >= 2 * LEN / (64 * 1024),
+        "faults {}",
+        s.faults_resolved
+    );
     assert_eq!(s.exits.faults, s.faults_resolved + s.stale_faults);
     // The bytes really are in the sentry's memory file: read the file.
     let mut word = [0u8; 8];
-    mm.file_read(fds.get(WORKLOAD_FD).unwrap(), 8 * 12345, &mut word).unwrap();
-    assert_eq!(u64::from_le_bytes(word), 12345u64.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    mm.file_read(fds.get(WORKLOAD_FD).unwrap(), 8 * 12345, &mut word)
+        .unwrap();
+    assert_eq!(
+        u64::from_le_bytes(word),
+        12345u64.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    );
 }
 
 #[test]
 fn access_after_munmap_is_reported_at_its_address() {
-    let Some((mut mm, fds)) = guest(AfterPattern::MunmapThenRead) else {
+    let Some((mut mm, fds)) = guest(AfterPattern::MunmapThenRead, SyscallExit::PortIo) else {
         return;
     };
     let err = run_guest(&mut mm, &fds, true).expect_err("the read after munmap must fault");
     let first = mm.vmas().map(|(r, _)| r.start).min();
     match err {
-        GuestRunError::Segfault { addr, write, function, .. } => {
+        GuestRunError::Segfault {
+            addr,
+            write,
+            function,
+            ..
+        } => {
             assert!(!write);
             assert_eq!(function.as_deref(), Some("after_check"));
             // The first mapping is gone; the second is the only VMA left,
             // placed top-down just below where the first was.
             let second = first.expect("second mapping still mapped");
-            assert_eq!(addr, second + LEN, "fault address is the unmapped first mapping");
+            assert_eq!(
+                addr,
+                second + LEN,
+                "fault address is the unmapped first mapping"
+            );
             assert_eq!(mm.vma_count(), 1);
         }
         other => panic!("expected a segfault report, got {other}"),

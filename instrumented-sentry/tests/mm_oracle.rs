@@ -7,8 +7,8 @@
 //! count in `/proc/self/maps` (every few steps).
 
 use instrumented_sentry::mm::{
-    Access, Backing, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags, Perms, Placement,
-    PAGE_SIZE,
+    Access, Backing, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags,
+    Perms, Placement, PAGE_SIZE,
 };
 use instrumented_sentry::platform::inproc::{InProcAddressSpace, InProcConfig};
 use instrumented_sentry::segment::GapSearch;
@@ -101,7 +101,9 @@ impl Oracle {
         let mut last: Option<Page> = None;
         for (&a, p) in &self.pages {
             match (out.last_mut(), last) {
-                (Some(run), Some(lp)) if run.1 == a && Self::mergeable(&lp, p) => run.1 = a + PAGE_SIZE,
+                (Some(run), Some(lp)) if run.1 == a && Self::mergeable(&lp, p) => {
+                    run.1 = a + PAGE_SIZE
+                }
                 _ => out.push((a, a + PAGE_SIZE, *p)),
             }
             last = Some(*p);
@@ -110,7 +112,10 @@ impl Oracle {
     }
 
     fn vma_of(&self, addr: u64) -> Option<(u64, u64)> {
-        self.vmas().into_iter().find(|v| v.0 <= addr && addr < v.1).map(|v| (v.0, v.1))
+        self.vmas()
+            .into_iter()
+            .find(|v| v.0 <= addr && addr < v.1)
+            .map(|v| (v.0, v.1))
     }
 
     fn readable(&self, p: &Page) -> Option<u8> {
@@ -227,7 +232,11 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
                 Placement::Hint(a) if o.free(a, len) => Ok(a),
                 _ => o.find(len).ok_or(libc::ENOMEM),
             };
-            assert_eq!(rl.as_ref().map_err(|e| e.errno()).copied(), expect, "{ctx}: oracle disagrees on {req:?}");
+            assert_eq!(
+                rl.as_ref().map_err(|e| e.errno()).copied(),
+                expect,
+                "{ctx}: oracle disagrees on {req:?}"
+            );
             if let Ok(a) = expect {
                 o.unmap(a, len);
                 let internal = if shared && kind_sel == 0 {
@@ -260,7 +269,11 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
             let len = (1 + rng.below(12)) * PAGE_SIZE;
             let rl = mm.munmap(a, len);
             trace.push(format!("{:?}", errno(&rl)));
-            let expect = if a + len <= o.end { None } else { Some(libc::EINVAL) };
+            let expect = if a + len <= o.end {
+                None
+            } else {
+                Some(libc::EINVAL)
+            };
             assert_eq!(errno(&rl), expect, "{ctx}: munmap");
             if expect.is_none() {
                 o.unmap(a, len);
@@ -271,8 +284,13 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
             let p = perms(&mut rng);
             let rl = mm.mprotect(a, len, p);
             trace.push(format!("{:?}", errno(&rl)));
-            let covered = a + len <= o.end && (0..len / PAGE_SIZE).all(|i| o.pages.contains_key(&(a + i * PAGE_SIZE)));
-            assert_eq!(rl.is_ok(), covered, "{ctx}: mprotect {a:#x}+{len:#x} {rl:?}");
+            let covered = a + len <= o.end
+                && (0..len / PAGE_SIZE).all(|i| o.pages.contains_key(&(a + i * PAGE_SIZE)));
+            assert_eq!(
+                rl.is_ok(),
+                covered,
+                "{ctx}: mprotect {a:#x}+{len:#x} {rl:?}"
+            );
             if covered {
                 for i in 0..len / PAGE_SIZE {
                     if let Some(pg) = o.pages.get_mut(&(a + i * PAGE_SIZE)) {
@@ -313,7 +331,11 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
             assert_eq!(rl, expect, "{ctx}: brk");
         } else if op < 82 {
             // mremap of an existing page range (or a random one).
-            let a = match o.pages.keys().nth(rng.below(o.pages.len().max(1) as u64) as usize) {
+            let a = match o
+                .pages
+                .keys()
+                .nth(rng.below(o.pages.len().max(1) as u64) as usize)
+            {
                 Some(&a) if rng.below(5) != 0 => a,
                 _ => rand_addr(&mut rng),
             };
@@ -350,7 +372,9 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
                         } else if !flags.may_move {
                             Err(libc::ENOMEM)
                         } else if let Some(n) = o.find(new_len) {
-                            let moved: Vec<Page> = (0..old_len / PAGE_SIZE).map(|i| o.pages[&(a + i * PAGE_SIZE)]).collect();
+                            let moved: Vec<Page> = (0..old_len / PAGE_SIZE)
+                                .map(|i| o.pages[&(a + i * PAGE_SIZE)])
+                                .collect();
                             o.unmap(a, old_len);
                             for (i, p) in moved.into_iter().enumerate() {
                                 o.pages.insert(n + i as u64 * PAGE_SIZE, p);
@@ -366,10 +390,18 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
                 }
                 _ => Err(libc::EFAULT),
             };
-            assert_eq!(rl.as_ref().map_err(|e| e.errno()).copied(), expect, "{ctx}: mremap {a:#x} {old_len:#x}->{new_len:#x} {flags:?}");
+            assert_eq!(
+                rl.as_ref().map_err(|e| e.errno()).copied(),
+                expect,
+                "{ctx}: mremap {a:#x} {old_len:#x}->{new_len:#x} {flags:?}"
+            );
         } else {
             // touch one page, write or read, and compare the data.
-            let a = match o.pages.keys().nth(rng.below(o.pages.len().max(1) as u64) as usize) {
+            let a = match o
+                .pages
+                .keys()
+                .nth(rng.below(o.pages.len().max(1) as u64) as usize)
+            {
                 Some(&a) => a,
                 None => rand_addr(&mut rng),
             };
@@ -381,15 +413,18 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
             let expect = match o.pages.get(&a).copied() {
                 None => Err(libc::EFAULT),
                 Some(p) => {
-                    let ok = if write { p.perms.write() } else { p.perms.read() || p.perms.write() };
+                    let ok = if write {
+                        p.perms.write()
+                    } else {
+                        p.perms.read() || p.perms.write()
+                    };
                     let beyond = match p.kind {
                         Kind::File(f, i) => i >= o.file_pages[&f],
                         Kind::Anon => false,
                     };
-                    if !ok {
+                    // No permission: SIGSEGV; beyond the file: SIGBUS. Both EFAULT.
+                    if !ok || beyond {
                         Err(libc::EFAULT)
-                    } else if beyond {
-                        Err(libc::EFAULT) // SIGBUS maps to EFAULT
                     } else {
                         if write {
                             match p.kind {
@@ -408,7 +443,11 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
                     }
                 }
             };
-            assert_eq!(rl.as_ref().map(|_| ()).map_err(|e| e.errno()), expect, "{ctx}: touch {a:#x} write={write}");
+            assert_eq!(
+                rl.as_ref().map(|_| ()).map_err(|e| e.errno()),
+                expect,
+                "{ctx}: touch {a:#x} write={write}"
+            );
             if expect.is_ok() {
                 let pg = o.pages[&a];
                 if let Some(want) = o.readable(&pg) {
@@ -424,8 +463,15 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
         if let Err(e) = mm.check_invariants() {
             panic!("{ctx}: invariants: {e}");
         }
-        let got: Vec<(u64, u64, Perms, bool)> = mm.vmas().map(|(r, v)| (r.start, r.end, v.perms, v.shared)).collect();
-        let want: Vec<(u64, u64, Perms, bool)> = o.vmas().into_iter().map(|(s, e, p)| (s, e, p.perms, p.shared)).collect();
+        let got: Vec<(u64, u64, Perms, bool)> = mm
+            .vmas()
+            .map(|(r, v)| (r.start, r.end, v.perms, v.shared))
+            .collect();
+        let want: Vec<(u64, u64, Perms, bool)> = o
+            .vmas()
+            .into_iter()
+            .map(|(s, e, p)| (s, e, p.perms, p.shared))
+            .collect();
         assert_eq!(got, want, "{ctx}: VMAs differ from the oracle's runs");
         for (r, v) in mm.vmas() {
             let first = o.pages[&r.start];
@@ -434,7 +480,9 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
                 (Backing::File { file, offset }, Kind::File(f, i)) if f < 1000 => {
                     assert_eq!((file.get(), offset / PAGE_SIZE), (f, i), "{ctx}")
                 }
-                (Backing::File { offset, .. }, Kind::File(_, i)) => assert_eq!(offset / PAGE_SIZE, i, "{ctx}"),
+                (Backing::File { offset, .. }, Kind::File(_, i)) => {
+                    assert_eq!(offset / PAGE_SIZE, i, "{ctx}")
+                }
                 other => panic!("{ctx}: backing mismatch {other:?}"),
             }
         }
@@ -462,9 +510,19 @@ fn random_sequences_match_the_oracle() {
         let seed = seed * 0x9E37_79B9_7F4A_7C15;
         let linear = run(seed, 1500, GapSearch::Linear);
         let maxgap = run(seed, 1500, GapSearch::MaxGap);
-        assert_eq!(linear, maxgap, "seed {seed}: linear and max-gap results differ");
+        assert_eq!(
+            linear, maxgap,
+            "seed {seed}: linear and max-gap results differ"
+        );
         // The sequence must exercise real work, not only error paths.
-        let ok = linear.iter().filter(|t| t.starts_with("Ok") || t.starts_with("None")).count();
-        assert!(ok * 2 > linear.len(), "seed {seed}: only {ok} of {} operations succeeded", linear.len());
+        let ok = linear
+            .iter()
+            .filter(|t| t.starts_with("Ok") || t.starts_with("None"))
+            .count();
+        assert!(
+            ok * 2 > linear.len(),
+            "seed {seed}: only {ok} of {} operations succeeded",
+            linear.len()
+        );
     }
 }

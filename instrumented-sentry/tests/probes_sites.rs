@@ -7,7 +7,10 @@ use instrumented_sentry::platform::inproc::InProcConfig;
 use instrumented_sentry::probes::{Calibration, ProbeConfig, Site};
 use instrumented_sentry::segment::GapSearch;
 
-fn calls(mm: &MemoryManager<instrumented_sentry::platform::inproc::InProcAddressSpace>, site: Site) -> u64 {
+fn calls(
+    mm: &MemoryManager<instrumented_sentry::platform::inproc::InProcAddressSpace>,
+    site: Site,
+) -> u64 {
     mm.probes().histogram(site).count()
 }
 
@@ -21,7 +24,11 @@ fn calibration_is_measured() {
 
 #[test]
 fn every_site_counts_its_calls() {
-    let mut mm = MemoryManager::inproc(MmConfig::with_search(GapSearch::Linear), &InProcConfig::default()).unwrap();
+    let mut mm = MemoryManager::inproc(
+        MmConfig::with_search(GapSearch::Linear),
+        &InProcConfig::default(),
+    )
+    .unwrap();
     let f = mm.create_file(1 << 20).unwrap();
     for _ in 0..100 {
         mm.mmap(&MmapRequest::file(f, 0, PAGE_SIZE)).unwrap();
@@ -29,7 +36,11 @@ fn every_site_counts_its_calls() {
     assert_eq!(calls(&mm, Site::Mmap), 100);
     assert_eq!(calls(&mm, Site::CreateVma), 100);
     assert_eq!(calls(&mm, Site::FindAvailable), 100);
-    assert_eq!(calls(&mm, Site::GetPmas), 0, "file mappings are not populated");
+    assert_eq!(
+        calls(&mm, Site::GetPmas),
+        0,
+        "file mappings are not populated"
+    );
     assert_eq!(calls(&mm, Site::MapAs), 0);
     // Anonymous small mappings: populated at mmap time.
     for _ in 0..10 {
@@ -47,12 +58,24 @@ fn every_site_counts_its_calls() {
 
     let report = mm.probes().report(16);
     assert_eq!(report.sites.len(), Site::ALL.len());
-    let fa = report.sites.iter().find(|s| s.site == Site::FindAvailable).unwrap();
+    let fa = report
+        .sites
+        .iter()
+        .find(|s| s.site == Site::FindAvailable)
+        .unwrap();
     assert_eq!(fa.calls, 111);
-    assert!(fa.median_cycles > 0.0 && fa.median_cycles <= fa.p90_cycles && fa.p90_cycles <= fa.p99_cycles);
+    assert!(
+        fa.median_cycles > 0.0
+            && fa.median_cycles <= fa.p90_cycles
+            && fa.p90_cycles <= fa.p99_cycles
+    );
     assert!(fa.p99_cycles <= fa.max_cycles);
     assert!((fa.total_cycles - fa.mean_cycles * 111.0).abs() < 1.0);
-    let series = report.series.iter().find(|s| s.site == Site::FindAvailable).unwrap();
+    let series = report
+        .series
+        .iter()
+        .find(|s| s.site == Site::FindAvailable)
+        .unwrap();
     assert!(series.mean_cycles.len() <= 16);
     assert!(series.bucket_calls * (series.mean_cycles.len() as u64 - 1) < 111);
 

@@ -1,5 +1,5 @@
-use std::time::Instant;
 use collectors::folded::FoldedStacks;
+use std::time::Instant;
 use tui::fixtures::synthetic_folded;
 fn main() {
     let f = synthetic_folded(100_000, 7);

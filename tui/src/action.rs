@@ -73,7 +73,10 @@ pub enum Action {
     /// Charts: show all mappings or one kind.
     CycleChartMapping,
     /// The terminal changed size.
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The loader finished bundle `index`.
     Loaded {
         index: usize,

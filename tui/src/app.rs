@@ -5,11 +5,11 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use collectors::bundle::write_file_atomic;
+use collectors::bundle::{read_bundle, write_file_atomic};
 use crossterm::event::{self, Event};
 use flamegraph::flame::{render, FlameOptions, Orientation};
 use ratatui::backend::Backend;
@@ -25,6 +25,10 @@ use crate::ui;
 
 /// How long the loop waits for a terminal event before checking workers.
 const POLL: Duration = Duration::from_millis(40);
+
+/// Default slowdown (percent) beyond which Compare calls a significant
+/// change a regression.
+pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
 
 /// What `sentryprof tui` was asked to open.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +73,11 @@ pub fn browse(opts: BrowseOptions) -> Result<(), TuiError> {
             opts.bundles.len()
         )));
     }
+    // A missing or corrupt run.json is reported before the terminal is
+    // touched; the (large) profiles are read by the loader thread.
+    for path in &opts.bundles {
+        read_bundle(path)?;
+    }
     let mut guard = TerminalGuard::enter()?;
     let result = run(&mut guard.terminal, &mut TerminalEvents, &opts);
     drop(guard);
@@ -87,12 +96,13 @@ where
 {
     let size = terminal.size().map_err(terminal_error("read the size"))?;
     let (tx, rx) = channel();
-    let loader = spawn_loader(opts.bundles.clone(), opts.threshold_pct, tx.clone()).map_err(
-        |source| TuiError::Terminal {
-            what: "cannot start the loader thread",
-            source,
-        },
-    )?;
+    let loader =
+        spawn_loader(opts.bundles.clone(), opts.threshold_pct, tx.clone()).map_err(|source| {
+            TuiError::Terminal {
+                what: "cannot start the loader thread",
+                source,
+            }
+        })?;
     let mut state = AppState::new(opts.bundles.clone(), size.width, size.height);
     state.export_dir = opts.export_dir.clone();
     event_loop(terminal, events, &mut state, &rx, &tx, &loader)?;
@@ -124,14 +134,9 @@ where
 {
     let mut dirty = true;
     loop {
-        loop {
-            match rx.try_recv() {
-                Ok(action) => {
-                    apply(state, action, tx);
-                    dirty = true;
-                }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
-            }
+        while let Ok(action) = rx.try_recv() {
+            apply(state, action, tx);
+            dirty = true;
         }
         if loader.is_finished() && !state.all_loaded() && state.fatal.is_none() {
             // The loader ended without sending every bundle: it panicked.

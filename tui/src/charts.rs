@@ -53,8 +53,12 @@ pub struct ChartData {
     pub skipped: usize,
 }
 
+/// Key of a series: platform, search, mapping, touch, and the size or
+/// iteration count that is not on the x axis.
+type SeriesKey = (String, String, String, bool, u64);
+
 /// Key of a series: every parameter but the one on the x axis.
-fn series_key(p: &Point, axis: ChartAxis) -> (String, String, String, bool, u64) {
+fn series_key(p: &Point, axis: ChartAxis) -> SeriesKey {
     let other = match axis {
         ChartAxis::Mappings => p.size,
         ChartAxis::Size => p.iterations,
@@ -69,7 +73,11 @@ fn series_key(p: &Point, axis: ChartAxis) -> (String, String, String, bool, u64)
 }
 
 fn series_label(p: &Point, axis: ChartAxis) -> String {
-    let search = p.search.as_deref().map(|s| format!("/{s}")).unwrap_or_default();
+    let search = p
+        .search
+        .as_deref()
+        .map(|s| format!("/{s}"))
+        .unwrap_or_default();
     let fixed = match axis {
         ChartAxis::Mappings => bytes(p.size),
         ChartAxis::Size => format!("x{}", si(p.iterations as f64, "")),
@@ -84,8 +92,7 @@ fn series_label(p: &Point, axis: ChartAxis) -> String {
 /// Postconditions: every plotted value lies within the bounds; each label
 /// list has one entry per decade of its bounds (bounds span >= 1 decade).
 pub fn chart_data(run: &RunJson, axis: ChartAxis, mapping: Option<&str>) -> ChartData {
-    let mut groups: BTreeMap<(String, String, String, bool, u64), (String, Vec<(f64, f64)>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<SeriesKey, (String, Vec<(f64, f64)>)> = BTreeMap::new();
     let mut skipped = 0;
     for p in &run.points {
         if mapping.is_some_and(|m| m != p.mapping) {

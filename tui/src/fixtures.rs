@@ -43,8 +43,20 @@ pub fn sample_capabilities() -> Capabilities {
         max_map_count: Some(65_530),
         kallsyms_readable: true,
         checks: vec![
-            check("perf_event_paranoid", true, "2", "user-space sampling of own processes allowed", None),
-            check("hardware_cycles", true, "yes", "hardware cycles counter opens", None),
+            check(
+                "perf_event_paranoid",
+                true,
+                "2",
+                "user-space sampling of own processes allowed",
+                None,
+            ),
+            check(
+                "hardware_cycles",
+                true,
+                "yes",
+                "hardware cycles counter opens",
+                None,
+            ),
             check(
                 "host_guest_split",
                 false,
@@ -53,7 +65,13 @@ pub fn sample_capabilities() -> Capabilities {
                 Some("run on bare metal for a real split"),
             ),
             check("kvm", true, "/dev/kvm", "KVM usable (PVM nested)", None),
-            check("tsc", true, "2.25 GHz constant", "rdtsc probes are comparable across cores", None),
+            check(
+                "tsc",
+                true,
+                "2.25 GHz constant",
+                "rdtsc probes are comparable across cores",
+                None,
+            ),
             check(
                 "max_map_count",
                 true,
@@ -104,7 +122,10 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
         let map_as = 16_000.0;
         let mmap = create + get_pmas + map_as + 300.0;
         let mut sites = BTreeMap::new();
-        for (name, cycles) in ALL_SITES.iter().zip([mmap, create, find, get_pmas, map_as, 0.0]) {
+        for (name, cycles) in ALL_SITES
+            .iter()
+            .zip([mmap, create, find, get_pmas, map_as, 0.0])
+        {
             if cycles > 0.0 {
                 sites.insert(name.to_string(), site(iterations, cycles));
             }
@@ -128,7 +149,11 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
             max: latency * 6.0,
             trials: trials(latency, 10),
         },
-        host_mappings: if platform == "native" { iterations } else { 1 + iterations / 512 },
+        host_mappings: if platform == "native" {
+            iterations
+        } else {
+            1 + iterations / 512
+        },
         sites,
         ..Point::default()
     }
@@ -138,10 +163,17 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
 /// strategies and native, at every count of [`ITERATIONS`].
 pub fn sample_run(slowdown: f64) -> RunJson {
     let mut run = RunJson::new(BundleKind::Run);
-    run.command = ["sentryprof", "run", "--workload", "exp1", "--mapping", "private"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    run.command = [
+        "sentryprof",
+        "run",
+        "--workload",
+        "exp1",
+        "--mapping",
+        "private",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     run.created_unix = 1_795_228_380;
     run.machine = Machine {
         hostname: "sandbox-01".into(),
@@ -162,8 +194,10 @@ pub fn sample_run(slowdown: f64) -> RunJson {
     run.trials = 10;
     run.warmup_trials = 2;
     for &n in &ITERATIONS {
-        run.points.push(sample_point("inproc", Some("linear"), n, slowdown));
-        run.points.push(sample_point("inproc", Some("maxgap"), n, slowdown));
+        run.points
+            .push(sample_point("inproc", Some("linear"), n, slowdown));
+        run.points
+            .push(sample_point("inproc", Some("maxgap"), n, slowdown));
         run.points.push(sample_point("native", None, n, 1.0));
     }
     run.notes
@@ -176,13 +210,25 @@ pub fn sample_run(slowdown: f64) -> RunJson {
 pub fn sample_folded() -> FoldedStacks {
     let base = "sentryprof;run_point;Workload::exp1;MemoryManager::mmap";
     let lines = [
-        ("createVMA;findAvailable;SegmentSet::last_large_enough_gap", 5200),
-        ("createVMA;findAvailable;SegmentSet::last_large_enough_gap;GapIterator::prev_gap", 2400),
+        (
+            "createVMA;findAvailable;SegmentSet::last_large_enough_gap",
+            5200,
+        ),
+        (
+            "createVMA;findAvailable;SegmentSet::last_large_enough_gap;GapIterator::prev_gap",
+            2400,
+        ),
         ("createVMA;SegmentSet::insert_with_merge", 610),
         ("createVMA;SegmentSet::insert_with_merge;Node::split", 90),
         ("getPMAs;PageAllocator::allocate", 300),
-        ("mapAS;InprocPlatform::map;mmap64;do_mmap_[k];mmap_region_[k]", 1900),
-        ("mapAS;InprocPlatform::map;mmap64;do_mmap_[k];vma_merge_[k]", 420),
+        (
+            "mapAS;InprocPlatform::map;mmap64;do_mmap_[k];mmap_region_[k]",
+            1900,
+        ),
+        (
+            "mapAS;InprocPlatform::map;mmap64;do_mmap_[k];vma_merge_[k]",
+            420,
+        ),
         ("mapAS;KvmPlatform::map;PageTables::map", 260),
     ];
     let mut f = FoldedStacks::new();
@@ -194,14 +240,24 @@ pub fn sample_folded() -> FoldedStacks {
         "sentryprof;vcpu_run;KVM_RUN_[k];guest_syscall_[g];guest_mmap_[g];guest_fault_[g]".into(),
         640,
     );
-    f.add_joined("sentryprof;vcpu_run;KVM_RUN_[k];vmx_vcpu_run_[k]".into(), 310);
-    f.add_joined("sentryprof;Workload::exp1;open_backing_file;memfd_create_[k]".into(), 12);
+    f.add_joined(
+        "sentryprof;vcpu_run;KVM_RUN_[k];vmx_vcpu_run_[k]".into(),
+        310,
+    );
+    f.add_joined(
+        "sentryprof;Workload::exp1;open_backing_file;memfd_create_[k]".into(),
+        12,
+    );
     f
 }
 
 /// Write a bundle holding `run` (and `stacks` as `stacks.folded` when given)
 /// at `dir`.
-pub fn write_bundle(dir: &Path, run: &RunJson, stacks: Option<&FoldedStacks>) -> Result<PathBuf, BundleError> {
+pub fn write_bundle(
+    dir: &Path,
+    run: &RunJson,
+    stacks: Option<&FoldedStacks>,
+) -> Result<PathBuf, BundleError> {
     let w = BundleWriter::create(dir)?;
     let mut run = run.clone();
     if let Some(stacks) = stacks {

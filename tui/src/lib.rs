@@ -9,7 +9,8 @@
 //!   the state (event → action → state update);
 //! - [`ui`]: drawing the state into a ratatui frame, nothing else;
 //! - [`app`] and [`terminal`]: the event loop and the terminal guard that
-//!   restores the terminal on quit, error, Ctrl-C and panic.
+//!   restores the terminal on quit, error, Ctrl-C and panic;
+//! - [`live`]: `sentryprof run --tui`, the run shown as it goes.
 //!
 //! Statistics (function tables, site tables, scaling fits, comparisons) and
 //! SVG rendering come from the `flamegraph` crate; this crate only shows them.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod fixtures;
 pub mod flame;
 pub mod keys;
+pub mod live;
 pub mod loader;
 pub mod model;
 pub mod state;
@@ -28,5 +30,5 @@ pub mod table;
 pub mod terminal;
 pub mod ui;
 
-pub use app::{browse, BrowseOptions};
+pub use app::{browse, BrowseOptions, DEFAULT_THRESHOLD_PCT};
 pub use error::TuiError;

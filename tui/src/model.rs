@@ -107,7 +107,9 @@ impl BundleModel {
                 (stacks, source)
             }
         };
-        Ok(BundleModel::from_parts(bundle.dir, bundle.run, stacks, source))
+        Ok(BundleModel::from_parts(
+            bundle.dir, bundle.run, stacks, source,
+        ))
     }
 
     /// Derive the model from a run and its stacks (no file access).
@@ -117,12 +119,21 @@ impl BundleModel {
         stacks: FoldedStacks,
         source: ProfileSource,
     ) -> BundleModel {
-        let tree = FlameTree::from_folded(&stacks);
         let profile = match source {
             ProfileSource::Samples { .. } => run.profile.as_ref(),
             _ => None,
         };
-        let mut functions = function_table(&stacks, profile);
+        // The tree and the function table are independent: build them on
+        // two threads (large profiles take a good part of a second each).
+        let (tree, mut functions) = std::thread::scope(|scope| {
+            let table = scope.spawn(|| function_table(&stacks, profile));
+            let tree = FlameTree::from_folded(&stacks);
+            let functions = match table.join() {
+                Ok(t) => t,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (tree, functions)
+        });
         if source == ProfileSource::ProbeCycles {
             functions.weight_unit = "cycles".into();
         }

@@ -26,7 +26,13 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab in display order.
-    pub const ALL: [Tab; 5] = [Tab::Overview, Tab::Table, Tab::Flame, Tab::Charts, Tab::Compare];
+    pub const ALL: [Tab; 5] = [
+        Tab::Overview,
+        Tab::Table,
+        Tab::Flame,
+        Tab::Charts,
+        Tab::Compare,
+    ];
 
     /// Title in the tab bar.
     pub fn title(self) -> &'static str {
@@ -346,7 +352,13 @@ impl AppState {
         let re = match Regex::new(pattern) {
             Ok(re) => re,
             Err(e) => {
-                let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 self.message = Some(format!("bad regex {pattern:?}: {first}"));
                 return;
             }
@@ -440,15 +452,14 @@ impl AppState {
                     text: t.filter.clone(),
                 });
             }
-            Action::Back => {
-                if !t.filter.is_empty() {
-                    t.filter.clear();
-                    self.refresh_table();
-                }
+            Action::Back if !t.filter.is_empty() => {
+                t.filter.clear();
+                self.refresh_table();
             }
-            Action::NextPoint | Action::PrevPoint | Action::ToggleStrategy | Action::NextPlatform => {
-                self.change_point(&action)
-            }
+            Action::NextPoint
+            | Action::PrevPoint
+            | Action::ToggleStrategy
+            | Action::NextPlatform => self.change_point(&action),
             Action::Activate => self.jump_to_flame(),
             _ => {}
         }
@@ -515,17 +526,16 @@ impl AppState {
         self.flame.zoom.clear();
         self.flame.selected = ROOT;
         self.set_search(&pattern, false);
-        let heaviest = match (first_model(&self.bundles), &self.flame.search) {
-            (Some(model), Some(search)) => {
-                let tree = &model.tree;
-                search
-                    .nodes
-                    .iter()
-                    .copied()
-                    .max_by(|&a, &b| tree.node(a).total.cmp(&tree.node(b).total).then(b.cmp(&a)))
-            }
-            _ => None,
-        };
+        let heaviest =
+            match (first_model(&self.bundles), &self.flame.search) {
+                (Some(model), Some(search)) => {
+                    let tree = &model.tree;
+                    search.nodes.iter().copied().max_by(|&a, &b| {
+                        tree.node(a).total.cmp(&tree.node(b).total).then(b.cmp(&a))
+                    })
+                }
+                _ => None,
+            };
         if let Some(id) = heaviest {
             self.select_visible(id);
         }
@@ -621,7 +631,13 @@ impl AppState {
         let frame = if zoom == ROOT { "all" } else { tree.name(zoom) };
         let safe: String = frame
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(60)
             .collect();
         let dir = self.export_dir.clone().unwrap_or_else(|| model.dir.clone());

@@ -22,7 +22,13 @@ pub enum TableKind {
 pub const FUNCTION_COLUMNS: [&str; 5] = ["function", "self", "self %", "total", "total %"];
 /// Column titles of the site table.
 pub const SITE_COLUMNS: [&str; 7] = [
-    "site", "calls", "median cyc", "p90 cyc", "p99 cyc", "max cyc", "share",
+    "site",
+    "calls",
+    "median cyc",
+    "p90 cyc",
+    "p99 cyc",
+    "max cyc",
+    "share",
 ];
 
 /// State of the cycle table.
@@ -70,7 +76,8 @@ impl TableView {
     /// or point.
     ///
     /// Postconditions: `rows` holds exactly the rows of the current kind
-    /// (and point) whose name contains the filter, in sort order;
+    /// (and point, sites with calls only) whose name contains the filter,
+    /// in sort order;
     /// `selected < rows.len()` unless `rows` is empty (then 0).
     pub fn refresh(&mut self, model: &BundleModel) {
         let needle = self.filter.to_lowercase();
@@ -78,7 +85,8 @@ impl TableView {
         match self.kind {
             TableKind::Functions => {
                 let rows = &model.functions.rows;
-                let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| keep(&rows[i].name)).collect();
+                let mut idx: Vec<usize> =
+                    (0..rows.len()).filter(|&i| keep(&rows[i].name)).collect();
                 let col = self.sort_column.min(FUNCTION_COLUMNS.len() - 1);
                 idx.sort_by(|&a, &b| {
                     let o = compare_functions(&rows[a], &rows[b], col);
@@ -90,7 +98,13 @@ impl TableView {
             TableKind::Sites => {
                 let rows = &model.sites;
                 let mut idx: Vec<usize> = (0..rows.len())
-                    .filter(|&i| rows[i].point_index == self.point && keep(&rows[i].site))
+                    .filter(|&i| {
+                        // A site with no calls (not on this point's path)
+                        // says nothing.
+                        rows[i].point_index == self.point
+                            && rows[i].calls > 0
+                            && keep(&rows[i].site)
+                    })
                     .collect();
                 let col = self.sort_column.min(SITE_COLUMNS.len() - 1);
                 idx.sort_by(|&a, &b| {

@@ -30,7 +30,10 @@ fn tabs_cycle_and_compare_needs_two_bundles() {
     assert_eq!(s.tab, Tab::Flame);
     apply(&mut s, vec![Action::GoTab(Tab::Compare)]);
     assert_eq!(s.tab, Tab::Flame, "no compare with one bundle");
-    apply(&mut s, vec![Action::PrevTab, Action::PrevTab, Action::PrevTab]);
+    apply(
+        &mut s,
+        vec![Action::PrevTab, Action::PrevTab, Action::PrevTab],
+    );
     assert_eq!(s.tab, Tab::Charts, "wraps around");
     let mut two = loaded(vec![model(1.0), model(1.3)], 120, 40);
     assert_eq!(two.tabs().len(), 5);
@@ -48,16 +51,33 @@ fn table_sorts_by_any_column_and_reverses() {
     // Next columns: self %, then total.
     apply(&mut s, vec![Action::SortNext, Action::SortNext]);
     assert_eq!(s.table.sort_column, 3);
-    assert_eq!(function_names(&s)[0], "sentryprof", "the root caller has the largest total");
+    assert_eq!(
+        function_names(&s)[0],
+        "sentryprof",
+        "the root caller has the largest total"
+    );
     let m = s.primary().unwrap();
-    let totals: Vec<u64> = s.table.rows.iter().map(|&i| m.functions.rows[i].total_weight).collect();
+    let totals: Vec<u64> = s
+        .table
+        .rows
+        .iter()
+        .map(|&i| m.functions.rows[i].total_weight)
+        .collect();
     assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
     apply(&mut s, vec![Action::SortReverse]);
     let m = s.primary().unwrap();
-    let totals: Vec<u64> = s.table.rows.iter().map(|&i| m.functions.rows[i].total_weight).collect();
+    let totals: Vec<u64> = s
+        .table
+        .rows
+        .iter()
+        .map(|&i| m.functions.rows[i].total_weight)
+        .collect();
     assert!(totals.windows(2).all(|w| w[0] <= w[1]), "{totals:?}");
     // Name column sorts alphabetically.
-    apply(&mut s, vec![Action::SortPrev, Action::SortPrev, Action::SortPrev]);
+    apply(
+        &mut s,
+        vec![Action::SortPrev, Action::SortPrev, Action::SortPrev],
+    );
     assert_eq!(s.table.sort_column, 0);
     let names = function_names(&s);
     let mut sorted = names.clone();
@@ -69,23 +89,35 @@ fn table_sorts_by_any_column_and_reverses() {
 fn filter_applies_as_typed_and_esc_clears_it() {
     let mut s = loaded(vec![model(1.0)], 120, 40);
     apply(&mut s, vec![Action::GoTab(Tab::Table), Action::StartInput]);
-    assert_eq!(s.input.as_ref().map(|i| i.purpose), Some(InputPurpose::Filter));
+    assert_eq!(
+        s.input.as_ref().map(|i| i.purpose),
+        Some(InputPurpose::Filter)
+    );
     apply(&mut s, "_[K]".chars().map(Action::InputChar).collect());
     let names = function_names(&s);
     assert_eq!(names.len(), 6, "{names:?}");
-    assert!(names.iter().all(|n| n.ends_with("_[k]")), "case-insensitive: {names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with("_[k]")),
+        "case-insensitive: {names:?}"
+    );
     apply(&mut s, vec![Action::InputSubmit]);
     assert!(s.input.is_none());
     assert_eq!(s.table.filter, "_[K]");
     apply(&mut s, vec![Action::Back]);
     assert!(s.table.filter.is_empty());
-    assert_eq!(function_names(&s).len(), s.primary().unwrap().functions.rows.len());
+    assert_eq!(
+        function_names(&s).len(),
+        s.primary().unwrap().functions.rows.len()
+    );
 }
 
 #[test]
 fn point_toggles_switch_strategy_and_platform() {
     let mut s = loaded(vec![model(1.0)], 120, 40);
-    apply(&mut s, vec![Action::GoTab(Tab::Table), Action::ToggleTableKind]);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind],
+    );
     assert_eq!(s.table.kind, TableKind::Sites);
     let label = |s: &AppState| s.primary().unwrap().run.points[s.table.point].label();
     assert_eq!(label(&s), "exp1 inproc/linear private 4096B x1000 notouch");
@@ -95,22 +127,45 @@ fn point_toggles_switch_strategy_and_platform() {
         .iter()
         .map(|&i| s.primary().unwrap().sites[i].site.clone())
         .collect();
-    assert_eq!(sites, ["mmap", "create_vma", "find_available", "get_pmas", "map_as"]);
+    assert_eq!(
+        sites,
+        ["mmap", "create_vma", "find_available", "get_pmas", "map_as"]
+    );
     apply(&mut s, vec![Action::ToggleStrategy]);
     assert_eq!(label(&s), "exp1 inproc/maxgap private 4096B x1000 notouch");
     apply(&mut s, vec![Action::NextPlatform]);
     assert_eq!(label(&s), "exp1 native/- private 4096B x1000 notouch");
     assert!(s.table.rows.is_empty(), "native has no probe sites");
     apply(&mut s, vec![Action::ToggleStrategy]);
-    assert!(s.message.as_deref().unwrap_or("").contains("no point"), "{:?}", s.message);
-    apply(&mut s, vec![Action::NextPlatform, Action::NextPoint, Action::NextPoint, Action::NextPoint]);
+    assert!(
+        s.message.as_deref().unwrap_or("").contains("no point"),
+        "{:?}",
+        s.message
+    );
+    apply(
+        &mut s,
+        vec![
+            Action::NextPlatform,
+            Action::NextPoint,
+            Action::NextPoint,
+            Action::NextPoint,
+        ],
+    );
     assert_eq!(label(&s), "exp1 inproc/linear private 4096B x4000 notouch");
     apply(&mut s, vec![Action::PrevPoint]);
     assert_eq!(label(&s), "exp1 native/- private 4096B x1000 notouch");
     // Sort sites by median cycles, largest first.
-    apply(&mut s, vec![Action::NextPoint, Action::SortNext, Action::SortNext]);
+    apply(
+        &mut s,
+        vec![Action::NextPoint, Action::SortNext, Action::SortNext],
+    );
     let m = s.primary().unwrap();
-    let medians: Vec<f64> = s.table.rows.iter().map(|&i| m.sites[i].median_cycles).collect();
+    let medians: Vec<f64> = s
+        .table
+        .rows
+        .iter()
+        .map(|&i| m.sites[i].median_cycles)
+        .collect();
     assert!(medians.windows(2).all(|w| w[0] >= w[1]), "{medians:?}");
 }
 
@@ -126,7 +181,14 @@ fn enter_on_a_function_shows_it_in_the_flame() {
     assert_eq!(search.pattern, "^findAvailable$");
     assert_eq!(search.nodes.len(), 1);
     // A probe site finds the sentry's frame of the same step.
-    apply(&mut s, vec![Action::GoTab(Tab::Table), Action::Back, Action::ToggleTableKind]);
+    apply(
+        &mut s,
+        vec![
+            Action::GoTab(Tab::Table),
+            Action::Back,
+            Action::ToggleTableKind,
+        ],
+    );
     apply(&mut s, vec![Action::Down, Action::Activate]);
     assert_eq!(s.tab, Tab::Flame);
     assert_eq!(selected_name(&s), "createVMA");
@@ -137,7 +199,10 @@ fn flame_moves_zooms_and_resets() {
     let mut s = loaded(vec![model(1.0)], 120, 40);
     apply(&mut s, vec![Action::GoTab(Tab::Flame)]);
     assert_eq!(s.flame.selected, ROOT);
-    apply(&mut s, vec![Action::Down, Action::Down, Action::Down, Action::Down]);
+    apply(
+        &mut s,
+        vec![Action::Down, Action::Down, Action::Down, Action::Down],
+    );
     assert_eq!(selected_name(&s), "MemoryManager::mmap");
     apply(&mut s, vec![Action::Down]);
     assert_eq!(selected_name(&s), "createVMA", "heaviest callee");
@@ -145,10 +210,20 @@ fn flame_moves_zooms_and_resets() {
     assert_eq!(selected_name(&s), "getPMAs");
     apply(&mut s, vec![Action::Left, Action::Activate]);
     assert_eq!(s.flame.zoom.len(), 1);
-    assert_eq!(s.primary().unwrap().tree.name(s.flame.zoom_root()), "createVMA");
-    apply(&mut s, vec![Action::Down, Action::Activate, Action::Up, Action::Up]);
+    assert_eq!(
+        s.primary().unwrap().tree.name(s.flame.zoom_root()),
+        "createVMA"
+    );
+    apply(
+        &mut s,
+        vec![Action::Down, Action::Activate, Action::Up, Action::Up],
+    );
     assert_eq!(s.flame.zoom.len(), 2);
-    assert_eq!(selected_name(&s), "findAvailable", "never above the zoomed frame");
+    assert_eq!(
+        selected_name(&s),
+        "findAvailable",
+        "never above the zoomed frame"
+    );
     apply(&mut s, vec![Action::Back]);
     assert_eq!(s.flame.zoom.len(), 1);
     apply(&mut s, vec![Action::ResetZoom]);
@@ -179,7 +254,11 @@ fn search_highlights_cycles_and_reports_bad_regex() {
     // A bad regex keeps the old search and says why.
     apply(&mut s, vec![Action::StartInput, Action::InputChar('(')]);
     apply(&mut s, vec![Action::InputSubmit]);
-    assert!(s.message.as_deref().unwrap().starts_with("bad regex"), "{:?}", s.message);
+    assert!(
+        s.message.as_deref().unwrap().starts_with("bad regex"),
+        "{:?}",
+        s.message
+    );
     assert!(s.flame.search.is_some());
     apply(&mut s, vec![Action::ClearSearch]);
     assert!(s.flame.search.is_none());
@@ -201,10 +280,25 @@ fn narrow_match_zooms_its_caller_into_view() {
 fn export_asks_for_the_zoomed_subtree() {
     let mut s = loaded(vec![model(1.0)], 120, 40);
     apply(&mut s, vec![Action::GoTab(Tab::Flame)]);
-    apply(&mut s, vec![Action::Down, Action::Down, Action::Down, Action::Down, Action::Down]);
+    apply(
+        &mut s,
+        vec![
+            Action::Down,
+            Action::Down,
+            Action::Down,
+            Action::Down,
+            Action::Down,
+        ],
+    );
     apply(&mut s, vec![Action::Activate]);
     let effect = s.update(Action::Export).expect("an export");
-    let Effect::ExportSvg { stacks, path, icicle, count_name, .. } = effect;
+    let Effect::ExportSvg {
+        stacks,
+        path,
+        icicle,
+        count_name,
+        ..
+    } = effect;
     assert!(icicle);
     assert_eq!(count_name, "samples");
     assert_eq!(path.file_name().unwrap(), "tui-flame-createVMA.svg");
@@ -215,7 +309,11 @@ fn export_asks_for_the_zoomed_subtree() {
     assert!(s.update(Action::Export).is_none(), "one export at a time");
     apply(&mut s, vec![Action::Exported(Ok(path.clone()))]);
     assert!(!s.exporting);
-    assert!(s.message.as_deref().unwrap().contains("tui-flame-createVMA.svg"));
+    assert!(s
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("tui-flame-createVMA.svg"));
 }
 
 #[test]
@@ -224,7 +322,11 @@ fn help_esc_quit_and_load_failure() {
     apply(&mut s, vec![Action::ToggleHelp]);
     assert!(s.help);
     apply(&mut s, vec![Action::NextTab]);
-    assert_eq!(s.tab, Tab::Overview, "keys other than Esc/?/q are ignored under help");
+    assert_eq!(
+        s.tab,
+        Tab::Overview,
+        "keys other than Esc/?/q are ignored under help"
+    );
     apply(&mut s, vec![Action::Back]);
     assert!(!s.help);
     apply(&mut s, vec![Action::Quit]);
@@ -232,9 +334,20 @@ fn help_esc_quit_and_load_failure() {
 
     let mut s = AppState::new(vec!["/nope".into()], 80, 24);
     let err = collectors::bundle::read_bundle(std::path::Path::new("/nope/bundle")).unwrap_err();
-    apply(&mut s, vec![Action::Loaded { index: 0, result: Err(TuiError::Bundle(err)) }]);
+    apply(
+        &mut s,
+        vec![Action::Loaded {
+            index: 0,
+            result: Err(TuiError::Bundle(err)),
+        }],
+    );
     assert!(s.quit);
-    assert!(s.fatal.as_ref().unwrap().to_string().contains("/nope/bundle"));
+    assert!(s
+        .fatal
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("/nope/bundle"));
 }
 
 #[test]
@@ -243,7 +356,12 @@ fn every_listed_key_does_something_in_its_view() {
     for k in KEYS {
         s.tab = k.tab.unwrap_or(Tab::Flame);
         let action = action_for(KeyEvent::new(k.sample, KeyModifiers::NONE), &s);
-        assert!(action.is_some(), "{} in {:?} maps to nothing", k.keys, k.tab);
+        assert!(
+            action.is_some(),
+            "{} in {:?} maps to nothing",
+            k.keys,
+            k.tab
+        );
     }
     let ctrl_c = KeyEvent::new(crossterm::event::KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(matches!(action_for(ctrl_c, &s), Some(Action::Quit)));

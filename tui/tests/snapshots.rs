@@ -67,7 +67,14 @@ fn overview() {
 #[test]
 fn function_table_sorted_by_total() {
     let mut s = loaded(vec![model(1.0)], 100, 24);
-    apply(&mut s, vec![Action::GoTab(Tab::Table), Action::SortNext, Action::SortNext]);
+    apply(
+        &mut s,
+        vec![
+            Action::GoTab(Tab::Table),
+            Action::SortNext,
+            Action::SortNext,
+        ],
+    );
     check_snapshot("table_functions_by_total", &render(&s, 100, 24));
 }
 
@@ -76,7 +83,11 @@ fn site_table_of_a_maxgap_point() {
     let mut s = loaded(vec![model(1.0)], 110, 16);
     apply(
         &mut s,
-        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind, Action::NextPoint],
+        vec![
+            Action::GoTab(Tab::Table),
+            Action::ToggleTableKind,
+            Action::NextPoint,
+        ],
     );
     check_snapshot("table_sites_maxgap", &render(&s, 110, 16));
 }
@@ -96,7 +107,10 @@ fn flame_zoomed_with_search() {
 #[test]
 fn flame_orientation_puts_the_root_at_the_bottom() {
     let mut s = loaded(vec![model(1.0)], 100, 20);
-    apply(&mut s, vec![Action::GoTab(Tab::Flame), Action::ToggleOrientation]);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Flame), Action::ToggleOrientation],
+    );
     check_snapshot("flame_bottom_up", &render(&s, 100, 20));
 }
 
@@ -129,7 +143,10 @@ fn charts_log_axes_legend_and_verdicts() {
     let buf = render(&s, 120, 36);
     let text = text_of(&buf);
     assert!(text.contains("inproc/linear private 4K"), "{text}");
-    assert!(text.contains("linear,"), "the linear search is called linear:\n{text}");
+    assert!(
+        text.contains("linear,"),
+        "the linear search is called linear:\n{text}"
+    );
     check_snapshot("charts_mappings", &buf);
     apply(&mut s, vec![Action::ToggleChartAxis]);
     let text = text_of(&render(&s, 120, 36));
@@ -139,12 +156,12 @@ fn charts_log_axes_legend_and_verdicts() {
 #[test]
 fn compare_two_bundles() {
     let mut s = loaded(vec![model(1.0), model(1.3)], 140, 20);
-    let cmp = flamegraph::compare::compare_runs(
-        &s.model(0).unwrap().run,
-        &s.model(1).unwrap().run,
-        5.0,
+    let cmp =
+        flamegraph::compare::compare_runs(&s.model(0).unwrap().run, &s.model(1).unwrap().run, 5.0);
+    apply(
+        &mut s,
+        vec![Action::Compared(Box::new(cmp)), Action::GoTab(Tab::Compare)],
     );
-    apply(&mut s, vec![Action::Compared(Box::new(cmp)), Action::GoTab(Tab::Compare)]);
     check_snapshot("compare", &render(&s, 140, 20));
 }
 

@@ -65,13 +65,24 @@ pub fn run(args: CompareArgs) -> Result<Outcome, CliError> {
         println!("{j}");
     } else {
         println!("A: {}\nB: {}", a.dir.display(), b.dir.display());
-        println!("{}; regression: significant slowdown > {}%", c.method, c.threshold_pct);
+        println!(
+            "{}; regression: significant slowdown > {}%",
+            c.method, c.threshold_pct
+        );
         print!("{}", comparison_table(&c).to_text());
         for u in &c.unmatched {
             println!("unmatched: {u}");
         }
-        let slower = c.rows.iter().filter(|r| r.verdict == flamegraph::compare::Verdict::Slower).count();
-        let faster = c.rows.iter().filter(|r| r.verdict == flamegraph::compare::Verdict::Faster).count();
+        let slower = c
+            .rows
+            .iter()
+            .filter(|r| r.verdict == flamegraph::compare::Verdict::Slower)
+            .count();
+        let faster = c
+            .rows
+            .iter()
+            .filter(|r| r.verdict == flamegraph::compare::Verdict::Faster)
+            .count();
         let regressions = c.rows.iter().filter(|r| r.regression).count();
         println!(
             "verdict: {} compared, {faster} faster, {slower} slower, {regressions} regression(s)",

@@ -76,7 +76,10 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let exports = args
         .export
         .iter()
-        .map(|f| ExportFormat::from_str(f.trim()).map_err(|e| CliError::BadInput(format!("--export: {e}"))))
+        .map(|f| {
+            ExportFormat::from_str(f.trim())
+                .map_err(|e| CliError::BadInput(format!("--export: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let bundle = read_bundle(&args.bundle)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
@@ -112,7 +115,11 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
         }
     }
     for c in &charts {
-        files.push(file(&format!("{}.svg", c.stem), c.svg.clone().into_bytes(), &c.title));
+        files.push(file(
+            &format!("{}.svg", c.stem),
+            c.svg.clone().into_bytes(),
+            &c.title,
+        ));
     }
     files.extend(export_files_if(&bundle, &exports)?);
     // Flamegraphs already beside the report are linked from the page.
@@ -129,7 +136,11 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     }
     flames.sort();
     let html = report_html(&report, &charts, &chart_notes, &flames);
-    files.push(file("report.html", html.into_bytes(), "self-contained report"));
+    files.push(file(
+        "report.html",
+        html.into_bytes(),
+        "self-contained report",
+    ));
 
     let paths = write_files(&out_dir, &files).map_err(render_error)?;
     if let Some(t) = text_out {

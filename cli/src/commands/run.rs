@@ -63,7 +63,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub touch: bool,
     /// Run both or either: touch, notouch (instead of --touch)
-    #[arg(long, value_name = "LIST", value_delimiter = ',', conflicts_with = "touch")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "touch"
+    )]
     pub touch_modes: Vec<String>,
     /// Counted trials per point [default: 12]
     #[arg(long, value_name = "N")]
@@ -92,6 +97,11 @@ pub struct RunArgs {
     /// No progress lines on stderr
     #[arg(long)]
     pub quiet: bool,
+    /// Show the run live in the terminal: progress per point and each
+    /// point's cycle table as it is measured (q stops the run; when it is
+    /// over, Enter opens the bundle in the browser)
+    #[arg(long)]
+    pub tui: bool,
 }
 
 impl RunArgs {
@@ -120,9 +130,11 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let cfg = RunConfig::from_args(&args, now)?;
+    // Ctrl-C from here on stops between trials, and the unfinished bundle
+    // writer removes its staging directory.
+    interrupt::install();
     // Refuse an output path that is not ours before any work.
     let writer = BundleWriter::create(&cfg.out)?;
-    interrupt::install();
     let started = Instant::now();
 
     let calibration = Calibration::get();
@@ -161,7 +173,10 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             calibration.tsc_hz as f64 / 1e9,
             calibration.pair_cost_cycles,
             if cfg.subtract_probe_cost {
-                format!("probe self-cost of {} cycles subtracted", calibration.self_cycles)
+                format!(
+                    "probe self-cost of {} cycles subtracted",
+                    calibration.self_cycles
+                )
             } else {
                 "not subtracted".to_string()
             }
@@ -212,6 +227,21 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
         warmup_trials: cfg.warmup_trials,
     };
     let mut progress = progress::Progress::new(cfg.point_count(), args.quiet);
+    // --tui: the live view takes the terminal until the run is over; what
+    // the run prints meanwhile is shown when the view closes.
+    let live = if args.tui {
+        let view = tui::live::LiveView::start(Box::new(interrupt::request))
+            .map_err(|e| CliError::Environment(format!("--tui: {e}")))?;
+        progress.set_live(view.sender());
+        let _ = view.sender().send(tui::live::LiveEvent::RunStarted {
+            total_points: cfg.point_count(),
+            trials: cfg.trials,
+            warmup_trials: cfg.warmup_trials,
+        });
+        Some(view)
+    } else {
+        None
+    };
     let mut last_inproc: Option<usize> = None;
     let mut index = 0usize;
     for spec in &cfg.specs {
@@ -226,7 +256,6 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             let result = match &mut runners[ci] {
                 Err(why) => Err(MeasureError::Point(PointError::Unsupported(why.clone()))),
                 Ok(runner) => measure::measure_point(
-                    index,
                     spec,
                     runner.as_mut(),
                     plan,
@@ -237,6 +266,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             match result {
                 Ok(m) => {
                     progress.point_end(&table::latency_line(&m.point));
+                    progress.point_measured(&m.point);
                     println!("{label}: {}", table::latency_line(&m.point));
                     print!("{}", table::cycle_table(&m.point));
                     if let Some(note) = m.collector_note {
@@ -263,6 +293,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
                 }
                 Err(MeasureError::Point(e)) => {
                     progress.point_end(&format!("FAILED: {e}"));
+                    progress.point_failed(&e.to_string());
                     println!("{label}: FAILED: {e}");
                     run.failures.push(PointFailure {
                         platform: skeleton.platform,
@@ -351,5 +382,18 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
         run.points.len(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(view) = live {
+        let _ = view.sender().send(tui::live::LiveEvent::Finished {
+            bundle: Some(dir.clone()),
+            summary: format!(
+                "run over: {} point(s) measured, {} failed, {:.1} s",
+                run.points.len(),
+                run.failures.len(),
+                started.elapsed().as_secs_f64()
+            ),
+        });
+        view.finish()
+            .map_err(|e| CliError::Environment(format!("--tui: {e}")))?;
+    }
     Ok(Outcome::Success)
 }

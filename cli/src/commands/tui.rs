@@ -20,7 +20,7 @@ pub struct TuiArgs {
     pub out: Option<PathBuf>,
     /// Compare: a significant slowdown beyond this many percent is shown as
     /// a regression.
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    #[arg(long, value_name = "PCT", default_value_t = tui::DEFAULT_THRESHOLD_PCT)]
     pub threshold: f64,
 }
 

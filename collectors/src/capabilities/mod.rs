@@ -16,7 +16,7 @@ use crate::perf::{open_error_hint, perf_event_paranoid};
 use crate::symbolize::kallsyms::kallsyms_readable;
 
 /// Iterations of the guest loop used to measure the host/guest split.
-const SPLIT_LOOP_ITERATIONS: u32 = 300_000;
+const SPLIT_LOOP_ITERATIONS: u32 = 100_000;
 
 fn check(name: &str, ok: bool, value: impl Into<String>, verdict: impl Into<String>, fix: Option<&str>) -> CapabilityCheck {
     CapabilityCheck {

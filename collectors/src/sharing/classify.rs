@@ -138,7 +138,10 @@ mod tests {
             ("[stack:1234]", MappingKind::Stack),
             ("", MappingKind::Anonymous),
             ("[anon:scudo]", MappingKind::Anonymous),
-            ("/memfd:sentry-memory (deleted)", MappingKind::SentryMemoryFile),
+            (
+                "/memfd:sentry-memory (deleted)",
+                MappingKind::SentryMemoryFile,
+            ),
             ("/memfd:wayland (deleted)", MappingKind::Anonymous),
             ("/SYSV00000000 (deleted)", MappingKind::Anonymous),
             ("[vdso]", MappingKind::Other),

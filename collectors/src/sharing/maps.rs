@@ -63,7 +63,12 @@ pub fn parse_maps(text: &str) -> Result<Vec<MapEntry>, MapsParseError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| parse_line(l).map_err(|problem| MapsParseError { line: i + 1, problem }))
+        .map(|(i, l)| {
+            parse_line(l).map_err(|problem| MapsParseError {
+                line: i + 1,
+                problem,
+            })
+        })
         .collect()
 }
 

@@ -174,6 +174,8 @@ pub struct ConfirmationReport {
     pub unconfirmed: u64,
     /// Representatives read again from their source to compare.
     pub rereads: u64,
+    /// Batched reads those re-reads took (one per source per scan batch).
+    pub reread_batches: u64,
     /// Bytes of duplicated contents kept to compare without re-reading.
     pub cache_bytes: u64,
     /// Entries in the table of distinct contents.
@@ -218,18 +220,34 @@ impl SharingReport {
     pub fn render_text(&self) -> String {
         let mut s = String::new();
         let g = self.granularity;
-        let unit = if g == 4096 { "pages".to_string() } else { format!("{g}-byte granules") };
+        let unit = if g == 4096 {
+            "pages".to_string()
+        } else {
+            format!("{g}-byte granules")
+        };
         let _ = writeln!(
             s,
             "Page sharing over {} source(s), granularity {g} B (counts in {unit}){}",
             self.sources.len(),
-            if self.partial { "  [PARTIAL: a source was cut short]" } else { "" }
+            if self.partial {
+                "  [PARTIAL: a source was cut short]"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(s);
         let _ = writeln!(
             s,
             "{:<40} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>11}",
-            "source", "status", "scanned", "zero", "unique", "self", "cross", "not resident", "unreadable"
+            "source",
+            "status",
+            "scanned",
+            "zero",
+            "unique",
+            "self",
+            "cross",
+            "not resident",
+            "unreadable"
         );
         for src in &self.sources {
             let status = match src.status {
@@ -260,7 +278,11 @@ impl SharingReport {
             mib(t.pages_scanned * g as u64)
         );
         let _ = writeln!(s, "zero      {:>10} ({:.1}%)", t.zero_pages, t.zero_percent);
-        let _ = writeln!(s, "unique    {:>10} ({:.1}%)", t.unique_pages, t.unique_percent);
+        let _ = writeln!(
+            s,
+            "unique    {:>10} ({:.1}%)",
+            t.unique_pages, t.unique_percent
+        );
         let _ = writeln!(
             s,
             "sharable  {:>10} ({:.1}%) = self {} + cross {}   [non-zero contents: {} distinct, {} duplicated]",
@@ -280,7 +302,15 @@ impl SharingReport {
         let _ = writeln!(
             s,
             "{:<20} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-            "mapping kind", "scanned", "zero", "unique", "kept", "sharable", "self", "cross", "sharable%"
+            "mapping kind",
+            "scanned",
+            "zero",
+            "unique",
+            "kept",
+            "sharable",
+            "self",
+            "cross",
+            "sharable%"
         );
         for k in &self.by_kind {
             let _ = writeln!(
@@ -329,21 +359,29 @@ impl SharingReport {
         let _ = writeln!(s);
         match &self.ksm {
             Some(k) => {
-                let _ = writeln!(s, "{} (kernel, machine-wide, MADV_MERGEABLE areas only)", k.summary());
+                let _ = writeln!(
+                    s,
+                    "{} (kernel, machine-wide, MADV_MERGEABLE areas only)",
+                    k.summary()
+                );
             }
             None => {
-                let _ = writeln!(s, "KSM: not present in this kernel (/sys/kernel/mm/ksm absent)");
+                let _ = writeln!(
+                    s,
+                    "KSM: not present in this kernel (/sys/kernel/mm/ksm absent)"
+                );
             }
         }
         let c = &self.confirmation;
         let _ = writeln!(
             s,
-            "hash {}: {} matches confirmed byte for byte, {} rejected, {} unconfirmed; {} re-reads; {:.1} MiB cached; {} table entries",
+            "hash {}: {} matches confirmed byte for byte, {} rejected, {} unconfirmed; {} re-reads in {} batches; {:.1} MiB cached; {} table entries",
             c.hash,
             c.confirmed,
             c.rejected,
             c.unconfirmed,
             c.rereads,
+            c.reread_batches,
             mib(c.cache_bytes),
             c.table_entries
         );
@@ -365,7 +403,14 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
-        let tail: String = s.chars().rev().take(n - 1).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = s
+            .chars()
+            .rev()
+            .take(n - 1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         format!("…{tail}")
     }
 }

@@ -44,7 +44,7 @@ impl Default for ScanOptions {
             granularity: Granularity::default(),
             top: 10,
             batch_bytes: 1 << 20,
-            cache_limit_bytes: 64 << 20,
+            cache_limit_bytes: 32 << 20,
             examples_per_content: 3,
             read_ksm: true,
         }
@@ -118,14 +118,40 @@ struct Scanner {
     table: ContentTable,
     per_source: Vec<SourceCounters>,
     per_kind: [KindCounters; MappingKind::ALL.len()],
+    /// Representatives read again from their source (granules).
     rereads: u64,
+    /// Batched reads of representatives (calls of `prefetch` per source).
+    reread_batches: u64,
     reread_buf: Vec<u8>,
+    /// Hashes of the granules of the batch in hand, in order.
+    hashes: Vec<u64>,
+    /// Representatives to read for the batch in hand, sorted.
+    wanted: Vec<Location>,
+    prefetched: Vec<bool>,
+    prefetch_buf: Vec<u8>,
 }
 
 impl Scanner {
-    /// Hash every whole granule in the first `filled` bytes of the batch.
+    /// Hash every whole granule in the first `filled` bytes of the batch and
+    /// count it. Three passes: hash; read in one go the representatives the
+    /// comparisons will need from earlier batches (one `process_vm_readv`
+    /// per source instead of one per granule); compare and count.
     fn hash_batch(&mut self, batch: &Batch<'_>, sources: &mut [OpenSource], filled: usize) {
         let g = self.g;
+        self.hashes.clear();
+        for (i, run) in batch.runs.iter().enumerate() {
+            let start = batch.starts[i];
+            if start >= filled {
+                break;
+            }
+            let end = (start + run.len).min(filled);
+            let mut pos = start;
+            while pos + g <= end {
+                self.hashes.push(xxh3_64(&batch.buf[pos..pos + g]));
+                pos += g;
+            }
+        }
+        self.prefetch(batch, sources);
         let s = batch.source as usize;
         let Scanner {
             table,
@@ -134,8 +160,13 @@ impl Scanner {
             rereads,
             reread_buf,
             zero_hash,
+            hashes,
+            wanted,
+            prefetched,
+            prefetch_buf,
             ..
         } = self;
+        let mut k = 0usize;
         for (i, run) in batch.runs.iter().enumerate() {
             let start = batch.starts[i];
             if start >= filled {
@@ -148,7 +179,8 @@ impl Scanner {
             let mut pos = start;
             while pos + g <= end {
                 let bytes = &batch.buf[pos..pos + g];
-                let h = xxh3_64(bytes);
+                let h = hashes[k];
+                k += 1;
                 kc.scanned += 1;
                 sc.scanned += 1;
                 if h == *zero_hash && bytes.iter().all(|&b| b == 0) {
@@ -161,19 +193,27 @@ impl Scanner {
                         offset: run.offset + (pos - start) as u64,
                     };
                     let seen = table.observe(h, bytes, loc, kind as u8, |rep, bytes| {
-                        if let Some(p) = batch.find(rep, g) {
-                            return if &batch.buf[p..p + g] == bytes {
+                        let same = |other: &[u8]| {
+                            if other == bytes {
                                 Confirm::Equal
                             } else {
                                 Confirm::Different
-                            };
+                            }
+                        };
+                        if let Some(p) = batch.find(rep, g) {
+                            return same(&batch.buf[p..p + g]);
+                        }
+                        if let Ok(w) = wanted.binary_search(rep) {
+                            if prefetched[w] {
+                                return same(&prefetch_buf[w * g..(w + 1) * g]);
+                            }
                         }
                         *rereads += 1;
                         reread_buf.resize(g, 0);
-                        match sources[rep.source as usize].read_at(rep.region, rep.offset, reread_buf)
+                        match sources[rep.source as usize]
+                            .read_at(rep.region, rep.offset, reread_buf)
                         {
-                            Ok(()) if reread_buf.as_slice() == bytes => Confirm::Equal,
-                            Ok(()) => Confirm::Different,
+                            Ok(()) => same(reread_buf),
                             Err(_) => Confirm::Unavailable,
                         }
                     });
@@ -191,6 +231,48 @@ impl Scanner {
                 }
                 pos += g;
             }
+        }
+    }
+
+    /// Read the representatives that the granules hashed in `self.hashes`
+    /// will be compared with and that are neither cached nor in the batch:
+    /// sorted into `wanted`, their bytes in `prefetch_buf`, `prefetched[i]`
+    /// telling which could be read (the others are re-read one by one, or
+    /// found unavailable, when compared).
+    fn prefetch(&mut self, batch: &Batch<'_>, sources: &mut [OpenSource]) {
+        let g = self.g;
+        self.wanted.clear();
+        for &h in &self.hashes {
+            if h != self.zero_hash {
+                self.table.uncached_reps(h, &mut self.wanted);
+            }
+        }
+        self.wanted.retain(|l| batch.find(l, g).is_none());
+        self.wanted.sort_unstable();
+        self.wanted.dedup();
+        let n = self.wanted.len();
+        self.prefetched.clear();
+        self.prefetched.resize(n, false);
+        self.prefetch_buf.resize(n * g, 0);
+        let mut i = 0;
+        while i < n {
+            let src = self.wanted[i].source;
+            let j = i + self.wanted[i..].partition_point(|l| l.source == src);
+            let runs: Vec<Run> = self.wanted[i..j]
+                .iter()
+                .map(|l| Run {
+                    region: l.region,
+                    offset: l.offset,
+                    len: g,
+                })
+                .collect();
+            let (filled, _) =
+                sources[src as usize].read_runs(&runs, &mut self.prefetch_buf[i * g..j * g]);
+            let got = filled / g;
+            self.prefetched[i..i + got].fill(true);
+            self.rereads += got as u64;
+            self.reread_batches += 1;
+            i = j;
         }
     }
 
@@ -402,7 +484,12 @@ pub fn analyze(
         per_source: vec![SourceCounters::default(); sources.len()],
         per_kind: [KindCounters::default(); MappingKind::ALL.len()],
         rereads: 0,
+        reread_batches: 0,
         reread_buf: Vec::new(),
+        hashes: Vec::new(),
+        wanted: Vec::new(),
+        prefetched: Vec::new(),
+        prefetch_buf: Vec::new(),
     };
     // The batch buffer: whole pages, at least one.
     let batch = opts.batch_bytes.max(PAGE_SIZE) / PAGE_SIZE * PAGE_SIZE;
@@ -414,7 +501,10 @@ pub fn analyze(
     let seconds = started.elapsed().as_secs_f64();
     drop(buf);
 
-    let any_read = scanner.per_source.iter().any(|c| c.scanned > 0 || !c.partial);
+    let any_read = scanner
+        .per_source
+        .iter()
+        .any(|c| c.scanned > 0 || !c.partial);
     if !any_read {
         let mut notes = notes;
         notes.extend(
@@ -424,7 +514,14 @@ pub fn analyze(
         );
         return Err(SharingError::NothingScanned { notes });
     }
-    Ok(build_report(scanner, &mut sources, failed, notes, opts, seconds))
+    Ok(build_report(
+        scanner,
+        &mut sources,
+        failed,
+        notes,
+        opts,
+        seconds,
+    ))
 }
 
 fn build_report(
@@ -528,6 +625,7 @@ fn build_report(
             rejected: table.counters.rejected,
             unconfirmed: table.counters.unconfirmed,
             rereads: scanner.rereads,
+            reread_batches: scanner.reread_batches,
             cache_bytes: table.cache_bytes_used() as u64,
             table_entries: table.contents().len() as u64,
         },
@@ -555,7 +653,12 @@ fn top_contents(scanner: &Scanner, sources: &mut [OpenSource], n: usize) -> Vec<
         .filter(|(_, c)| c.count > 1)
         .map(|(i, _)| i)
         .collect();
-    ids.sort_by(|&a, &b| table.contents()[b].count.cmp(&table.contents()[a].count).then(a.cmp(&b)));
+    ids.sort_by(|&a, &b| {
+        table.contents()[b]
+            .count
+            .cmp(&table.contents()[a].count)
+            .then(a.cmp(&b))
+    });
     ids.truncate(n);
     let mut bytes = vec![0u8; scanner.g];
     ids.into_iter()
@@ -563,7 +666,11 @@ fn top_contents(scanner: &Scanner, sources: &mut [OpenSource], n: usize) -> Vec<
             let c = &table.contents()[id];
             let preview = match table.cached_bytes(id) {
                 Some(b) => describe(b),
-                None => match sources[c.rep.source as usize].read_at(c.rep.region, c.rep.offset, &mut bytes) {
+                None => match sources[c.rep.source as usize].read_at(
+                    c.rep.region,
+                    c.rep.offset,
+                    &mut bytes,
+                ) {
                     Ok(()) if xxh3_64(&bytes) == c.hash => describe(&bytes),
                     _ => "(content no longer readable)".to_string(),
                 },

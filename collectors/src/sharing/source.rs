@@ -166,7 +166,10 @@ impl OpenSource {
         let maps = parse_maps(&maps_text)
             .map_err(|e| format!("{label}: unreadable /proc/{pid}/maps: {e}"))?;
         let mut regions = Vec::new();
-        for m in maps.iter().filter(|m| m.readable() && m.path != "[vsyscall]") {
+        for m in maps
+            .iter()
+            .filter(|m| m.readable() && m.path != "[vsyscall]")
+        {
             let (mut start, mut end) = (m.start, m.end);
             if let Some((lo, hi)) = range {
                 start = start.max(lo);
@@ -398,7 +401,9 @@ impl OpenSource {
         match self.read_runs(&[run], buf) {
             (n, None) if n == buf.len() => Ok(()),
             (_, Some(e)) => Err(e),
-            _ => Err(ReadError::Fault(io::Error::from(io::ErrorKind::UnexpectedEof))),
+            _ => Err(ReadError::Fault(io::Error::from(
+                io::ErrorKind::UnexpectedEof,
+            ))),
         }
     }
 

@@ -61,11 +61,7 @@ pub fn process_vm_readv(pid: i32, local: &mut [u8], remote: &[(u64, usize)]) -> 
 /// Where the next data (`data = true`, `SEEK_DATA`) or hole (`SEEK_HOLE`) of
 /// `file` starts at or after `offset`. `Ok(None)` when there is no more data
 /// (ENXIO).
-pub fn seek_data_or_hole(
-    file: &std::fs::File,
-    offset: u64,
-    data: bool,
-) -> io::Result<Option<u64>> {
+pub fn seek_data_or_hole(file: &std::fs::File, offset: u64, data: bool) -> io::Result<Option<u64>> {
     let whence = if data {
         libc::SEEK_DATA
     } else {

@@ -206,6 +206,23 @@ impl ContentTable {
         Seen::New
     }
 
+    /// Append to `out` the representatives of the contents with hash `hash`
+    /// that a comparison would have to read from their source (no cached
+    /// bytes, not stale), so a caller can read them all in one batch.
+    pub fn uncached_reps(&self, hash: u64, out: &mut Vec<Location>) {
+        let Some(&head) = self.index.get(&hash) else {
+            return;
+        };
+        let mut id = head;
+        while id != NONE {
+            let c = &self.contents[id as usize];
+            if !c.stale && c.cache == NONE {
+                out.push(c.rep);
+            }
+            id = c.next;
+        }
+    }
+
     fn count_duplicate(&mut self, id: u32, loc: Location) -> Seen {
         let c = &mut self.contents[id as usize];
         c.count = c.count.saturating_add(1);
@@ -316,7 +333,10 @@ mod tests {
     fn unavailable_representative_goes_stale() {
         let mut t = ContentTable::new(64, 0, 0);
         let a = [3u8; 64];
-        assert_eq!(t.observe(9, &a, loc(0, 0), 0, |_, _| Confirm::Equal), Seen::New);
+        assert_eq!(
+            t.observe(9, &a, loc(0, 0), 0, |_, _| Confirm::Equal),
+            Seen::New
+        );
         assert_eq!(
             t.observe(9, &a, loc(1, 0), 0, |_, _| Confirm::Unavailable),
             Seen::New

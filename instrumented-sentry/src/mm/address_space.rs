@@ -60,7 +60,12 @@ impl<A: AddressSpace> MemoryManager<A> {
     pub(crate) fn populate(&mut self, r: Range) -> Result<(), MmError> {
         let (vr, vma) = match self.vmas.lookup(r.start) {
             Some((vr, v)) => (vr, *v),
-            None => return Err(MmError::Fault { addr: r.start, reason: "no mapping to populate" }),
+            None => {
+                return Err(MmError::Fault {
+                    addr: r.start,
+                    reason: "no mapping to populate",
+                })
+            }
         };
         let r = r.intersect(&vr.intersect(&Range::new(vr.start, self.file_backed_end(vr, vma))));
         if r.is_empty() {
@@ -71,10 +76,19 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// getPMAs + mapAS for `r` inside the VMA `vr`, probed. On failure the
     /// PMAs made for `r` are dropped again (PMA present ⟺ mapped).
-    pub(crate) fn get_and_map(&mut self, vr: Range, vma: crate::mm::vma::Vma, r: Range) -> Result<(), MmError> {
+    pub(crate) fn get_and_map(
+        &mut self,
+        vr: Range,
+        vma: crate::mm::vma::Vma,
+        r: Range,
+    ) -> Result<(), MmError> {
         let mut runs = std::mem::take(&mut self.scratch_runs);
         runs.clear();
-        let got = probe_site!(self.probes, Site::GetPmas, self.get_pmas(vr, vma, r, &mut runs));
+        let got = probe_site!(
+            self.probes,
+            Site::GetPmas,
+            self.get_pmas(vr, vma, r, &mut runs)
+        );
         let mapped = match got {
             Ok(()) => probe_site!(self.probes, Site::MapAs, self.map_as(&runs)),
             Err(e) => Err(e),

@@ -39,7 +39,12 @@ impl<A: AddressSpace> MemoryManager<A> {
         let page = page_round_down(addr);
         let (vr, vma) = match self.vmas.lookup(page) {
             Some((vr, v)) => (vr, *v),
-            None => return Err(MmError::Fault { addr, reason: "no mapping" }),
+            None => {
+                return Err(MmError::Fault {
+                    addr,
+                    reason: "no mapping",
+                })
+            }
         };
         if !allows(vma.perms, access) {
             return Err(MmError::Fault {
@@ -56,7 +61,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
         let window = match (vma.backing, vma.shared) {
             (Backing::Anonymous, false) => HUGE_PAGE_SIZE,
-            _ => self.config.file_fault_window.max(PAGE_SIZE).next_power_of_two(),
+            _ => self
+                .config
+                .file_fault_window
+                .max(PAGE_SIZE)
+                .next_power_of_two(),
         };
         let wstart = page & !(window - 1);
         let wend = wstart.saturating_add(window);
@@ -75,7 +84,13 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// Errors: EINVAL for an empty or overflowing range; `Fault`/`Bus` as
     /// [`MemoryManager::handle_fault`] (pages before the failing one have
     /// been accessed).
-    pub fn touch(&mut self, addr: u64, len: u64, access: Access, value: u8) -> Result<u64, MmError> {
+    pub fn touch(
+        &mut self,
+        addr: u64,
+        len: u64,
+        access: Access,
+        value: u8,
+    ) -> Result<u64, MmError> {
         if len == 0 {
             return Err(MmError::InvalidArgument("length is zero"));
         }
@@ -125,30 +140,47 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// Copies application memory at `addr` into `buf`, faulting pages in as
     /// needed (copy-out of the application's view).
     pub fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), MmError> {
-        self.copy(addr, buf.len() as u64, Access::Read, |space, pages, at, off, pos, n| {
-            let dst = &mut buf[pos..pos + n];
-            if !space.read(at, dst)? {
-                pages.file().read(off, dst)?;
-            }
-            Ok(())
-        })
+        self.copy(
+            addr,
+            buf.len() as u64,
+            Access::Read,
+            |space, pages, at, off, pos, n| {
+                let dst = &mut buf[pos..pos + n];
+                if !space.read(at, dst)? {
+                    pages.file().read(off, dst)?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Copies `data` into application memory at `addr`, faulting pages in
     /// as needed. Needs write permission on every page.
     pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MmError> {
-        self.copy(addr, data.len() as u64, Access::Write, |space, pages, at, off, pos, n| {
-            let src = &data[pos..pos + n];
-            if !space.write(at, src)? {
-                pages.file_mut().write(off, src)?;
-            }
-            Ok(())
-        })
+        self.copy(
+            addr,
+            data.len() as u64,
+            Access::Write,
+            |space, pages, at, off, pos, n| {
+                let src = &data[pos..pos + n];
+                if !space.write(at, src)? {
+                    pages.file_mut().write(off, src)?;
+                }
+                Ok(())
+            },
+        )
     }
 
     fn copy<F>(&mut self, addr: u64, len: u64, access: Access, mut step: F) -> Result<(), MmError>
     where
-        F: FnMut(&mut A, &mut crate::mm::page_allocator::PageAllocator, u64, u64, usize, usize) -> Result<(), MmError>,
+        F: FnMut(
+            &mut A,
+            &mut crate::mm::page_allocator::PageAllocator,
+            u64,
+            u64,
+            usize,
+            usize,
+        ) -> Result<(), MmError>,
     {
         let end = addr
             .checked_add(len)
@@ -170,7 +202,14 @@ impl<A: AddressSpace> MemoryManager<A> {
             }
             let stop = pr.end.min(end);
             let n = (stop - at) as usize;
-            step(&mut self.space, &mut self.pages, at, pma.offset + (at - pr.start), (at - addr) as usize, n)?;
+            step(
+                &mut self.space,
+                &mut self.pages,
+                at,
+                pma.offset + (at - pr.start),
+                (at - addr) as usize,
+                n,
+            )?;
             at = stop;
         }
         Ok(())

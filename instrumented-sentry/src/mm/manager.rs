@@ -150,7 +150,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         let file = MemoryFile::new(&config.memory_file)?;
         let space = make_space(&file)?;
         let range = space.app_range();
-        if range.is_empty() || range.start % PAGE_SIZE != 0 || range.end % PAGE_SIZE != 0 || range.start == 0 {
+        if range.is_empty()
+            || range.start % PAGE_SIZE != 0
+            || range.end % PAGE_SIZE != 0
+            || range.start == 0
+        {
             return Err(MmError::InvalidArgument(
                 "platform application range must be non-empty, page-aligned and above 0",
             ));
@@ -274,7 +278,10 @@ impl<A: AddressSpace> MemoryManager<A> {
 
     /// Size of a file.
     pub fn file_size(&self, file: FileId) -> Result<u64, MmError> {
-        self.files.get(file).map(|f| f.size).ok_or(MmError::BadFile(file.get()))
+        self.files
+            .get(file)
+            .map(|f| f.size)
+            .ok_or(MmError::BadFile(file.get()))
     }
 
     /// Writes `data` into a file at `offset` (like `pwrite`; grows the
@@ -295,7 +302,10 @@ impl<A: AddressSpace> MemoryManager<A> {
                 .write(mf_off + in_page, &data[from..from + n as usize])?;
             pos += n;
         }
-        let f = self.files.get_mut(file).ok_or(MmError::BadFile(file.get()))?;
+        let f = self
+            .files
+            .get_mut(file)
+            .ok_or(MmError::BadFile(file.get()))?;
         f.size = f.size.max(end);
         Ok(())
     }
@@ -310,7 +320,10 @@ impl<A: AddressSpace> MemoryManager<A> {
             let in_page = pos % PAGE_SIZE;
             let n = ((PAGE_SIZE - in_page) as usize).min(buf.len() - done);
             match f.cache.get(&page) {
-                Some(&mf_off) => self.pages.file().read(mf_off + in_page, &mut buf[done..done + n])?,
+                Some(&mf_off) => self
+                    .pages
+                    .file()
+                    .read(mf_off + in_page, &mut buf[done..done + n])?,
                 None => buf[done..done + n].fill(0),
             }
             done += n;
@@ -385,8 +398,12 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// allocated memory-file bytes are exactly the owned PMAs plus the
     /// file caches. Returns a description of the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.vmas.check_invariants().map_err(|e| format!("VMA set: {e}"))?;
-        self.pmas.check_invariants().map_err(|e| format!("PMA set: {e}"))?;
+        self.vmas
+            .check_invariants()
+            .map_err(|e| format!("VMA set: {e}"))?;
+        self.pmas
+            .check_invariants()
+            .map_err(|e| format!("PMA set: {e}"))?;
         self.pages.check_invariants()?;
         let usage: u64 = self.vmas.iter().map(|(r, _)| r.len()).sum();
         if usage != self.usage {
@@ -394,7 +411,10 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
         let pma_bytes: u64 = self.pmas.iter().map(|(r, _)| r.len()).sum();
         if pma_bytes != self.pma_bytes {
-            return Err(format!("PMA bytes {} != recomputed {}", self.pma_bytes, pma_bytes));
+            return Err(format!(
+                "PMA bytes {} != recomputed {}",
+                self.pma_bytes, pma_bytes
+            ));
         }
         let mut owned = 0u64;
         for (pr, pma) in self.pmas.iter() {
@@ -407,7 +427,10 @@ impl<A: AddressSpace> MemoryManager<A> {
                     return Err(format!("PMA {pr:?} has no VMA at {at:#x}"));
                 }
                 if vma.perms != pma.perms {
-                    return Err(format!("PMA {pr:?} perms {} != VMA {vr:?} perms {}", pma.perms, vma.perms));
+                    return Err(format!(
+                        "PMA {pr:?} perms {} != VMA {vr:?} perms {}",
+                        pma.perms, vma.perms
+                    ));
                 }
                 at = vr.end;
             }
@@ -425,7 +448,12 @@ impl<A: AddressSpace> MemoryManager<A> {
                 .map(|(r, _)| r.len())
                 .sum();
             if mapped != f.mapped_bytes {
-                return Err(format!("file {} mapped bytes {} != recomputed {}", id.get(), f.mapped_bytes, mapped));
+                return Err(format!(
+                    "file {} mapped bytes {} != recomputed {}",
+                    id.get(),
+                    f.mapped_bytes,
+                    mapped
+                ));
             }
         }
         if owned + cached != self.pages.used_bytes() {

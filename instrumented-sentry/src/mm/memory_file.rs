@@ -55,7 +55,9 @@ pub enum MemoryFileError {
 }
 
 fn last_errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// Size settings of the memory file.
@@ -101,14 +103,19 @@ impl MemoryFile {
     pub fn new(config: &MemoryFileConfig) -> Result<Self, MemoryFileError> {
         use crate::mm::perms::is_page_aligned;
         if config.chunk_size == 0 || !is_page_aligned(config.chunk_size) {
-            return Err(MemoryFileError::Config("chunk size must be a positive multiple of 4096"));
+            return Err(MemoryFileError::Config(
+                "chunk size must be a positive multiple of 4096",
+            ));
         }
         if config.max_size == 0 || config.max_size % config.chunk_size != 0 {
-            return Err(MemoryFileError::Config("maximum size must be a positive multiple of the chunk size"));
+            return Err(MemoryFileError::Config(
+                "maximum size must be a positive multiple of the chunk size",
+            ));
         }
         let max_len = usize::try_from(config.max_size)
             .map_err(|_| MemoryFileError::Config("maximum size does not fit the address space"))?;
-        let name = std::ffi::CString::new(MEMFD_NAME).map_err(|_| MemoryFileError::Config("memfd name"))?;
+        let name = std::ffi::CString::new(MEMFD_NAME)
+            .map_err(|_| MemoryFileError::Config("memfd name"))?;
         // SAFETY: `name` is a valid NUL-terminated string; memfd_create has
         // no other memory effects.
         let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
@@ -178,7 +185,8 @@ impl MemoryFile {
 
     /// The chunks the file consists of, in offset order: `[i * chunk, (i+1) * chunk)`.
     pub fn chunks(&self) -> impl Iterator<Item = Range<u64>> + '_ {
-        (0..self.size / self.chunk_size).map(move |i| i * self.chunk_size..(i + 1) * self.chunk_size)
+        (0..self.size / self.chunk_size)
+            .map(move |i| i * self.chunk_size..(i + 1) * self.chunk_size)
     }
 
     /// Grows the file (in whole chunks) to at least `min_size` bytes.
@@ -209,7 +217,8 @@ impl MemoryFile {
             });
         }
         let old = self.size;
-        let grow_len = usize::try_from(new_size - old).map_err(|_| MemoryFileError::Config("size"))?;
+        let grow_len =
+            usize::try_from(new_size - old).map_err(|_| MemoryFileError::Config("size"))?;
         let old_off = usize::try_from(old).map_err(|_| MemoryFileError::Config("size"))?;
         let file_off = i64::try_from(old).map_err(|_| MemoryFileError::Config("size"))?;
         // SAFETY: `view + old .. view + new_size` lies inside the reservation
@@ -237,7 +246,9 @@ impl MemoryFile {
 
     fn check(&self, offset: u64, len: u64) -> Result<usize, MemoryFileError> {
         match offset.checked_add(len) {
-            Some(end) if end <= self.size => usize::try_from(offset).map_err(|_| MemoryFileError::Config("offset")),
+            Some(end) if end <= self.size => {
+                usize::try_from(offset).map_err(|_| MemoryFileError::Config("offset"))
+            }
             _ => Err(MemoryFileError::OutOfRange {
                 offset,
                 len,
@@ -252,7 +263,9 @@ impl MemoryFile {
         // SAFETY: `check` proved `offset + buf.len() <= size`, and the first
         // `size` bytes of the view are mapped read/write; `buf` cannot alias
         // the view (it is a Rust slice we did not hand out).
-        unsafe { std::ptr::copy_nonoverlapping(self.view.as_ptr().add(off), buf.as_mut_ptr(), buf.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.view.as_ptr().add(off), buf.as_mut_ptr(), buf.len())
+        };
         Ok(())
     }
 
@@ -260,7 +273,9 @@ impl MemoryFile {
     pub fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), MemoryFileError> {
         let off = self.check(offset, data.len() as u64)?;
         // SAFETY: as in `read`: in bounds of the mapped view, no aliasing.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.view.as_ptr().add(off), data.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.view.as_ptr().add(off), data.len())
+        };
         Ok(())
     }
 
@@ -336,7 +351,13 @@ mod tests {
         mf.decommit(0, 4096).unwrap();
         mf.read(100, &mut b).unwrap();
         assert_eq!(b, [0; 5]);
-        assert!(matches!(mf.grow_to(5 << 20), Err(MemoryFileError::Full { .. })));
-        assert!(matches!(mf.read(3 << 20, &mut b), Err(MemoryFileError::OutOfRange { .. })));
+        assert!(matches!(
+            mf.grow_to(5 << 20),
+            Err(MemoryFileError::Full { .. })
+        ));
+        assert!(matches!(
+            mf.read(3 << 20, &mut b),
+            Err(MemoryFileError::OutOfRange { .. })
+        ));
     }
 }

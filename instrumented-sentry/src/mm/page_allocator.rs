@@ -97,14 +97,17 @@ impl PageAllocator {
         let mut grew = false;
         loop {
             let size = self.file.size();
-            if let Some(g) = self.used.last_large_enough_gap(size, len, GapSearch::MaxGap) {
+            if let Some(g) = self
+                .used
+                .last_large_enough_gap(size, len, GapSearch::MaxGap)
+            {
                 let end = g.end.min(size);
                 let off = end - len;
                 if off >= g.start {
                     let r = Range::new(off, end);
-                    self.used
-                        .insert_with_merge(r, ())
-                        .map_err(|_| MemoryFileError::Config("allocation set rejected a free range"))?;
+                    self.used.insert_with_merge(r, ()).map_err(|_| {
+                        MemoryFileError::Config("allocation set rejected a free range")
+                    })?;
                     self.used_bytes += len;
                     return Ok((off, grew));
                 }
@@ -135,14 +138,22 @@ impl PageAllocator {
 
     /// Checks the allocation set's invariants and the cached byte count.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.used.check_invariants().map_err(|e: InvariantError| e.to_string())?;
+        self.used
+            .check_invariants()
+            .map_err(|e: InvariantError| e.to_string())?;
         let total: u64 = self.used.iter().map(|(r, _)| r.len()).sum();
         if total != self.used_bytes {
-            return Err(format!("page allocator: used_bytes {} != recomputed {}", self.used_bytes, total));
+            return Err(format!(
+                "page allocator: used_bytes {} != recomputed {}",
+                self.used_bytes, total
+            ));
         }
         if let Some((r, _)) = self.used.last() {
             if r.end > self.file.size() {
-                return Err(format!("page allocator: allocation {r:?} beyond file size {:#x}", self.file.size()));
+                return Err(format!(
+                    "page allocator: allocation {r:?} beyond file size {:#x}",
+                    self.file.size()
+                ));
             }
         }
         Ok(())

@@ -6,8 +6,8 @@
 //! (PMA present ⟺ reachable by the application). Pages with a VMA but no
 //! PMA fault.
 
-use crate::segment::{Range, SegmentFunctions, SegmentSet};
 use crate::mm::perms::Perms;
+use crate::segment::{Range, SegmentFunctions, SegmentSet};
 
 /// One PMA's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,10 @@ impl SegmentFunctions for PmaFunctions {
     const TRACK_MAX_GAP: bool = false;
 
     fn merge(left: Range, l: &Pma, _right: Range, r: &Pma) -> Option<Pma> {
-        (l.perms == r.perms && l.owned == r.owned && l.offset.checked_add(left.len()) == Some(r.offset)).then_some(*l)
+        (l.perms == r.perms
+            && l.owned == r.owned
+            && l.offset.checked_add(left.len()) == Some(r.offset))
+        .then_some(*l)
     }
 
     fn split(range: Range, v: &Pma, at: u64) -> (Pma, Pma) {
@@ -66,7 +69,13 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// `vma`), and inside the mapped file for file VMAs.
     /// Postconditions: every page of `r` has a PMA with `vma.perms`.
     #[inline(never)]
-    pub(crate) fn get_pmas(&mut self, vr: Range, vma: Vma, r: Range, out: &mut Vec<(Range, Pma)>) -> Result<(), MmError> {
+    pub(crate) fn get_pmas(
+        &mut self,
+        vr: Range,
+        vma: Vma,
+        r: Range,
+        out: &mut Vec<(Range, Pma)>,
+    ) -> Result<(), MmError> {
         let mut missing: Vec<Range> = Vec::new();
         for g in self.pmas.gaps_from(r.start) {
             if g.start >= r.end {
@@ -81,19 +90,40 @@ impl<A: AddressSpace> MemoryManager<A> {
             match (vma.backing, vma.shared) {
                 (Backing::Anonymous, _) => {
                     let off = self.allocate_pages(m.len())?;
-                    self.add_pma(m, Pma { offset: off, perms: vma.perms, owned: true }, out)?;
+                    self.add_pma(
+                        m,
+                        Pma {
+                            offset: off,
+                            perms: vma.perms,
+                            owned: true,
+                        },
+                        out,
+                    )?;
                 }
                 (Backing::File { file, offset }, false) => {
                     let off = self.allocate_pages(m.len())?;
                     let file_start = offset + (m.start - vr.start);
                     for i in 0..m.len() / PAGE_SIZE {
                         let page = file_start / PAGE_SIZE + i;
-                        let cached = self.files.get(file).and_then(|f| f.cache.get(&page).copied());
+                        let cached = self
+                            .files
+                            .get(file)
+                            .and_then(|f| f.cache.get(&page).copied());
                         if let Some(src) = cached {
-                            self.pages.file_mut().copy(src, off + i * PAGE_SIZE, PAGE_SIZE)?;
+                            self.pages
+                                .file_mut()
+                                .copy(src, off + i * PAGE_SIZE, PAGE_SIZE)?;
                         }
                     }
-                    self.add_pma(m, Pma { offset: off, perms: vma.perms, owned: true }, out)?;
+                    self.add_pma(
+                        m,
+                        Pma {
+                            offset: off,
+                            perms: vma.perms,
+                            owned: true,
+                        },
+                        out,
+                    )?;
                 }
                 (Backing::File { file, offset }, true) => {
                     let first_page = (offset + (m.start - vr.start)) / PAGE_SIZE;
@@ -101,7 +131,9 @@ impl<A: AddressSpace> MemoryManager<A> {
                     // Allocate the missing cache pages of this run in one
                     // block, so fresh files get contiguous offsets.
                     let f = self.files.get(file).ok_or(MmError::BadFile(file.get()))?;
-                    let absent: Vec<u64> = (0..pages).filter(|i| !f.cache.contains_key(&(first_page + i))).collect();
+                    let absent: Vec<u64> = (0..pages)
+                        .filter(|i| !f.cache.contains_key(&(first_page + i)))
+                        .collect();
                     if !absent.is_empty() {
                         let block = self.allocate_pages(absent.len() as u64 * PAGE_SIZE)?;
                         if let Some(f) = self.files.get_mut(file) {
@@ -111,15 +143,27 @@ impl<A: AddressSpace> MemoryManager<A> {
                         }
                     }
                     let f = self.files.get(file).ok_or(MmError::BadFile(file.get()))?;
-                    let offs: Vec<u64> = (0..pages).map(|i| f.cache.get(&(first_page + i)).copied().unwrap_or(0)).collect();
+                    let offs: Vec<u64> = (0..pages)
+                        .map(|i| f.cache.get(&(first_page + i)).copied().unwrap_or(0))
+                        .collect();
                     let mut i = 0u64;
                     while i < pages {
                         let mut j = i + 1;
-                        while j < pages && offs[j as usize] == offs[i as usize] + (j - i) * PAGE_SIZE {
+                        while j < pages
+                            && offs[j as usize] == offs[i as usize] + (j - i) * PAGE_SIZE
+                        {
                             j += 1;
                         }
                         let run = Range::new(m.start + i * PAGE_SIZE, m.start + j * PAGE_SIZE);
-                        self.add_pma(run, Pma { offset: offs[i as usize], perms: vma.perms, owned: false }, out)?;
+                        self.add_pma(
+                            run,
+                            Pma {
+                                offset: offs[i as usize],
+                                perms: vma.perms,
+                                owned: false,
+                            },
+                            out,
+                        )?;
                         i = j;
                     }
                 }
@@ -134,7 +178,11 @@ impl<A: AddressSpace> MemoryManager<A> {
             .map_err(|_| MmError::NoMemory("PMA range not free"))?;
         self.pma_bytes += r.len();
         match out.last_mut() {
-            Some((lr, lp)) if lr.end == r.start && lp.perms == pma.perms && lp.offset + lr.len() == pma.offset => {
+            Some((lr, lp))
+                if lr.end == r.start
+                    && lp.perms == pma.perms
+                    && lp.offset + lr.len() == pma.offset =>
+            {
                 lr.end = r.end;
             }
             _ => out.push((r, pma)),

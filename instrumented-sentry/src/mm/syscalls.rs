@@ -6,7 +6,9 @@ use crate::mm::error::MmError;
 use crate::mm::file::FileId;
 use crate::mm::manager::MemoryManager;
 use crate::mm::perms::{is_page_aligned, page_round_down, page_round_up, Perms};
-use crate::mm::vma::{find_highest_available, find_lowest_available, placement_alignment, Backing, MmapDirection, Vma};
+use crate::mm::vma::{
+    find_highest_available, find_lowest_available, placement_alignment, Backing, MmapDirection, Vma,
+};
 use crate::platform::AddressSpace;
 use crate::probes::{probe_site, Site};
 use crate::segment::Range;
@@ -101,13 +103,25 @@ impl MmapRequest {
     /// Errors: EINVAL for neither or both of MAP_PRIVATE/MAP_SHARED, bad
     /// prot bits, a file mapping without a file, or MAP_SHARED_VALIDATE
     /// with unknown flags; EBADF... is the caller's (no file for the fd).
-    pub fn from_linux(addr: u64, len: u64, prot: i32, flags: i32, file: Option<FileId>, offset: u64) -> Result<Self, MmError> {
-        let perms = Perms::from_prot(prot).ok_or(MmError::InvalidArgument("unknown PROT_* bits"))?;
+    pub fn from_linux(
+        addr: u64,
+        len: u64,
+        prot: i32,
+        flags: i32,
+        file: Option<FileId>,
+        offset: u64,
+    ) -> Result<Self, MmError> {
+        let perms =
+            Perms::from_prot(prot).ok_or(MmError::InvalidArgument("unknown PROT_* bits"))?;
         let map_type = flags & 0x3;
         let shared = match map_type {
             libc::MAP_PRIVATE => false,
             libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => true,
-            _ => return Err(MmError::InvalidArgument("exactly one of MAP_PRIVATE and MAP_SHARED is required")),
+            _ => {
+                return Err(MmError::InvalidArgument(
+                    "exactly one of MAP_PRIVATE and MAP_SHARED is required",
+                ))
+            }
         };
         let anonymous = flags & libc::MAP_ANONYMOUS != 0;
         let backing = match (anonymous, file) {
@@ -191,14 +205,19 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
         if let Placement::Fixed(a) | Placement::FixedNoReplace(a) = req.placement {
             if !is_page_aligned(a) {
-                return Err(MmError::InvalidArgument("fixed address is not page-aligned"));
+                return Err(MmError::InvalidArgument(
+                    "fixed address is not page-aligned",
+                ));
             }
         }
         // Shared anonymous memory is an internal file (gVisor: an shm
         // segment), so separate mappings never merge.
         let mut internal = None;
         if req.shared && backing == Backing::Anonymous {
-            let file = self.files.create(len, true).ok_or(MmError::NoMemory("too many sentry files"))?;
+            let file = self
+                .files
+                .create(len, true)
+                .ok_or(MmError::NoMemory("too many sentry files"))?;
             internal = Some(file);
             backing = Backing::File { file, offset: 0 };
         }
@@ -207,7 +226,11 @@ impl<A: AddressSpace> MemoryManager<A> {
             shared: req.shared,
             perms: req.perms,
         };
-        let created = probe_site!(self.probes, Site::CreateVma, self.create_vma(req.placement, len, vma));
+        let created = probe_site!(
+            self.probes,
+            Site::CreateVma,
+            self.create_vma(req.placement, len, vma)
+        );
         let r = match created {
             Ok(r) => r,
             Err(e) => {
@@ -239,14 +262,19 @@ impl<A: AddressSpace> MemoryManager<A> {
             Placement::Hint(a) => (Some(page_round_down(a)), false, false),
             Placement::Fixed(a) => (Some(a), true, true),
             Placement::FixedNoReplace(a) => {
-                let r = Range::from_start_len(a, len).ok_or(MmError::NoMemory("address + length overflows"))?;
+                let r = Range::from_start_len(a, len)
+                    .ok_or(MmError::NoMemory("address + length overflows"))?;
                 if self.vmas.intersecting(r).next().is_some() {
                     return Err(MmError::Exists { addr: a, len });
                 }
                 (Some(a), true, false)
             }
         };
-        let addr = probe_site!(self.probes, Site::FindAvailable, self.find_available(len, hint, fixed, unmap))?;
+        let addr = probe_site!(
+            self.probes,
+            Site::FindAvailable,
+            self.find_available(len, hint, fixed, unmap)
+        )?;
         let r = Range::new(addr, addr + len);
         if unmap {
             self.unmap_range(r)?;
@@ -260,7 +288,13 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// lowest (bottom-up) gap that fits, huge-page aligned for requests of
     /// 2 MiB or more, using the configured gap search.
     #[inline(never)]
-    pub fn find_available(&self, len: u64, hint: Option<u64>, fixed: bool, unmap: bool) -> Result<u64, MmError> {
+    pub fn find_available(
+        &self,
+        len: u64,
+        hint: Option<u64>,
+        fixed: bool,
+        unmap: bool,
+    ) -> Result<u64, MmError> {
         let allowed = self.layout.range;
         if let Some(h) = hint {
             if let Some(r) = Range::from_start_len(h, len) {
@@ -275,7 +309,9 @@ impl<A: AddressSpace> MemoryManager<A> {
             }
         }
         if fixed {
-            return Err(MmError::NoMemory("fixed range is outside the address space or not free"));
+            return Err(MmError::NoMemory(
+                "fixed range is outside the address space or not free",
+            ));
         }
         let align = placement_alignment(len);
         let found = match self.config.direction {
@@ -330,9 +366,12 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Err(MmError::InvalidArgument("length is zero"));
         }
         let len = page_round_up(len).ok_or(MmError::InvalidArgument("length overflows"))?;
-        let r = Range::from_start_len(addr, len).ok_or(MmError::InvalidArgument("address + length overflows"))?;
+        let r = Range::from_start_len(addr, len)
+            .ok_or(MmError::InvalidArgument("address + length overflows"))?;
         if !self.layout.range.is_superset_of(&r) {
-            return Err(MmError::InvalidArgument("range is outside the application address space"));
+            return Err(MmError::InvalidArgument(
+                "range is outside the application address space",
+            ));
         }
         Ok(r)
     }
@@ -351,9 +390,12 @@ impl<A: AddressSpace> MemoryManager<A> {
             return Ok(());
         }
         let len = page_round_up(len).ok_or(MmError::NoMemory("length overflows"))?;
-        let r = Range::from_start_len(addr, len).ok_or(MmError::NoMemory("address + length overflows"))?;
+        let r = Range::from_start_len(addr, len)
+            .ok_or(MmError::NoMemory("address + length overflows"))?;
         if !self.layout.range.is_superset_of(&r) {
-            return Err(MmError::NoMemory("range is outside the application address space"));
+            return Err(MmError::NoMemory(
+                "range is outside the application address space",
+            ));
         }
         let mut at = r.start;
         for (vr, _) in self.vmas.intersecting(r) {
@@ -416,30 +458,49 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// Errors: EINVAL (unaligned, zero new length, `fixed` without
     /// `may_move`, overlapping fixed ranges), EFAULT (old range not inside
     /// one VMA), ENOMEM (cannot grow in place and may not move, or no room).
-    pub fn mremap(&mut self, old_addr: u64, old_len: u64, new_len: u64, flags: MremapFlags) -> Result<u64, MmError> {
+    pub fn mremap(
+        &mut self,
+        old_addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: MremapFlags,
+    ) -> Result<u64, MmError> {
         if !is_page_aligned(old_addr) {
             return Err(MmError::InvalidArgument("old address is not page-aligned"));
         }
         if flags.fixed.is_some() && !flags.may_move {
-            return Err(MmError::InvalidArgument("MREMAP_FIXED without MREMAP_MAYMOVE"));
+            return Err(MmError::InvalidArgument(
+                "MREMAP_FIXED without MREMAP_MAYMOVE",
+            ));
         }
         if new_len == 0 || old_len == 0 {
             return Err(MmError::InvalidArgument("zero length"));
         }
-        let old_len = page_round_up(old_len).ok_or(MmError::InvalidArgument("old length overflows"))?;
-        let new_len = page_round_up(new_len).ok_or(MmError::InvalidArgument("new length overflows"))?;
-        let old_r = Range::from_start_len(old_addr, old_len).ok_or(MmError::InvalidArgument("old range overflows"))?;
+        let old_len =
+            page_round_up(old_len).ok_or(MmError::InvalidArgument("old length overflows"))?;
+        let new_len =
+            page_round_up(new_len).ok_or(MmError::InvalidArgument("new length overflows"))?;
+        let old_r = Range::from_start_len(old_addr, old_len)
+            .ok_or(MmError::InvalidArgument("old range overflows"))?;
         let (vr, vma) = match self.vmas.lookup(old_addr) {
             Some((vr, v)) if old_r.end <= vr.end => (vr, *v),
-            _ => return Err(MmError::Fault { addr: old_addr, reason: "old range is not inside one mapping" }),
+            _ => {
+                return Err(MmError::Fault {
+                    addr: old_addr,
+                    reason: "old range is not inside one mapping",
+                })
+            }
         };
         if let Some(new_addr) = flags.fixed {
             if !is_page_aligned(new_addr) {
                 return Err(MmError::InvalidArgument("new address is not page-aligned"));
             }
-            let new_r = Range::from_start_len(new_addr, new_len).ok_or(MmError::InvalidArgument("new range overflows"))?;
+            let new_r = Range::from_start_len(new_addr, new_len)
+                .ok_or(MmError::InvalidArgument("new range overflows"))?;
             if !self.layout.range.is_superset_of(&new_r) {
-                return Err(MmError::InvalidArgument("new range is outside the application address space"));
+                return Err(MmError::InvalidArgument(
+                    "new range is outside the application address space",
+                ));
             }
             if new_r.overlaps(&old_r) {
                 return Err(MmError::InvalidArgument("old and new ranges overlap"));
@@ -449,7 +510,13 @@ impl<A: AddressSpace> MemoryManager<A> {
             if new_len < old_len {
                 self.unmap_range(Range::new(old_addr + new_len, old_r.end))?;
             }
-            self.move_mapping(Range::new(old_addr, old_addr + keep), vr, vma, new_addr, new_len)?;
+            self.move_mapping(
+                Range::new(old_addr, old_addr + keep),
+                vr,
+                vma,
+                new_addr,
+                new_len,
+            )?;
             return Ok(new_addr);
         }
         if new_len <= old_len {
@@ -460,7 +527,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         }
         let ext = Range::from_start_len(old_r.end, new_len - old_len);
         if let Some(ext) = ext {
-            let free = self.layout.range.is_superset_of(&ext) && self.vmas.find_gap(ext.start).is_some_and(|g| g.is_superset_of(&ext));
+            let free = self.layout.range.is_superset_of(&ext)
+                && self
+                    .vmas
+                    .find_gap(ext.start)
+                    .is_some_and(|g| g.is_superset_of(&ext));
             if old_r.end == vr.end && free {
                 let mut piece = vma;
                 if let Backing::File { file, offset } = vma.backing {
@@ -474,7 +545,9 @@ impl<A: AddressSpace> MemoryManager<A> {
             }
         }
         if !flags.may_move {
-            return Err(MmError::NoMemory("cannot grow in place and MREMAP_MAYMOVE not given"));
+            return Err(MmError::NoMemory(
+                "cannot grow in place and MREMAP_MAYMOVE not given",
+            ));
         }
         let new_addr = self.find_available(new_len, None, false, false)?;
         self.move_mapping(old_r, vr, vma, new_addr, new_len)?;
@@ -486,7 +559,14 @@ impl<A: AddressSpace> MemoryManager<A> {
     ///
     /// Preconditions: `[new_addr, new_addr + new_len)` is free and does not
     /// overlap `old_r`.
-    fn move_mapping(&mut self, old_r: Range, vr: Range, vma: Vma, new_addr: u64, new_len: u64) -> Result<(), MmError> {
+    fn move_mapping(
+        &mut self,
+        old_r: Range,
+        vr: Range,
+        vma: Vma,
+        new_addr: u64,
+        new_len: u64,
+    ) -> Result<(), MmError> {
         let new_r = Range::new(new_addr, new_addr + new_len);
         let mut moved = vma;
         if let Backing::File { file, offset } = vma.backing {
@@ -500,7 +580,10 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.insert_vma(new_r, moved)?;
         self.remove_vmas(old_r)?;
         for (piece, pma) in pmas {
-            let dst = Range::new(piece.start - old_r.start + new_addr, piece.end - old_r.start + new_addr);
+            let dst = Range::new(
+                piece.start - old_r.start + new_addr,
+                piece.end - old_r.start + new_addr,
+            );
             self.pmas
                 .insert_with_merge(dst, pma)
                 .map_err(|_| MmError::NoMemory("PMA range not free"))?;

@@ -60,11 +60,16 @@ impl SegmentFunctions for VmaFunctions {
         }
         match (l.backing, r.backing) {
             (Backing::Anonymous, Backing::Anonymous) => Some(*l),
-            (Backing::File { file: lf, offset: lo }, Backing::File { file: rf, offset: ro })
-                if lf == rf && lo.checked_add(left.len()) == Some(ro) =>
-            {
-                Some(*l)
-            }
+            (
+                Backing::File {
+                    file: lf,
+                    offset: lo,
+                },
+                Backing::File {
+                    file: rf,
+                    offset: ro,
+                },
+            ) if lf == rf && lo.checked_add(left.len()) == Some(ro) => Some(*l),
             _ => None,
         }
     }
@@ -110,7 +115,14 @@ pub fn placement_alignment(len: u64) -> u64 {
 /// Postconditions: both strategies return the same address (the max-gap
 /// search only skips gaps shorter than `len`, which cannot fit).
 #[inline(never)]
-pub fn find_highest_available(vmas: &VmaSet, strategy: GapSearch, len: u64, align: u64, lo: u64, hi: u64) -> Option<u64> {
+pub fn find_highest_available(
+    vmas: &VmaSet,
+    strategy: GapSearch,
+    len: u64,
+    align: u64,
+    lo: u64,
+    hi: u64,
+) -> Option<u64> {
     let mut before = hi;
     while before > lo {
         let g = vmas.last_large_enough_gap(before, len, strategy)?;
@@ -130,7 +142,14 @@ pub fn find_highest_available(vmas: &VmaSet, strategy: GapSearch, len: u64, alig
 /// The lowest `len`-byte, `align`-aligned range inside a gap of `vmas` and
 /// inside `[lo, hi)`. Same pre- and postconditions as [`find_highest_available`].
 #[inline(never)]
-pub fn find_lowest_available(vmas: &VmaSet, strategy: GapSearch, len: u64, align: u64, lo: u64, hi: u64) -> Option<u64> {
+pub fn find_lowest_available(
+    vmas: &VmaSet,
+    strategy: GapSearch,
+    len: u64,
+    align: u64,
+    lo: u64,
+    hi: u64,
+) -> Option<u64> {
     let mut from = lo;
     while from < hi {
         let g = vmas.first_large_enough_gap(from, len, strategy)?;

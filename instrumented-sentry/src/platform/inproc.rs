@@ -78,11 +78,16 @@ impl SegmentFunctions for HostMappingFunctions {
     fn merge(left: Range, l: &HostMapping, _: Range, r: &HostMapping) -> Option<HostMapping> {
         match (*l, *r) {
             (HostMapping::Reserved, HostMapping::Reserved) => Some(HostMapping::Reserved),
-            (HostMapping::Memfd { offset: lo, perms: lp }, HostMapping::Memfd { offset: ro, perms: rp })
-                if lp == rp && lo.checked_add(left.len()) == Some(ro) =>
-            {
-                Some(*l)
-            }
+            (
+                HostMapping::Memfd {
+                    offset: lo,
+                    perms: lp,
+                },
+                HostMapping::Memfd {
+                    offset: ro,
+                    perms: rp,
+                },
+            ) if lp == rp && lo.checked_add(left.len()) == Some(ro) => Some(*l),
             _ => None,
         }
     }
@@ -116,7 +121,9 @@ pub fn process_mapping_count() -> Option<u64> {
 }
 
 fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// The in-process address space.
@@ -163,13 +170,16 @@ impl InProcAddressSpace {
                 (max.saturating_sub(reserved), max, reserved)
             }
         };
-        let memfd = memory_file.fd().try_clone_to_owned().map_err(|e| PlatformError::Host {
-            platform: NAME,
-            op: "dup(memfd)",
-            addr: 0,
-            len: 0,
-            errno: e.raw_os_error().unwrap_or(libc::EIO),
-        })?;
+        let memfd = memory_file
+            .fd()
+            .try_clone_to_owned()
+            .map_err(|e| PlatformError::Host {
+                platform: NAME,
+                op: "dup(memfd)",
+                addr: 0,
+                len: 0,
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            })?;
         let len = usize::try_from(config.arena_size).map_err(|_| PlatformError::Unavailable {
             platform: NAME,
             reason: "arena size does not fit the address space".into(),
@@ -201,10 +211,12 @@ impl InProcAddressSpace {
             platform: NAME,
             reason: format!("host mapping model: {e}"),
         })?;
-        model.insert(arena, HostMapping::Reserved).map_err(|e| PlatformError::Unavailable {
-            platform: NAME,
-            reason: format!("host mapping model: {e}"),
-        })?;
+        model
+            .insert(arena, HostMapping::Reserved)
+            .map_err(|e| PlatformError::Unavailable {
+                platform: NAME,
+                reason: format!("host mapping model: {e}"),
+            })?;
         Ok(Self {
             memfd,
             arena,
@@ -243,7 +255,8 @@ impl InProcAddressSpace {
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<Range, PlatformError> {
-        let r = Range::from_start_len(addr, len).filter(|r| !r.is_empty() && self.arena.is_superset_of(r));
+        let r = Range::from_start_len(addr, len)
+            .filter(|r| !r.is_empty() && self.arena.is_superset_of(r));
         r.ok_or(PlatformError::OutOfRange {
             platform: NAME,
             addr,
@@ -267,10 +280,13 @@ impl InProcAddressSpace {
 
     fn set_model(&mut self, r: Range, v: HostMapping) -> Result<(), PlatformError> {
         self.model.remove_range(r);
-        self.model.insert_with_merge(r, v).map(|_| ()).map_err(|e| PlatformError::Unavailable {
-            platform: NAME,
-            reason: format!("host mapping model: {e}"),
-        })
+        self.model
+            .insert_with_merge(r, v)
+            .map(|_| ())
+            .map_err(|e| PlatformError::Unavailable {
+                platform: NAME,
+                reason: format!("host mapping model: {e}"),
+            })
     }
 
     /// Checks that `[addr, addr + len)` is mapped with at least `need`.
@@ -279,7 +295,10 @@ impl InProcAddressSpace {
         let mut at = r.start;
         for (pr, v) in self.model.intersecting(r) {
             match v {
-                HostMapping::Memfd { perms, .. } if pr.start <= at && (perms.contains(need) || (need == Perms::READ && perms.write())) => {
+                HostMapping::Memfd { perms, .. }
+                    if pr.start <= at
+                        && (perms.contains(need) || (need == Perms::READ && perms.write())) =>
+                {
                     at = pr.end;
                 }
                 _ => break,
@@ -316,7 +335,13 @@ impl AddressSpace for InProcAddressSpace {
         self.arena
     }
 
-    fn map(&mut self, addr: u64, len: u64, file_offset: u64, perms: Perms) -> Result<(), PlatformError> {
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        perms: Perms,
+    ) -> Result<(), PlatformError> {
         let r = self.check(addr, len)?;
         self.check_room()?;
         let off = i64::try_from(file_offset).map_err(|_| PlatformError::OutOfRange {
@@ -347,7 +372,13 @@ impl AddressSpace for InProcAddressSpace {
                 errno: errno(),
             });
         }
-        self.set_model(r, HostMapping::Memfd { offset: file_offset, perms })
+        self.set_model(
+            r,
+            HostMapping::Memfd {
+                offset: file_offset,
+                perms,
+            },
+        )
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {

@@ -109,7 +109,13 @@ pub trait AddressSpace {
     /// Postconditions: on success the application can access the range with
     /// `perms` (and no more); on error nothing in the range is more
     /// accessible than before.
-    fn map(&mut self, addr: u64, len: u64, file_offset: u64, perms: Perms) -> Result<(), PlatformError>;
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        perms: Perms,
+    ) -> Result<(), PlatformError>;
 
     /// Removes every mapping in `[addr, addr + len)`.
     ///
@@ -163,7 +169,13 @@ impl<T: AddressSpace + ?Sized> AddressSpace for Box<T> {
     fn app_range(&self) -> Range {
         (**self).app_range()
     }
-    fn map(&mut self, addr: u64, len: u64, file_offset: u64, perms: Perms) -> Result<(), PlatformError> {
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        perms: Perms,
+    ) -> Result<(), PlatformError> {
         (**self).map(addr, len, file_offset, perms)
     }
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {

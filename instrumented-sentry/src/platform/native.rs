@@ -359,6 +359,7 @@ impl PlatformRunner for NativeRunner {
                     spec.touch,
                     spec.iterations,
                     spec.size,
+                    true,
                 )
                 .map_err(|e| explain_enomem(e, spec))?
             }

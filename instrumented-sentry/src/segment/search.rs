@@ -237,6 +237,56 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         }
     }
 
+    /// The first gap of at least `min_len` among slots `lo..=k` of leaf
+    /// `leaf`. Inner slots are read straight from the leaf's keys; only the
+    /// two end slots look outside the leaf for their bounding segment.
+    fn leaf_first_fit(&self, leaf: u32, lo: usize, min_len: u64) -> Option<Range> {
+        let keys = &self.node(leaf).keys;
+        let k = keys.len();
+        if lo > k {
+            return None;
+        }
+        let mut start = if lo == 0 {
+            self.gap_prev_seg(Pos { node: leaf, idx: 0 })
+                .map_or(self.bounds.start, |p| self.key(p).end)
+        } else {
+            keys[lo - 1].end
+        };
+        for key in &keys[lo..] {
+            if key.start - start >= min_len {
+                return Some(Range::new(start, key.start));
+            }
+            start = key.end;
+        }
+        let end = self
+            .gap_next_seg(Pos { node: leaf, idx: k })
+            .map_or(self.bounds.end, |p| self.key(p).start);
+        (end - start >= min_len).then_some(Range::new(start, end))
+    }
+
+    /// The last gap of at least `min_len` among slots `0..=hi` of leaf
+    /// `leaf` (`hi <= k`).
+    fn leaf_last_fit(&self, leaf: u32, hi: usize, min_len: u64) -> Option<Range> {
+        let keys = &self.node(leaf).keys;
+        let k = keys.len();
+        let mut end = if hi == k {
+            self.gap_next_seg(Pos { node: leaf, idx: k })
+                .map_or(self.bounds.end, |p| self.key(p).start)
+        } else {
+            keys[hi].start
+        };
+        for key in keys[..hi].iter().rev() {
+            if end - key.end >= min_len {
+                return Some(Range::new(key.end, end));
+            }
+            end = key.start;
+        }
+        let start = self
+            .gap_prev_seg(Pos { node: leaf, idx: 0 })
+            .map_or(self.bounds.start, |p| self.key(p).end);
+        (end - start >= min_len).then_some(Range::new(start, end))
+    }
+
     /// The first gap of at least `min_len` in subtree `n`.
     ///
     /// Preconditions: `n`'s max gap is at least `min_len`.
@@ -244,9 +294,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         loop {
             let node = self.node(n);
             if node.is_leaf() {
-                let found = (0..=node.keys.len())
-                    .map(|j| self.gap_range(Pos { node: n, idx: j }))
-                    .find(|g| g.len() >= min_len);
+                let found = self.leaf_first_fit(n, 0, min_len);
                 debug_assert!(found.is_some(), "max-gap cache promised a gap");
                 return found;
             }
@@ -262,10 +310,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         loop {
             let node = self.node(n);
             if node.is_leaf() {
-                let found = (0..=node.keys.len())
-                    .rev()
-                    .map(|j| self.gap_range(Pos { node: n, idx: j }))
-                    .find(|g| g.len() >= min_len);
+                let found = self.leaf_last_fit(n, node.keys.len(), min_len);
                 debug_assert!(found.is_some(), "max-gap cache promised a gap");
                 return found;
             }

@@ -69,8 +69,10 @@ pub fn experiment_call(
 /// `mmap(NULL, size, PROT_READ|PROT_WRITE, flags, fd, 0)`, each followed,
 /// with `touch`, by a one-byte write to every page of the new mapping. The
 /// file of file-backed mappings is created before the timed region, `size`
-/// bytes rounded up to a page. Everything mapped is unmapped after the
-/// timed region (untimed), so the target is as it was, less the file.
+/// bytes rounded up to a page. With `unmap_after`, everything mapped is
+/// unmapped after the timed region (untimed), so the target is as it was,
+/// less the file; without, the mappings stay (a sentry that is dropped
+/// after the trial, or kept for its memory image).
 ///
 /// Postconditions: on success, `calls == iterations`.
 pub fn run_mmap_trial(
@@ -79,6 +81,7 @@ pub fn run_mmap_trial(
     touch: bool,
     iterations: u64,
     size: u64,
+    unmap_after: bool,
 ) -> Result<TimedCalls, TrialError> {
     let file_size = page_round_up(size).ok_or(setup(TargetError::Errno(Errno::EOVERFLOW)))?;
     let file = if mapping.is_file_backed() {
@@ -115,7 +118,11 @@ pub fn run_mmap_trial(
     }
     let elapsed_ns = start.elapsed().as_nanos() as u64;
     let host_mappings = target.host_mappings();
-    let cleanup = unmap_all(target, &addrs, size);
+    let cleanup = if unmap_after {
+        unmap_all(target, &addrs, size)
+    } else {
+        Ok(())
+    };
     if let Some(f) = failure {
         return Err(f);
     }

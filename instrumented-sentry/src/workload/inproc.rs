@@ -245,8 +245,14 @@ impl PlatformRunner for InprocRunner {
                 let mut t = self
                     .new_target(spec)
                     .map_err(|e| PointError::from_target(e, None))?;
-                let timed =
-                    run_mmap_trial(&mut t, *mapping, spec.touch, spec.iterations, spec.size)?;
+                let timed = run_mmap_trial(
+                    &mut t,
+                    *mapping,
+                    spec.touch,
+                    spec.iterations,
+                    spec.size,
+                    false,
+                )?;
                 (timed, Some(t.into_mm()))
             }
             PointWork::Malloc => {

@@ -40,7 +40,7 @@ pub struct LayoutParams {
 /// do not overlap; a node appears only if it spans at least one column.
 pub fn layout(tree: &FlameTree, params: LayoutParams, out: &mut Vec<FlameCell>) {
     out.clear();
-    if params.width == 0 || params.rows == 0 || tree.len() == 0 {
+    if params.width == 0 || params.rows == 0 || tree.is_empty() {
         return;
     }
     let zoom_total = tree.node(params.zoom).total;

@@ -39,7 +39,10 @@ fn check_invariants(tree: &FlameTree) {
             assert!(tree.name(w[0]) < tree.name(w[1]), "children in name order");
         }
         for &k in kids {
-            assert_eq!(k, end, "pre-order: child starts where the previous subtree ended");
+            assert_eq!(
+                k, end,
+                "pre-order: child starts where the previous subtree ended"
+            );
             assert_eq!(tree.node(k).parent, id);
             assert_eq!(tree.node(k).depth, node.depth + 1);
             end = tree.node(k).end;
@@ -86,7 +89,16 @@ fn empty_profile_is_a_bare_root() {
     assert!(tree.is_empty());
     assert_eq!(tree.total(), 0);
     let mut cells = Vec::new();
-    layout(&tree, LayoutParams { zoom: ROOT, width: 80, first_level: 0, rows: 10 }, &mut cells);
+    layout(
+        &tree,
+        LayoutParams {
+            zoom: ROOT,
+            width: 80,
+            first_level: 0,
+            rows: 10,
+        },
+        &mut cells,
+    );
     assert!(cells.is_empty());
 }
 
@@ -106,12 +118,25 @@ fn find(tree: &FlameTree, path: &[&str]) -> NodeId {
 fn layout_places_children_left_to_right_within_parent() {
     let tree = FlameTree::from_folded(&sample());
     let mut cells: Vec<FlameCell> = Vec::new();
-    let params = LayoutParams { zoom: ROOT, width: 103, first_level: 0, rows: 10 };
+    let params = LayoutParams {
+        zoom: ROOT,
+        width: 103,
+        first_level: 0,
+        rows: 10,
+    };
     layout(&tree, params, &mut cells);
     // One column per sample: widths equal weights.
     for c in &cells {
-        assert_eq!(u64::from(c.width), tree.node(c.node).total, "{}", tree.name(c.node));
-        assert_eq!(Some((c.x, c.x + c.width)), columns_of(&tree, ROOT, 103, c.node));
+        assert_eq!(
+            u64::from(c.width),
+            tree.node(c.node).total,
+            "{}",
+            tree.name(c.node)
+        );
+        assert_eq!(
+            Some((c.x, c.x + c.width)),
+            columns_of(&tree, ROOT, 103, c.node)
+        );
     }
     let main = find(&tree, &["main"]);
     let worker = find(&tree, &["worker"]);
@@ -134,18 +159,45 @@ fn layout_skips_frames_narrower_than_a_column_and_scrolls() {
     let tree = FlameTree::from_folded(&sample());
     let mut cells = Vec::new();
     // 10 columns: the 1-sample guest stack (0.1 column) is not visited.
-    layout(&tree, LayoutParams { zoom: ROOT, width: 10, first_level: 0, rows: 10 }, &mut cells);
+    layout(
+        &tree,
+        LayoutParams {
+            zoom: ROOT,
+            width: 10,
+            first_level: 0,
+            rows: 10,
+        },
+        &mut cells,
+    );
     let guest = find(&tree, &["main", "vcpu_run"]);
     assert!(cells.iter().all(|c| c.node != guest));
     assert!(cells.iter().all(|c| c.x + c.width <= 10));
     // Zoomed into mmap with two levels scrolled away.
     let mmap = find(&tree, &["main", "mmap"]);
-    layout(&tree, LayoutParams { zoom: mmap, width: 95, first_level: 2, rows: 5 }, &mut cells);
+    layout(
+        &tree,
+        LayoutParams {
+            zoom: mmap,
+            width: 95,
+            first_level: 2,
+            rows: 5,
+        },
+        &mut cells,
+    );
     let names: Vec<&str> = cells.iter().map(|c| tree.name(c.node)).collect();
     assert_eq!(names, vec!["find_available", "insert"]);
     assert!(cells.iter().all(|c| c.row == 0));
     // Only one row: deeper levels are not emitted.
-    layout(&tree, LayoutParams { zoom: ROOT, width: 103, first_level: 0, rows: 1 }, &mut cells);
+    layout(
+        &tree,
+        LayoutParams {
+            zoom: ROOT,
+            width: 103,
+            first_level: 0,
+            rows: 1,
+        },
+        &mut cells,
+    );
     assert_eq!(cells.len(), 1);
 }
 
@@ -189,7 +241,11 @@ fn search_counts_nested_matches_once_and_cycles() {
     // Nested: "a" matches main;mmap;create_vma;find_available and its callers.
     let re = Regex::new("a").unwrap();
     let m = SearchMatches::find(&tree, "a", &re);
-    assert_eq!(m.matched_weight(&tree, ROOT).0, 100, "main covers its callees");
+    assert_eq!(
+        m.matched_weight(&tree, ROOT).0,
+        100,
+        "main covers its callees"
+    );
     let first = m.nodes[0];
     let last = *m.nodes.last().unwrap();
     assert_eq!(m.next_after(last), Some(first), "wraps forward");
@@ -206,4 +262,27 @@ fn subtree_export_keeps_the_path_from_the_root() {
         sub.to_text(),
         "main;mmap;create_vma;find_available 60\nmain;mmap;create_vma;insert 10\n"
     );
+}
+
+#[test]
+fn wide_nodes_and_non_adjacent_stacks_share_paths() {
+    // Generated stacks: wide fan-outs (more children than a scan covers)
+    // and the same path reached from stacks far apart in sorted order.
+    let folded = crate::fixtures::synthetic_folded(3_000, 11);
+    let tree = FlameTree::from_folded(&folded);
+    check_invariants(&tree);
+    let expected: BTreeMap<String, u64> = folded.iter().map(|(s, w)| (s.to_string(), w)).collect();
+    assert_eq!(stacks_of(&tree), expected);
+    assert!(
+        (0..tree.len() as NodeId).any(|id| tree.children(id).len() > 8),
+        "some node is wide"
+    );
+    // Frames that sort between a stack and its prefix ("a", "a-x", "a;b").
+    let tricky =
+        FoldedStacks::parse("a 1\na-x;q 2\na;b 3\na;b;c 4\na-x 5\na;b-y 6\n", "t").unwrap();
+    let tree = FlameTree::from_folded(&tricky);
+    check_invariants(&tree);
+    let expected: BTreeMap<String, u64> = tricky.iter().map(|(s, w)| (s.to_string(), w)).collect();
+    assert_eq!(stacks_of(&tree), expected);
+    assert_eq!(tree.children(ROOT).len(), 2, "a and a-x once each");
 }

@@ -68,10 +68,73 @@ struct BuildNode {
     total: u64,
     first_child: u32,
     next_sibling: u32,
+    child_count: u32,
 }
 
 /// No node: end of a child list.
 const NONE: u32 = u32::MAX;
+
+/// Children of a node are found by scanning its child list up to this many;
+/// nodes with more children are looked up in a map instead.
+const SCAN_FANOUT: u32 = 8;
+
+/// The nodes of a tree being built, and how to find a child by name.
+struct Builder {
+    nodes: Vec<BuildNode>,
+    /// (parent, name) → child, only for parents with more than
+    /// [`SCAN_FANOUT`] children.
+    wide: FastMap<(u32, NameId), u32>,
+}
+
+impl Builder {
+    fn child(&mut self, parent: u32, name: NameId) -> u32 {
+        let p = &self.nodes[parent as usize];
+        if p.child_count > SCAN_FANOUT {
+            if let Some(&n) = self.wide.get(&(parent, name)) {
+                return n;
+            }
+        } else {
+            let mut k = p.first_child;
+            while k != NONE {
+                let kid = &self.nodes[k as usize];
+                if kid.name == name {
+                    return k;
+                }
+                k = kid.next_sibling;
+            }
+        }
+        self.add_child(parent, name)
+    }
+
+    fn add_child(&mut self, parent: u32, name: NameId) -> u32 {
+        let n = self.nodes.len() as u32;
+        let p = &mut self.nodes[parent as usize];
+        let sibling = p.first_child;
+        p.first_child = n;
+        p.child_count += 1;
+        let count = p.child_count;
+        self.nodes.push(BuildNode {
+            name,
+            self_weight: 0,
+            total: 0,
+            first_child: NONE,
+            next_sibling: sibling,
+            child_count: 0,
+        });
+        if count == SCAN_FANOUT + 1 {
+            // Crossing over to the map: index every child so far.
+            let mut k = n;
+            while k != NONE {
+                let kid = &self.nodes[k as usize];
+                self.wide.insert((parent, kid.name), k);
+                k = kid.next_sibling;
+            }
+        } else if count > SCAN_FANOUT + 1 {
+            self.wide.insert((parent, name), n);
+        }
+        n
+    }
+}
 
 /// A fast hash for the build's maps (interned names, parent-name edges):
 /// the keys are not attacker-chosen, and SipHash would dominate the build.
@@ -137,20 +200,23 @@ impl FlameTree {
     pub fn from_folded(stacks: &FoldedStacks) -> FlameTree {
         let mut name_ids: FastMap<&str, NameId> = FastMap::default();
         let mut names: Vec<&str> = vec![ROOT_NAME];
-        let mut build = vec![BuildNode {
-            name: 0,
-            self_weight: 0,
-            total: 0,
-            first_child: NONE,
-            next_sibling: NONE,
-        }];
-        let mut edges: FastMap<(u32, NameId), u32> = FastMap::default();
+        let mut builder = Builder {
+            nodes: vec![BuildNode {
+                name: 0,
+                self_weight: 0,
+                total: 0,
+                first_child: NONE,
+                next_sibling: NONE,
+                child_count: 0,
+            }],
+            wide: FastMap::default(),
+        };
         // The previous stack's frames and the nodes they led to.
         let mut prev_frames: Vec<&str> = Vec::new();
         let mut prev_path: Vec<u32> = Vec::new();
         for (stack, weight) in stacks.iter() {
             let mut at = 0u32;
-            build[0].total += weight;
+            builder.nodes[0].total += weight;
             let mut shared = true;
             let mut level = 0;
             for frame in stack.split(';') {
@@ -166,25 +232,12 @@ impl FlameTree {
                         names.push(frame);
                         (names.len() - 1) as NameId
                     });
-                    let n = *edges.entry((at, name)).or_insert_with(|| {
-                        let n = build.len() as u32;
-                        let parent = &mut build[at as usize];
-                        let sibling = parent.first_child;
-                        parent.first_child = n;
-                        build.push(BuildNode {
-                            name,
-                            self_weight: 0,
-                            total: 0,
-                            first_child: NONE,
-                            next_sibling: sibling,
-                        });
-                        n
-                    });
+                    let n = builder.child(at, name);
                     prev_frames.push(frame);
                     prev_path.push(n);
                     n
                 };
-                build[next as usize].total += weight;
+                builder.nodes[next as usize].total += weight;
                 at = next;
                 level += 1;
             }
@@ -192,10 +245,10 @@ impl FlameTree {
                 prev_frames.truncate(level);
                 prev_path.truncate(level);
             }
-            build[at as usize].self_weight += weight;
+            builder.nodes[at as usize].self_weight += weight;
         }
-        drop(edges);
         drop(name_ids);
+        let build = builder.nodes;
         // Rank of each name in byte order: children sort by rank.
         let mut order: Vec<NameId> = (0..names.len() as NameId).collect();
         order.sort_unstable_by(|&a, &b| names[a as usize].cmp(names[b as usize]));

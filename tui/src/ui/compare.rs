@@ -14,8 +14,7 @@ use crate::state::AppState;
 
 /// Draw the comparison of the two bundles into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
-    let (Some(a), Some(b), Some(cmp)) = (state.model(0), state.model(1), &state.comparison)
-    else {
+    let (Some(a), Some(b), Some(cmp)) = (state.model(0), state.model(1), &state.comparison) else {
         let text = if state.bundles.len() < 2 {
             "give two bundles to compare: sentryprof tui A B"
         } else {
@@ -66,14 +65,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState) {
             .style(Style::default().fg(color))
         })
         .collect();
-    rows.extend(
-        cmp.unmatched
-            .iter()
-            .map(|u| Row::new(vec![Cell::from(u.clone())]).style(Style::default().fg(Color::DarkGray))),
-    );
+    rows.extend(cmp.unmatched.iter().map(|u| {
+        Row::new(vec![Cell::from(u.clone())]).style(Style::default().fg(Color::DarkGray))
+    }));
     let rows: Vec<Row> = rows.into_iter().skip(scroll).take(visible).collect();
     let header = Row::new(vec![
-        "point", "median of", "A", "B", "change", "95% CI", "verdict",
+        "point",
+        "median of",
+        "A",
+        "B",
+        "change",
+        "95% CI",
+        "verdict",
     ])
     .style(style::header());
     let title = format!(

@@ -25,7 +25,11 @@ pub fn draw(frame: &mut Frame, area: Rect) {
         lines.push(Line::from(format!(" {:<19} {}", k.keys, k.what)));
     }
     let inner_height = area.height.saturating_sub(2);
-    let columns: u16 = if lines.len() as u16 > inner_height { 2 } else { 1 };
+    let columns: u16 = if lines.len() as u16 > inner_height {
+        2
+    } else {
+        1
+    };
     let per_column = lines.len().div_ceil(usize::from(columns));
     let height = (per_column as u16 + 2).min(area.height);
     let width = (COLUMN * columns + 2).min(area.width);
@@ -39,8 +43,11 @@ pub fn draw(frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(" keys (? or Esc to close) ");
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
-    let parts = Layout::horizontal(vec![Constraint::Ratio(1, u32::from(columns)); usize::from(columns)])
-        .split(inner);
+    let parts = Layout::horizontal(vec![
+        Constraint::Ratio(1, u32::from(columns));
+        usize::from(columns)
+    ])
+    .split(inner);
     for (i, part) in parts.iter().enumerate() {
         let chunk: Vec<Line> = lines
             .iter()

@@ -75,9 +75,11 @@ fn draw_tabs(frame: &mut Frame, area: Rect, state: &AppState) {
         .primary()
         .map(|m| m.name.clone())
         .unwrap_or_else(|| "loading".into());
-    let [left, right] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(name.len() as u16 + 14)])
-            .areas(area);
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(10),
+        Constraint::Length(name.len() as u16 + 14),
+    ])
+    .areas(area);
     frame.render_widget(
         Tabs::new(titles)
             .select(selected)

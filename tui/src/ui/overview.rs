@@ -15,7 +15,9 @@ use crate::state::AppState;
 /// Draw the overview of `model` into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
     let lines = overview_lines(model);
-    let max_scroll = lines.len().saturating_sub(usize::from(area.height.saturating_sub(2)));
+    let max_scroll = lines
+        .len()
+        .saturating_sub(usize::from(area.height.saturating_sub(2)));
     let scroll = state.scroll.min(max_scroll) as u16;
     frame.render_widget(
         Paragraph::new(lines)
@@ -27,7 +29,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel
 
 fn field(name: &str, value: String) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{name:<12}"), Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("{name:<12}"),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
         Span::raw(value),
     ])
 }
@@ -129,7 +134,10 @@ pub fn overview_lines(model: &BundleModel) -> Vec<Line<'static>> {
         };
         let mut spans = vec![
             Span::styled(format!("  {mark} "), Style::default().fg(color)),
-            Span::styled(format!("{:<26}", c.name), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{:<26}", c.name),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Span::raw(format!("{:<14} ", c.value)),
             Span::raw(c.verdict.clone()),
         ];

@@ -7,7 +7,9 @@ use flamegraph::flame::{frame_color, FrameKind};
 
 /// Tab and status bars.
 pub fn bar() -> Style {
-    Style::default().bg(Color::Rgb(40, 44, 52)).fg(Color::Rgb(220, 220, 220))
+    Style::default()
+        .bg(Color::Rgb(40, 44, 52))
+        .fg(Color::Rgb(220, 220, 220))
 }
 
 /// Table headers.

@@ -8,10 +8,10 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::style;
-use flamegraph::flame::frame_kind;
 use crate::model::BundleModel;
 use crate::state::AppState;
 use crate::table::TableKind;
+use flamegraph::flame::frame_kind;
 
 /// Draw the cycle table of `model` into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
@@ -44,11 +44,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel
                     let r = &t.rows[i];
                     let kind = frame_kind(&r.name);
                     Row::new(vec![
-                        Cell::from(r.name.clone()).style(Style::default().fg(style::frame_fg(kind))),
+                        Cell::from(r.name.clone())
+                            .style(Style::default().fg(style::frame_fg(kind))),
                         Cell::from(Line::from(r.self_weight.to_string()).right_aligned()),
-                        Cell::from(Line::from(format!("{:.2}", r.self_share * 100.0)).right_aligned()),
+                        Cell::from(
+                            Line::from(format!("{:.2}", r.self_share * 100.0)).right_aligned(),
+                        ),
                         Cell::from(Line::from(r.total_weight.to_string()).right_aligned()),
-                        Cell::from(Line::from(format!("{:.2}", r.total_share * 100.0)).right_aligned()),
+                        Cell::from(
+                            Line::from(format!("{:.2}", r.total_share * 100.0)).right_aligned(),
+                        ),
                     ])
                 })
                 .collect();

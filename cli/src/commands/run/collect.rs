@@ -20,14 +20,8 @@ use collectors::folded::FoldedStacks;
 /// Which point is being measured.
 #[derive(Debug, Clone)]
 pub struct PointContext {
-    /// 0-based index of the point in run order (failed points included).
-    pub index: usize,
-    /// `Point::label()` of the point.
+    /// `Point::label()` of the point ("exp1 inproc/maxgap private 4096B x10000 notouch").
     pub label: String,
-    /// "native", "inproc", "kvm".
-    pub platform: String,
-    /// "linear", "maxgap", or None for native.
-    pub search: Option<String>,
 }
 
 /// What a collector recorded over one point's counted trials.

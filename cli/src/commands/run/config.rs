@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use instrumented_sentry::workload::spec::{page_round_up, PAGE_SIZE};
-use instrumented_sentry::workload::trace::{parse_trace_file, Trace};
+use instrumented_sentry::workload::trace::parse_trace_file;
 use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 
 use super::RunArgs;
@@ -108,10 +108,6 @@ impl PlatformChoice {
 pub struct RunConfig {
     /// The workload.
     pub workload: WorkloadKind,
-    /// The trace file (replay).
-    pub trace_path: Option<PathBuf>,
-    /// The parsed trace (replay).
-    pub trace: Option<Arc<Trace>>,
     /// Every combination of workload parameters, in run order.
     pub specs: Vec<PointSpec>,
     /// Platform × search pairs, in run order (native first).
@@ -531,8 +527,6 @@ impl RunConfig {
 
         Ok(RunConfig {
             workload,
-            trace_path,
-            trace,
             specs,
             platforms: choices,
             trials,

@@ -27,6 +27,12 @@ pub fn install() {
     }
 }
 
+/// Ask the run to stop after the current trial, as Ctrl-C does (the live
+/// view of `--tui` calls it: in raw mode Ctrl-C arrives as a key).
+pub fn request() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
 /// Whether the user asked the run to stop.
 pub fn requested() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

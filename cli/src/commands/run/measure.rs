@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use collectors::bundle::{CallSeries, LatencyStats, Point, SiteStats};
-use instrumented_sentry::probes::{Probes, Site};
-use instrumented_sentry::workload::stats::{median, summarize};
+use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
+use instrumented_sentry::workload::stats::summarize;
 use instrumented_sentry::workload::{PlatformRunner, PointError, PointSpec, TrialOutcome};
 
 use super::collect::{PointCollector, PointContext};
@@ -68,7 +68,6 @@ pub fn point_skeleton(spec: &PointSpec, platform: &str, search: Option<&str>) ->
 
 /// Run one point on `runner`.
 pub fn measure_point(
-    index: usize,
     spec: &PointSpec,
     runner: &mut dyn PlatformRunner,
     plan: TrialPlan,
@@ -86,10 +85,7 @@ pub fn measure_point(
     }
 
     let ctx = PointContext {
-        index,
         label: point.label(),
-        platform: point.platform.clone(),
-        search: point.search.clone(),
     };
     let mut collector_note = None;
     if let Some(c) = collector.as_deref_mut() {
@@ -170,36 +166,35 @@ pub fn measure_point(
 }
 
 /// Every site's figures over all calls of all counted trials (all their
-/// sentries): exact calls, max, mean and total; median, p90 and p99 are the
-/// medians of each recorder's own percentiles (each recorder is one trial's
-/// sentry), and `trial_medians` holds those medians.
+/// sentries), from the recorders' histograms merged, with each recorder's
+/// median beside them (`trial_medians`).
 ///
 /// Preconditions: `trials` is non-empty.
 pub fn merged_sites(trials: &[&Probes]) -> BTreeMap<String, SiteStats> {
     let mut out = BTreeMap::new();
     for site in Site::ALL {
-        let summaries: Vec<_> = trials
-            .iter()
-            .map(|p| p.site_summary(site))
-            .filter(|s| s.calls > 0)
-            .collect();
-        let calls: u64 = summaries.iter().map(|s| s.calls).sum();
+        let mut merged = CycleHistogram::new();
+        let mut trial_medians = Vec::with_capacity(trials.len());
+        for p in trials {
+            let h = p.histogram(site);
+            merged.merge(h);
+            if h.count() > 0 {
+                trial_medians.push(h.quantile(0.5));
+            }
+        }
+        let calls = merged.count();
         let stats = if calls == 0 {
             SiteStats::default()
         } else {
-            let pick = |f: fn(&instrumented_sentry::probes::SiteSummary) -> f64| {
-                median(&summaries.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
-            };
-            let total: f64 = summaries.iter().map(|s| s.total_cycles).sum();
             SiteStats {
                 calls,
-                median_cycles: pick(|s| s.median_cycles),
-                p90_cycles: pick(|s| s.p90_cycles),
-                p99_cycles: pick(|s| s.p99_cycles),
-                max_cycles: summaries.iter().map(|s| s.max_cycles).fold(0.0, f64::max),
-                mean_cycles: total / calls as f64,
-                total_cycles: total,
-                trial_medians: summaries.iter().map(|s| s.median_cycles).collect(),
+                median_cycles: merged.quantile(0.5),
+                p90_cycles: merged.quantile(0.9),
+                p99_cycles: merged.quantile(0.99),
+                max_cycles: merged.max() as f64,
+                mean_cycles: merged.mean(),
+                total_cycles: merged.sum() as f64,
+                trial_medians,
             }
         };
         out.insert(site.name().to_string(), stats);

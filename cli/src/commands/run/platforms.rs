@@ -48,14 +48,15 @@ pub fn make_runner(
             },
         ))),
         PlatformKind::Kvm => {
-            instrumented_sentry::platform::kvm::runner::kvm_available()?;
-            Ok(Box::new(instrumented_sentry::platform::kvm::runner::KvmRunner::new(
-                gap_search(choice.search),
-                instrumented_sentry::platform::kvm::runner::KvmOptions {
-                    probes: options.probes,
-                    subtract_probe_cost: options.subtract_probe_cost,
-                },
-            )))
+            use instrumented_sentry::platform::kvm::runner::{
+                kvm_available, KvmOptions, KvmRunner,
+            };
+            kvm_available()?;
+            let kvm = KvmOptions {
+                probes: options.probes,
+                subtract_probe_cost: options.subtract_probe_cost,
+            };
+            Ok(Box::new(KvmRunner::new(gap_search(choice.search), kvm)))
         }
     }
 }

@@ -90,8 +90,12 @@ pub fn platform_label(p: &Point) -> String {
     }
 }
 
+/// The workload parameters of a point, without platform and search:
+/// workload, mapping, touch, size, iterations.
+type RowKey = (String, String, bool, u64, u64);
+
 /// The workload parameters of a point, without platform and search.
-fn row_key(p: &Point) -> (String, String, bool, u64, u64) {
+fn row_key(p: &Point) -> RowKey {
     (
         p.workload.clone(),
         p.mapping.clone(),
@@ -149,8 +153,7 @@ pub fn latency_table(points: &[Point]) -> String {
         return out;
     }
     let cols = column_labels(points);
-    let mut rows: BTreeMap<(String, String, bool, u64, u64), BTreeMap<String, f64>> =
-        BTreeMap::new();
+    let mut rows: BTreeMap<RowKey, BTreeMap<String, f64>> = BTreeMap::new();
     let mut order = Vec::new();
     for p in points {
         let k = row_key(p);

@@ -44,10 +44,15 @@ impl SharingConfig {
                 args.granularity
             ))
         })?;
-        let granularity =
-            Granularity::new(g).map_err(|e| bad(format!("--granularity {}: {e}", args.granularity)))?;
-        let mut sources: Vec<SourceSpec> = args.pids.iter().map(|&p| SourceSpec::process(p)).collect();
-        sources.extend(args.images.iter().map(|p| SourceSpec::Image { path: p.clone() }));
+        let granularity = Granularity::new(g)
+            .map_err(|e| bad(format!("--granularity {}: {e}", args.granularity)))?;
+        let mut sources: Vec<SourceSpec> =
+            args.pids.iter().map(|&p| SourceSpec::process(p)).collect();
+        sources.extend(
+            args.images
+                .iter()
+                .map(|p| SourceSpec::Image { path: p.clone() }),
+        );
         for dir in &args.bundles {
             sources.push(SourceSpec::SentryMemoryFile {
                 path: memory_file_of(dir)?,
@@ -65,7 +70,10 @@ impl SharingConfig {
                 top: args.top,
                 ..ScanOptions::default()
             },
-            out: args.out.clone().unwrap_or_else(|| default_out_dir(now_unix)),
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| default_out_dir(now_unix)),
             json: args.json,
         })
     }

@@ -20,6 +20,7 @@ const NAME: &str = "kvm";
 
 /// Base of the application range the memory manager manages in the guest.
 pub const APP_BASE: u64 = 0x10_0000_0000;
+const _: () = assert!(APP_BASE >= USER_MIN);
 
 /// Pages whose old translations the guest must drop.
 #[derive(Debug, Default)]
@@ -73,14 +74,16 @@ impl KvmAddressSpace {
                 platform: NAME,
                 reason: format!("application range of {size:#x} bytes does not fit the guest"),
             })?;
-        debug_assert!(APP_BASE >= USER_MIN);
-        let memfd = file.fd().try_clone_to_owned().map_err(|e| PlatformError::Host {
-            platform: NAME,
-            op: "dup (memory file)",
-            addr: 0,
-            len: 0,
-            errno: e.raw_os_error().unwrap_or(libc::EIO),
-        })?;
+        let memfd = file
+            .fd()
+            .try_clone_to_owned()
+            .map_err(|e| PlatformError::Host {
+                platform: NAME,
+                op: "dup (memory file)",
+                addr: 0,
+                len: 0,
+                errno: e.raw_os_error().unwrap_or(libc::EIO),
+            })?;
         let mut space = Self {
             machine,
             memfd,
@@ -147,8 +150,10 @@ impl KvmAddressSpace {
             return true;
         }
         // Same frame: a flush is needed if any permission was taken away.
-        let lost_write = PageTables::allows(old, true, false) && !PageTables::allows(new, true, false);
-        let lost_exec = PageTables::allows(old, false, true) && !PageTables::allows(new, false, true);
+        let lost_write =
+            PageTables::allows(old, true, false) && !PageTables::allows(new, true, false);
+        let lost_exec =
+            PageTables::allows(old, false, true) && !PageTables::allows(new, false, true);
         lost_write || lost_exec
     }
 }
@@ -162,9 +167,18 @@ impl AddressSpace for KvmAddressSpace {
         self.range
     }
 
-    fn map(&mut self, addr: u64, len: u64, file_offset: u64, perms: Perms) -> Result<(), PlatformError> {
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        perms: Perms,
+    ) -> Result<(), PlatformError> {
         self.check(addr, len)?;
-        if file_offset.checked_add(len).is_none_or(|e| e > self.machine.vm().memfile_end()) {
+        if file_offset
+            .checked_add(len)
+            .is_none_or(|e| e > self.machine.vm().memfile_end())
+        {
             return Err(PlatformError::OutOfRange {
                 platform: NAME,
                 addr: file_offset,
@@ -272,4 +286,3 @@ impl AddressSpace for KvmAddressSpace {
             })
     }
 }
-

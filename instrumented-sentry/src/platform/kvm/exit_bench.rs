@@ -13,7 +13,7 @@
 
 use iced_x86::code_asm::*;
 
-use super::exits::{PORT_RAW, SYS_EXIT};
+use super::exits::{SyscallExit, PORT_RAW, SYS_EXIT};
 use super::guest_program::{emit_rdtsc, AssembleError, ProgramBuilder};
 use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE, SYS_SIZE};
 use super::machine::{GuestEvent, Machine, MachineError};
@@ -94,9 +94,17 @@ pub enum ExitBenchError {
     /// The VM could not be made or run.
     #[error(transparent)]
     Machine(#[from] MachineError),
+    /// Neither `out` nor MMIO reached the VMM.
+    #[error("neither `out` nor MMIO from CPL 3 reaches the VMM on this machine")]
+    NoMechanism,
 }
 
-fn program(mechanism: ExitMechanism, iterations: u64) -> Result<super::guest_program::GuestProgram, AssembleError> {
+/// The benchmark guest: `iterations` round trips of `mechanism`, each timed
+/// with `rdtsc` into data[8*i] (the last `vmcall` result at data[8*n]).
+pub fn program(
+    mechanism: ExitMechanism,
+    iterations: u64,
+) -> Result<super::guest_program::GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::new()?;
     let sys_call = b.sys_call();
     let mut body = b.asm().create_label();
@@ -139,11 +147,53 @@ fn program(mechanism: ExitMechanism, iterations: u64) -> Result<super::guest_pro
     b.finish()
 }
 
+/// The exit mechanisms measured side by side and the one system calls use.
+#[derive(Debug, Clone)]
+pub struct ExitChoice {
+    /// How `sys_call` exits: the usable mechanism with the lower median.
+    pub syscall_exit: SyscallExit,
+    /// The chosen mechanism's round trips (the "raw exit" baseline).
+    pub chosen: MechanismResult,
+    /// Every mechanism measured, usable or not.
+    pub all: Vec<MechanismResult>,
+}
+
+/// Measures `out`, MMIO and `vmcall` round trips (`round_trips` each, in
+/// fresh VMs) and chooses the cheaper of the usable `out` and MMIO for
+/// system calls.
+///
+/// Errors: the VM cannot be made, or neither `out` nor MMIO reaches the VMM.
+pub fn choose_syscall_exit(round_trips: u64) -> Result<ExitChoice, ExitBenchError> {
+    let all = vec![
+        measure(ExitMechanism::PortIo, round_trips)?,
+        measure(ExitMechanism::Mmio, round_trips)?,
+        measure(ExitMechanism::Hypercall, round_trips.min(100))?,
+    ];
+    let chosen = all
+        .iter()
+        .filter(|r| r.unusable.is_none() && r.mechanism != ExitMechanism::Hypercall)
+        .min_by_key(|r| r.median())
+        .cloned()
+        .ok_or(ExitBenchError::NoMechanism)?;
+    let syscall_exit = match chosen.mechanism {
+        ExitMechanism::Mmio => SyscallExit::Mmio,
+        _ => SyscallExit::PortIo,
+    };
+    Ok(ExitChoice {
+        syscall_exit,
+        chosen,
+        all,
+    })
+}
+
 /// Runs `iterations` round trips of `mechanism` in a fresh VM.
 ///
 /// Errors: only if the VM cannot be made; a mechanism that crashes the
 /// guest or never reaches the VMM is reported as unusable.
-pub fn measure(mechanism: ExitMechanism, iterations: u64) -> Result<MechanismResult, ExitBenchError> {
+pub fn measure(
+    mechanism: ExitMechanism,
+    iterations: u64,
+) -> Result<MechanismResult, ExitBenchError> {
     let prog = program(mechanism, iterations)?;
     let data_len = (iterations + 1) * 8;
     let mut m = Machine::new(prog, data_len)?;

@@ -1,7 +1,9 @@
 //! The exit protocol between the guest program and the VMM (the sentry).
 //!
-//! Guest "system calls" are `out dx, al` from CPL 3 (IOPL 3) to
-//! [`PORT_SYSCALL`], with the number and arguments in the shared page
+//! Guest "system calls" are `out dx, al` from CPL 3 to [`PORT_SYSCALL`]
+//! (allowed by the TSS I/O bitmap: this hypervisor clears RFLAGS.IOPL) or a
+//! store to the MMIO doorbell, whichever [`SyscallExit`] measured cheaper,
+//! with the number and arguments in the shared page
 //! (registers are not read by the VMM: no `KVM_GET_REGS` on the fast path).
 //! The VMM writes the result (a Linux-style value, `-errno` on failure) and a
 //! flush request back into the shared page before resuming the guest.
@@ -32,6 +34,32 @@ pub const PORT_EXCEPTION: u16 = 0x12;
 pub const PORT_RAW: u16 = 0x13;
 /// Port the request-serving guest asks for its next request through.
 pub const PORT_NEXT: u16 = 0x14;
+
+/// How the CPL-3 `sys_call` stub leaves the guest. Both are measured at
+/// run time ([`super::exit_bench`]) and the runner uses the cheaper one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallExit {
+    /// `out dx, al` to [`PORT_SYSCALL`].
+    PortIo,
+    /// A one-byte store to [`SYSCALL_MMIO_GVA`], which is mapped to
+    /// [`SYSCALL_MMIO_GPA`], outside every memory slot.
+    Mmio,
+}
+
+impl SyscallExit {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PortIo => "out (port I/O, CPL 3)",
+            Self::Mmio => "MMIO store (CPL 3)",
+        }
+    }
+}
+
+/// Guest-physical address of the MMIO system call doorbell (no slot).
+pub const SYSCALL_MMIO_GPA: u64 = 0xe000_1000;
+/// Guest-virtual address mapped (user, writable) to [`SYSCALL_MMIO_GPA`].
+pub const SYSCALL_MMIO_GVA: u64 = super::layout::sys_gva(super::layout::SYS_SIZE + 0x1000);
 
 /// Lowest exit port (the TSS I/O bitmap allows exactly the exit ports).
 pub const EXIT_PORT_FIRST: u16 = PORT_SYSCALL;

@@ -16,8 +16,8 @@ use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
 
 use super::exits::{
-    PORT_EXCEPTION, PORT_FAULT, PORT_SYSCALL, SH_ARGS, SH_FAULT_ADDR, SH_NR, SH_RESULT,
-    VECTORS_WITH_ERROR_CODE,
+    SyscallExit, PORT_EXCEPTION, PORT_FAULT, PORT_SYSCALL, SH_ARGS, SH_FAULT_ADDR, SH_NR,
+    SH_RESULT, SYSCALL_MMIO_GVA, VECTORS_WITH_ERROR_CODE,
 };
 use super::layout::{sys_gva, CODE_MAX, CODE_OFF, SHARED_OFF};
 
@@ -91,11 +91,19 @@ pub struct ProgramBuilder {
     pf_entry: CodeLabel,
     exception_entries: Vec<(u8, CodeLabel)>,
     sys_call: CodeLabel,
+    syscall_exit: SyscallExit,
 }
 
 impl ProgramBuilder {
-    /// Starts a program and emits the runtime.
+    /// Starts a program whose system calls exit through `out`, and emits
+    /// the runtime.
     pub fn new() -> Result<Self, AssembleError> {
+        Self::with_syscall_exit(SyscallExit::PortIo)
+    }
+
+    /// Starts a program whose system calls exit through `syscall_exit`, and
+    /// emits the runtime.
+    pub fn with_syscall_exit(syscall_exit: SyscallExit) -> Result<Self, AssembleError> {
         let mut asm = CodeAssembler::new(64)?;
         let pf_entry = asm.create_label();
         let sys_call = asm.create_label();
@@ -105,6 +113,7 @@ impl ProgramBuilder {
             pf_entry,
             exception_entries: Vec::new(),
             sys_call,
+            syscall_exit,
         };
         b.emit_pf_entry()?;
         b.emit_exception_entries()?;
@@ -212,8 +221,16 @@ impl ProgramBuilder {
         a.mov(qword_ptr(rbx + (SH_ARGS + 24) as i32), r10)?;
         a.mov(qword_ptr(rbx + (SH_ARGS + 32) as i32), r8)?;
         a.mov(qword_ptr(rbx + (SH_ARGS + 40) as i32), r9)?;
-        a.mov(edx, u32::from(PORT_SYSCALL))?;
-        a.out(dx, al)?;
+        match self.syscall_exit {
+            SyscallExit::PortIo => {
+                a.mov(edx, u32::from(PORT_SYSCALL))?;
+                a.out(dx, al)?;
+            }
+            SyscallExit::Mmio => {
+                a.mov(rdx, SYSCALL_MMIO_GVA)?;
+                a.mov(byte_ptr(rdx), al)?;
+            }
+        }
         a.mov(rax, qword_ptr(rbx + SH_RESULT as i32))?;
         a.ret()?;
         Ok(())

@@ -13,7 +13,7 @@ use super::exits::FaultKind;
 use super::guest_program::GuestProgram;
 use super::machine::{ExitCounts, GuestEvent, Machine, MachineError};
 use super::sentry_calls::{dispatch, CallOutcome, GuestFds, KvmMemoryManager};
-use crate::mm::{Access, MmConfig, MmError, MemoryManager};
+use crate::mm::{Access, MemoryManager, MmConfig, MmError};
 use crate::platform::PlatformError;
 
 /// How many times in a row one address may fault before the run is stopped
@@ -240,7 +240,11 @@ fn handle_fault(
         .address_space_mut()
         .machine_mut()
         .translation_allows(addr, kind)?;
-    let access = if kind.write { Access::Write } else { Access::Read };
+    let access = if kind.write {
+        Access::Write
+    } else {
+        Access::Read
+    };
     match mm.handle_fault(addr, access) {
         Ok(()) => {
             if stale {

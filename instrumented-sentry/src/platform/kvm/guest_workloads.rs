@@ -7,8 +7,8 @@
 use iced_x86::code_asm::*;
 
 use super::exits::{
-    PORT_NEXT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT,
-    SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
+    SyscallExit, PORT_NEXT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR,
+    SH_REQ_RESULT, SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
 };
 use super::guest_program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
 use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
@@ -38,6 +38,8 @@ pub struct MmapLoop {
     pub fd: u64,
     /// Write one byte per page of each new mapping, inside the timed call.
     pub touch: bool,
+    /// How `sys_call` exits.
+    pub exit: SyscallExit,
 }
 
 /// Emits `touch_pages`: writes one byte to every page of `[rdi, rdi+rsi)`.
@@ -71,7 +73,7 @@ fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError
 /// fd, 0)` (and, with `touch`, one write per page), each call's TSC cycles
 /// stored at data[8*i]. Functions: `_start`, `mmap_loop`, `touch_pages`.
 pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
-    let mut b = ProgramBuilder::new()?;
+    let mut b = ProgramBuilder::with_syscall_exit(p.exit)?;
     let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
     let mut body = b.asm().create_label();
@@ -126,9 +128,13 @@ pub enum AfterPattern {
 /// bytes each), writes a pattern through the first mapping, reads it back
 /// through the second and exits with the number of mismatching u64 words.
 /// Functions: `_start`, `write_pattern`, `check_pattern`, `after_check`.
-pub fn pattern_program(len: u64, after: AfterPattern) -> Result<GuestProgram, AssembleError> {
+pub fn pattern_program(
+    len: u64,
+    after: AfterPattern,
+    exit: SyscallExit,
+) -> Result<GuestProgram, AssembleError> {
     const MULT: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut b = ProgramBuilder::new()?;
+    let mut b = ProgramBuilder::with_syscall_exit(exit)?;
     let sys_call = b.sys_call();
     let mut write = b.asm().create_label();
     let mut check = b.asm().create_label();
@@ -191,8 +197,8 @@ pub fn pattern_program(len: u64, after: AfterPattern) -> Result<GuestProgram, As
 /// itself (through `sys_call`, a real exit) or touches the range (real
 /// faults), stores the result and asks again. Functions: `_start`,
 /// `serve_loop`, `serve_syscall`, `touch_pages`, `exit_workload`.
-pub fn request_server_program() -> Result<GuestProgram, AssembleError> {
-    let mut b = ProgramBuilder::new()?;
+pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, AssembleError> {
+    let mut b = ProgramBuilder::with_syscall_exit(exit)?;
     let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
     let mut serve = b.asm().create_label();

@@ -142,7 +142,11 @@ impl HostMapping {
         // SAFETY: bounds-checked source in the live mapping; `out` is a
         // distinct Rust slice.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.add(offset as usize), out.as_mut_ptr(), out.len());
+            std::ptr::copy_nonoverlapping(
+                self.ptr.add(offset as usize),
+                out.as_mut_ptr(),
+                out.len(),
+            );
         }
         Ok(())
     }

@@ -9,8 +9,8 @@ use kvm_bindings::{kvm_segment, kvm_sregs};
 use super::exits::{EXIT_PORT_FIRST, EXIT_PORT_LAST};
 use super::host_mapping::{HostMapping, HostMappingError};
 use super::layout::{
-    sys_gva, GDT_OFF, IDT_OFF, R0_STACK_TOP_OFF, SEL_KERNEL_CODE, SEL_TSS,
-    SEL_USER_CODE, SEL_USER_DATA, TSS_OFF,
+    sys_gva, GDT_OFF, IDT_OFF, R0_STACK_TOP_OFF, SEL_KERNEL_CODE, SEL_TSS, SEL_USER_CODE,
+    SEL_USER_DATA, TSS_OFF,
 };
 
 const CR0_PE: u64 = 1 << 0;
@@ -156,4 +156,3 @@ pub fn user_sregs(mut sregs: kvm_sregs, cr3: u64) -> kvm_sregs {
     sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
     sregs
 }
-

@@ -13,13 +13,13 @@ use kvm_bindings::kvm_regs;
 
 use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL, SH_ARGS,
-    SH_FAULT_ADDR, SH_NR, SH_RESULT,
+    SH_FAULT_ADDR, SH_NR, SH_RESULT, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
 use super::guest_program::GuestProgram;
 use super::host_mapping::HostMappingError;
 use super::layout::{
-    sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, PAGE_SIZE,
-    R0_STACK_OFF, R0_STACK_TOP_OFF, SHARED_OFF, TSS_OFF, USER_STACK_OFF, USER_STACK_TOP_OFF,
+    sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, PAGE_SIZE, R0_STACK_OFF,
+    R0_STACK_TOP_OFF, SHARED_OFF, TSS_OFF, USER_STACK_OFF, USER_STACK_TOP_OFF,
 };
 use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
 use super::page_tables::{PageTableError, PageTables, PteAccess};
@@ -219,7 +219,12 @@ impl Machine {
         let code_end = CODE_OFF + (program.code.len() as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
         map_range(CODE_OFF, code_end, user_rx)?;
         map_range(USER_STACK_OFF, USER_STACK_TOP_OFF, user_rw)?;
-        map_range(DATA_OFF, DATA_OFF + data_len.div_ceil(PAGE_SIZE) * PAGE_SIZE, user_rw)?;
+        map_range(
+            DATA_OFF,
+            DATA_OFF + data_len.div_ceil(PAGE_SIZE) * PAGE_SIZE,
+            user_rw,
+        )?;
+        page_tables.map(vm.sys(), SYSCALL_MMIO_GVA, SYSCALL_MMIO_GPA, user_rw)?;
 
         let sregs = user_sregs(vm.sregs()?, page_tables.cr3());
         vm.set_sregs(&sregs)?;
@@ -327,12 +332,7 @@ impl Machine {
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
                     self.counts.syscalls += 1;
-                    let nr = sys.read_u64(SHARED_OFF + SH_NR)?;
-                    let mut args = [0u64; 6];
-                    for (i, a) in args.iter_mut().enumerate() {
-                        *a = sys.read_u64(SHARED_OFF + SH_ARGS + 8 * i as u64)?;
-                    }
-                    return Ok(GuestEvent::Syscall { nr, args });
+                    return self.syscall_event();
                 }
                 Exit::IoOut(PORT_FAULT) => {
                     self.counts.faults += 1;
@@ -354,6 +354,10 @@ impl Machine {
                 Exit::IoOut(PORT_RAW) => {
                     self.counts.benchmark += 1;
                     return Ok(GuestEvent::RawExit);
+                }
+                Exit::MmioWrite(SYSCALL_MMIO_GPA) => {
+                    self.counts.syscalls += 1;
+                    return self.syscall_event();
                 }
                 Exit::MmioWrite(gpa) => {
                     self.counts.benchmark += 1;
@@ -384,6 +388,16 @@ impl Machine {
                 }
             }
         }
+    }
+
+    fn syscall_event(&self) -> Result<GuestEvent, MachineError> {
+        let sys = self.vm.sys();
+        let nr = sys.read_u64(SHARED_OFF + SH_NR)?;
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = sys.read_u64(SHARED_OFF + SH_ARGS + 8 * i as u64)?;
+        }
+        Ok(GuestEvent::Syscall { nr, args })
     }
 
     fn function_suffix(&self, rip: u64) -> String {

@@ -7,14 +7,16 @@
 //! - Malloc model and trace replay: the request-serving guest
 //!   ([`super::target::KvmTarget`]) under the workloads' generic bodies.
 //!
-//! Every trial gets a fresh VM and memory manager. The raw exit round trip
-//! (a guest that only exits, same mechanism) is measured once per runner and
-//! reported beside every point, so "time beyond one exit" can be computed
-//! from the same run.
+//! Every trial gets a fresh VM and memory manager. The exit mechanisms
+//! (`out`, MMIO, `vmcall` from CPL 3) are measured once per runner; system
+//! calls use the cheaper usable one, and its raw round trip (a guest that
+//! only exits) is reported beside every point, so "time beyond one exit" is
+//! computed from the same run.
 
 use serde_json::json;
 
-use super::exit_bench::{measure, ExitMechanism, MechanismResult};
+use super::exit_bench::{choose_syscall_exit, measure, ExitChoice, ExitMechanism, MechanismResult};
+use super::exits::SyscallExit;
 use super::guest_run::{make_guest_mm, run_guest, GuestRunError, GuestRunSummary};
 use super::guest_workloads::{
     mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED,
@@ -52,14 +54,17 @@ pub struct KvmOptions {
 pub struct KvmRunner {
     search: GapSearch,
     options: KvmOptions,
-    raw_exit: Option<MechanismResult>,
+    exits: Option<ExitChoice>,
     guest_symbols: Vec<(u64, u64, String)>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
 pub fn kvm_available() -> Result<(), String> {
     if !std::path::Path::new("/dev/kvm").exists() {
-        return Err("kvm: /dev/kvm is absent (no KVM on this machine or not exposed to this container)".to_string());
+        return Err(
+            "kvm: /dev/kvm is absent (no KVM on this machine or not exposed to this container)"
+                .to_string(),
+        );
     }
     measure(ExitMechanism::PortIo, 1)
         .map(drop)
@@ -110,7 +115,7 @@ impl KvmRunner {
         Self {
             search,
             options,
-            raw_exit: None,
+            exits: None,
             guest_symbols: Vec::new(),
         }
     }
@@ -120,9 +125,21 @@ impl KvmRunner {
         &self.guest_symbols
     }
 
-    /// The raw exit round trip measured by this runner, if measured yet.
+    /// The raw exit round trip of the mechanism system calls use, measured
+    /// by this runner (after the first `check_point`).
     pub fn raw_exit(&self) -> Option<&MechanismResult> {
-        self.raw_exit.as_ref()
+        self.exits.as_ref().map(|c| &c.chosen)
+    }
+
+    /// The exit mechanisms measured and the one chosen.
+    pub fn exit_choice(&self) -> Option<&ExitChoice> {
+        self.exits.as_ref()
+    }
+
+    fn syscall_exit(&self) -> SyscallExit {
+        self.exits
+            .as_ref()
+            .map_or(SyscallExit::PortIo, |c| c.syscall_exit)
     }
 
     fn mm_config(&self, spec: &PointSpec) -> (MmConfig, u64) {
@@ -146,19 +163,38 @@ impl KvmRunner {
     }
 
     fn raw_exit_json(&self) -> serde_json::Value {
-        match &self.raw_exit {
-            Some(r) => json!({
-                "mechanism": r.mechanism.name(),
-                "round_trips": r.cycles.len(),
-                "median_cycles": r.median(),
-                "p90_cycles": r.percentile(90),
-                "median_ns": cycles_to_ns(r.median()),
-            }),
-            None => serde_json::Value::Null,
-        }
+        let Some(choice) = &self.exits else {
+            return serde_json::Value::Null;
+        };
+        let mechanisms: Vec<_> = choice
+            .all
+            .iter()
+            .map(|r| {
+                json!({
+                    "mechanism": r.mechanism.name(),
+                    "round_trips": r.cycles.len(),
+                    "median_cycles": r.median(),
+                    "p90_cycles": r.percentile(90),
+                    "unusable": r.unusable,
+                })
+            })
+            .collect();
+        let r = &choice.chosen;
+        json!({
+            "mechanism": r.mechanism.name(),
+            "round_trips": r.cycles.len(),
+            "median_cycles": r.median(),
+            "p90_cycles": r.percentile(90),
+            "median_ns": cycles_to_ns(r.median()),
+            "measured": mechanisms,
+        })
     }
 
-    fn mmap_trial(&mut self, spec: &PointSpec, mapping: Mapping) -> Result<TrialOutcome, PointError> {
+    fn mmap_trial(
+        &mut self,
+        spec: &PointSpec,
+        mapping: Mapping,
+    ) -> Result<TrialOutcome, PointError> {
         let (flags, fd) = mmap_flags(mapping);
         let params = MmapLoop {
             iterations: spec.iterations,
@@ -166,11 +202,14 @@ impl KvmRunner {
             flags,
             fd,
             touch: spec.touch,
+            exit: self.syscall_exit(),
         };
-        let program = mmap_loop_program(&params).map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
+        let program =
+            mmap_loop_program(&params).map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
         self.guest_symbols = program.symbol_map();
         let (config, app) = self.mm_config(spec);
-        let mut mm = make_guest_mm(config, program, mmap_loop_data_len(spec.iterations), app).map_err(run_error)?;
+        let mut mm = make_guest_mm(config, program, mmap_loop_data_len(spec.iterations), app)
+            .map_err(run_error)?;
         let mut fds = GuestFds::default();
         if mapping.is_file_backed() {
             let size = page_round_up(spec.size)
@@ -192,10 +231,10 @@ impl KvmRunner {
         }
         let total: u64 = cycles.iter().sum();
         cycles.sort_unstable();
-        let raw = self.raw_exit.as_ref().map_or(0, MechanismResult::median);
+        let raw = self.raw_exit().map_or(0, MechanismResult::median);
         let median = percentile(&cycles, 50);
         let extra = json!({
-            "exit_mechanism": ExitMechanism::PortIo.name(),
+            "exit_mechanism": self.syscall_exit().name(),
             "exits": exits_json(&summary, spec.iterations),
             "raw_exit": self.raw_exit_json(),
             "guest_call_cycles": {
@@ -220,7 +259,8 @@ impl KvmRunner {
 
     fn target(&self, spec: &PointSpec) -> Result<KvmTarget, crate::workload::TargetError> {
         let (config, app) = self.mm_config(spec);
-        KvmTarget::new(config, app).map_err(|e| crate::workload::TargetError::Platform(format!("kvm: {e}")))
+        KvmTarget::new(config, app, self.syscall_exit())
+            .map_err(|e| crate::workload::TargetError::Platform(format!("kvm: {e}")))
     }
 }
 
@@ -243,14 +283,11 @@ impl PlatformRunner for KvmRunner {
     }
 
     fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {
-        if self.raw_exit.is_none() {
+        if self.exits.is_none() {
             kvm_available().map_err(PointError::Unsupported)?;
-            let r = measure(ExitMechanism::PortIo, RAW_EXIT_ROUND_TRIPS)
-                .map_err(|e| PointError::Unsupported(format!("kvm: raw exit benchmark failed: {e}")))?;
-            if let Some(why) = &r.unusable {
-                return Err(PointError::Unsupported(format!("kvm: `out` does not reach the VMM here: {why}")));
-            }
-            self.raw_exit = Some(r);
+            let choice = choose_syscall_exit(RAW_EXIT_ROUND_TRIPS)
+                .map_err(|e| PointError::Unsupported(format!("kvm: exit benchmark failed: {e}")))?;
+            self.exits = Some(choice);
         }
         if let PointWork::Mmap { .. } = spec.work {
             let need = mmap_loop_data_len(spec.iterations);
@@ -268,10 +305,12 @@ impl PlatformRunner for KvmRunner {
         match &spec.work {
             PointWork::Mmap { mapping } => self.mmap_trial(spec, *mapping),
             PointWork::Malloc => {
-                let mut t = self.target(spec).map_err(|e| PointError::from_target(e, None))?;
+                let mut t = self
+                    .target(spec)
+                    .map_err(|e| PointError::from_target(e, None))?;
                 let timed = run_malloc_model_trial(&mut t, spec.touch, spec.iterations, spec.size)?;
                 let extra = json!({
-                    "exit_mechanism": ExitMechanism::PortIo.name(),
+                    "exit_mechanism": self.syscall_exit().name(),
                     "exits": exits_json(t.summary(), timed.calls),
                     "raw_exit": self.raw_exit_json(),
                     "note": "request-serving guest: one request exit per call besides the call's own exits",
@@ -287,9 +326,10 @@ impl PlatformRunner for KvmRunner {
             }
             PointWork::Replay { trace } => {
                 let mut factory = || self.target(spec);
-                let (out, targets) =
-                    replay_trace(trace, &mut factory).map_err(|e| PointError::from_target(e, None))?;
-                let mut counts = serde_json::to_value(&out.counts).unwrap_or(serde_json::Value::Null);
+                let (out, targets) = replay_trace(trace, &mut factory)
+                    .map_err(|e| PointError::from_target(e, None))?;
+                let mut counts =
+                    serde_json::to_value(&out.counts).unwrap_or(serde_json::Value::Null);
                 let exits: Vec<_> = targets
                     .iter()
                     .map(|t| exits_json(t.summary(), t.summary().calls))
@@ -298,7 +338,10 @@ impl PlatformRunner for KvmRunner {
                     map.insert("kvm_exits".to_string(), json!(exits));
                     map.insert("raw_exit".to_string(), self.raw_exit_json());
                 }
-                let probes = targets.into_iter().map(|t| t.into_mm().probes().clone()).collect();
+                let probes = targets
+                    .into_iter()
+                    .map(|t| t.into_mm().probes().clone())
+                    .collect();
                 Ok(TrialOutcome {
                     elapsed_ns: out.elapsed_ns,
                     calls: trace.calls.len() as u64,

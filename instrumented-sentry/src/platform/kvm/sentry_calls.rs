@@ -77,8 +77,10 @@ pub fn dispatch(mm: &mut KvmMemoryManager, fds: &GuestFds, nr: u64, args: [u64; 
                     }
                 }
             };
-            ret(MmapRequest::from_linux(addr, len, prot as i32, flags, file, offset)
-                .and_then(|req| mm.mmap(&req)))
+            ret(
+                MmapRequest::from_linux(addr, len, prot as i32, flags, file, offset)
+                    .and_then(|req| mm.mmap(&req)),
+            )
         }
         SYS_MUNMAP => ret(mm.munmap(args[0], args[1]).map(|()| 0)),
         SYS_MPROTECT => ret(Perms::from_prot(args[2] as i32)

@@ -7,8 +7,10 @@
 //! Cost model: every call costs one extra exit (the guest asking for its
 //! next request) besides the system call's own; the runner reports both.
 
-use super::exits::{REQ_EXIT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT};
-use super::exits::{SYS_BRK, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
+use super::exits::{SyscallExit, SYS_BRK, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
+use super::exits::{
+    REQ_EXIT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT,
+};
 use super::guest_run::{make_guest_mm, run_until_stop, GuestRunError, GuestRunSummary, GuestStop};
 use super::guest_workloads::request_server_program;
 use super::sentry_calls::{GuestFds, KvmMemoryManager};
@@ -34,9 +36,11 @@ fn platform_error(e: GuestRunError) -> TargetError {
 
 impl KvmTarget {
     /// A fresh VM and memory manager managing `app_size` bytes, with the
-    /// guest waiting for its first request.
-    pub fn new(config: MmConfig, app_size: u64) -> Result<Self, GuestRunError> {
-        let program = request_server_program().map_err(|e| GuestRunError::Unavailable(e.to_string()))?;
+    /// guest waiting for its first request; its system calls exit through
+    /// `exit`.
+    pub fn new(config: MmConfig, app_size: u64, exit: SyscallExit) -> Result<Self, GuestRunError> {
+        let program =
+            request_server_program(exit).map_err(|e| GuestRunError::Unavailable(e.to_string()))?;
         let mm = make_guest_mm(config, program, 4096, app_size)?;
         let mut t = Self {
             mm,
@@ -85,7 +89,9 @@ impl KvmTarget {
     /// Has the guest carry out one request; returns its result.
     fn request(&mut self, kind: u64, nr: u64, args: [u64; 6]) -> Result<u64, TargetError> {
         if self.exited {
-            return Err(TargetError::Platform("kvm: the guest has exited".to_string()));
+            return Err(TargetError::Platform(
+                "kvm: the guest has exited".to_string(),
+            ));
         }
         let machine = self.mm.address_space().machine();
         let write = || -> Result<(), super::machine::MachineError> {
@@ -101,7 +107,9 @@ impl KvmTarget {
             Ok(GuestStop::NextRequest) => {}
             Ok(GuestStop::Exited(status)) => {
                 self.exited = true;
-                return Err(TargetError::Platform(format!("kvm: guest exited (status {status})")));
+                return Err(TargetError::Platform(format!(
+                    "kvm: guest exited (status {status})"
+                )));
             }
             Err(e) => {
                 self.exited = true;
@@ -146,7 +154,14 @@ impl MemoryTarget for KvmTarget {
         };
         self.syscall(
             SYS_MMAP,
-            [call.addr, call.len, u64::from(call.prot), u64::from(call.flags), fd, call.offset],
+            [
+                call.addr,
+                call.len,
+                u64::from(call.prot),
+                u64::from(call.flags),
+                fd,
+                call.offset,
+            ],
         )
     }
 
@@ -180,7 +195,8 @@ impl MemoryTarget for KvmTarget {
     fn touch(&mut self, addr: u64, len: u64) -> Result<(), TargetError> {
         // A fault the sentry cannot resolve stops this guest (reported with
         // the address), as a SIGSEGV would stop a process.
-        self.request(REQ_TOUCH, 0, [addr, len, 0, 0, 0, 0]).map(drop)
+        self.request(REQ_TOUCH, 0, [addr, len, 0, 0, 0, 0])
+            .map(drop)
     }
 
     fn host_mappings(&self) -> u64 {

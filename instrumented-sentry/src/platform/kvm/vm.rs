@@ -8,7 +8,9 @@ use kvm_bindings::{kvm_regs, kvm_sregs, kvm_userspace_memory_region, KVM_MAX_CPU
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
 use super::host_mapping::{HostMapping, HostMappingError};
-use super::layout::{MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SYS_GPA, SYS_SIZE};
+use super::layout::{
+    MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SYS_GPA, SYS_SIZE,
+};
 
 /// Errors making or driving the VM.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +19,7 @@ pub enum VmError {
     #[error("cannot open /dev/kvm: {0}")]
     Open(kvm_ioctls::Error),
     /// A KVM ioctl failed.
-    #[error("KVM {what} failed: {source}")]
+    #[error("{what} failed: {source}")]
     Ioctl {
         /// Which operation.
         what: &'static str,
@@ -227,8 +229,11 @@ impl Vm {
         unsafe { self.vm.set_user_memory_region(pt_region(&self.sys, 0)) }
             .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (delete page tables)"))?;
         // SAFETY: re-adds the slot over the same live part of `sys`.
-        unsafe { self.vm.set_user_memory_region(pt_region(&self.sys, PT_POOL_SIZE)) }
-            .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (page tables)"))?;
+        unsafe {
+            self.vm
+                .set_user_memory_region(pt_region(&self.sys, PT_POOL_SIZE))
+        }
+        .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (page tables)"))?;
         Ok(())
     }
 

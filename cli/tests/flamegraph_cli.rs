@@ -1,0 +1,173 @@
+//! `sentryprof flamegraph` end to end on synthetic bundles: files beside
+//! run.json or in --out, every mode, and bad input (exit 2, nothing written).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use collectors::bundle::{BundleWriter, RunJson, STACKS_FOLDED};
+use flamegraph::synthetic::{exp1_run, sampled_profile};
+
+fn sentryprof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentryprof"))
+        .args(args)
+        .output()
+        .expect("running sentryprof")
+}
+
+fn bundle(root: &Path, name: &str, sampled: bool) -> PathBuf {
+    let dir = root.join(name);
+    let mut run: RunJson = exp1_run();
+    let w = BundleWriter::create(&dir).unwrap();
+    if sampled {
+        let (f, info) = sampled_profile();
+        w.write_file(STACKS_FOLDED, f.to_text().as_bytes()).unwrap();
+        run.profile = Some(info);
+    }
+    w.finish(&run).unwrap();
+    dir
+}
+
+fn svg_ok(p: &Path) {
+    let s = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        s.starts_with("<?xml") && s.trim_end().ends_with("</svg>"),
+        "{}",
+        p.display()
+    );
+}
+
+#[test]
+fn every_mode_writes_its_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = bundle(tmp.path(), "a", true);
+    let b = bundle(tmp.path(), "b", true);
+    let a_s = a.to_str().unwrap();
+    let o = sentryprof(&["flamegraph", a_s]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    svg_ok(&a.join("flamegraph.svg"));
+    let o = sentryprof(&["flamegraph", a_s, "--icicle", "--min-width", "0.5"]);
+    assert!(o.status.success());
+    svg_ok(&a.join("icicle.svg"));
+    let o = sentryprof(&["flamegraph", a_s, "--probes"]);
+    assert!(o.status.success());
+    svg_ok(&a.join("probes_flamegraph.svg"));
+    let o = sentryprof(&["flamegraph", a_s, "--diff-search", "linear,maxgap"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    svg_ok(&a.join("diff_linear_vs_maxgap_flamegraph.svg"));
+    let out = tmp.path().join("elsewhere");
+    let o = sentryprof(&[
+        "flamegraph",
+        a_s,
+        "--diff",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    svg_ok(&out.join("diff_flamegraph.svg"));
+    // A bundle without samples still gets a flamegraph, from the probes.
+    let c = bundle(tmp.path(), "c", false);
+    let o = sentryprof(&["flamegraph", c.to_str().unwrap()]);
+    assert!(o.status.success());
+    svg_ok(&c.join("probes_flamegraph.svg"));
+    // Same bundle, same bytes.
+    let first = std::fs::read(a.join("flamegraph.svg")).unwrap();
+    assert!(sentryprof(&["flamegraph", a_s]).status.success());
+    assert_eq!(first, std::fs::read(a.join("flamegraph.svg")).unwrap());
+}
+
+fn assert_bad(o: &Output, mention: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(mention),
+        "stderr {err:?} should name {mention:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn no_svg(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".svg"), "{n} left behind in {}", dir.display());
+    }
+}
+
+#[test]
+fn bad_bundles_exit_2_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let newer = tmp.path().join("newer");
+    std::fs::create_dir(&newer).unwrap();
+    std::fs::write(
+        newer.join("run.json"),
+        r#"{"format_version":"9.0","points":[]}"#,
+    )
+    .unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", newer.to_str().unwrap()]),
+        "run.json",
+    );
+    no_svg(&newer);
+
+    let corrupt = tmp.path().join("corrupt");
+    std::fs::create_dir(&corrupt).unwrap();
+    std::fs::write(
+        corrupt.join("run.json"),
+        b"{\"format_version\": \"1.0\", \"poi",
+    )
+    .unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", corrupt.to_str().unwrap()]),
+        "run.json",
+    );
+    no_svg(&corrupt);
+
+    let missing = tmp.path().join("nobundle");
+    std::fs::create_dir(&missing).unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", missing.to_str().unwrap()]),
+        "nobundle",
+    );
+
+    // A declared profile whose folded file is empty.
+    let empty = tmp.path().join("empty");
+    let w = BundleWriter::create(&empty).unwrap();
+    w.write_file(STACKS_FOLDED, b"").unwrap();
+    let mut run = RunJson::new(collectors::bundle::BundleKind::Record);
+    run.profile = Some(sampled_profile().1);
+    w.finish(&run).unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", empty.to_str().unwrap()]),
+        "stacks.folded",
+    );
+    no_svg(&empty);
+
+    // Nothing at all to draw.
+    let nothing = tmp.path().join("nothing");
+    BundleWriter::create(&nothing)
+        .unwrap()
+        .finish(&RunJson::new(collectors::bundle::BundleKind::Run))
+        .unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", nothing.to_str().unwrap()]),
+        "empty profile",
+    );
+    no_svg(&nothing);
+
+    let good = bundle(tmp.path(), "good", true);
+    assert_bad(
+        &sentryprof(&[
+            "flamegraph",
+            good.to_str().unwrap(),
+            "--diff-search",
+            "linear",
+        ]),
+        "--diff-search",
+    );
+    no_svg(&good);
+}

@@ -1,0 +1,153 @@
+//! `--platform kvm` through the run loop's seam (`PlatformRunner`): Exp1
+//! with and without touch, the malloc model and a trace replay, each as a
+//! real guest. Skips (with a SKIP line) where /dev/kvm is absent or the VM
+//! cannot be made.
+
+use std::sync::Arc;
+
+use instrumented_sentry::platform::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
+use instrumented_sentry::segment::GapSearch;
+use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner};
+use instrumented_sentry::workload::trace::parse_trace;
+use instrumented_sentry::workload::{Mapping, PlatformRunner, PointSpec, PointWork, WorkloadKind};
+
+fn runner(search: GapSearch) -> Option<KvmRunner> {
+    if let Err(why) = kvm_available() {
+        eprintln!("SKIP: {why}");
+        return None;
+    }
+    Some(KvmRunner::new(
+        search,
+        KvmOptions {
+            probes: true,
+            subtract_probe_cost: false,
+        },
+    ))
+}
+
+fn exp1(mapping: Mapping, touch: bool, iterations: u64) -> PointSpec {
+    PointSpec {
+        workload: WorkloadKind::Exp1,
+        work: PointWork::Mmap { mapping },
+        touch,
+        iterations,
+        size: 16 * 1024,
+    }
+}
+
+fn site_calls(outcome: &instrumented_sentry::workload::TrialOutcome, site: &str) -> u64 {
+    outcome
+        .probes
+        .iter()
+        .map(|p| {
+            p.report(16)
+                .sites
+                .iter()
+                .filter(|s| s.site.name() == site)
+                .map(|s| s.calls)
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+#[test]
+fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
+    let Some(mut r) = runner(GapSearch::Linear) else {
+        return;
+    };
+    let spec = exp1(Mapping::Private, false, 300);
+    r.check_point(&spec).expect("point accepted");
+    assert!(r.raw_exit().expect("raw exit measured").median() > 0);
+    let out = r.run_trial(&spec).expect("trial");
+    assert_eq!(out.calls, 300);
+    assert!(out.elapsed_ns > 0);
+    assert_eq!(site_calls(&out, "find_available"), 300);
+    let exits = &out.extra["exits"];
+    assert_eq!(exits["per_mmap"].as_f64(), Some(1.0));
+    assert_eq!(exits["fault"].as_u64(), Some(0));
+    let names: Vec<&str> = r
+        .guest_symbols()
+        .iter()
+        .map(|(_, _, n)| n.as_str())
+        .collect();
+    for f in ["_start", "mmap_loop", "sys_call", "pf_entry", "touch_pages"] {
+        assert!(names.contains(&f), "{f} missing from {names:?}");
+    }
+    for (s, e, n) in r.guest_symbols() {
+        assert!(s < e, "{n}: empty range");
+    }
+}
+
+#[test]
+fn exp1_touch_faults_through_the_guest_idt() {
+    let Some(mut r) = runner(GapSearch::MaxGap) else {
+        return;
+    };
+    let spec = exp1(Mapping::Shared, true, 50);
+    r.check_point(&spec).expect("point accepted");
+    let out = r.run_trial(&spec).expect("trial");
+    // 16 KiB inside one 64 KiB fault window: one fault per mapping, one
+    // exit per fault.
+    assert_eq!(out.extra["exits"]["fault"].as_u64(), Some(50));
+    assert_eq!(out.extra["exits"]["per_fault"].as_f64(), Some(1.0));
+    assert_eq!(site_calls(&out, "fault"), 50);
+    assert!(out.extra["memory_slots"].as_u64().unwrap_or(0) >= 2);
+}
+
+#[test]
+fn malloc_and_replay_run_on_the_request_serving_guest() {
+    let Some(mut r) = runner(GapSearch::MaxGap) else {
+        return;
+    };
+    let malloc = PointSpec {
+        workload: WorkloadKind::Malloc,
+        work: PointWork::Malloc,
+        touch: true,
+        iterations: 64,
+        size: 200 * 1024,
+    };
+    r.check_point(&malloc).expect("malloc accepted");
+    let out = r.run_trial(&malloc).expect("malloc trial");
+    assert_eq!(out.calls, 64);
+    assert!(out.extra["exits"]["request"].as_u64().unwrap_or(0) >= 64);
+
+    let text = "\
+brk(NULL) = 0x555555554000
+mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000
+mprotect(0x7f0000000000, 4096, PROT_READ) = 0
+munmap(0x7f0000000000, 8192) = 0
+munmap(0x7f0000000000, 8192) = 0
+brk(0x555555575000) = 0x555555575000
+";
+    let trace = Arc::new(parse_trace("kvm.trace", text).expect("trace"));
+    let replay = PointSpec {
+        workload: WorkloadKind::Replay,
+        work: PointWork::Replay { trace },
+        touch: false,
+        iterations: 6,
+        size: 0,
+    };
+    r.check_point(&replay).expect("replay accepted");
+    let out = r.run_trial(&replay).expect("replay trial");
+    assert_eq!(out.calls, 6);
+    assert_eq!(out.extra["calls"].as_u64(), Some(6));
+    // The same replay in-process gives the same outcome call by call.
+    let mut inproc = InprocRunner::new(GapSearch::MaxGap, InprocOptions::default());
+    inproc.check_point(&replay).expect("inproc replay accepted");
+    let reference = inproc.run_trial(&replay).expect("inproc replay");
+    for key in ["matched", "mismatched", "by_syscall", "replay_errors"] {
+        assert_eq!(
+            out.extra[key], reference.extra[key],
+            "{key}: kvm {} inproc {}",
+            out.extra, reference.extra
+        );
+    }
+    assert!(out.extra["matched"].as_u64().unwrap_or(0) >= 5);
+    // The munmap dropped present translations: the VMM flushed them.
+    assert!(
+        out.extra["kvm_exits"][0]["translation_flushes"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
+    );
+}
