@@ -81,14 +81,7 @@ impl PerfCollector {
             ..SamplerConfig::default()
         })?;
         let mut notes = Vec::new();
-        let ev = sampler.event();
-        if !ev.hardware {
-            notes.push(format!(
-                "sampling with {} (software timer): hardware cycles were refused",
-                ev.name
-            ));
-        }
-        notes.extend(ev.fallbacks.iter().cloned());
+        notes.extend(sampler.event().note());
         let counters = if config.counters {
             match CounterSet::open(CountTarget::ThisThread) {
                 Ok(c) => {

@@ -65,13 +65,7 @@ pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
         ..SamplerConfig::default()
     })?;
     let mut notes = Vec::new();
-    if !sampler.event().hardware {
-        notes.push(format!(
-            "sampling with {} (software timer): hardware cycles were refused",
-            sampler.event().name
-        ));
-    }
-    notes.extend(sampler.event().fallbacks.iter().cloned());
+    notes.extend(sampler.event().note());
     let event = sampler.event().name.clone();
     let mut child = Command::new(program)
         .args(args)

@@ -3,6 +3,8 @@
 //! frames (`_[g]`) in blue, host kernel frames (`_[k]`) in orange, host user
 //! frames in the warm "hot" palette; and differential flamegraphs.
 
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::io::BufReader;
 
 use collectors::bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
@@ -110,28 +112,62 @@ pub fn frame_color(name: &str) -> Color {
     }
 }
 
-/// Add to `map` the colour of every guest and kernel frame of `stack`.
-/// Host user frames are left to inferno's deterministic name hash (its
-/// "hot" palette), so only stacks holding a suffixed frame are split.
-fn add_suffixed_frames(map: &mut PaletteMap, stack: &str) {
+/// FNV-1a as a `Hasher`, for the short-lived set of suffixed frame names
+/// (much cheaper than SipHash on short keys; no untrusted-key concern here).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvSet<'a> = HashSet<&'a str, BuildHasherDefault<Fnv>>;
+
+/// Collect every guest and kernel frame of `stack` into `set`. Host user
+/// frames are left to inferno's deterministic name hash (its "hot"
+/// palette), so only stacks holding a suffixed frame are split.
+fn add_suffixed_frames<'a>(set: &mut FnvSet<'a>, stack: &'a str) {
     if !stack.contains("_[") {
         return;
     }
     for frame in stack.split(';') {
-        if frame_kind(frame) != FrameKind::Host && map.get(frame).is_none() {
-            map.insert(frame, frame_color(frame));
+        if frame_kind(frame) != FrameKind::Host {
+            set.insert(frame);
         }
     }
+}
+
+/// The palette map of a set of suffixed frames.
+fn palette_of(set: FnvSet<'_>) -> PaletteMap {
+    let mut map = PaletteMap::default();
+    for frame in set {
+        map.insert(frame, frame_color(frame));
+    }
+    map
 }
 
 /// A palette map holding the colours of the guest and kernel frames of
 /// `stacks`.
 fn palette_for<'a, I: Iterator<Item = &'a str>>(stacks: I) -> PaletteMap {
-    let mut map = PaletteMap::default();
+    let mut set = FnvSet::default();
     for stack in stacks {
-        add_suffixed_frames(&mut map, stack);
+        add_suffixed_frames(&mut set, stack);
     }
-    map
+    palette_of(set)
 }
 
 fn inferno_options<'a>(opt: &FlameOptions, palette: &'a mut PaletteMap) -> inf::Options<'a> {
@@ -180,7 +216,7 @@ pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<V
 /// [`FoldedStacks::parse`] (errors carry the line number), then inferno
 /// sorts and merges the lines itself, as its own CLI does.
 pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<Vec<u8>> {
-    let mut palette = PaletteMap::default();
+    let mut suffixed = FnvSet::default();
     let mut total: u64 = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
@@ -205,7 +241,7 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
             return Err(malformed("empty stack".into()));
         }
         total = total.saturating_add(weight);
-        add_suffixed_frames(&mut palette, stack);
+        add_suffixed_frames(&mut suffixed, stack);
     }
     if total == 0 {
         return Err(RenderError::EmptyProfile {
@@ -213,6 +249,7 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
             why: "no stacks with a non-zero weight".into(),
         });
     }
+    let mut palette = palette_of(suffixed);
     let mut o = inferno_options(opt, &mut palette);
     o.no_sort = false;
     let mut out = Vec::with_capacity(text.len() / 4);
@@ -299,6 +336,30 @@ mod tests {
         assert!(s.contains("c_[g]"));
         assert!(matches!(
             render(&FoldedStacks::new(), &o, "empty.folded"),
+            Err(RenderError::EmptyProfile { .. })
+        ));
+    }
+
+    #[test]
+    fn text_path_validates_and_matches_the_stacks_path() {
+        let text = "m;b_[g] 5\nm;a 3\n\nm;b_[g] 2\nm;c_[k] 1\n";
+        let o = FlameOptions::default();
+        let from_text = render_folded_text(text, &o, "in.folded").unwrap();
+        let stacks = FoldedStacks::parse(text, "in.folded").unwrap();
+        assert_eq!(from_text, render(&stacks, &o, "in.folded").unwrap());
+        let svg = String::from_utf8(from_text).unwrap();
+        let g = frame_color("b_[g]");
+        assert!(
+            svg.contains(&format!("rgb({},{},{})", g.r, g.g, g.b)),
+            "guest colour used"
+        );
+        let e = render_folded_text("a 1\nb;c x\n", &o, "in.folded").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in.folded:2: weight \"x\" is not a whole number"
+        );
+        assert!(matches!(
+            render_folded_text("a 0\n", &o, "z.folded"),
             Err(RenderError::EmptyProfile { .. })
         ));
     }

@@ -68,7 +68,11 @@ fn mid_gap(i: u64) -> Range {
 }
 
 fn build(n: u64) -> SegmentSet<BenchFns> {
-    let mut set = SegmentSet::new(BOUNDS, DEGREE).expect("bench set parameters are valid");
+    build_with_degree(n, DEGREE)
+}
+
+fn build_with_degree(n: u64, degree: usize) -> SegmentSet<BenchFns> {
+    let mut set = SegmentSet::new(BOUNDS, degree).expect("bench set parameters are valid");
     for i in 0..n {
         // Offsets jump by a page between segments: nothing merges.
         set.insert_with_merge(seg(i), i * 2 * PAGE)
@@ -203,5 +207,54 @@ fn bench_searches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_insert_remove, bench_searches);
+/// Max-gap searches at other node degrees, 1K and 1M segments only: how
+/// the degree trades absolute cost against growth with the set size.
+fn bench_maxgap_degrees(c: &mut Criterion) {
+    let mut group = c.benchmark_group("segment_set_degree");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(300));
+    group.measurement_time(Duration::from_secs(1));
+    for degree in [4usize, 16, 32] {
+        for n in [1_000u64, 1_000_000] {
+            let set = build_with_degree(n, degree);
+            let first = seg(0);
+            let last = seg(n - 1);
+            let id = format!("t{degree}/{n}");
+            group.bench_function(BenchmarkId::new("search_forward_maxgap", &id), |b| {
+                b.iter_custom(|iters| {
+                    let t = thread_cpu_time();
+                    for _ in 0..iters {
+                        black_box(set.first_large_enough_gap(
+                            black_box(first.start),
+                            STRIDE,
+                            GapSearch::MaxGap,
+                        ));
+                    }
+                    thread_cpu_time() - t
+                })
+            });
+            group.bench_function(BenchmarkId::new("search_backward_maxgap", &id), |b| {
+                b.iter_custom(|iters| {
+                    let t = thread_cpu_time();
+                    for _ in 0..iters {
+                        black_box(set.last_large_enough_gap(
+                            black_box(last.end),
+                            STRIDE,
+                            GapSearch::MaxGap,
+                        ));
+                    }
+                    thread_cpu_time() - t
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_insert_remove,
+    bench_searches,
+    bench_maxgap_degrees
+);
 criterion_main!(benches);

@@ -61,6 +61,7 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
     let out = r.run_trial(&spec).expect("trial");
     assert_eq!(out.calls, 300);
     assert!(out.elapsed_ns > 0);
+    assert_eq!(r.last_call_cycles().len(), 300);
     assert_eq!(site_calls(&out, "find_available"), 300);
     let exits = &out.extra["exits"];
     assert_eq!(exits["per_mmap"].as_f64(), Some(1.0));

@@ -398,6 +398,39 @@ fn ordered_build_and_teardown_at_several_degrees() {
         }
         s.check_invariants().expect("invariants after build");
         assert_eq!(s.len(), n as usize);
+        // Ordered inserts hand overflow to a sibling with room instead of
+        // splitting, so nodes end up full and the tree as low as it can be:
+        // the least h with (2t)^h - 1 >= n.
+        let fanout = 2 * degree as u64;
+        let mut min_height = 1;
+        while fanout.pow(min_height) - 1 < n {
+            min_height += 1;
+        }
+        assert_eq!(
+            s.height(),
+            min_height as usize,
+            "degree {degree}: tree height"
+        );
+        // The same in descending order (top-down mmap places each new
+        // mapping below the previous one).
+        let mut down = set(Range::new(0, 1 << 40), degree);
+        for i in (0..n).rev() {
+            down.insert(
+                Range::new(i * 0x2000, i * 0x2000 + 0x1000),
+                Val {
+                    obj: 0,
+                    off: i * 0x10_0000,
+                },
+            )
+            .expect("insert");
+        }
+        down.check_invariants()
+            .expect("invariants after descending build");
+        assert_eq!(
+            down.height(),
+            min_height as usize,
+            "degree {degree}: descending height"
+        );
         let last_end = (n - 1) * 0x2000 + 0x1000;
         assert_eq!(
             both_forward(&s, 0, 0x1001),

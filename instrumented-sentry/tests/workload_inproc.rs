@@ -95,6 +95,10 @@ fn malloc_model_uses_brk_below_the_threshold_and_mmap_above() {
     );
     assert!(t.brk(0).unwrap() > b, "the heap grew past the chunks");
     assert_eq!(t.mm().probes().site_summary(Site::Mmap).calls, 0);
+    assert!(
+        t.mm().probes().site_summary(Site::Fault).calls >= 1,
+        "writing chunk headers faults heap pages in, as glibc's stores do"
+    );
     // Large: one mmap each.
     let mut t = new();
     let timed = run_malloc_model_trial(&mut t, true, 20, MALLOC_MMAP_THRESHOLD).unwrap();

@@ -42,15 +42,6 @@ impl ProfileSource {
             ProfileSource::Empty => "no profile in bundle".into(),
         }
     }
-
-    /// What one unit of weight is.
-    pub fn weight_unit(&self) -> &'static str {
-        match self {
-            ProfileSource::Samples { .. } => "samples",
-            ProfileSource::ProbeCycles => "cycles",
-            ProfileSource::Empty => "",
-        }
-    }
 }
 
 /// Everything the browser shows about one bundle.

@@ -648,7 +648,7 @@ impl AppState {
             title,
             path,
             icicle: self.flame.icicle,
-            count_name: model.source.weight_unit().to_string(),
+            count_name: model.functions.weight_unit.clone(),
         };
         self.exporting = true;
         self.message = Some("exporting SVG...".into());

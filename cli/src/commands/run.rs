@@ -107,7 +107,9 @@ pub struct RunArgs {
 impl RunArgs {
     /// The README's main job: Exp1, private file mappings, no touch, 4 KiB,
     /// 5,000 / 10,000 / 25,000 calls (the study's Figure 3), linear against
-    /// max-gap against native, 12 trials after 2 warm-up trials.
+    /// max-gap against native, 12 trials after 2 warm-up trials, with the
+    /// probes and perf sampling (which falls back to the probes alone, with
+    /// a note, where perf_event_open is refused).
     pub fn main_job() -> Self {
         RunArgs {
             workload: Some("exp1".to_string()),
@@ -118,6 +120,7 @@ impl RunArgs {
             size: vec!["4K".to_string()],
             trials: Some(12),
             warmup_trials: Some(2),
+            collect: vec!["probes".to_string(), "perf".to_string()],
             ..RunArgs::default()
         }
     }

@@ -280,10 +280,7 @@ mod tests {
 
     #[test]
     fn sample_with_callchain_decodes() {
-        let mut body = Vec::new();
-        for v in [0x1000u64] {
-            body.extend_from_slice(&v.to_ne_bytes());
-        }
+        let mut body = 0x1000u64.to_ne_bytes().to_vec();
         body.extend_from_slice(&7u32.to_ne_bytes());
         body.extend_from_slice(&8u32.to_ne_bytes());
         for v in [99u64, 250, 3, CONTEXT_MAX + 100, 0x1000, 0x2000] {

@@ -67,6 +67,26 @@ pub struct SamplingEvent {
     pub fallbacks: Vec<String>,
 }
 
+impl SamplingEvent {
+    /// The one line to show and record when a fallback was taken: the
+    /// event used and why the better ones were refused.
+    pub fn note(&self) -> Option<String> {
+        if self.fallbacks.is_empty() {
+            return None;
+        }
+        let what = if self.hardware {
+            "kernel frames excluded"
+        } else {
+            "software timer, hardware cycles unavailable"
+        };
+        Some(format!(
+            "sampling with {} ({what}): {}",
+            self.name,
+            self.fallbacks.join("; ")
+        ))
+    }
+}
+
 /// A side-band record (sort by [`SideRecord::time`] before replaying).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SideRecord {

@@ -180,6 +180,8 @@ pub struct ConfirmationReport {
     pub cache_bytes: u64,
     /// Entries in the table of distinct contents.
     pub table_entries: u64,
+    /// Memory the table holds at the end (entries, index, cache, examples).
+    pub table_bytes: u64,
 }
 
 /// How long the scan took.
@@ -246,7 +248,7 @@ impl SharingReport {
             "unique",
             "self",
             "cross",
-            "not resident",
+            "not backed",
             "unreadable"
         );
         for src in &self.sources {
@@ -375,7 +377,7 @@ impl SharingReport {
         let c = &self.confirmation;
         let _ = writeln!(
             s,
-            "hash {}: {} matches confirmed byte for byte, {} rejected, {} unconfirmed; {} re-reads in {} batches; {:.1} MiB cached; {} table entries",
+            "hash {}: {} matches confirmed byte for byte, {} rejected, {} unconfirmed; {} re-reads in {} batches; {:.1} MiB cached; {} table entries ({:.1} MiB)",
             c.hash,
             c.confirmed,
             c.rejected,
@@ -383,7 +385,8 @@ impl SharingReport {
             c.rereads,
             c.reread_batches,
             mib(c.cache_bytes),
-            c.table_entries
+            c.table_entries,
+            mib(c.table_bytes)
         );
         let _ = writeln!(
             s,

@@ -628,6 +628,7 @@ fn build_report(
             reread_batches: scanner.reread_batches,
             cache_bytes: table.cache_bytes_used() as u64,
             table_entries: table.contents().len() as u64,
+            table_bytes: table.memory_bytes() as u64,
         },
         scan: ScanTiming {
             seconds,
@@ -675,9 +676,9 @@ fn top_contents(scanner: &Scanner, sources: &mut [OpenSource], n: usize) -> Vec<
                     _ => "(content no longer readable)".to_string(),
                 },
             };
-            let examples = std::iter::once(&c.rep)
+            let examples = std::iter::once(c.rep)
                 .chain(table.examples(id))
-                .map(|l| place(sources, l))
+                .map(|l| place(sources, &l))
                 .collect();
             TopContent {
                 hash: format!("{:016x}", c.hash),

@@ -132,7 +132,7 @@ impl OpenSource {
             path: Some(path.to_path_buf()),
             regions: vec![Region {
                 kind: region_kind,
-                name: path.display().to_string(),
+                name: "(whole file)".to_string(),
                 start: 0,
                 len: meta.len(),
             }],

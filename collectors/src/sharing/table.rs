@@ -5,18 +5,22 @@
 //! # Memory use
 //! Memory grows with the number of distinct contents, not with the bytes
 //! scanned: an entry is [`Content`] (48 bytes) plus its hash-index slot
-//! (~16 bytes). Granule bytes are not kept for contents seen once. When a
+//! (~13-26 bytes, the index doubling as it grows), plus 24 bytes per
+//! remembered later location (at most `examples_per_content`, for duplicated
+//! contents only). Granule bytes are not kept for contents seen once. When a
 //! content is seen a second time its representative is compared byte for
-//! byte (from the batch in hand, or re-read from its source) and, up to
-//! `cache_limit` bytes in all, its bytes are kept in a cache so later copies
-//! compare without a re-read. Past the limit each further copy costs one
-//! re-read. The trade-off: a bounded cache of duplicated contents instead of
+//! byte (from the batch in hand, or re-read from its source); from its third
+//! occurrence on, up to `cache_limit` bytes in all, its bytes are kept in a
+//! cache so later copies compare without a re-read. Past the limit each
+//! further copy costs one re-read (batched by the scanner). The trade-off: a bounded cache of duplicated contents instead of
 //! a copy of every distinct granule (which would cost as much memory as the
 //! unique part of the data) or a re-read per duplicate (a syscall each).
 //!
 //! # Invariants
 //! - Every content reachable from `index[h]` through `next` has hash `h`.
 //! - `count >= 1`; `sources >= 1`; `sources <= count`.
+//! - A content's example list holds `min(count - 1, examples_per_content)`
+//!   locations, all different from its representative.
 //! - `cache != NONE` implies `cache_arena[cache*g..(cache+1)*g]` holds the
 //!   content's bytes.
 
@@ -42,18 +46,27 @@ pub(crate) struct Content {
     pub rep: Location,
     /// Occurrences over all sources.
     pub count: u32,
-    /// Sources it occurs in.
-    pub sources: u32,
+    /// Sources it occurs in (saturating).
+    pub sources: u16,
     /// Last source it was seen in (sources are scanned one after another).
     last_source: u32,
     /// Next content with the same hash (a collision), or NONE.
     next: u32,
     /// Slot in the byte cache, or NONE.
     cache: u32,
+    /// Head of its list of later locations in the example arena, or NONE.
+    examples: u32,
     /// Mapping kind (index) of the first occurrence.
     pub first_kind: u8,
     /// The representative could not be re-read: never compared again.
     stale: bool,
+}
+
+/// One later location of a duplicated content.
+#[derive(Debug, Clone, Copy)]
+struct Example {
+    loc: Location,
+    next: u32,
 }
 
 /// The answer of a comparison against a representative read from its source.
@@ -112,7 +125,9 @@ pub(crate) struct ContentTable {
     contents: Vec<Content>,
     cache_arena: Vec<u8>,
     cache_limit: usize,
-    examples: HashMap<u32, Vec<Location>>,
+    /// Later locations of duplicated contents, linked per content (newest
+    /// first): 24 bytes each, at most `examples_per_content` per content.
+    example_arena: Vec<Example>,
     examples_per_content: usize,
     pub counters: ConfirmCounters,
 }
@@ -128,7 +143,7 @@ impl ContentTable {
             contents: Vec::new(),
             cache_arena: Vec::new(),
             cache_limit,
-            examples: HashMap::new(),
+            example_arena: Vec::new(),
             examples_per_content,
             counters: ConfirmCounters::default(),
         }
@@ -163,7 +178,11 @@ impl ContentTable {
                     } else {
                         match confirm(&c.rep, bytes) {
                             Confirm::Equal => {
-                                self.cache_bytes(id, bytes);
+                                // Cache contents that recur a third time:
+                                // a pair alone would never use the copy.
+                                if self.contents[id as usize].count >= 2 {
+                                    self.cache_bytes(id, bytes);
+                                }
                                 true
                             }
                             Confirm::Different => false,
@@ -195,6 +214,7 @@ impl ContentTable {
             last_source: loc.source,
             next: NONE,
             cache: NONE,
+            examples: NONE,
             first_kind: kind,
             stale: false,
         });
@@ -230,14 +250,16 @@ impl ContentTable {
             Seen::SelfDuplicate
         } else {
             c.last_source = loc.source;
-            c.sources += 1;
+            c.sources = c.sources.saturating_add(1);
             Seen::CrossDuplicate
         };
-        if self.examples_per_content > 0 {
-            let ex = self.examples.entry(id).or_default();
-            if ex.len() < self.examples_per_content {
-                ex.push(loc);
-            }
+        if (c.count as usize) <= self.examples_per_content + 1 {
+            let entry = self.example_arena.len() as u32;
+            self.example_arena.push(Example {
+                loc,
+                next: c.examples,
+            });
+            c.examples = entry;
         }
         seen
     }
@@ -267,12 +289,28 @@ impl ContentTable {
         (c.cache != NONE).then(|| self.cached(c.cache))
     }
 
-    /// Further locations of content `id` (beyond its representative).
-    pub fn examples(&self, id: usize) -> &[Location] {
-        self.examples
-            .get(&(id as u32))
-            .map(|v| v.as_slice())
-            .unwrap_or(&[])
+    /// Further locations of content `id` (beyond its representative), in
+    /// scan order.
+    pub fn examples(&self, id: usize) -> Vec<Location> {
+        let mut out = Vec::new();
+        let mut e = self.contents.get(id).map_or(NONE, |c| c.examples);
+        while e != NONE {
+            let ex = &self.example_arena[e as usize];
+            out.push(ex.loc);
+            e = ex.next;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Bytes of memory the table holds (entries, hash index, byte cache,
+    /// examples): what grows with the number of distinct contents.
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.contents.capacity() * size_of::<Content>()
+            + self.index.capacity() * (size_of::<(u64, u32)>() + 1)
+            + self.cache_arena.capacity()
+            + self.example_arena.capacity() * size_of::<Example>()
     }
 
     /// Bytes held by the cache of duplicated contents.
@@ -327,6 +365,13 @@ mod tests {
         assert_eq!(t.contents()[1].sources, 2);
         assert!(t.counters.rejected >= 1);
         assert_eq!(t.examples(1).len(), 2);
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        // The memory-use figures in docs/sharing.md rely on these sizes.
+        assert_eq!(std::mem::size_of::<Content>(), 48);
+        assert_eq!(std::mem::size_of::<Example>(), 24);
     }
 
     #[test]

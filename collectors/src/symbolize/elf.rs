@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use object::{Object, ObjectSegment};
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 /// A file-backed loadable segment: file offsets `[offset, offset+size)`
 /// hold the bytes of virtual addresses `[address, address+size)`.
@@ -21,6 +21,9 @@ struct Segment {
 pub struct ElfObject {
     loader: addr2line::Loader,
     segments: Vec<Segment>,
+    /// Function symbols (address, size, name) sorted by address: `.symtab`,
+    /// or `.dynsym` for stripped libraries.
+    symbols: Vec<(u64, u64, String)>,
 }
 
 impl std::fmt::Debug for ElfObject {
@@ -61,8 +64,22 @@ impl ElfObject {
                 })
             })
             .collect();
+        let collect = |syms: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
+            syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+                .collect::<Vec<_>>()
+        };
+        let mut symbols = collect(&mut obj.symbols());
+        if symbols.is_empty() {
+            symbols = collect(&mut obj.dynamic_symbols());
+        }
+        symbols.sort_by_key(|s| s.0);
         let loader = addr2line::Loader::new(path).map_err(|e| err(e.to_string()))?;
-        Ok(ElfObject { loader, segments })
+        Ok(ElfObject {
+            loader,
+            segments,
+            symbols,
+        })
     }
 
     /// The virtual address (as stated in the file) of file offset `off`.
@@ -87,12 +104,22 @@ impl ElfObject {
             }
         }
         if names.is_empty() {
-            if let Some(sym) = self.loader.find_symbol(svma) {
+            if let Some(sym) = self.symbol(svma) {
                 names.push(demangle(sym).into_owned());
             }
         }
         names.reverse();
         names
+    }
+}
+
+impl ElfObject {
+    /// The function symbol covering `svma` (a symbol of unknown size covers
+    /// up to the next symbol).
+    fn symbol(&self, svma: u64) -> Option<&str> {
+        let i = self.symbols.partition_point(|s| s.0 <= svma);
+        let (start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        (*size == 0 || svma < start + size).then_some(name.as_str())
     }
 }
 

@@ -91,7 +91,7 @@ pub enum PlatformError {
 /// The platform seam of the memory manager (gVisor's `platform.AddressSpace`).
 ///
 /// Implementations: [`inproc::InProcAddressSpace`] (host mmap into a
-/// reserved arena), `kvm` (guest page tables over memory slots).
+/// low-address arena), `kvm` (guest page tables over memory slots).
 pub trait AddressSpace {
     /// Short platform name (`inproc`, `kvm`).
     fn name(&self) -> &'static str;

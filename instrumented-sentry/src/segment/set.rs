@@ -78,6 +78,18 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         self.len == 0
     }
 
+    /// Number of node levels (1 for a set whose root is a leaf). Every
+    /// search and update visits O(height) nodes.
+    pub fn height(&self) -> usize {
+        let mut levels = 1;
+        let mut n = self.root;
+        while let Some(&c) = self.node(n).children.first() {
+            levels += 1;
+            n = c;
+        }
+        levels
+    }
+
     /// Sum of the lengths of all segments.
     pub fn total_segment_len(&self) -> u64 {
         self.span

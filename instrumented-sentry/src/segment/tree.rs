@@ -434,11 +434,51 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         }
     }
 
-    /// Splits overfull node `n` (2t segments) around its median, moving the
-    /// median up, repeating upwards while parents overflow.
+    /// Moves one segment of overfull node `n` (2t segments) through the
+    /// parent into a sibling that has room (B*-tree style), if there is
+    /// one; returns whether it did. Sequential inserts (mmap places each
+    /// new mapping next to the previous one) then fill nodes instead of
+    /// leaving every node half full, which keeps the tree lower.
+    fn redistribute_overflow(&mut self, n: u32) -> bool {
+        let max = 2 * self.min_degree - 1;
+        let (parent, pi) = (self.node(n).parent, self.node(n).index as usize);
+        if parent == NIL {
+            return false;
+        }
+        if pi > 0 {
+            let l = self.node(parent).children[pi - 1];
+            if self.node(l).keys.len() < max {
+                // n's first segment goes up, the separator down into l.
+                self.rotate_from_right(parent, pi - 1);
+                self.mark(l);
+                self.mark(n);
+                self.mark(parent);
+                return true;
+            }
+        }
+        if pi < self.node(parent).keys.len() {
+            let r = self.node(parent).children[pi + 1];
+            if self.node(r).keys.len() < max {
+                // n's last segment goes up, the separator down into r.
+                self.rotate_from_left(parent, pi + 1);
+                self.mark(r);
+                self.mark(n);
+                self.mark(parent);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Resolves overfull node `n` (2t segments): hands a segment to a
+    /// sibling with room if possible, else splits `n` around its median,
+    /// moving the median up, and repeats upwards while parents overflow.
     pub(super) fn split_node(&mut self, mut n: u32) {
         let t = self.min_degree;
         loop {
+            if self.redistribute_overflow(n) {
+                return;
+            }
             let (right_keys, right_values, right_children, med_key, med_value, parent, index) = {
                 let node = &mut self.nodes[n as usize];
                 let right_keys = node.keys.split_off(t + 1);

@@ -165,6 +165,12 @@ const MALLOC_MIN_CHUNK: u64 = 32;
 /// - a request at or above the threshold is its own
 ///   `mmap(NULL, round_up(size + 16, 4096), PROT_READ|PROT_WRITE,
 ///   MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`;
+/// - malloc writes chunk headers, as glibc does: the size word of an
+///   mmapped chunk (its first page) and, on the heap, the header of the new
+///   top chunk right after the chunk handed out. These stores fault pages
+///   in even when the benchmark does not touch its blocks, as they do
+///   natively (each is one [`MemoryTarget::touch`] of the header's page,
+///   made only when the header lands on a page not written before);
 /// - nothing is freed (the benchmark's nofree case).
 #[derive(Debug, Clone, Default)]
 pub struct MallocModel {
@@ -174,6 +180,8 @@ pub struct MallocModel {
     used: u64,
     /// Current program break.
     brk_end: u64,
+    /// The heap page holding the last header written (0: none yet).
+    header_page: u64,
 }
 
 impl MallocModel {
@@ -199,6 +207,8 @@ impl MallocModel {
                 file: None,
                 offset: 0,
             })?;
+            // The chunk's size word.
+            target.touch(base, MALLOC_SIZE_SZ)?;
             return Ok(base + 2 * MALLOC_SIZE_SZ);
         }
         if self.brk_end == 0 {
@@ -211,9 +221,11 @@ impl MallocModel {
             .div_ceil(MALLOC_ALIGN)
             * MALLOC_ALIGN;
         let top = self.heap_start + self.used;
-        if top + chunk > self.brk_end {
+        // Room for the chunk and the header of the top chunk after it.
+        if top + chunk + MALLOC_MIN_CHUNK > self.brk_end {
             let grow =
-                page_round_up(top + chunk - self.brk_end + MALLOC_TOP_PAD).ok_or(overflow)?;
+                page_round_up(top + chunk + MALLOC_MIN_CHUNK - self.brk_end + MALLOC_TOP_PAD)
+                    .ok_or(overflow)?;
             let want = self.brk_end + grow;
             let got = target.brk(want)?;
             if got != want {
@@ -222,6 +234,15 @@ impl MallocModel {
             self.brk_end = got;
         }
         self.used += chunk;
+        // The new top chunk's header (and, for the first chunk, the page
+        // of its own header).
+        for header in [top, top + chunk] {
+            let page = header & !(PAGE_SIZE - 1);
+            if page != self.header_page {
+                target.touch(header, MALLOC_SIZE_SZ)?;
+                self.header_page = page;
+            }
+        }
         Ok(top + MALLOC_SIZE_SZ)
     }
 }

@@ -99,4 +99,11 @@ pub trait PlatformRunner {
         let _ = path;
         Ok(None)
     }
+    /// Symbols of guest code the platform runs, as `(start, end, name)`
+    /// guest address ranges, for naming guest frames in samples; empty
+    /// where the workload runs no guest code. Asked after a point's warm-up
+    /// trials (every trial of a point runs the same guest program).
+    fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
+        Vec::new()
+    }
 }

@@ -34,7 +34,7 @@ fn info_lines(state: &AppState, model: &BundleModel) -> Vec<Line<'static>> {
     let view = &state.flame;
     let zoom = view.zoom_root();
     let sel = view.selected;
-    let unit = model.source.weight_unit();
+    let unit = &model.functions.weight_unit;
     if tree.is_empty() {
         return vec![Line::from(format!(
             "{} — nothing to draw",

@@ -16,12 +16,16 @@
 use collectors::bundle::{PointCounters, ProfileInfo};
 use collectors::collector::{PerfCollector, PerfConfig};
 use collectors::folded::FoldedStacks;
+use collectors::symbolize::GuestSymbolMap;
 
 /// Which point is being measured.
 #[derive(Debug, Clone)]
 pub struct PointContext {
     /// `Point::label()` of the point ("exp1 inproc/maxgap private 4096B x10000 notouch").
     pub label: String,
+    /// Guest code symbols of the platform, `(start, end, name)` (empty
+    /// without guest code).
+    pub guest_symbols: Vec<(u64, u64, String)>,
 }
 
 /// What a collector recorded over one point's counted trials.
@@ -77,11 +81,14 @@ impl PointCollector for PerfPointCollector {
         "perf"
     }
 
-    fn begin_point(&mut self, _point: &PointContext) -> Result<(), String> {
+    fn begin_point(&mut self, point: &PointContext) -> Result<(), String> {
         let c = self
             .inner
             .as_mut()
             .ok_or("perf collector already finished")?;
+        if !point.guest_symbols.is_empty() {
+            c.set_guest_symbols(GuestSymbolMap::new(point.guest_symbols.clone()));
+        }
         c.begin_point();
         Ok(())
     }

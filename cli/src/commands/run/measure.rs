@@ -86,6 +86,7 @@ pub fn measure_point(
 
     let ctx = PointContext {
         label: point.label(),
+        guest_symbols: runner.guest_symbols(),
     };
     let mut collector_note = None;
     if let Some(c) = collector.as_deref_mut() {

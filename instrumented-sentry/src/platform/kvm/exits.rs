@@ -104,7 +104,7 @@ pub const SYS_MREMAP: u64 = 25;
 pub const SYS_EXIT: u64 = 60;
 
 /// Exception vectors that push an error code.
-pub const VECTORS_WITH_ERROR_CODE: [u8; 9] = [8, 10, 11, 12, 13, 14, 17, 21, 29];
+pub const VECTORS_WITH_ERROR_CODE: [u8; 10] = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30];
 
 /// Name of an x86 exception vector, for reports.
 pub fn vector_name(vector: u64) -> &'static str {

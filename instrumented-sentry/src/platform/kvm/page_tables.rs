@@ -233,3 +233,78 @@ impl PageTables {
             && (!execute || entry & PTE_NX == 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::kvm::layout::SYS_SIZE;
+
+    const RW: PteAccess = PteAccess {
+        write: true,
+        execute: false,
+        user: true,
+    };
+
+    #[test]
+    fn map_lookup_unmap_keep_the_count_and_share_tables() {
+        let mem = HostMapping::anonymous(SYS_SIZE).unwrap();
+        let mut pt = PageTables::new(&mem).unwrap();
+        assert_eq!(pt.table_pages(), 1);
+        let base = 0x10_0000_0000;
+        for i in 0..600u64 {
+            let old = pt
+                .map(
+                    &mem,
+                    base + i * PAGE_SIZE,
+                    0x1_0000_0000 + i * PAGE_SIZE,
+                    RW,
+                )
+                .unwrap();
+            assert_eq!(old, 0);
+        }
+        assert_eq!(pt.mapped_pages(), 600);
+        // PML4 + PDPT + PD + two page tables (600 entries span two).
+        assert_eq!(pt.table_pages(), 5);
+        let e = pt.lookup(&mem, base + 599 * PAGE_SIZE).unwrap();
+        assert_eq!(PageTables::frame(e), 0x1_0000_0000 + 599 * PAGE_SIZE);
+        assert!(PageTables::allows(e, true, false));
+        assert!(!PageTables::allows(e, false, true), "NX set");
+        // Remapping read-only reports the old entry and keeps the count.
+        let ro = PteAccess { write: false, ..RW };
+        let old = pt.map(&mem, base, 0x1_0000_0000, ro).unwrap();
+        assert!(PageTables::allows(old, true, false));
+        assert!(!PageTables::allows(
+            pt.lookup(&mem, base).unwrap(),
+            true,
+            false
+        ));
+        assert_eq!(pt.mapped_pages(), 600);
+        assert_ne!(pt.unmap(&mem, base).unwrap() & PTE_PRESENT, 0);
+        assert_eq!(
+            pt.unmap(&mem, base).unwrap(),
+            0,
+            "second unmap finds nothing"
+        );
+        assert_eq!(pt.lookup(&mem, base).unwrap(), 0);
+        assert_eq!(pt.mapped_pages(), 599);
+        assert_eq!(
+            pt.unmap(&mem, 0x7000_0000_0000).unwrap(),
+            0,
+            "no tables there"
+        );
+    }
+
+    #[test]
+    fn rejects_unaligned_and_upper_half_addresses() {
+        let mem = HostMapping::anonymous(SYS_SIZE).unwrap();
+        let mut pt = PageTables::new(&mem).unwrap();
+        assert!(matches!(
+            pt.map(&mem, 0x1001, 0, RW),
+            Err(PageTableError::BadAddress { .. })
+        ));
+        assert!(matches!(
+            pt.map(&mem, 1 << 47, 0, RW),
+            Err(PageTableError::BadAddress { .. })
+        ));
+    }
+}

@@ -56,6 +56,7 @@ pub struct KvmRunner {
     options: KvmOptions,
     exits: Option<ExitChoice>,
     guest_symbols: Vec<(u64, u64, String)>,
+    last_call_cycles: Vec<u64>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
@@ -117,12 +118,19 @@ impl KvmRunner {
             options,
             exits: None,
             guest_symbols: Vec::new(),
+            last_call_cycles: Vec::new(),
         }
     }
 
     /// The last trial's guest symbol map, `(start_gva, end_gva, name)`.
     pub fn guest_symbols(&self) -> &[(u64, u64, String)] {
         &self.guest_symbols
+    }
+
+    /// The last Exp1/Exp2 trial's per-call TSC cycles as the guest measured
+    /// them, in call order (the n-th mmap's latency, exit included).
+    pub fn last_call_cycles(&self) -> &[u64] {
+        &self.last_call_cycles
     }
 
     /// The raw exit round trip of the mechanism system calls use, measured
@@ -230,6 +238,7 @@ impl KvmRunner {
             );
         }
         let total: u64 = cycles.iter().sum();
+        self.last_call_cycles.clone_from(&cycles);
         cycles.sort_unstable();
         let raw = self.raw_exit().map_or(0, MechanismResult::median);
         let median = percentile(&cycles, 50);
@@ -280,6 +289,10 @@ impl PlatformRunner for KvmRunner {
             GapSearch::Linear => "linear",
             GapSearch::MaxGap => "maxgap",
         })
+    }
+
+    fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
+        self.guest_symbols.clone()
     }
 
     fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {
