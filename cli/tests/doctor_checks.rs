@@ -29,7 +29,10 @@ fn doctor_prints_every_check_and_exits_0() {
 
 #[test]
 fn doctor_json_matches_the_machine() {
-    let o = sentryprof().args(["doctor", "--json"]).output().expect("run");
+    let o = sentryprof()
+        .args(["doctor", "--json"])
+        .output()
+        .expect("run");
     assert_eq!(o.status.code(), Some(0));
     let caps: collectors::bundle::Capabilities =
         serde_json::from_slice(&o.stdout).expect("capabilities JSON");

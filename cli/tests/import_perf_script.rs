@@ -27,9 +27,14 @@ fn import_writes_a_bundle_matching_inferno() {
         .arg(&out)
         .output()
         .expect("run sentryprof");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let folded = std::fs::read_to_string(out.join("stacks.folded")).expect("stacks.folded");
-    let golden = std::fs::read_to_string(fixture("perf-script/ls-callchain.folded")).expect("golden");
+    let golden =
+        std::fs::read_to_string(fixture("perf-script/ls-callchain.folded")).expect("golden");
     assert_eq!(folded, golden);
     let bundle = collectors::bundle::read_bundle(&out).expect("bundle reads back");
     let run = &bundle.run;

@@ -24,7 +24,10 @@ fn missing_command_is_a_clear_error_without_bundle() {
         return;
     }
     assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("command-xyz") && stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.contains("command-xyz") && stderr.contains("not found"),
+        "{stderr}"
+    );
     assert!(!out.exists());
 }
 
@@ -36,7 +39,12 @@ fn record_samples_a_busy_child_with_its_symbols() {
     let o = sentryprof()
         .args(["record", "--freq", "499", "--out"])
         .arg(&out)
-        .args(["--", "sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+        ])
         .output()
         .expect("run sentryprof");
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -267,6 +267,10 @@ fn run_tui_shows_points_live_then_browses_the_bundle() {
         "cycle table of a measured point: {screen}"
     );
     assert!(
+        screen.contains("median so far"),
+        "trial latencies as they finish: {screen}"
+    );
+    assert!(
         !screen.contains("bundle: "),
         "the run's own output waits until the view closes"
     );

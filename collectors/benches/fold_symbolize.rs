@@ -22,7 +22,10 @@ const CHAINS: usize = 40_000;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn below(&mut self, n: usize) -> usize {
@@ -95,7 +98,11 @@ fn kernel_addresses() -> Vec<u64> {
 
 fn synthetic_samples() -> Vec<Sample> {
     let user = own_code_addresses();
-    assert!(user.len() > 500, "own binary has {} text symbols", user.len());
+    assert!(
+        user.len() > 500,
+        "own binary has {} text symbols",
+        user.len()
+    );
     let kernel = kernel_addresses();
     let mut rng = Lcg(42);
     let mut chains = Vec::with_capacity(CHAINS);
@@ -126,9 +133,17 @@ fn synthetic_samples() -> Vec<Sample> {
             let r = rng.below(CHAINS);
             let idx = (r * r / CHAINS) % CHAINS;
             let callchain = chains[idx].clone();
-            let leaf = callchain.iter().copied().find(|&a| a < b::PERF_CONTEXT_MAX).unwrap_or(0);
+            let leaf = callchain
+                .iter()
+                .copied()
+                .find(|&a| a < b::PERF_CONTEXT_MAX)
+                .unwrap_or(0);
             Sample {
-                mode: if callchain[0] == b::PERF_CONTEXT_KERNEL { CpuMode::Kernel } else { CpuMode::User },
+                mode: if callchain[0] == b::PERF_CONTEXT_KERNEL {
+                    CpuMode::Kernel
+                } else {
+                    CpuMode::User
+                },
                 ip: leaf,
                 pid: 1,
                 tid: 1 + (i % 4) as u32,

@@ -106,7 +106,11 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
         out.total_weight += s.period;
         let (space, comm) = *comm_ids.entry((s.pid, s.tid, guest)).or_insert_with(|| {
             let space = view.space(s.pid).map_or(u32::MAX, |(id, _)| id);
-            let name = if guest { GUEST_ROOT } else { view.comm(s.pid, s.tid) };
+            let name = if guest {
+                GUEST_ROOT
+            } else {
+                view.comm(s.pid, s.tid)
+            };
             let id = *comm_index.entry(name.to_string()).or_insert_with(|| {
                 comm_names.push(name.replace(';', ":"));
                 (comm_names.len() - 1) as u32
@@ -164,22 +168,27 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
 fn collect_frames(s: &Sample, view: &ProcessView, sym: &mut Symbolizer, out: &mut Vec<Arc<str>>) {
     let guest = s.mode.is_guest();
     let space = view.space(s.pid);
-    let mut resolve = |mode: CpuMode, addr: u64, first_in_context: bool, out: &mut Vec<Arc<str>>| {
-        // Return addresses point after the call: look up the call itself.
-        let a = if first_in_context { addr } else { addr.saturating_sub(1) };
-        let name = match mode {
-            CpuMode::GuestKernel | CpuMode::GuestUser => sym.guest(a),
-            CpuMode::Kernel | CpuMode::Hypervisor => sym.kernel(a),
-            CpuMode::User | CpuMode::Unknown => {
-                let (id, maps) = match space {
-                    Some((id, m)) => (id, Some(m)),
-                    None => (u32::MAX - 2, None),
-                };
-                sym.user(id, maps, a)
-            }
+    let mut resolve =
+        |mode: CpuMode, addr: u64, first_in_context: bool, out: &mut Vec<Arc<str>>| {
+            // Return addresses point after the call: look up the call itself.
+            let a = if first_in_context {
+                addr
+            } else {
+                addr.saturating_sub(1)
+            };
+            let name = match mode {
+                CpuMode::GuestKernel | CpuMode::GuestUser => sym.guest(a),
+                CpuMode::Kernel | CpuMode::Hypervisor => sym.kernel(a),
+                CpuMode::User | CpuMode::Unknown => {
+                    let (id, maps) = match space {
+                        Some((id, m)) => (id, Some(m)),
+                        None => (u32::MAX - 2, None),
+                    };
+                    sym.user(id, maps, a)
+                }
+            };
+            out.push(name);
         };
-        out.push(name);
-    };
     let mut mode = s.mode;
     let mut first = true;
     let mut any = false;
@@ -224,7 +233,11 @@ mod tests {
     fn kernel_user_and_guest_frames_fold() {
         let k = Kallsyms::parse("ffffffff81000000 T entry\nffffffff81000100 T handler\n");
         let mut sym = Symbolizer::new().with_kallsyms(k);
-        sym.set_guest_symbols(GuestSymbolMap::new([(0x1000, 0x1100, "guest_loop".to_string())]));
+        sym.set_guest_symbols(GuestSymbolMap::new([(
+            0x1000,
+            0x1100,
+            "guest_loop".to_string(),
+        )]));
         let view = ProcessView::default();
         let samples = vec![
             sample(

@@ -9,5 +9,5 @@ pub mod folded;
 pub mod perf;
 pub mod perf_script;
 pub mod record;
-pub mod symbolize;
 pub mod sharing;
+pub mod symbolize;

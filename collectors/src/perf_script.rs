@@ -78,20 +78,23 @@ pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
 ///
 /// Large inputs are split at event boundaries and folded on two threads;
 /// the result does not depend on the split.
-pub fn fold_perf_script(text: &[u8], source_name: &str) -> Result<ImportedProfile, PerfScriptError> {
+pub fn fold_perf_script(
+    text: &[u8],
+    source_name: &str,
+) -> Result<ImportedProfile, PerfScriptError> {
     // The event filter is the first event name met: find it up front so that
     // every chunk applies the same one.
     let event = first_event_name(text);
     let chunks = split_chunks(text, worker_count(text.len()));
     let results: Vec<Result<ChunkResult, PerfScriptError>> = if chunks.len() == 1 {
-        vec![fold_chunk(text, 0, event.as_deref(), source_name)]
+        vec![fold_chunk(text, event.as_deref(), source_name)]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|&(start, end)| {
                     let ev = event.as_deref();
-                    scope.spawn(move || fold_chunk(&text[start..end], start, ev, source_name))
+                    scope.spawn(move || fold_chunk(&text[start..end], ev, source_name))
                 })
                 .collect();
             handles
@@ -344,7 +347,6 @@ struct ChunkFolder<'e> {
 
 fn fold_chunk(
     text: &[u8],
-    _offset: usize,
     event_filter: Option<&str>,
     source_name: &str,
 ) -> Result<ChunkResult, PerfScriptError> {
@@ -424,7 +426,10 @@ impl ChunkFolder<'_> {
     fn on_event_line(&mut self, line: &str) -> Result<(), String> {
         self.in_event = true;
         let Some(parts) = event_line_parts(line) else {
-            return Err("not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')".to_string());
+            return Err(
+                "not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')"
+                    .to_string(),
+            );
         };
         let after = &line[parts.rest..];
         if let Some((period, event)) = period_and_event(after) {
@@ -663,7 +668,10 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
     fn one_frame_on_event_line() {
         let text = "false 64414 20110.539270:      34467 cycles:u:  ffffffff9aa3c8de [unknown] ([unknown])\nfalse 64414 20110.6:      100 cycles:u:  400000 main+0x4 (/bin/false)\n";
         let p = fold(text).unwrap();
-        assert_eq!(p.folded.to_text(), "false;[unknown] 34467\nfalse;main 100\n");
+        assert_eq!(
+            p.folded.to_text(),
+            "false;[unknown] 34467\nfalse;main 100\n"
+        );
     }
 
     #[test]
@@ -673,7 +681,10 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
             "std::fs::File x"
         );
         assert_eq!(tidy_generic("foo(int, char)".into()), "foo");
-        assert_eq!(tidy_generic("net/http.(*Client).Do".into()), "net/http.(*Client).Do");
+        assert_eq!(
+            tidy_generic("net/http.(*Client).Do".into()),
+            "net/http.(*Client).Do"
+        );
         assert_eq!(tidy_generic("a;b".into()), "a:b");
     }
 
@@ -682,9 +693,16 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         let e = fold("").unwrap_err();
         assert!(e.to_string().contains("no samples"), "{e}");
         let e = fold("hello world\n").unwrap_err();
-        assert!(e.to_string().starts_with("t.txt:1: not a perf script event line"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.txt:1: not a perf script event line"),
+            "{e}"
+        );
         let e = fold("a 1 1.0: cycles: \n\t1 f (m)\n\t2 g (/usr/li").unwrap_err();
-        assert!(e.to_string().starts_with("t.txt:3: truncated stack line"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.txt:3: truncated stack line"),
+            "{e}"
+        );
         let e = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap_err();
         assert!(e.to_string().starts_with("t.txt:3:"), "{e}");
     }
@@ -702,7 +720,7 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
                 i % 5
             ));
         }
-        let whole = fold_chunk(text.as_bytes(), 0, Some("cycles"), "t").unwrap();
+        let whole = fold_chunk(text.as_bytes(), Some("cycles"), "t").unwrap();
         let mut expect = FoldedStacks::new();
         for (k, v) in whole.stacks {
             expect.add_joined(k, v);
@@ -711,7 +729,7 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
             let chunks = split_chunks(text.as_bytes(), n);
             let mut got = FoldedStacks::new();
             for (s, e) in chunks {
-                let r = fold_chunk(&text.as_bytes()[s..e], s, Some("cycles"), "t").unwrap();
+                let r = fold_chunk(&text.as_bytes()[s..e], Some("cycles"), "t").unwrap();
                 for (k, v) in r.stacks {
                     got.add_joined(k, v);
                 }

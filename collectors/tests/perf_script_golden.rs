@@ -37,7 +37,10 @@ fn every_fixture_matches_inferno_golden() {
         assert_eq!(got.folded.to_text(), golden_text, "{}", txt.display());
         checked += 1;
     }
-    assert!(checked >= 5, "expected the recorded fixtures, found {checked}");
+    assert!(
+        checked >= 5,
+        "expected the recorded fixtures, found {checked}"
+    );
 }
 
 #[test]

@@ -3,11 +3,24 @@
 
 use collectors::collector::{PerfCollector, PerfConfig};
 
+/// CPU time of the calling thread: the sampling clock counts it, not wall
+/// time, so tests spin for CPU time and stay valid on a loaded machine.
+fn thread_cpu_ms() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    ts.tv_sec as u128 * 1000 + ts.tv_nsec as u128 / 1_000_000
+}
+
 #[inline(never)]
-fn spin_for_sampling_test(ms: u64) -> u64 {
-    let start = std::time::Instant::now();
+fn spin_for_sampling_test(cpu_ms: u64) -> u64 {
+    let start = thread_cpu_ms();
     let mut x = 1u64;
-    while start.elapsed().as_millis() < ms as u128 {
+    while thread_cpu_ms() - start < cpu_ms as u128 {
         for i in 0..10_000u64 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
         }
@@ -59,4 +72,72 @@ fn sampling_this_process_names_the_busy_function() {
     assert_eq!(run.info.samples, p.samples);
     assert!(run.info.frequency_hz == Some(999));
     eprintln!("notes: {:?}", run.notes);
+}
+
+#[test]
+fn tiny_ring_buffer_wraps_and_stays_decodable() {
+    use collectors::perf::{SampleTarget, Sampler, SamplerConfig};
+    // One data page at a high rate: records wrap around the end of the
+    // buffer many times; every one must decode, and drops are counted.
+    let sampler = match Sampler::open(SamplerConfig {
+        frequency_hz: 4000,
+        target: SampleTarget::ThisProcess,
+        data_pages: 1,
+        prefer_hardware: true,
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIP: perf_event_open refused here: {e}");
+            return;
+        }
+    };
+    sampler.enable().expect("enable");
+    let mut total = 0u64;
+    let mut bytes = 0usize;
+    let mut lost = 0u64;
+    for _ in 0..6 {
+        spin_for_sampling_test(50);
+        let out = sampler.take();
+        assert_eq!(out.corrupt, 0, "malformed records after wrap-around");
+        for s in &out.samples {
+            assert!(s.period > 0);
+            assert!(!s.callchain.is_empty() || s.ip != 0);
+            bytes += 48 + 8 * s.callchain.len();
+        }
+        total += out.samples.len() as u64;
+        lost += out.lost;
+    }
+    let rest = sampler.stop();
+    assert_eq!(rest.corrupt, 0);
+    assert!(total > 20, "samples {total}, lost {lost}");
+    assert!(
+        bytes > 4096,
+        "expected more than one buffer's worth of records to wrap ({bytes} bytes)"
+    );
+    eprintln!("tiny buffer: {total} samples ({bytes} bytes through a 4 KiB ring), {lost} lost");
+}
+
+#[test]
+fn counting_mode_counts_or_says_why() {
+    use collectors::perf::counter::{CountTarget, CounterSet};
+    match CounterSet::open(CountTarget::ThisThread) {
+        Ok(set) => {
+            let a = set.snapshot().expect("read");
+            spin_for_sampling_test(50);
+            let b = set.snapshot().expect("read");
+            let d = b.since(&a);
+            let cycles = d
+                .cycles
+                .or(d.cycles_host_only)
+                .expect("some cycles counter");
+            assert!(
+                cycles > 1_000_000,
+                "50 ms of spinning counted {cycles} cycles"
+            );
+            if let Some(i) = d.instructions {
+                assert!(i > 100_000);
+            }
+        }
+        Err(e) => eprintln!("SKIP: no hardware counters here: {e}"),
+    }
 }

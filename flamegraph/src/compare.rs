@@ -202,7 +202,7 @@ pub fn compare_runs(a: &RunJson, b: &RunJson, threshold_pct: f64) -> Comparison 
             threshold_pct,
         ));
         for (site, sa) in crate::sites::ordered_sites(pa) {
-            if let Some(sb) = pb.sites.get(site) {
+            if let Some(sb) = pb.sites.get(site).filter(|sb| sa.calls > 0 || sb.calls > 0) {
                 rows.push(compare_values(
                     &k,
                     site,
@@ -241,12 +241,13 @@ pub fn comparison_table(c: &Comparison) -> Table {
         } else {
             r.verdict.text().to_string()
         };
+        let num = |v: f64, text: String| if v.is_finite() { text } else { "-".into() };
         t.push(vec![
             r.point.clone(),
             r.quantity.clone(),
-            format!("{:.0}", r.median_a),
-            format!("{:.0}", r.median_b),
-            format!("{:+.1}%", r.change_pct),
+            num(r.median_a, format!("{:.0}", r.median_a)),
+            num(r.median_b, format!("{:.0}", r.median_b)),
+            num(r.change_pct, format!("{:+.1}%", r.change_pct)),
             ci,
             verdict,
         ]);

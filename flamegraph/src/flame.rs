@@ -151,6 +151,23 @@ fn add_suffixed_frames<'a>(set: &mut FnvSet<'a>, stack: &'a str) {
     }
 }
 
+/// Collect the guest and kernel frames of folded text by searching for
+/// their suffixes (no split of every stack: large profiles stay cheap).
+fn collect_suffixed_frames<'a>(text: &'a str, set: &mut FnvSet<'a>) {
+    let bytes = text.as_bytes();
+    for suffix in [GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX] {
+        for (pos, _) in text.match_indices(suffix) {
+            let end = pos + suffix.len();
+            // A frame ends at ';' (a caller's frame) or ' ' (the leaf).
+            if !matches!(bytes.get(end), Some(b';') | Some(b' ')) {
+                continue;
+            }
+            let start = text[..pos].rfind([';', '\n']).map(|i| i + 1).unwrap_or(0);
+            set.insert(text[start..end].trim_start());
+        }
+    }
+}
+
 /// The palette map of a set of suffixed frames.
 fn palette_of(set: FnvSet<'_>) -> PaletteMap {
     let mut map = PaletteMap::default();
@@ -241,8 +258,8 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
             return Err(malformed("empty stack".into()));
         }
         total = total.saturating_add(weight);
-        add_suffixed_frames(&mut suffixed, stack);
     }
+    collect_suffixed_frames(text, &mut suffixed);
     if total == 0 {
         return Err(RenderError::EmptyProfile {
             source_name: what.to_string(),

@@ -13,6 +13,7 @@
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;
+pub mod default_outputs;
 pub mod error;
 pub mod export;
 pub mod flame;

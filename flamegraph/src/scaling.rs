@@ -9,14 +9,25 @@
 //!
 //! The rule that names the best fit (documented in docs/render.md):
 //!
-//! 1. Of logarithmic and linear (both two parameters), keep the one with the
-//!    smaller Akaike information criterion, `AIC = n ln(RSS/n) + 2k`
+//! 1. Of logarithmic and linear (both two parameters), prefer the one with
+//!    the smaller Akaike information criterion, `AIC = n ln(RSS/n) + 2k`
 //!    (equivalently the smaller residual sum of squares).
-//! 2. It beats the constant model only if its slope is positive, its AIC is
-//!    lower than the constant model's by more than 2 (the usual threshold
-//!    for "substantially better"), and the rise it predicts across the
-//!    series' x range is at least 10% of the mean of y. Otherwise the
-//!    verdict is constant: noise or a few outliers do not make growth.
+//! 2. A growing model beats the constant one only if its slope is positive,
+//!    its AIC is lower than the constant model's by more than 2 (the usual
+//!    threshold for "substantially better"), and the rise it predicts across
+//!    the series' x range is at least 10% of the mean of y: noise or a few
+//!    outliers do not make growth.
+//! 3. Linear is named only when it is also convincing: R² >= 0.9, or the
+//!    per-mapping term at the largest x (`slope * x_max`) at least equals
+//!    the fixed cost (the intercept). A short series that creeps up by a
+//!    fraction of a cycle per mapping (a B-tree gaining a level) is not
+//!    called linear; it is then logarithmic if the logarithmic model passes
+//!    rule 2, else constant.
+//! 4. Over a narrow x range (`x_max / x_min < 10`, e.g. iterations
+//!    5000, 10000, 25000) `ln x` is nearly a straight line in x and the AIC
+//!    cannot tell the models apart; there linear is named when the fit is
+//!    good (R² >= 0.9) *and* proportional (`slope * x_max >= intercept`),
+//!    whatever the AIC says.
 //!
 //! Long per-call series are first reduced to at most [`MAX_BINS`] bins of
 //! consecutive calls, each bin represented by its median x and median y, so
@@ -36,6 +47,10 @@ pub const MAX_BINS: usize = 100;
 pub const MIN_RELATIVE_RISE: f64 = 0.10;
 /// AIC improvement a growing model needs over the constant one.
 pub const MIN_AIC_GAIN: f64 = 2.0;
+/// R² from which a linear fit counts as convincing on its own.
+pub const MIN_LINEAR_R2: f64 = 0.9;
+/// An x range narrower than this ratio (`x_max / x_min`) is "narrow".
+pub const NARROW_SPAN: f64 = 10.0;
 
 /// The three candidate models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -230,18 +245,30 @@ pub fn fit(xs: &[f64], ys: &[f64]) -> Option<ScalingFit> {
     let x_min = xs[0];
     let x_max = xs[n - 1];
 
-    let growing = if logarithmic.aic < linear.aic {
-        &logarithmic
+    let beats_constant = |m: &ModelFit| {
+        let rise = match m.model {
+            Model::Linear => m.slope * (x_max - x_min),
+            _ => m.slope * (x_max.max(1.0).ln() - x_min.max(1.0).ln()),
+        };
+        m.slope > 0.0
+            && m.aic < constant.aic - MIN_AIC_GAIN
+            && mean_y.abs() > 0.0
+            && rise >= MIN_RELATIVE_RISE * mean_y.abs()
+    };
+    // Linear must also be convincing: either a good fit or a per-mapping
+    // term that dominates the fixed cost at the end of the range.
+    let dominant = linear.slope * x_max >= linear.intercept.abs();
+    let prefer_linear = if x_min > 0.0 && x_max / x_min < NARROW_SPAN {
+        // Within a decade ln x is nearly a straight line in x: the fits
+        // cannot tell the models apart, proportional growth can.
+        dominant && linear.r2 >= MIN_LINEAR_R2
     } else {
-        &linear
+        linear.aic <= logarithmic.aic && (linear.r2 >= MIN_LINEAR_R2 || dominant)
     };
-    let rise = match growing.model {
-        Model::Linear => growing.slope * (x_max - x_min),
-        _ => growing.slope * (x_max.max(1.0).ln() - x_min.max(1.0).ln()),
-    };
-    let enough_rise = mean_y.abs() > 0.0 && rise >= MIN_RELATIVE_RISE * mean_y.abs();
-    let best = if growing.slope > 0.0 && growing.aic < constant.aic - MIN_AIC_GAIN && enough_rise {
-        growing.model
+    let best = if prefer_linear && beats_constant(&linear) {
+        Model::Linear
+    } else if beats_constant(&logarithmic) {
+        Model::Logarithmic
     } else {
         Model::Constant
     };
@@ -414,6 +441,38 @@ mod tests {
         let flat: Vec<f64> = (0..5000).map(|i| 700.0 * (1.0 + 0.2 * noise(i))).collect();
         let f = fit(&xs[..5000], &flat).unwrap();
         assert_eq!(f.best, Model::Constant, "{f:?}");
+    }
+
+    #[test]
+    fn slow_creep_of_a_short_series_is_not_linear() {
+        // Shape of a real max-gap run of 1000 calls: 123 -> 196 cycles,
+        // quantised to TSC steps of ~24.5 cycles, plus jitter.
+        let xs: Vec<f64> = (1..=1000).map(|i| i as f64).collect();
+        let ys: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let v = 120.0 + 0.075 * x + 30.0 * noise(i);
+                (v / 24.5).round() * 24.5
+            })
+            .collect();
+        let f = fit(&xs, &ys).unwrap();
+        assert_ne!(f.best, Model::Linear, "{f:?}");
+    }
+
+    #[test]
+    fn narrow_range_proportional_growth_is_linear() {
+        // A real linear walk at 5000, 10000, 25000 iterations: the per-gap
+        // cost drops a little at the largest count (slight concavity).
+        let f = fit(
+            &[5000.0, 10000.0, 25000.0],
+            &[42_000.0, 81_000.0, 160_000.0],
+        )
+        .unwrap();
+        assert_eq!(f.best, Model::Linear, "{f:?}");
+        // Same range, a fixed cost with a small creep: not linear.
+        let f = fit(&[5000.0, 10000.0, 25000.0], &[600.0, 640.0, 690.0]).unwrap();
+        assert_ne!(f.best, Model::Linear, "{f:?}");
     }
 
     #[test]

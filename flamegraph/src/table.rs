@@ -1,6 +1,9 @@
 //! A plain table and its renderings: aligned text for a terminal, CSV,
 //! Markdown. Numeric cells are right-aligned in text.
 
+/// Longest cell of [`Table::to_text`], in characters.
+pub const MAX_TEXT_CELL: usize = 72;
+
 /// A table of strings with a header row.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
@@ -42,8 +45,31 @@ impl Table {
         row.get(i).map(String::as_str).unwrap_or("")
     }
 
-    /// Text aligned in columns, numbers right-aligned, a rule under the header.
+    /// Text aligned in columns, numbers right-aligned, a rule under the
+    /// header; cells longer than [`MAX_TEXT_CELL`] characters are cut with
+    /// ".." (CSV, Markdown and JSON keep them whole).
     pub fn to_text(&self) -> String {
+        let cut = |c: &String| -> String {
+            if c.chars().count() > MAX_TEXT_CELL {
+                let mut t: String = c.chars().take(MAX_TEXT_CELL - 2).collect();
+                t.push_str("..");
+                t
+            } else {
+                c.clone()
+            }
+        };
+        let cut_table = Table {
+            headers: self.headers.iter().map(cut).collect(),
+            rows: self
+                .rows
+                .iter()
+                .map(|r| r.iter().map(cut).collect())
+                .collect(),
+        };
+        cut_table.to_text_whole()
+    }
+
+    fn to_text_whole(&self) -> String {
         let n = self.cols();
         let mut width = vec![0usize; n];
         for row in std::iter::once(&self.headers).chain(&self.rows) {

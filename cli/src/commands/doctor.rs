@@ -29,12 +29,7 @@ pub fn run(args: DoctorArgs) -> Result<Outcome, CliError> {
 /// The doctor table: a status column, the check name, the verdict, and the
 /// fix indented below when there is one.
 pub fn render_table(caps: &Capabilities) -> String {
-    let width = caps
-        .checks
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(0);
+    let width = caps.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for c in &caps.checks {
         let status = if c.ok { " ok " } else { "FAIL" };

@@ -46,8 +46,7 @@ fn default_out(file: &Path) -> PathBuf {
 
 fn import_perf_script(file: &Path, out: &Path) -> Result<(), CliError> {
     // Parse everything before creating the bundle: bad input leaves nothing.
-    let profile =
-        perf_script::import_file(file).map_err(|e| CliError::BadInput(e.to_string()))?;
+    let profile = perf_script::import_file(file).map_err(|e| CliError::BadInput(e.to_string()))?;
     let writer = BundleWriter::create(out)?;
     let folded_text = profile.folded.to_text();
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;

@@ -75,7 +75,8 @@ pub fn run(args: RecordArgs) -> Result<Outcome, CliError> {
     run.capabilities = caps;
     run.notes = rec.notes.clone();
     if !rec.status.success() {
-        run.notes.push(format!("the command ended with {}", rec.status));
+        run.notes
+            .push(format!("the command ended with {}", rec.status));
     }
     run.profile = Some(rec.info.clone());
     let dir = writer.finish(&run)?;

@@ -8,7 +8,6 @@
 //! [`collect::PointCollector`] seam) → tables ([`table`]) → `run.json`
 //! through the atomic `BundleWriter`.
 
-mod bundle;
 mod collect;
 mod config;
 mod interrupt;
@@ -21,7 +20,8 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use collectors::bundle::{
-    BundleKind, BundleWriter, PointFailure, ProfileInfo, RunJson, WorkloadInfo, STACKS_FOLDED,
+    BundleKind, BundleWriter, LoadedBundle, PointFailure, ProfileInfo, RunJson, WorkloadInfo,
+    STACKS_FOLDED,
 };
 use instrumented_sentry::probes::Calibration;
 use instrumented_sentry::workload::{PlatformRunner, PointError};
@@ -76,7 +76,7 @@ pub struct RunArgs {
     /// Warm-up trials per point, not counted [default: 2]
     #[arg(long, value_name = "N")]
     pub warmup_trials: Option<u32>,
-    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling) [default: probes]
+    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling) [default: probes,perf]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub collect: Vec<String>,
     /// Turn the rdtsc probes off
@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Sampling frequency for --collect perf, in Hz
     #[arg(long, value_name = "HZ")]
     pub perf_freq: Option<u64>,
+    /// Time one call in N at each probe site (call counts stay exact); 1 times every call, the study's method [default: 8]
+    #[arg(long, value_name = "N")]
+    pub probe_every: Option<u32>,
     /// Subtract the probe's own cost from every probe sample
     #[arg(long)]
     pub subtract_probe_cost: bool,
@@ -144,7 +147,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     let mut run = RunJson::new(BundleKind::Run);
     run.command = std::env::args().collect();
     run.created_unix = now;
-    run.machine = bundle::machine();
+    run.machine = collectors::bundle::Machine::current();
     run.workload = WorkloadInfo {
         name: cfg.workload.name().to_string(),
         params: cfg.params.clone(),
@@ -153,6 +156,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     run.probe_overhead_cycles = calibration.pair_cost_cycles as f64;
     run.probe_overhead_subtracted = cfg.subtract_probe_cost;
     run.probes_enabled = cfg.probes;
+    run.probe_sample_every = cfg.probe_every;
     run.capabilities = collectors::capabilities::check_capabilities();
     run.trials = cfg.trials;
     run.warmup_trials = cfg.warmup_trials;
@@ -172,7 +176,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     );
     if cfg.probes {
         println!(
-            "probes: TSC {:.3} GHz, probe pair cost {} cycles ({})",
+            "probes: TSC {:.3} GHz, probe pair cost {} cycles ({}), timing {}",
             calibration.tsc_hz as f64 / 1e9,
             calibration.pair_cost_cycles,
             if cfg.subtract_probe_cost {
@@ -182,6 +186,11 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
                 )
             } else {
                 "not subtracted".to_string()
+            },
+            if cfg.probe_every == 1 {
+                "every call".to_string()
+            } else {
+                format!("1 call in {} (call counts exact)", cfg.probe_every)
             }
         );
     } else {
@@ -212,6 +221,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     let options = platforms::SentryOptions {
         probes: cfg.probes,
         subtract_probe_cost: cfg.subtract_probe_cost,
+        probe_every: cfg.probe_every,
         keep_memory: cfg.keep_memory,
     };
     let mut runners: Vec<Result<Box<dyn PlatformRunner>, String>> = Vec::new();
@@ -268,7 +278,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             };
             match result {
                 Ok(m) => {
-                    progress.point_end(&table::latency_line(&m.point));
+                    progress.point_end("done");
                     progress.point_measured(&m.point);
                     println!("{label}: {}", table::latency_line(&m.point));
                     print!("{}", table::cycle_table(&m.point));
@@ -295,7 +305,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
                     ));
                 }
                 Err(MeasureError::Point(e)) => {
-                    progress.point_end(&format!("FAILED: {e}"));
+                    progress.point_end("FAILED");
                     progress.point_failed(&e.to_string());
                     println!("{label}: FAILED: {e}");
                     run.failures.push(PointFailure {
@@ -378,6 +388,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             );
         }
     }
+    render_into_staging(&writer, &mut run)?;
     let dir = writer.finish(&run)?;
     println!(
         "bundle: {} ({} point(s), {:.1} s)",
@@ -399,4 +410,36 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::Environment(format!("--tui: {e}")))?;
     }
     Ok(Outcome::Success)
+}
+
+/// Render the bundle's default outputs (flamegraphs, charts, report.txt,
+/// report.html) into the staging directory, so the bundle appears with its
+/// SVGs or not at all. A part that cannot be drawn is a note in `run.json`,
+/// not a lost run.
+fn render_into_staging(writer: &BundleWriter, run: &mut RunJson) -> Result<(), CliError> {
+    let staged = LoadedBundle {
+        dir: writer.staging_dir().to_path_buf(),
+        run: run.clone(),
+    };
+    match flamegraph::default_outputs::default_outputs(&staged) {
+        Ok(out) => {
+            for f in &out.files {
+                writer.write_file(&f.name, &f.bytes)?;
+                run.files.push(f.name.clone());
+            }
+            let svgs = out
+                .files
+                .iter()
+                .filter(|f| f.name.ends_with(".svg"))
+                .count();
+            println!("rendered {svgs} SVG(s), report.txt and report.html into the bundle");
+            run.notes.extend(out.notes);
+        }
+        Err(e) => {
+            let note = format!("rendering skipped: {e} (re-render with `sentryprof report`)");
+            eprintln!("sentryprof: {note}");
+            run.notes.push(note);
+        }
+    }
+    Ok(())
 }

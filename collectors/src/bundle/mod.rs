@@ -8,7 +8,9 @@
 //! run.
 
 mod io;
+mod machine;
 mod schema;
 
 pub use io::{read_bundle, write_file_atomic, BundleError, BundleWriter, LoadedBundle};
+pub use machine::mem_total_bytes;
 pub use schema::*;

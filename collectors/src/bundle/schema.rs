@@ -88,6 +88,10 @@ pub struct RunJson {
     /// Whether the rdtsc probes were on during the run.
     #[serde(default)]
     pub probes_enabled: bool,
+    /// Probes time one call in this many (call counts stay exact); 1 = every
+    /// call. Older bundles, which timed every call, read as 1.
+    #[serde(default = "one")]
+    pub probe_sample_every: u32,
     /// The doctor facts.
     #[serde(default)]
     pub capabilities: Capabilities,
@@ -113,6 +117,10 @@ pub struct RunJson {
     pub files: Vec<String>,
 }
 
+fn one() -> u32 {
+    1
+}
+
 impl RunJson {
     /// A fresh `run.json` carrying this build's format version.
     pub fn new(kind: BundleKind) -> Self {
@@ -120,6 +128,7 @@ impl RunJson {
             format_version: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
             kind,
             tool: format!("sentryprof {}", env!("CARGO_PKG_VERSION")),
+            probe_sample_every: 1,
             ..RunJson::default()
         }
     }

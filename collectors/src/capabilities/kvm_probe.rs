@@ -79,7 +79,10 @@ impl GuestMemory {
     }
 
     fn write(&mut self, offset: usize, bytes: &[u8]) {
-        assert!(offset + bytes.len() <= self.len, "guest code fits in guest memory");
+        assert!(
+            offset + bytes.len() <= self.len,
+            "guest code fits in guest memory"
+        );
         // SAFETY: the range was checked to lie inside our mapping, and
         // `bytes` is a distinct Rust slice.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(offset), bytes.len()) }
@@ -196,7 +199,10 @@ mod tests {
     #[test]
     fn loop_code_encodes_count_and_branch() {
         let c = loop_code(0x01020304);
-        assert_eq!(c, vec![0x66, 0xB9, 4, 3, 2, 1, 0x66, 0x49, 0x75, 0xFC, 0xF4]);
+        assert_eq!(
+            c,
+            vec![0x66, 0xB9, 4, 3, 2, 1, 0x66, 0x49, 0x75, 0xFC, 0xF4]
+        );
     }
 
     #[test]

@@ -67,16 +67,14 @@ fn counting(kind: EventKind, exclude_host: bool, exclude_guest: bool) -> EventSp
 /// threads), retrying without kernel counts when permissions demand it.
 pub fn open_counting(spec: EventSpec) -> std::io::Result<OwnedFd> {
     match sys::open(&spec, 0, -1) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
-            sys::open(
-                &EventSpec {
-                    exclude_kernel: true,
-                    ..spec
-                },
-                0,
-                -1,
-            )
-        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => sys::open(
+            &EventSpec {
+                exclude_kernel: true,
+                ..spec
+            },
+            0,
+            -1,
+        ),
         other => other,
     }
 }

@@ -74,7 +74,9 @@ pub fn open_error_hint(e: &io::Error) -> String {
                 .to_string()
         }
         Some(libc::ENOSYS) => "this kernel has no perf events (CONFIG_PERF_EVENTS off)".to_string(),
-        Some(libc::EMFILE) | Some(libc::ENFILE) => "too many open files; raise `ulimit -n`".to_string(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            "too many open files; raise `ulimit -n`".to_string()
+        }
         _ => "see perf_event_open(2)".to_string(),
     }
 }

@@ -241,7 +241,11 @@ fn parse_mmap(c: &mut Cursor<'_>, misc: u16, time: u64) -> Option<Record> {
         start,
         len,
         pgoff,
-        prot: if data { libc::PROT_READ as u32 } else { libc::PROT_EXEC as u32 },
+        prot: if data {
+            libc::PROT_READ as u32
+        } else {
+            libc::PROT_EXEC as u32
+        },
         filename: c.cstr(),
         time,
     }))
@@ -286,7 +290,11 @@ mod tests {
         for v in [99u64, 250, 3, CONTEXT_MAX + 100, 0x1000, 0x2000] {
             body.extend_from_slice(&v.to_ne_bytes());
         }
-        let rec = header(b::PERF_RECORD_SAMPLE, b::PERF_RECORD_MISC_GUEST_USER as u16, &body);
+        let rec = header(
+            b::PERF_RECORD_SAMPLE,
+            b::PERF_RECORD_MISC_GUEST_USER as u16,
+            &body,
+        );
         match parse_record(&rec) {
             Record::Sample(s) => {
                 assert_eq!(s.mode, CpuMode::GuestUser);
@@ -313,7 +321,11 @@ mod tests {
         body.extend_from_slice(&5u32.to_ne_bytes());
         body.extend_from_slice(&6u32.to_ne_bytes());
         body.extend_from_slice(&1234u64.to_ne_bytes());
-        let rec = header(b::PERF_RECORD_COMM, b::PERF_RECORD_MISC_COMM_EXEC as u16, &body);
+        let rec = header(
+            b::PERF_RECORD_COMM,
+            b::PERF_RECORD_MISC_COMM_EXEC as u16,
+            &body,
+        );
         assert_eq!(
             parse_record(&rec),
             Record::Comm(Comm {
@@ -326,6 +338,9 @@ mod tests {
         );
         let mut body = 1u64.to_ne_bytes().to_vec();
         body.extend_from_slice(&42u64.to_ne_bytes());
-        assert_eq!(parse_record(&header(b::PERF_RECORD_LOST, 0, &body)), Record::Lost(42));
+        assert_eq!(
+            parse_record(&header(b::PERF_RECORD_LOST, 0, &body)),
+            Record::Lost(42)
+        );
     }
 }

@@ -19,7 +19,7 @@ use super::{online_cpus, open_error_hint, PerfError};
 pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 
 /// Interval between two drains of the ring buffers.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
+const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Whom to sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +227,11 @@ impl Sampler {
                     inherit: true,
                     disabled: true,
                     enable_on_exec: config.target == SampleTarget::ExecedChildren,
-                    side_band: true,
+                    // MMAP2/COMM/FORK records are needed to symbolize other
+                    // processes; for this process /proc/self/maps is read
+                    // instead, and an MMAP2 record per mmap() would slow the
+                    // very mmap path being measured.
+                    side_band: config.target == SampleTarget::ExecedChildren,
                 };
                 let name = event_name(kind, exclude_kernel);
                 match open_all(&spec, &cpus) {
@@ -243,10 +247,8 @@ impl Sampler {
                     Err(e) => {
                         let hint = open_error_hint(&e);
                         fallbacks.push(format!("{name} refused: {e} ({hint})"));
-                        let permission = matches!(
-                            e.raw_os_error(),
-                            Some(libc::EACCES) | Some(libc::EPERM)
-                        );
+                        let permission =
+                            matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM));
                         last_err = Some((name, e, hint));
                         // Excluding the kernel only helps when the refusal
                         // was about permissions.

@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use perf_event_open_sys as pe;
 use pe::bindings as b;
+use perf_event_open_sys as pe;
 
 /// Which counter an event counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +82,8 @@ impl EventSpec {
                 attr.__bindgen_anon_2.wakeup_events = 64;
             }
             None => {
-                attr.read_format = (b::PERF_FORMAT_TOTAL_TIME_ENABLED
-                    | b::PERF_FORMAT_TOTAL_TIME_RUNNING) as u64;
+                attr.read_format =
+                    (b::PERF_FORMAT_TOTAL_TIME_ENABLED | b::PERF_FORMAT_TOTAL_TIME_RUNNING) as u64;
             }
         }
         attr.set_disabled(u64::from(self.disabled));
@@ -112,9 +112,7 @@ pub fn open(spec: &EventSpec, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: `attr` is a fully initialised perf_event_attr whose `size`
     // matches its type; the kernel only reads it during the call. No group
     // fd is passed.
-    let fd = unsafe {
-        pe::perf_event_open(&mut attr, pid, cpu, -1, b::PERF_FLAG_FD_CLOEXEC as _)
-    };
+    let fd = unsafe { pe::perf_event_open(&mut attr, pid, cpu, -1, b::PERF_FLAG_FD_CLOEXEC as _) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -236,7 +234,8 @@ impl RingBuffer {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        let base =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
         let mut ring = RingBuffer {
             base,
             map_len,

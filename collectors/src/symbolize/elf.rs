@@ -49,9 +49,14 @@ impl ElfObject {
             path: path.display().to_string(),
             problem,
         };
-        // Read the file once to learn its loadable segments; addr2line's
-        // loader maps it again for the DWARF.
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        // Map the file once to learn its segments and symbols (copied out);
+        // addr2line's loader maps it again for the DWARF.
+        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        // SAFETY: a read-only private mapping of a file we only read while
+        // `bytes` lives (this function); everything kept is copied out. If
+        // another process truncates the file meanwhile, reads could fault,
+        // the same risk every symbolizer (perf, addr2line) takes.
+        let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(e.to_string()))?;
         let obj = object::File::parse(&*bytes).map_err(|e| err(e.to_string()))?;
         let segments = obj
             .segments()

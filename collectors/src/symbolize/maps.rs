@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(m.len(), 3);
         let hit = m.find(0x55d0c0001010).unwrap();
         assert_eq!((hit.path.as_str(), hit.pgoff), ("/usr/bin/prog", 0x1000));
-        assert_eq!(m.find(0x7f0000000001).unwrap().path, "/usr/lib/lib with space.so");
+        assert_eq!(
+            m.find(0x7f0000000001).unwrap().path,
+            "/usr/lib/lib with space.so"
+        );
         assert!(m.find(0x55d0c0000010).is_none());
         assert!(m.find(0x55d0c0005000).is_none());
     }
@@ -159,11 +162,28 @@ mod tests {
     #[test]
     fn later_mappings_hide_earlier_ones() {
         let mut m = MemoryMap::new();
-        m.push(Mapping { start: 0, end: 100, pgoff: 0, path: "a".into() });
-        m.push(Mapping { start: 40, end: 60, pgoff: 0, path: "b".into() });
+        m.push(Mapping {
+            start: 0,
+            end: 100,
+            pgoff: 0,
+            path: "a".into(),
+        });
+        m.push(Mapping {
+            start: 40,
+            end: 60,
+            pgoff: 0,
+            path: "b".into(),
+        });
         m.finish();
-        let got: Vec<_> = m.mappings().iter().map(|x| (x.start, x.end, x.pgoff, x.path.as_str())).collect();
-        assert_eq!(got, vec![(0, 40, 0, "a"), (40, 60, 0, "b"), (60, 100, 60, "a")]);
+        let got: Vec<_> = m
+            .mappings()
+            .iter()
+            .map(|x| (x.start, x.end, x.pgoff, x.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(0, 40, 0, "a"), (40, 60, 0, "b"), (60, 100, 60, "a")]
+        );
         assert_eq!(m.find(50).unwrap().path, "b");
         assert_eq!(m.find(70).unwrap().pgoff, 60);
     }

@@ -150,12 +150,18 @@ pub struct InprocOptions {
     pub probes: bool,
     /// Subtract the probe's own cost from every sample.
     pub subtract_probe_cost: bool,
+    /// Time one call in this many at each site (0 or 1: every call).
+    pub probe_every: u32,
     /// Keep the memory manager of the last trial (for `--keep-memory`).
     pub keep_last: bool,
 }
 
 /// Smallest arena the runner reserves (address space only).
 const MIN_ARENA: u64 = 64 << 30;
+/// Largest arena the runner reserves.
+const MAX_ARENA: u64 = 16 << 40;
+/// Arena of a trace replay's address spaces.
+const REPLAY_ARENA: u64 = 1 << 40;
 
 /// Runs points on the in-process sentry.
 #[derive(Debug)]
@@ -181,22 +187,29 @@ impl InprocRunner {
             probes: ProbeConfig {
                 enabled: self.options.probes,
                 subtract_overhead: self.options.subtract_probe_cost,
+                sample_every: self.options.probe_every.max(1),
                 ..ProbeConfig::default()
             },
             ..MmConfig::with_search(self.search)
         }
     }
 
-    /// Arena large enough for the point (twice what a trial maps, at least
-    /// 64 GiB, at most 64 TiB).
+    /// Arena for the point (address space only): twice what a trial maps,
+    /// at least 64 GiB, at most 16 TiB; 1 TiB for a trace replay (a traced
+    /// program's own reservations, not the largest call it tried, decide).
     fn inproc_config(spec: &PointSpec) -> InProcConfig {
-        let need = spec
-            .mapped_bytes()
-            .and_then(|b| b.checked_mul(2))
-            .unwrap_or(u64::MAX)
-            .clamp(MIN_ARENA, 1 << 46);
+        let arena = match spec.work {
+            PointWork::Replay { .. } => REPLAY_ARENA,
+            _ => spec
+                .mapped_bytes()
+                .and_then(|b| b.checked_mul(2))
+                .unwrap_or(u64::MAX)
+                .clamp(MIN_ARENA, MAX_ARENA)
+                .next_power_of_two()
+                .min(MAX_ARENA),
+        };
         InProcConfig {
-            arena_size: need.next_power_of_two().min(1 << 46),
+            arena_size: arena,
             ..InProcConfig::default()
         }
     }

@@ -66,9 +66,10 @@ fn info_lines(state: &AppState, model: &BundleModel) -> Vec<Line<'static>> {
         let (in_view, view_total) = search.matched_weight(tree, zoom);
         second.push(Span::styled(
             format!(
-                "   /{}/: {} frames, {:.2}% of samples ({:.2}% of view)",
+                "   /{}/: {} frame{}, {:.2}% of samples ({:.2}% of view)",
                 search.pattern,
                 search.nodes.len(),
+                if search.nodes.len() == 1 { "" } else { "s" },
                 percent(all, total),
                 percent(in_view, view_total)
             ),

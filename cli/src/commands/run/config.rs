@@ -3,7 +3,7 @@
 //! Every error here is one line naming the flag and the problem; the caller
 //! exits with status 2 and nothing is written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use instrumented_sentry::workload::spec::{page_round_up, PAGE_SIZE};
@@ -22,6 +22,12 @@ pub const MAX_SIZE: u64 = 1 << 30;
 pub const MAX_MAPPED_BYTES: u64 = 1 << 46;
 /// Largest accepted `--trials`.
 pub const MAX_TRIALS: u32 = 10_000;
+/// Probes time one call in this many by default: timing every call adds
+/// about a fifth to the ~900-cycle max-gap private mmap path (three nested
+/// sites, two rdtsc each); one in eight adds about 2%.
+pub const DEFAULT_PROBE_EVERY: u32 = 8;
+/// Largest accepted `--probe-every`.
+pub const MAX_PROBE_EVERY: u32 = 1_000_000;
 /// Largest accepted `--warmup-trials`.
 pub const MAX_WARMUP_TRIALS: u32 = 1_000;
 
@@ -124,6 +130,8 @@ pub struct RunConfig {
     pub perf_freq: Option<u64>,
     /// Subtract the probe's own cost from every probe sample.
     pub subtract_probe_cost: bool,
+    /// Probes time one call in this many at each site.
+    pub probe_every: u32,
     /// Write the sentry's memory file of the last inproc point.
     pub keep_memory: bool,
     /// Where the bundle goes.
@@ -221,36 +229,6 @@ fn list<'a>(flag: &str, raw: &'a [String]) -> Result<Vec<&'a str>, CliError> {
         out.push(t);
     }
     Ok(out)
-}
-
-/// Bytes of RAM of this machine, from /proc/meminfo.
-pub fn mem_total_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kb.checked_mul(1024)
-}
-
-/// `sentryprof-out/run-YYYYMMDD-HHMMSS` (UTC) under the current directory.
-pub fn default_out_dir(now_unix: u64) -> PathBuf {
-    let days = (now_unix / 86_400) as i64;
-    let secs = now_unix % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    Path::new("sentryprof-out").join(format!(
-        "run-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    ))
 }
 
 impl RunConfig {
@@ -429,7 +407,9 @@ impl RunConfig {
         }
 
         // Collectors.
-        let (mut probes, mut perf) = (true, false);
+        // Default: both, so `sentryprof run` with no flags is the main job
+        // (perf falls back to cpu-clock, or off with a note, where refused).
+        let (mut probes, mut perf) = (true, true);
         if !args.collect.is_empty() {
             probes = false;
             for c in list("collect", &args.collect)? {
@@ -447,6 +427,12 @@ impl RunConfig {
         if args.no_probes {
             probes = false;
         }
+        let probe_every = args.probe_every.unwrap_or(DEFAULT_PROBE_EVERY);
+        if probe_every == 0 || probe_every > MAX_PROBE_EVERY {
+            return Err(bad(format!(
+                "--probe-every {probe_every}: must be between 1 (every call) and {MAX_PROBE_EVERY}"
+            )));
+        }
         if let Some(0) = args.perf_freq {
             return Err(bad(
                 "--perf-freq 0: the sampling frequency must be at least 1 Hz",
@@ -463,7 +449,7 @@ impl RunConfig {
 
         // Combinations.
         let mut specs = Vec::new();
-        let memory = mem_total_bytes();
+        let memory = collectors::bundle::mem_total_bytes();
         if is_replay {
             let t = trace
                 .clone()
@@ -506,7 +492,7 @@ impl RunConfig {
         let out = args
             .out
             .clone()
-            .unwrap_or_else(|| default_out_dir(now_unix));
+            .unwrap_or_else(|| crate::commands::out_dir::default_out_dir("run", now_unix));
         if out.as_os_str().is_empty() {
             return Err(bad("--out: empty path"));
         }
@@ -535,6 +521,7 @@ impl RunConfig {
             perf,
             perf_freq: args.perf_freq,
             subtract_probe_cost: args.subtract_probe_cost,
+            probe_every,
             keep_memory: args.keep_memory,
             out,
             params,
@@ -605,7 +592,7 @@ mod tests {
     #[test]
     fn default_out_is_dated() {
         // 2026-11-22 02:34:19 UTC
-        let p = default_out_dir(1_795_314_859);
+        let p = crate::commands::out_dir::default_out_dir("run", 1_795_314_859);
         assert_eq!(p, Path::new("sentryprof-out/run-20261122-023419"));
     }
 }

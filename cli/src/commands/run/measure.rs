@@ -104,7 +104,10 @@ pub fn measure_point(
         }
         progress.trial(false, k, plan.trials);
         match runner.run_trial(spec) {
-            Ok(o) => outcomes.push(o),
+            Ok(o) => {
+                progress.trial_done(k, o.ns_per_call());
+                outcomes.push(o);
+            }
             Err(e) => {
                 failure = Some(MeasureError::Point(e));
                 break;
@@ -167,8 +170,10 @@ pub fn measure_point(
 }
 
 /// Every site's figures over all calls of all counted trials (all their
-/// sentries), from the recorders' histograms merged, with each recorder's
-/// median beside them (`trial_medians`).
+/// sentries): exact call counts, and cycle figures from the recorders'
+/// histograms merged (of the timed calls: every call, or one in
+/// `--probe-every`), with each recorder's median beside them
+/// (`trial_medians`).
 ///
 /// Preconditions: `trials` is non-empty.
 pub fn merged_sites(trials: &[&Probes]) -> BTreeMap<String, SiteStats> {
@@ -176,15 +181,21 @@ pub fn merged_sites(trials: &[&Probes]) -> BTreeMap<String, SiteStats> {
     for site in Site::ALL {
         let mut merged = CycleHistogram::new();
         let mut trial_medians = Vec::with_capacity(trials.len());
+        let mut calls = 0u64;
+        let mut total = 0.0f64;
         for p in trials {
             let h = p.histogram(site);
             merged.merge(h);
             if h.count() > 0 {
                 trial_medians.push(h.quantile(0.5));
             }
+            // Exact call counts; with sampled timing, each recorder's total
+            // is its timed mean times its calls.
+            let s = p.site_summary(site);
+            calls += s.calls;
+            total += s.total_cycles;
         }
-        let calls = merged.count();
-        let stats = if calls == 0 {
+        let stats = if calls == 0 || merged.count() == 0 {
             SiteStats::default()
         } else {
             SiteStats {
@@ -194,7 +205,7 @@ pub fn merged_sites(trials: &[&Probes]) -> BTreeMap<String, SiteStats> {
                 p99_cycles: merged.quantile(0.99),
                 max_cycles: merged.max() as f64,
                 mean_cycles: merged.mean(),
-                total_cycles: merged.sum() as f64,
+                total_cycles: total,
                 trial_medians,
             }
         };

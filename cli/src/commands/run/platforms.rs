@@ -19,6 +19,8 @@ pub struct SentryOptions {
     pub probes: bool,
     /// Subtract the probe's own cost from every sample.
     pub subtract_probe_cost: bool,
+    /// Time one call in this many at each probe site.
+    pub probe_every: u32,
     /// Keep the last trial's memory manager for `--keep-memory`.
     pub keep_memory: bool,
 }
@@ -44,6 +46,7 @@ pub fn make_runner(
             InprocOptions {
                 probes: options.probes,
                 subtract_probe_cost: options.subtract_probe_cost,
+                probe_every: options.probe_every,
                 keep_last: options.keep_memory,
             },
         ))),

@@ -67,6 +67,16 @@ impl Progress {
         });
     }
 
+    /// Counted trial `k` of the current point ended with `ns_per_call`.
+    pub fn trial_done(&mut self, k: u32, ns_per_call: f64) {
+        self.send(LiveEvent::TrialDone {
+            index: self.index,
+            warmup: false,
+            trial: k,
+            latency_ns: Some(ns_per_call),
+        });
+    }
+
     /// A point begins.
     pub fn point_start(&mut self, index: usize, label: &str) {
         self.index = index;
@@ -127,22 +137,24 @@ impl Progress {
         let _ = err.flush();
     }
 
-    /// The current point ended; `summary` is one line ("1.23 µs/call" or
-    /// "FAILED: why").
-    pub fn point_end(&mut self, summary: &str) {
+    /// The current point ended; `outcome` is one word ("done", "FAILED",
+    /// "interrupted"). The point's result itself is printed on stdout by
+    /// the caller, so it is not repeated here: on a terminal the progress
+    /// line is cleared, elsewhere one short line says the point ended.
+    pub fn point_end(&mut self, outcome: &str) {
         if self.quiet {
             return;
         }
         let secs = self.point_started.elapsed().as_secs_f64();
         if self.tty {
             eprint!("\r\x1b[2K");
+            return;
         }
         eprintln!(
-            "[{}/{}] {}: {} ({secs:.1} s)",
+            "[{}/{}] {}: {outcome} ({secs:.1} s)",
             self.index + 1,
             self.total_points,
             self.label,
-            summary
         );
     }
 }

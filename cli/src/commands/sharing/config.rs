@@ -73,7 +73,7 @@ impl SharingConfig {
             out: args
                 .out
                 .clone()
-                .unwrap_or_else(|| default_out_dir(now_unix)),
+                .unwrap_or_else(|| crate::commands::out_dir::default_out_dir("sharing", now_unix)),
             json: args.json,
         })
     }
@@ -99,28 +99,6 @@ pub fn memory_file_of(dir: &Path) -> Result<PathBuf, CliError> {
     )))
 }
 
-/// `sentryprof-out/sharing-YYYYMMDD-HHMMSS` (UTC) under the current directory.
-pub fn default_out_dir(now_unix: u64) -> PathBuf {
-    let days = (now_unix / 86_400) as i64;
-    let secs = now_unix % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    Path::new("sentryprof-out").join(format!(
-        "sharing-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,10 +108,5 @@ mod tests {
         assert_eq!(parse_bytes("4096"), Some(4096));
         assert_eq!(parse_bytes("2K"), Some(2048));
         assert_eq!(parse_bytes("x"), None);
-        // 2026-11-22 02:34:57 UTC
-        assert_eq!(
-            default_out_dir(1_795_314_897),
-            Path::new("sentryprof-out/sharing-20261122-023457")
-        );
     }
 }

@@ -43,33 +43,6 @@ pub fn chart(report: &SharingReport) -> BarChart {
     }
 }
 
-fn machine() -> Machine {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0);
-    Machine {
-        hostname: read("/proc/sys/kernel/hostname"),
-        kernel: read("/proc/sys/kernel/osrelease"),
-        cpu_model: String::new(),
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(0),
-        memory_bytes,
-    }
-}
-
 /// Write the bundle at `out`; returns its final path. A chart that cannot
 /// be drawn is a note in `run.json`, not a lost analysis.
 pub fn write_bundle(
@@ -84,7 +57,7 @@ pub fn write_bundle(
     let mut run = RunJson::new(BundleKind::Sharing);
     run.command = std::env::args().collect();
     run.created_unix = created_unix;
-    run.machine = machine();
+    run.machine = Machine::current();
     run.workload = WorkloadInfo {
         name: "sharing".to_string(),
         params: serde_json::json!({

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Cost of sampling: the README's main job on a reduced parameter set, run
+# alternately without and with `--collect probes,perf` (default frequency),
+# several times. Prints the median wall and CPU time of whole runs, and the
+# median over points of the per-call latency ratio (perf / no perf) read
+# from the bundles. Target: sampling adds <= 5%.
+#
+# usage: collectors/benches/perf_overhead.sh [SENTRYPROF]
+# env: RUNS=N (default 5), WORK=DIR (kept), EXTRA="more run flags"
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
+runs=${RUNS:-5}
+work=${WORK:-$(mktemp -d /tmp/perf-overhead.XXXXXX)}
+mkdir -p "$work"
+[ -x "$sp" ] || { echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2; }
+
+python3 - "$sp" "$work" "$runs" "${EXTRA:-}" <<'PY'
+import json, os, resource, shutil, statistics, subprocess, sys, time
+sp, work, runs, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",
+        "--platform", "native,inproc", "--iterations", "2000,5000", "--size", "4K",
+        "--trials", "5", "--warmup-trials", "1"] + extra
+variants = {"probes": ["--collect", "probes"], "probes,perf": ["--collect", "probes,perf"]}
+res = {k: [] for k in variants}
+lat = {k: {} for k in variants}
+notes = {}
+for i in range(runs):
+    for name, flags in variants.items():
+        out = os.path.join(work, f"{name.replace(',', '+')}-{i}")
+        shutil.rmtree(out, ignore_errors=True)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([sp] + base + flags + ["--out", out], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res[name].append((wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)))
+        run = json.load(open(os.path.join(out, "run.json")))
+        for p in run["points"]:
+            key = (p["platform"], p.get("search"), p["iterations"])
+            lat[name].setdefault(key, []).append(p["latency_ns"]["median"])
+        if run.get("profile"):
+            notes[name] = (run["profile"]["event"], run["profile"]["samples"], run["profile"]["lost_samples"])
+for name in variants:
+    w = statistics.median(x for x, _ in res[name]); c = statistics.median(x for _, x in res[name])
+    print(f"{name:>12}: median wall {w:7.3f} s, CPU {c:7.3f} s over {runs} runs")
+wr = statistics.median(x for x, _ in res["probes,perf"]) / statistics.median(x for x, _ in res["probes"])
+cr = statistics.median(x for _, x in res["probes,perf"]) / statistics.median(x for _, x in res["probes"])
+print(f"whole run, perf / no perf: wall {wr:.3f}x, CPU {cr:.3f}x")
+ratios = []
+for key in sorted(lat["probes"], key=str):
+    a = statistics.median(lat["probes"][key]); b = statistics.median(lat["probes,perf"].get(key, [a]))
+    ratios.append(b / a)
+    print(f"  point {key}: {a:9.1f} ns/call -> {b:9.1f} ns/call ({b/a:.3f}x)")
+print(f"per-call latency, median ratio over points: {statistics.median(ratios):.3f}x (target <= 1.05x)")
+if "probes,perf" in notes:
+    ev, n, lost = notes["probes,perf"]
+    print(f"sampling event {ev}, {n} samples in the last run, {lost} lost")
+PY

@@ -1,0 +1,117 @@
+//! The set of files a bundle gets by default: what `sentryprof run` renders
+//! into every bundle it writes, so the main job's bundle holds its SVGs and
+//! report without a second command.
+
+use collectors::bundle::LoadedBundle;
+
+use crate::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode, RenderedFile};
+use crate::charts::draw_study_charts;
+use crate::error::Result;
+use crate::html::report_html;
+use crate::report::{build_report, to_text};
+use crate::source::profile_rel;
+
+/// Rows of the function table in the default text and HTML report.
+const DEFAULT_TOP: usize = 30;
+
+/// Files rendered for a bundle, and notes on what could not be drawn.
+#[derive(Debug, Default)]
+pub struct DefaultOutputs {
+    pub files: Vec<RenderedFile>,
+    /// One line each: a flamegraph or chart that was left out, and why.
+    pub notes: Vec<String>,
+}
+
+/// Render the default outputs of a bundle (read from `b.dir`, which may be a
+/// bundle still being staged): the flamegraph of the sampled profile when
+/// there is one, the flamegraph of the rdtsc probes, the linear against
+/// max-gap differential flamegraph when both strategies were run, the
+/// study's charts, `report.txt` and a self-contained `report.html`.
+///
+/// A part that cannot be drawn (for example no probe figures in a bundle of
+/// native points only) becomes a note; only the report itself can fail.
+pub fn default_outputs(b: &LoadedBundle) -> Result<DefaultOutputs> {
+    let mut out = DefaultOutputs::default();
+    let flame =
+        |opts: BundleFlameOptions, what: &str, out: &mut DefaultOutputs| match bundle_flamegraphs(
+            b, &opts,
+        ) {
+            Ok(files) => out.files.extend(files),
+            Err(e) => out.notes.push(format!("{what} not drawn: {e}")),
+        };
+    let sampled = profile_rel(b).is_some();
+    if sampled {
+        flame(
+            BundleFlameOptions::default(),
+            "sampled flamegraph",
+            &mut out,
+        );
+    }
+    let has_probe_sites = b.run.points.iter().any(|p| !p.sites.is_empty());
+    if has_probe_sites {
+        let opts = BundleFlameOptions {
+            probes: true,
+            ..BundleFlameOptions::default()
+        };
+        flame(opts, "probe flamegraph", &mut out);
+    }
+    let has = |s: &str| b.run.points.iter().any(|p| p.search.as_deref() == Some(s));
+    if has("linear") && has("maxgap") {
+        let opts = BundleFlameOptions {
+            diff: DiffMode::Searches {
+                before: "linear".to_string(),
+                after: "maxgap".to_string(),
+            },
+            ..BundleFlameOptions::default()
+        };
+        flame(opts, "linear vs max-gap differential flamegraph", &mut out);
+    }
+
+    let report = build_report(b)?;
+    let (charts, chart_notes) = draw_study_charts(&b.run)?;
+    let flame_names: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();
+    for c in &charts {
+        out.files.push(RenderedFile {
+            name: format!("{}.svg", c.stem),
+            bytes: c.svg.clone().into_bytes(),
+            description: c.title.clone(),
+        });
+    }
+    out.files.push(RenderedFile {
+        name: "report.txt".to_string(),
+        bytes: to_text(&report, DEFAULT_TOP).into_bytes(),
+        description: "tables as text".to_string(),
+    });
+    out.files.push(RenderedFile {
+        name: "report.html".to_string(),
+        bytes: report_html(&report, &charts, &chart_notes, &flame_names).into_bytes(),
+        description: "self-contained report".to_string(),
+    });
+    out.notes.extend(chart_notes);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic;
+
+    #[test]
+    fn a_probe_bundle_gets_flames_charts_and_report() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let w = collectors::bundle::BundleWriter::create(&dir).unwrap();
+        w.finish(&synthetic::exp1_run()).unwrap();
+        let b = collectors::bundle::read_bundle(&dir).unwrap();
+        let out = default_outputs(&b).unwrap();
+        let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
+        assert!(names.iter().any(|n| n.starts_with("probes_")), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("diff_linear_vs_maxgap")),
+            "{names:?}"
+        );
+        assert!(names.contains(&"report.html") && names.contains(&"report.txt"));
+        assert!(names.iter().filter(|n| n.ends_with(".svg")).count() >= 3);
+        assert!(out.files.iter().all(|f| !f.bytes.is_empty()));
+    }
+}
