@@ -588,11 +588,4 @@ mod tests {
         assert!(parse_iterations("1e5").is_err());
         assert!(parse_iterations("10000001").is_err());
     }
-
-    #[test]
-    fn default_out_is_dated() {
-        // 2026-11-22 02:34:19 UTC
-        let p = crate::commands::out_dir::default_out_dir("run", 1_795_314_859);
-        assert_eq!(p, Path::new("sentryprof-out/run-20261122-023419"));
-    }
 }
