@@ -115,7 +115,7 @@ fn shell_quote(p: &Path) -> String {
 #[test]
 fn browse_sort_zoom_search_quit_in_tmux() {
     if !tmux_available() {
-        eprintln!("SKIP: tmux not found");
+        skip_line(format_args!("SKIP: tmux not found"));
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -223,7 +223,7 @@ fn browse_sort_zoom_search_quit_in_tmux() {
 #[test]
 fn run_tui_shows_points_live_then_browses_the_bundle() {
     if !tmux_available() {
-        eprintln!("SKIP: tmux not found");
+        skip_line(format_args!("SKIP: tmux not found"));
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -285,4 +285,11 @@ fn run_tui_shows_points_live_then_browses_the_bundle() {
     );
     assert!(out_dir.join("run.json").is_file());
     assert_restored(&t, "RESTORED-AFTER-RUN");
+}
+
+/// Print a skip line straight to the stderr handle: libtest captures
+/// `eprintln!` of passing tests, and a skip must be visible in CI's log.
+fn skip_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{args}");
 }

@@ -19,7 +19,7 @@ fn program(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Gu
 
 fn machine(p: GuestProgram) -> Option<Machine> {
     if let Err(why) = kvm_available() {
-        eprintln!("SKIP: {why}");
+        skip_line(format_args!("SKIP: {why}"));
         return None;
     }
     Some(Machine::new(p, 4096).expect("machine"))
@@ -74,4 +74,11 @@ fn fault_with_no_ring0_stack_is_a_reported_triple_fault() {
         }
         other => panic!("expected a triple-fault report, got {other:?}"),
     }
+}
+
+/// Print a skip line straight to the stderr handle: libtest captures
+/// `eprintln!` of passing tests, and a skip must be visible in CI's log.
+fn skip_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{args}");
 }

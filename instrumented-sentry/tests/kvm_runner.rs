@@ -13,7 +13,7 @@ use instrumented_sentry::workload::{Mapping, PlatformRunner, PointSpec, PointWor
 
 fn runner(search: GapSearch) -> Option<KvmRunner> {
     if let Err(why) = kvm_available() {
-        eprintln!("SKIP: {why}");
+        skip_line(format_args!("SKIP: {why}"));
         return None;
     }
     Some(KvmRunner::new(
@@ -151,4 +151,11 @@ brk(0x555555575000) = 0x555555575000
             .unwrap_or(0)
             >= 1
     );
+}
+
+/// Print a skip line straight to the stderr handle: libtest captures
+/// `eprintln!` of passing tests, and a skip must be visible in CI's log.
+fn skip_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{args}");
 }

@@ -196,6 +196,13 @@ pub fn split_enforced(run: &GuestLoopRun) -> Option<bool> {
 mod tests {
     use super::*;
 
+    /// Print a skip line straight to the stderr handle: libtest captures
+    /// `eprintln!` of passing tests, and a skip must be visible in CI's log.
+    fn skip_line(args: std::fmt::Arguments<'_>) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{args}");
+    }
+
     #[test]
     fn loop_code_encodes_count_and_branch() {
         let c = loop_code(0x01020304);
@@ -221,12 +228,12 @@ mod tests {
     #[test]
     fn guest_loop_runs_to_hlt() {
         if !std::path::Path::new("/dev/kvm").exists() {
-            eprintln!("SKIP: /dev/kvm missing");
+            skip_line(format_args!("SKIP: /dev/kvm missing"));
             return;
         }
         match run_guest_loop(20_000, false) {
             Ok(r) => assert_eq!(r.iterations, 20_000),
-            Err(KvmProbeError::Kvm(e)) => eprintln!("SKIP: KVM refused: {e}"),
+            Err(KvmProbeError::Kvm(e)) => skip_line(format_args!("SKIP: KVM refused: {e}")),
             Err(e) => panic!("{e}"),
         }
     }
