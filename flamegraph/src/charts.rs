@@ -352,6 +352,16 @@ fn grouped<K: Ord>(
 
 /// The study's figures from a bundle, and one note per figure kind that had
 /// no data (so the report can say what was skipped and why).
+/// One line per series of a group: median latency against `x` of each point.
+fn latency_series(by: BTreeMap<String, Vec<&Point>>, x: impl Fn(&Point) -> f64) -> Vec<LineSeries> {
+    by.into_iter()
+        .map(|(name, pts)| LineSeries {
+            name,
+            points: pts.iter().map(|p| (x(p), p.latency_ns.median)).collect(),
+        })
+        .collect()
+}
+
 pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     let mut charts: Vec<(String, LineChart)> = Vec::new();
     let mut notes = Vec::new();
@@ -361,16 +371,7 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     for ((w, mapping, touch, size), by) in grouped(run, |p| {
         (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size)
     }) {
-        let series: Vec<LineSeries> = by
-            .into_iter()
-            .map(|(name, pts)| LineSeries {
-                name,
-                points: pts
-                    .iter()
-                    .map(|p| (p.iterations as f64, p.latency_ns.median))
-                    .collect(),
-            })
-            .collect();
+        let series = latency_series(by, |p| p.iterations as f64);
         if series.iter().all(|s| distinct_x(&s.points) < 2) {
             continue;
         }
@@ -409,16 +410,7 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
             p.iterations,
         )
     }) {
-        let series: Vec<LineSeries> = by
-            .into_iter()
-            .map(|(name, pts)| LineSeries {
-                name,
-                points: pts
-                    .iter()
-                    .map(|p| (p.size as f64, p.latency_ns.median))
-                    .collect(),
-            })
-            .collect();
+        let series = latency_series(by, |p| p.size as f64);
         if series.iter().all(|s| distinct_x(&s.points) < 2) {
             continue;
         }
