@@ -6,21 +6,33 @@
 //!    in-process with nothing in between; in-process but with one raw guest
 //!    exit between calls (the same code, run between exits); and on the KVM
 //!    platform (guest mmap loop), with the guest-measured time per call
-//!    beyond one raw exit.
+//!    beyond one raw exit — each with `KVM_RUN` on its own vCPU thread and
+//!    on the sentry's thread, side by side;
+//! 3. one guest alternating a raw exit and an mmap, so each call's time
+//!    beyond one exit is a paired difference in the same VM.
 //!
 //! Prints a SKIP line where /dev/kvm is absent or the VM cannot be made.
 
+use iced_x86::code_asm::*;
 use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest, SearchStrategy};
 use instrumented_sentry::platform::inproc::InProcConfig;
-use instrumented_sentry::platform::kvm::exit_bench::{choose_syscall_exit, program, ExitMechanism};
-use instrumented_sentry::platform::kvm::exits::SYS_EXIT;
-use instrumented_sentry::platform::kvm::guest_run::{make_guest_mm, run_guest};
-use instrumented_sentry::platform::kvm::guest_workloads::{
-    mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_PRIVATE, WORKLOAD_FD,
+use instrumented_sentry::platform::kvm::exit_bench::{
+    choose_syscall_exit, measure_placed, program, ExitMechanism, MMIO_GPA, MMIO_GVA,
 };
+use instrumented_sentry::platform::kvm::exits::{SyscallExit, SYS_EXIT, SYS_MMAP};
+use instrumented_sentry::platform::kvm::guest_program::{emit_rdtsc, ProgramBuilder};
+use instrumented_sentry::platform::kvm::guest_run::{
+    make_guest_mm, make_guest_mm_placed, run_guest,
+};
+use instrumented_sentry::platform::kvm::guest_workloads::{
+    mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_PRIVATE, PROT_RW, WORKLOAD_FD,
+};
+use instrumented_sentry::platform::kvm::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
 use instrumented_sentry::platform::kvm::machine::{GuestEvent, Machine};
+use instrumented_sentry::platform::kvm::page_tables::PteAccess;
 use instrumented_sentry::platform::kvm::runner::kvm_available;
 use instrumented_sentry::platform::kvm::sentry_calls::GuestFds;
+use instrumented_sentry::platform::kvm::vcpu_thread::VcpuPlacement;
 
 const CALLS: u64 = 4000;
 
@@ -31,6 +43,11 @@ fn mmap_median<A: instrumented_sentry::platform::AddressSpace>(mm: &MemoryManage
         .iter()
         .find(|s| s.site.name() == "mmap")
         .map_or(0, |s| s.median_cycles as u64)
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: `rdtsc` has no preconditions on x86_64.
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 fn inproc_mm() -> MemoryManager<instrumented_sentry::platform::inproc::InProcAddressSpace> {
@@ -69,17 +86,63 @@ fn main() {
     let mut mm = inproc_mm();
     let file = mm.create_file(4096).expect("file");
     let req = MmapRequest::file(file, 0, 4096);
+    let start = rdtsc();
     for _ in 0..CALLS {
         mm.mmap(&req).expect("mmap");
     }
+    let per_call = (rdtsc() - start) / CALLS;
     let plain = mmap_median(&mm);
+    println!("private file mmap, max-gap, {CALLS} calls (median TSC cycles):");
+    println!("  inproc, back to back                 mmap probe {plain:>7}  (whole call, mean: {per_call})");
+    for placement in [VcpuPlacement::OwnThread, VcpuPlacement::SentryThread] {
+        let r = between_exits_and_kvm(placement, choice.syscall_exit, choice.chosen.mechanism);
+        println!("  KVM_RUN on the {}:", placement.name());
+        println!(
+            "    inproc, one raw exit in between    mmap probe {:>7}  ({:.1}x)",
+            r.between_exits,
+            r.between_exits as f64 / plain.max(1) as f64
+        );
+        println!(
+            "    kvm guest loop                     mmap probe {:>7}  ({:.1}x)",
+            r.kvm_probe,
+            r.kvm_probe as f64 / plain.max(1) as f64
+        );
+        println!(
+            "    kvm per call (guest rdtsc) {}, raw exit {}, beyond one exit {} = {:.2}x the inproc mmap probe",
+            r.guest_median,
+            r.raw_median,
+            r.guest_median.saturating_sub(r.raw_median),
+            r.guest_median.saturating_sub(r.raw_median) as f64 / plain.max(1) as f64
+        );
+    }
+    let (raw, call, paired) = paired_in_one_vm(choice.syscall_exit);
+    println!(
+        "one VM alternating a raw exit and an mmap ({CALLS} pairs, {}): raw {raw}, mmap {call}, median paired difference {paired} = {:.2}x the inproc mmap probe",
+        VcpuPlacement::detect().name(),
+        paired as f64 / plain.max(1) as f64
+    );
+}
 
-    // B: in-process, one raw guest exit between calls.
+struct PlacementFigures {
+    between_exits: u64,
+    kvm_probe: u64,
+    guest_median: u64,
+    raw_median: u64,
+}
+
+/// B (the in-process sentry with one raw exit between calls) and C (the
+/// kvm guest mmap loop, with a raw exit measured right before it), with
+/// `KVM_RUN` called where `placement` says.
+fn between_exits_and_kvm(
+    placement: VcpuPlacement,
+    exit: SyscallExit,
+    raw_mechanism: ExitMechanism,
+) -> PlacementFigures {
     let mut mm = inproc_mm();
     let file = mm.create_file(4096).expect("file");
     let req = MmapRequest::file(file, 0, 4096);
     let prog = program(ExitMechanism::PortIo, CALLS).expect("assemble");
-    let mut m = Machine::new(prog, (CALLS + 1) * 8).expect("machine");
+    let mut m = Machine::with_placement(prog, (CALLS + 1) * 8, placement).expect("machine");
     loop {
         match m.next_event().expect("guest") {
             GuestEvent::RawExit => {
@@ -91,21 +154,24 @@ fn main() {
     }
     let between_exits = mmap_median(&mm);
 
-    // C: the KVM platform's guest mmap loop.
+    let raw_median = measure_placed(raw_mechanism, CALLS, placement)
+        .expect("raw exits")
+        .median();
     let p = MmapLoop {
         iterations: CALLS,
         size: 4096,
         flags: MAP_PRIVATE,
         fd: WORKLOAD_FD,
         touch: false,
-        exit: choice.syscall_exit,
+        exit,
     };
     let prog = mmap_loop_program(&p).expect("assemble");
-    let mut kmm = make_guest_mm(
+    let mut kmm = make_guest_mm_placed(
         MmConfig::with_search(SearchStrategy::MaxGap),
         prog,
         mmap_loop_data_len(CALLS),
         64 << 30,
+        placement,
     )
     .expect("guest");
     let file = kmm.create_file(4096).expect("file");
@@ -121,23 +187,105 @@ fn main() {
         })
         .collect();
     cycles.sort_unstable();
-    let guest_median = cycles[cycles.len() / 2];
-    let kvm_probe = mmap_median(&kmm);
-    let beyond = guest_median.saturating_sub(choice.chosen.median());
+    PlacementFigures {
+        between_exits,
+        kvm_probe: mmap_median(&kmm),
+        guest_median: cycles[cycles.len() / 2],
+        raw_median,
+    }
+}
 
-    println!("private file mmap, max-gap, {CALLS} calls (median TSC cycles):");
-    println!("  inproc, back to back            mmap probe {plain:>7}");
-    println!(
-        "  inproc, one raw exit in between mmap probe {between_exits:>7}  ({:.1}x)",
-        between_exits as f64 / plain.max(1) as f64
-    );
-    println!(
-        "  kvm guest loop                  mmap probe {kvm_probe:>7}  ({:.1}x)",
-        kvm_probe as f64 / plain.max(1) as f64
-    );
-    println!(
-        "  kvm per call (guest rdtsc) {guest_median}, raw exit {}, beyond one exit {beyond} = {:.1}x the inproc mmap probe",
-        choice.chosen.median(),
-        beyond as f64 / plain.max(1) as f64
-    );
+/// One guest that alternates a raw MMIO exit and an mmap system call,
+/// timing each: returns (raw median, mmap median, median of the per-pair
+/// differences).
+fn paired_in_one_vm(exit: SyscallExit) -> (u64, u64, i64) {
+    let mut b = ProgramBuilder::with_syscall_exit(exit).expect("builder");
+    let sys_call = b.sys_call();
+    let mut body = b.asm().create_label();
+    b.function("_start").expect("label");
+    let a = b.asm();
+    let emit = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        a.mov(r12, sys_gva(DATA_OFF))?;
+        a.mov(r13, CALLS)?;
+        Ok(())
+    };
+    emit(a).expect("asm");
+    b.function_at_label("pair_loop", &mut body).expect("label");
+    let a = b.asm();
+    let emit = |a: &mut CodeAssembler| -> Result<(), IcedError> {
+        emit_rdtsc(a)?;
+        a.mov(r14, rax)?;
+        a.mov(rcx, MMIO_GVA)?;
+        a.mov(byte_ptr(rcx), al)?;
+        emit_rdtsc(a)?;
+        a.sub(rax, r14)?;
+        a.mov(qword_ptr(r12), rax)?;
+        emit_rdtsc(a)?;
+        a.mov(r14, rax)?;
+        a.mov(eax, SYS_MMAP as u32)?;
+        a.xor(edi, edi)?;
+        a.mov(rsi, 4096u64)?;
+        a.mov(edx, PROT_RW as u32)?;
+        a.mov(r10, MAP_PRIVATE)?;
+        a.mov(r8, WORKLOAD_FD)?;
+        a.xor(r9d, r9d)?;
+        a.call(sys_call)?;
+        emit_rdtsc(a)?;
+        a.sub(rax, r14)?;
+        a.mov(qword_ptr(r12 + 8), rax)?;
+        a.add(r12, 16)?;
+        a.dec(r13)?;
+        a.jnz(body)?;
+        a.mov(eax, SYS_EXIT as u32)?;
+        a.xor(edi, edi)?;
+        a.call(sys_call)?;
+        a.hlt()?;
+        Ok(())
+    };
+    emit(a).expect("asm");
+    let prog = b.finish().expect("assemble");
+    let mut mm = make_guest_mm(
+        MmConfig::with_search(SearchStrategy::MaxGap),
+        prog,
+        CALLS * 16 + 8,
+        64 << 30,
+    )
+    .expect("guest");
+    {
+        let (vm, pt) = mm.address_space_mut().machine_mut().vm_and_tables();
+        pt.map(
+            vm.sys(),
+            MMIO_GVA & !(PAGE_SIZE - 1),
+            MMIO_GPA,
+            PteAccess {
+                write: true,
+                execute: false,
+                user: true,
+            },
+        )
+        .expect("map the raw doorbell");
+    }
+    let file = mm.create_file(4096).expect("file");
+    let mut fds = GuestFds::default();
+    fds.install(WORKLOAD_FD, file);
+    run_guest(&mut mm, &fds, true).expect("guest run");
+    let m = mm.address_space().machine();
+    let mut raw = Vec::new();
+    let mut call = Vec::new();
+    let mut diff = Vec::new();
+    for i in 0..CALLS {
+        let r = m.read_data(16 * i).expect("data");
+        let c = m.read_data(16 * i + 8).expect("data");
+        raw.push(r);
+        call.push(c);
+        diff.push(c as i64 - r as i64);
+    }
+    raw.sort_unstable();
+    call.sort_unstable();
+    diff.sort_unstable();
+    (
+        raw[raw.len() / 2],
+        call[call.len() / 2],
+        diff[diff.len() / 2],
+    )
 }

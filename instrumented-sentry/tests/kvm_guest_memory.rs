@@ -2,31 +2,42 @@
 //! written through one shared file mapping reads back intact through a
 //! second mapping of the same file, and after munmap the guest's access is
 //! reported as a fault at the right address (not served by a stale
-//! translation).
+//! translation). Both hold with `KVM_RUN` on its own vCPU thread (the
+//! default where two CPUs are usable) and on the sentry's thread.
 
 use instrumented_sentry::mm::{MmConfig, SearchStrategy};
 use instrumented_sentry::platform::kvm::exits::SyscallExit;
-use instrumented_sentry::platform::kvm::guest_run::{make_guest_mm, run_guest, GuestRunError};
+use instrumented_sentry::platform::kvm::guest_run::{
+    make_guest_mm_placed, run_guest, GuestRunError,
+};
 use instrumented_sentry::platform::kvm::guest_workloads::{
     pattern_program, AfterPattern, WORKLOAD_FD,
 };
 use instrumented_sentry::platform::kvm::sentry_calls::{GuestFds, KvmMemoryManager};
+use instrumented_sentry::platform::kvm::vcpu_thread::VcpuPlacement;
+
+const PLACEMENTS: [VcpuPlacement; 2] = [VcpuPlacement::OwnThread, VcpuPlacement::SentryThread];
 
 const LEN: u64 = 256 * 1024;
 
 /// A guest memory manager running the pattern program, or `None` (with a
 /// SKIP line) where /dev/kvm is absent or the VM cannot be made.
-fn guest(after: AfterPattern, exit: SyscallExit) -> Option<(KvmMemoryManager, GuestFds)> {
+fn guest(
+    after: AfterPattern,
+    exit: SyscallExit,
+    placement: VcpuPlacement,
+) -> Option<(KvmMemoryManager, GuestFds)> {
     if !std::path::Path::new("/dev/kvm").exists() {
         skip_line(format_args!("SKIP: /dev/kvm is absent"));
         return None;
     }
     let program = pattern_program(LEN, after, exit).expect("assemble");
-    let mut mm = match make_guest_mm(
+    let mut mm = match make_guest_mm_placed(
         MmConfig::with_search(SearchStrategy::MaxGap),
         program,
         4096,
         1 << 36,
+        placement,
     ) {
         Ok(mm) => mm,
         Err(GuestRunError::Unavailable(why)) => {
@@ -46,14 +57,17 @@ fn guest(after: AfterPattern, exit: SyscallExit) -> Option<(KvmMemoryManager, Gu
 #[test]
 fn pattern_through_one_shared_mapping_reads_back_through_another() {
     for exit in [SyscallExit::PortIo, SyscallExit::Mmio] {
-        pattern_round_trip(exit);
+        for placement in PLACEMENTS {
+            pattern_round_trip(exit, placement);
+        }
     }
 }
 
-fn pattern_round_trip(exit: SyscallExit) {
-    let Some((mut mm, fds)) = guest(AfterPattern::Exit, exit) else {
+fn pattern_round_trip(exit: SyscallExit, placement: VcpuPlacement) {
+    let Some((mut mm, fds)) = guest(AfterPattern::Exit, exit, placement) else {
         return;
     };
+    assert_eq!(mm.address_space().machine().vm().placement(), placement);
     let s = run_guest(&mut mm, &fds, true).expect("guest run");
     assert_eq!(s.exit_status, 0, "mismatching words seen by the guest");
     assert_eq!(s.mmap_results.len(), 2);
@@ -78,7 +92,14 @@ fn pattern_round_trip(exit: SyscallExit) {
 
 #[test]
 fn access_after_munmap_is_reported_at_its_address() {
-    let Some((mut mm, fds)) = guest(AfterPattern::MunmapThenRead, SyscallExit::PortIo) else {
+    for placement in PLACEMENTS {
+        munmap_then_read(placement);
+    }
+}
+
+fn munmap_then_read(placement: VcpuPlacement) {
+    let Some((mut mm, fds)) = guest(AfterPattern::MunmapThenRead, SyscallExit::PortIo, placement)
+    else {
         return;
     };
     let err = run_guest(&mut mm, &fds, true).expect_err("the read after munmap must fault");

@@ -21,6 +21,7 @@ fn runner(search: GapSearch) -> Option<KvmRunner> {
         KvmOptions {
             probes: true,
             subtract_probe_cost: false,
+            probe_every: 1,
         },
     ))
 }
@@ -77,6 +78,34 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
     for (s, e, n) in r.guest_symbols() {
         assert!(s < e, "{n}: empty range");
     }
+    // Each trial measures a raw exit right before it; the point's extra
+    // holds every trial's difference and their median.
+    let raw = out.extra["raw_exit_this_trial"]["median_cycles"]
+        .as_u64()
+        .expect("raw exit of this trial");
+    let guest = out.extra["guest_call_cycles"]["median"]
+        .as_u64()
+        .expect("guest median");
+    assert!(raw > 0 && guest > 0);
+    assert_eq!(
+        out.extra["guest_call_cycles"]["median_beyond_raw_exit"].as_u64(),
+        Some(guest.saturating_sub(raw))
+    );
+    let second = r.run_trial(&spec).expect("trial");
+    let point = r.point_extra(&[&out.extra, &second.extra]);
+    let over = &point["over_trials"];
+    assert_eq!(over["trials"].as_u64(), Some(2));
+    let beyond: Vec<u64> = over["beyond_raw_exit_cycles"]
+        .as_array()
+        .expect("per-trial differences")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert_eq!(beyond.len(), 2);
+    assert_eq!(
+        over["median_beyond_raw_exit"].as_u64(),
+        Some((beyond[0] + beyond[1]) / 2)
+    );
 }
 
 #[test]

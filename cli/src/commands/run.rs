@@ -378,6 +378,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
 
     println!();
     print!("{}", table::latency_table(&run.points));
+    print!("{}", table::kvm_beyond_exit_table(&run.points, run.tsc_hz));
     if !run.failures.is_empty() {
         println!("{} point(s) failed:", run.failures.len());
         for f in &run.failures {

@@ -106,4 +106,12 @@ pub trait PlatformRunner {
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
         Vec::new()
     }
+    /// The point's `extra` from its counted trials' (in order, non-empty):
+    /// by default the last trial's; a platform may add figures over all of
+    /// them.
+    fn point_extra(&self, trials: &[&serde_json::Value]) -> serde_json::Value {
+        trials
+            .last()
+            .map_or(serde_json::Value::Null, |v| (*v).clone())
+    }
 }

@@ -145,7 +145,8 @@ pub fn measure_point(
     };
     if let Some(last) = outcomes.last() {
         point.host_mappings = last.host_mappings;
-        point.extra = last.extra.clone();
+        let extras: Vec<&serde_json::Value> = outcomes.iter().map(|o| &o.extra).collect();
+        point.extra = runner.point_extra(&extras);
     }
     let probes: Vec<&Probes> = outcomes.iter().flat_map(|o| o.probes.iter()).collect();
     if probes.iter().any(|p| p.is_enabled()) {

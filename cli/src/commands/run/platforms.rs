@@ -58,6 +58,7 @@ pub fn make_runner(
             let kvm = KvmOptions {
                 probes: options.probes,
                 subtract_probe_cost: options.subtract_probe_cost,
+                probe_every: options.probe_every,
             };
             Ok(Box::new(KvmRunner::new(gap_search(choice.search), kvm)))
         }

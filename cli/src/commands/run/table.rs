@@ -207,6 +207,72 @@ pub fn latency_table(points: &[Point]) -> String {
     out
 }
 
+/// The kvm points' time per call beyond one raw exit (median over counted
+/// trials, each against a raw exit measured right before it) beside the
+/// in-process sentry's latency per call for the same workload and search,
+/// and their ratio. Empty when no kvm point has a matching inproc point.
+pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
+    let mut out = String::new();
+    if tsc_hz == 0 {
+        return out;
+    }
+    let cycles_per_ns = tsc_hz as f64 / 1e9;
+    for kvm in points.iter().filter(|p| p.platform == "kvm") {
+        let Some(beyond) = kvm
+            .extra
+            .get("over_trials")
+            .and_then(|o| o.get("median_beyond_raw_exit"))
+            .and_then(serde_json::Value::as_u64)
+        else {
+            continue;
+        };
+        let Some(inproc) = points.iter().find(|p| {
+            p.platform == "inproc" && p.search == kvm.search && row_key(p) == row_key(kvm)
+        }) else {
+            continue;
+        };
+        if out.is_empty() {
+            let _ = writeln!(
+                out,
+                "kvm: time per call beyond one raw exit (median over trials) vs the in-process sentry's latency per call:"
+            );
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>14} {:>14} {:>8}",
+                "work",
+                "mapping",
+                "touch",
+                "size",
+                "iterations",
+                "search",
+                "beyond (cyc)",
+                "inproc (cyc)",
+                "ratio"
+            );
+        }
+        let inproc_cycles = inproc.latency_ns.median * cycles_per_ns;
+        let ratio = if inproc_cycles > 0.0 {
+            format!("{:.2}x", beyond as f64 / inproc_cycles)
+        } else {
+            "-".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>14} {:>14.0} {:>8}",
+            kvm.workload,
+            kvm.mapping,
+            if kvm.touch { "touch" } else { "notouch" },
+            kvm.size,
+            kvm.iterations,
+            kvm.search.as_deref().unwrap_or("-"),
+            beyond,
+            inproc_cycles,
+            ratio
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +314,23 @@ mod tests {
         assert_eq!(fmt_ns(812.4), "812 ns");
         assert_eq!(fmt_ns(3410.0), "3.41 µs");
         assert_eq!(fmt_ns(1_200_000.0), "1.20 ms");
+    }
+
+    #[test]
+    fn kvm_time_beyond_one_exit_is_set_beside_the_matching_inproc_point() {
+        let mut kvm = pt("kvm", Some("maxgap"), 20_000.0);
+        kvm.extra = serde_json::json!({"over_trials": {"median_beyond_raw_exit": 1100}});
+        let other = pt("inproc", Some("linear"), 9_000.0);
+        let inproc = pt("inproc", Some("maxgap"), 400.0);
+        // 400 ns at 2.5 GHz = 1,000 cycles: 1,100 beyond is 1.10x.
+        let t = kvm_beyond_exit_table(&[other, inproc, kvm.clone()], 2_500_000_000);
+        assert!(t.contains("1100"), "{t}");
+        assert!(t.contains("1000"), "{t}");
+        assert!(t.contains("1.10x"), "{t}");
+        // No matching inproc point (other search): nothing printed.
+        assert!(
+            kvm_beyond_exit_table(&[pt("inproc", Some("linear"), 400.0), kvm], 2_500_000_000)
+                .is_empty()
+        );
     }
 }

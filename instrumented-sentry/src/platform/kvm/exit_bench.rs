@@ -4,8 +4,9 @@
 //! - `out`: port I/O from CPL 3 (IOPL 3) to [`PORT_RAW`];
 //! - MMIO: a CPL-3 store to a page mapped to guest-physical memory outside
 //!   every slot;
-//! - `vmcall`: a hypercall from CPL 3 (on KVM it is refused at CPL > 0
-//!   without reaching user space; detected, not assumed).
+//! - hypercall: `vmcall` (Intel) or `vmmcall` (AMD), by the CPU's vendor,
+//!   from CPL 3 (on KVM it is refused at CPL > 0 without reaching user
+//!   space; detected, not assumed).
 //!
 //! The system call path uses the cheapest mechanism that reaches the VMM;
 //! the raw `out` round trip is also the baseline that per-mmap times on this
@@ -18,13 +19,15 @@ use super::guest_program::{emit_rdtsc, AssembleError, ProgramBuilder};
 use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE, SYS_SIZE};
 use super::machine::{GuestEvent, Machine, MachineError};
 use super::page_tables::PteAccess;
+use super::vcpu_thread::VcpuPlacement;
 
 /// Guest-physical address the MMIO benchmark stores to (outside every slot).
 pub const MMIO_GPA: u64 = 0xe000_0000;
 /// Guest-virtual address mapped to [`MMIO_GPA`].
 pub const MMIO_GVA: u64 = sys_gva(SYS_SIZE);
-/// What a refused `vmcall` leaves in `rax` on KVM (`-KVM_EPERM`).
-pub const KVM_EPERM_RESULT: u64 = (-1000i64) as u64;
+/// What a refused hypercall leaves in `rax` on KVM (`-KVM_EPERM`, with
+/// `KVM_EPERM` = `EPERM` = 1: KVM refuses hypercalls from CPL > 0).
+pub const KVM_EPERM_RESULT: u64 = (-1i64) as u64;
 
 /// An exit mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +36,15 @@ pub enum ExitMechanism {
     PortIo,
     /// Store to unbacked guest-physical memory.
     Mmio,
-    /// `vmcall` from CPL 3.
+    /// The vendor's hypercall instruction (`vmcall`, `vmmcall`) from CPL 3.
     Hypercall,
+}
+
+/// Whether this CPU is AMD's (its hypercall instruction is `vmmcall`).
+pub fn cpu_is_amd() -> bool {
+    let r = core::arch::x86_64::__cpuid(0);
+    // "AuthenticAMD": EBX "Auth", EDX "enti", ECX "cAMD".
+    r.ebx == 0x6874_7541 && r.edx == 0x6974_6e65 && r.ecx == 0x444d_4163
 }
 
 impl ExitMechanism {
@@ -43,6 +53,7 @@ impl ExitMechanism {
         match self {
             Self::PortIo => "out (port I/O, CPL 3)",
             Self::Mmio => "MMIO store (CPL 3)",
+            Self::Hypercall if cpu_is_amd() => "vmmcall (CPL 3)",
             Self::Hypercall => "vmcall (CPL 3)",
         }
     }
@@ -129,7 +140,11 @@ pub fn program(
         ExitMechanism::Hypercall => {
             // KVM_HC_VAPIC_POLL_IRQ (1): harmless if it were accepted.
             a.mov(eax, 1u32)?;
-            a.vmcall()?;
+            if cpu_is_amd() {
+                a.vmmcall()?;
+            } else {
+                a.vmcall()?;
+            }
             a.mov(r15, rax)?;
         }
     }
@@ -158,7 +173,7 @@ pub struct ExitChoice {
     pub all: Vec<MechanismResult>,
 }
 
-/// Measures `out`, MMIO and `vmcall` round trips (`round_trips` each, in
+/// Measures `out`, MMIO and hypercall round trips (`round_trips` each, in
 /// fresh VMs) and chooses the cheaper of the usable `out` and MMIO for
 /// system calls.
 ///
@@ -194,9 +209,18 @@ pub fn measure(
     mechanism: ExitMechanism,
     iterations: u64,
 ) -> Result<MechanismResult, ExitBenchError> {
+    measure_placed(mechanism, iterations, VcpuPlacement::detect())
+}
+
+/// [`measure`] with `KVM_RUN` called where `placement` says.
+pub fn measure_placed(
+    mechanism: ExitMechanism,
+    iterations: u64,
+    placement: VcpuPlacement,
+) -> Result<MechanismResult, ExitBenchError> {
     let prog = program(mechanism, iterations)?;
     let data_len = (iterations + 1) * 8;
-    let mut m = Machine::new(prog, data_len)?;
+    let mut m = Machine::with_placement(prog, data_len, placement)?;
     if mechanism == ExitMechanism::Mmio {
         let (vm, pt) = m.vm_and_tables();
         pt.map(

@@ -13,6 +13,7 @@ use super::exits::FaultKind;
 use super::guest_program::GuestProgram;
 use super::machine::{ExitCounts, GuestEvent, Machine, MachineError};
 use super::sentry_calls::{dispatch, CallOutcome, GuestFds, KvmMemoryManager};
+use super::vcpu_thread::VcpuPlacement;
 use crate::mm::{Access, MemoryManager, MmConfig, MmError};
 use crate::platform::PlatformError;
 
@@ -105,9 +106,20 @@ pub fn make_guest_mm(
     data_len: u64,
     app_size: u64,
 ) -> Result<KvmMemoryManager, GuestRunError> {
+    make_guest_mm_placed(config, program, data_len, app_size, VcpuPlacement::detect())
+}
+
+/// [`make_guest_mm`] with `KVM_RUN` called where `placement` says.
+pub fn make_guest_mm_placed(
+    config: MmConfig,
+    program: GuestProgram,
+    data_len: u64,
+    app_size: u64,
+    placement: VcpuPlacement,
+) -> Result<KvmMemoryManager, GuestRunError> {
     let mut machine_err: Option<MachineError> = None;
     let built = MemoryManager::new(config, |file| {
-        let machine = Machine::new(program, data_len).map_err(|e| {
+        let machine = Machine::with_placement(program, data_len, placement).map_err(|e| {
             let reason = e.to_string();
             machine_err = Some(e);
             PlatformError::Unavailable {

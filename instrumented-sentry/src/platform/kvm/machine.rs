@@ -12,8 +12,8 @@
 use kvm_bindings::kvm_regs;
 
 use super::exits::{
-    vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL, SH_ARGS,
-    SH_FAULT_ADDR, SH_NR, SH_RESULT, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
+    vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
+    SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
 use super::guest_program::GuestProgram;
 use super::host_mapping::HostMappingError;
@@ -23,6 +23,7 @@ use super::layout::{
 };
 use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
 use super::page_tables::{PageTableError, PageTables, PteAccess};
+use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
 
 /// The guest stopped in a way the sentry cannot handle: what happened and
@@ -171,6 +172,15 @@ impl Machine {
     /// (zeroed, at `sys_gva(DATA_OFF)`), and points the vCPU at `_start` at
     /// CPL 3 with `rbx` = the shared page and `rsp` = the user stack.
     pub fn new(program: GuestProgram, data_len: u64) -> Result<Self, MachineError> {
+        Self::with_placement(program, data_len, VcpuPlacement::detect())
+    }
+
+    /// [`Machine::new`] with `KVM_RUN` called where `placement` says.
+    pub fn with_placement(
+        program: GuestProgram,
+        data_len: u64,
+        placement: VcpuPlacement,
+    ) -> Result<Self, MachineError> {
         if program.code.len() as u64 > CODE_MAX {
             return Err(MachineError::TooLarge {
                 what: "program",
@@ -185,7 +195,7 @@ impl Machine {
                 max: DATA_MAX,
             });
         }
-        let vm = Vm::new()?;
+        let vm = Vm::with_placement(placement)?;
         let mut page_tables = PageTables::new(vm.sys())?;
         write_tables(vm.sys(), &program.gates)?;
         vm.sys().write_bytes(CODE_OFF, &program.code)?;
@@ -391,12 +401,7 @@ impl Machine {
     }
 
     fn syscall_event(&self) -> Result<GuestEvent, MachineError> {
-        let sys = self.vm.sys();
-        let nr = sys.read_u64(SHARED_OFF + SH_NR)?;
-        let mut args = [0u64; 6];
-        for (i, a) in args.iter_mut().enumerate() {
-            *a = sys.read_u64(SHARED_OFF + SH_ARGS + 8 * i as u64)?;
-        }
+        let [nr, args @ ..] = self.vm.call_block()?;
         Ok(GuestEvent::Syscall { nr, args })
     }
 
@@ -426,7 +431,7 @@ impl Machine {
     /// Answers a system call with `result`; the guest resumes on the next
     /// [`Machine::next_event`], after pending flushes.
     pub fn complete_syscall(&mut self, result: u64) -> Result<(), MachineError> {
-        self.vm.sys().write_u64(SHARED_OFF + SH_RESULT, result)?;
+        self.vm.set_call_result(result)?;
         self.flush_if_pending()
     }
 

@@ -7,6 +7,7 @@
 //! Layering (one concern per file):
 //! - [`layout`]: guest-physical and guest-virtual layout;
 //! - [`host_mapping`]: host memory behind the slots;
+//! - [`vcpu_thread`]: `KVM_RUN` on a thread of its own (the sentry stays warm);
 //! - [`vm`]: `/dev/kvm`, the VM, the vCPU and its slots;
 //! - [`long_mode`]: GDT, IDT, TSS, control registers;
 //! - [`page_tables`]: the guest's 4-level page tables;
@@ -36,4 +37,5 @@ pub mod page_tables;
 pub mod runner;
 pub mod sentry_calls;
 pub mod target;
+pub mod vcpu_thread;
 pub mod vm;

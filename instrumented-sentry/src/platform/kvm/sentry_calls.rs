@@ -3,8 +3,6 @@
 //! same one the in-process platform uses: createVMA, findAvailable, getPMAs,
 //! mapAS), returning Linux-style results (`-errno` on failure).
 
-use std::collections::HashMap;
-
 use super::address_space::KvmAddressSpace;
 use super::exits::{SYS_BRK, SYS_EXIT, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
 use crate::mm::{FileId, MemoryManager, MmError, MmapRequest, MremapFlags, Perms};
@@ -14,21 +12,28 @@ pub type KvmMemoryManager = MemoryManager<KvmAddressSpace>;
 
 /// Guest file descriptors: the guest program's fd numbers mapped to sentry
 /// files (the guest has no `open`; the runner installs the files a
-/// workload maps).
+/// workload maps). A guest holds a handful, so a short list searched in
+/// order is the cheapest lookup on the system call path.
 #[derive(Debug, Default, Clone)]
 pub struct GuestFds {
-    fds: HashMap<u64, FileId>,
+    fds: Vec<(u64, FileId)>,
 }
 
 impl GuestFds {
-    /// Installs `file` as descriptor `fd`.
+    /// Installs `file` as descriptor `fd` (replacing what `fd` held).
     pub fn install(&mut self, fd: u64, file: FileId) {
-        self.fds.insert(fd, file);
+        match self.fds.iter_mut().find(|(f, _)| *f == fd) {
+            Some(slot) => slot.1 = file,
+            None => self.fds.push((fd, file)),
+        }
     }
 
     /// The file behind `fd`.
     pub fn get(&self, fd: u64) -> Option<FileId> {
-        self.fds.get(&fd).copied()
+        self.fds
+            .iter()
+            .find(|(f, _)| *f == fd)
+            .map(|(_, file)| *file)
     }
 }
 

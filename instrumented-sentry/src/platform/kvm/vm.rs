@@ -4,12 +4,22 @@
 
 use std::os::fd::RawFd;
 
-use kvm_bindings::{kvm_regs, kvm_sregs, kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
-use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+use std::os::fd::AsRawFd;
 
+use kvm_bindings::{
+    kvm_regs, kvm_run, kvm_sregs, kvm_userspace_memory_region, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT,
+    KVM_EXIT_HYPERCALL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_OUT,
+    KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_MAX_CPUID_ENTRIES,
+};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+
+use super::exits::{SH_ARGS, SH_NR, SH_RESULT};
 use super::host_mapping::{HostMapping, HostMappingError};
 use super::layout::{
-    MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SYS_GPA, SYS_SIZE,
+    MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
+};
+use super::vcpu_thread::{
+    kvm_run_here, CallBlock, VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
 };
 
 /// Errors making or driving the VM.
@@ -29,6 +39,9 @@ pub enum VmError {
     /// Host memory for the guest could not be mapped or accessed.
     #[error(transparent)]
     Memory(#[from] HostMappingError),
+    /// The vCPU thread could not be started.
+    #[error(transparent)]
+    VcpuThread(#[from] VcpuThreadError),
     /// The memory file grew past what the guest can address.
     #[error("memory file range {offset:#x}+{len:#x} is beyond the guest's {max:#x}-byte window")]
     MemfileTooLarge {
@@ -102,13 +115,22 @@ struct FileSlot {
 /// Field order matters: the vCPU and VM are dropped before the host memory
 /// their slots point at.
 pub struct Vm {
+    /// Dropped (joined) first: it calls `KVM_RUN` on `vcpu`'s fd.
+    vcpu_thread: Option<VcpuThread>,
     vcpu: VcpuFd,
     vm: VmFd,
     _kvm: Kvm,
     sys: HostMapping,
     file_slots: Vec<FileSlot>,
     memfile_end: u64,
+    /// Result to hand the guest at the next entry (vCPU thread only).
+    pending_result: Option<u64>,
+    /// The call block as the last exit left it (vCPU thread only).
+    last_call: [u64; PAYLOAD_WORDS],
 }
+
+/// The call block is the call number followed by the six arguments.
+const _: () = assert!(SH_ARGS == SH_NR + 8 && PAYLOAD_WORDS == 7);
 
 impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,9 +142,14 @@ impl std::fmt::Debug for Vm {
 }
 
 impl Vm {
-    /// Opens `/dev/kvm`, makes a VM with one vCPU and registers the system
-    /// region as slot 0.
+    /// [`Vm::with_placement`] with the placement detected for this machine.
     pub fn new() -> Result<Self, VmError> {
+        Self::with_placement(VcpuPlacement::detect())
+    }
+
+    /// Opens `/dev/kvm`, makes a VM with one vCPU (run where `placement`
+    /// says) and registers the system region as slot 0.
+    pub fn with_placement(placement: VcpuPlacement) -> Result<Self, VmError> {
         let kvm = Kvm::new().map_err(VmError::Open)?;
         let vm = kvm.create_vm().map_err(ioctl("KVM_CREATE_VM"))?;
         let sys = HostMapping::anonymous(SYS_SIZE)?;
@@ -147,13 +174,27 @@ impl Vm {
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
         vcpu.set_cpuid2(&cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
+        let vcpu_thread = match placement {
+            VcpuPlacement::OwnThread => {
+                let shared = sys.host_addr() + SHARED_OFF;
+                // SAFETY: the call block (7 u64 from SH_NR) and the result
+                // slot lie in the shared page of `sys`, page aligned, which
+                // the returned `Vm` owns and drops after `vcpu_thread`.
+                let block = unsafe { CallBlock::new(shared + SH_NR, shared + SH_RESULT) };
+                Some(VcpuThread::start(vcpu.as_raw_fd(), block)?)
+            }
+            VcpuPlacement::SentryThread => None,
+        };
         Ok(Self {
+            vcpu_thread,
             vcpu,
             vm,
             _kvm: kvm,
             sys,
             file_slots: Vec::new(),
             memfile_end: 0,
+            pending_result: None,
+            last_call: [0; PAYLOAD_WORDS],
         })
     }
 
@@ -257,35 +298,101 @@ impl Vm {
         self.vcpu.set_sregs(sregs).map_err(ioctl("KVM_SET_SREGS"))
     }
 
+    /// Where `KVM_RUN` is called.
+    pub fn placement(&self) -> VcpuPlacement {
+        if self.vcpu_thread.is_some() {
+            VcpuPlacement::OwnThread
+        } else {
+            VcpuPlacement::SentryThread
+        }
+    }
+
+    /// The guest's system call block: number and six arguments, as the
+    /// last exit left them.
+    pub fn call_block(&self) -> Result<[u64; PAYLOAD_WORDS], VmError> {
+        if self.vcpu_thread.is_some() {
+            return Ok(self.last_call);
+        }
+        let mut out = [0u64; PAYLOAD_WORDS];
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = self.sys.read_u64(SHARED_OFF + SH_NR + 8 * i as u64)?;
+        }
+        Ok(out)
+    }
+
+    /// Sets the system call result the guest reads when it next runs.
+    pub fn set_call_result(&mut self, value: u64) -> Result<(), VmError> {
+        if self.vcpu_thread.is_some() {
+            self.pending_result = Some(value);
+            return Ok(());
+        }
+        Ok(self.sys.write_u64(SHARED_OFF + SH_RESULT, value)?)
+    }
+
     /// Runs the vCPU until the next exit to user space.
     pub fn run(&mut self) -> Result<Exit, VmError> {
-        match self.vcpu.run() {
-            Ok(exit) => Ok(match exit {
-                VcpuExit::IoOut(port, _) => Exit::IoOut(port),
-                VcpuExit::IoIn(port, data) => {
-                    data.fill(0);
-                    Exit::IoIn(port)
-                }
-                VcpuExit::MmioWrite(addr, _) => Exit::MmioWrite(addr),
-                VcpuExit::MmioRead(addr, data) => {
-                    data.fill(0);
-                    Exit::MmioRead(addr)
-                }
-                VcpuExit::Hlt => Exit::Hlt,
-                VcpuExit::Shutdown => Exit::Shutdown,
-                VcpuExit::Hypercall(_) => Exit::Hypercall,
-                VcpuExit::FailEntry(reason, _) => Exit::FailEntry(reason),
-                VcpuExit::InternalError => Exit::InternalError,
-                VcpuExit::Intr => Exit::Interrupted,
-                other => Exit::Other(format!("{other:?}")),
+        let ran = match self.vcpu_thread.as_mut() {
+            Some(t) => t.run(self.pending_result.take()).map(|call| {
+                self.last_call = call;
             }),
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
-                Ok(Exit::Interrupted)
-            }
-            Err(source) => Err(VmError::Ioctl {
+            None => kvm_run_here(self.vcpu.as_raw_fd()),
+        };
+        match ran {
+            Ok(()) => Ok(decode_exit(self.vcpu.get_kvm_run())),
+            Err(e) if e == libc::EINTR || e == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(errno) => Err(VmError::Ioctl {
                 what: "KVM_RUN",
-                source,
+                source: kvm_ioctls::Error::new(errno),
             }),
         }
     }
 }
+
+/// The exit `KVM_RUN` left in the vCPU's `kvm_run` page. Reads (`in`, MMIO
+/// loads) are answered with zeros.
+fn decode_exit(run: &mut kvm_run) -> Exit {
+    match run.exit_reason {
+        KVM_EXIT_IO => {
+            // SAFETY: the exit reason says the `io` member is the live one.
+            let io = unsafe { run.__bindgen_anon_1.io };
+            if u32::from(io.direction) == KVM_EXIT_IO_OUT {
+                return Exit::IoOut(io.port);
+            }
+            let len = usize::from(io.size) * io.count as usize;
+            let off = io.data_offset as usize;
+            if off.checked_add(len).is_some_and(|end| end <= RUN_PAGE) {
+                let base = (run as *mut kvm_run).cast::<u8>();
+                // SAFETY: the kernel puts `in` data `data_offset` bytes into
+                // the vCPU's mmap'd run area, whose first page this checked
+                // range lies in; nothing else accesses it while the vCPU is
+                // stopped.
+                unsafe { std::ptr::write_bytes(base.add(off), 0, len) };
+            }
+            Exit::IoIn(io.port)
+        }
+        KVM_EXIT_MMIO => {
+            // SAFETY: the exit reason says the `mmio` member is the live one.
+            let mmio = unsafe { &mut run.__bindgen_anon_1.mmio };
+            if mmio.is_write != 0 {
+                Exit::MmioWrite(mmio.phys_addr)
+            } else {
+                mmio.data = [0; 8];
+                Exit::MmioRead(mmio.phys_addr)
+            }
+        }
+        KVM_EXIT_HLT => Exit::Hlt,
+        KVM_EXIT_SHUTDOWN => Exit::Shutdown,
+        KVM_EXIT_HYPERCALL => Exit::Hypercall,
+        KVM_EXIT_FAIL_ENTRY => {
+            // SAFETY: the exit reason says the `fail_entry` member is live.
+            let f = unsafe { run.__bindgen_anon_1.fail_entry };
+            Exit::FailEntry(f.hardware_entry_failure_reason)
+        }
+        KVM_EXIT_INTERNAL_ERROR => Exit::InternalError,
+        KVM_EXIT_INTR => Exit::Interrupted,
+        other => Exit::Other(format!("KVM exit reason {other}")),
+    }
+}
+
+/// Bytes of the `kvm_run` area the `in` data may lie in (its first page).
+const RUN_PAGE: usize = 4096;
