@@ -164,12 +164,13 @@ fn between_exits_and_kvm(
         fd: WORKLOAD_FD,
         touch: false,
         exit,
+        paired_raw_exit: false,
     };
     let prog = mmap_loop_program(&p).expect("assemble");
     let mut kmm = make_guest_mm_placed(
         MmConfig::with_search(SearchStrategy::MaxGap),
         prog,
-        mmap_loop_data_len(CALLS),
+        mmap_loop_data_len(CALLS, false),
         64 << 30,
         placement,
     )

@@ -72,7 +72,14 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
         .iter()
         .map(|(_, _, n)| n.as_str())
         .collect();
-    for f in ["_start", "mmap_loop", "sys_call", "pf_entry", "touch_pages"] {
+    for f in [
+        "_start",
+        "mmap_loop",
+        "sys_call",
+        "pf_entry",
+        "touch_pages",
+        "paired_raw_exit",
+    ] {
         assert!(names.contains(&f), "{f} missing from {names:?}");
     }
     for (s, e, n) in r.guest_symbols() {
@@ -91,6 +98,14 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
         out.extra["guest_call_cycles"]["median_beyond_raw_exit"].as_u64(),
         Some(guest.saturating_sub(raw))
     );
+    // Each call was paired with a raw exit just before it, in the same VM.
+    assert_eq!(out.extra["exits"]["paired_raw"].as_u64(), Some(300));
+    assert_eq!(out.extra["exits"]["per_call"].as_f64(), Some(301.0 / 300.0));
+    assert_eq!(
+        out.extra["paired_raw_exit"]["round_trips"].as_u64(),
+        Some(300)
+    );
+    assert!(out.extra["paired_raw_exit"]["median_cycles"].as_u64() > Some(0));
     let second = r.run_trial(&spec).expect("trial");
     let point = r.point_extra(&[&out.extra, &second.extra]);
     let over = &point["over_trials"];
@@ -105,6 +120,23 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
     assert_eq!(
         over["median_beyond_raw_exit"].as_u64(),
         Some((beyond[0] + beyond[1]) / 2)
+    );
+    let paired: Vec<u64> = over["paired_beyond_raw_exit_cycles"]
+        .as_array()
+        .expect("per-trial paired differences")
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .collect();
+    assert_eq!(
+        paired,
+        vec![
+            out.extra["paired_raw_exit"]["median_beyond_raw_exit"]
+                .as_u64()
+                .expect("paired"),
+            second.extra["paired_raw_exit"]["median_beyond_raw_exit"]
+                .as_u64()
+                .expect("paired"),
+        ]
     );
 }
 

@@ -207,25 +207,30 @@ pub fn latency_table(points: &[Point]) -> String {
     out
 }
 
-/// The kvm points' time per call beyond one raw exit (median over counted
-/// trials, each against a raw exit measured right before it) beside the
-/// in-process sentry's latency per call for the same workload and search,
-/// and their ratio. Empty when no kvm point has a matching inproc point.
+/// The kvm points' time per call beyond one raw exit beside the in-process
+/// sentry's latency per call for the same workload and search, and their
+/// ratios, by two measures (medians over counted trials): against a guest
+/// that only exits, run right before each trial ("separate"); and paired
+/// with a raw exit made just before each call in the same VM ("paired").
+/// Empty when no kvm point has a matching inproc point.
 pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
     let mut out = String::new();
     if tsc_hz == 0 {
         return out;
     }
     let cycles_per_ns = tsc_hz as f64 / 1e9;
-    for kvm in points.iter().filter(|p| p.platform == "kvm") {
-        let Some(beyond) = kvm
-            .extra
+    let over = |p: &Point, key: &str| {
+        p.extra
             .get("over_trials")
-            .and_then(|o| o.get("median_beyond_raw_exit"))
+            .and_then(|o| o.get(key))
             .and_then(serde_json::Value::as_u64)
-        else {
+    };
+    for kvm in points.iter().filter(|p| p.platform == "kvm") {
+        let separate = over(kvm, "median_beyond_raw_exit");
+        let paired = over(kvm, "paired_median_beyond_raw_exit");
+        if separate.is_none() && paired.is_none() {
             continue;
-        };
+        }
         let Some(inproc) = points.iter().find(|p| {
             p.platform == "inproc" && p.search == kvm.search && row_key(p) == row_key(kvm)
         }) else {
@@ -234,40 +239,44 @@ pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
         if out.is_empty() {
             let _ = writeln!(
                 out,
-                "kvm: time per call beyond one raw exit (median over trials) vs the in-process sentry's latency per call:"
+                "kvm: time per call beyond one raw exit (cycles, median over trials) vs the in-process sentry's latency per call:"
             );
             let _ = writeln!(
                 out,
-                "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>14} {:>14} {:>8}",
+                "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>8} {:>9} {:>8} {:>9} {:>9}",
                 "work",
                 "mapping",
                 "touch",
                 "size",
                 "iterations",
                 "search",
-                "beyond (cyc)",
-                "inproc (cyc)",
+                "inproc",
+                "separate",
+                "ratio",
+                "paired",
                 "ratio"
             );
         }
         let inproc_cycles = inproc.latency_ns.median * cycles_per_ns;
-        let ratio = if inproc_cycles > 0.0 {
-            format!("{:.2}x", beyond as f64 / inproc_cycles)
-        } else {
-            "-".to_string()
+        let cell = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        let ratio = |v: Option<u64>| match v {
+            Some(v) if inproc_cycles > 0.0 => format!("{:.2}x", v as f64 / inproc_cycles),
+            _ => "-".to_string(),
         };
         let _ = writeln!(
             out,
-            "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>14} {:>14.0} {:>8}",
+            "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>8.0} {:>9} {:>8} {:>9} {:>9}",
             kvm.workload,
             kvm.mapping,
             if kvm.touch { "touch" } else { "notouch" },
             kvm.size,
             kvm.iterations,
             kvm.search.as_deref().unwrap_or("-"),
-            beyond,
             inproc_cycles,
-            ratio
+            cell(separate),
+            ratio(separate),
+            cell(paired),
+            ratio(paired)
         );
     }
     out
@@ -319,7 +328,10 @@ mod tests {
     #[test]
     fn kvm_time_beyond_one_exit_is_set_beside_the_matching_inproc_point() {
         let mut kvm = pt("kvm", Some("maxgap"), 20_000.0);
-        kvm.extra = serde_json::json!({"over_trials": {"median_beyond_raw_exit": 1100}});
+        kvm.extra = serde_json::json!({"over_trials": {
+            "median_beyond_raw_exit": 1100,
+            "paired_median_beyond_raw_exit": 950
+        }});
         let other = pt("inproc", Some("linear"), 9_000.0);
         let inproc = pt("inproc", Some("maxgap"), 400.0);
         // 400 ns at 2.5 GHz = 1,000 cycles: 1,100 beyond is 1.10x.
@@ -327,6 +339,8 @@ mod tests {
         assert!(t.contains("1100"), "{t}");
         assert!(t.contains("1000"), "{t}");
         assert!(t.contains("1.10x"), "{t}");
+        assert!(t.contains("950"), "{t}");
+        assert!(t.contains("0.95x"), "{t}");
         // No matching inproc point (other search): nothing printed.
         assert!(
             kvm_beyond_exit_table(&[pt("inproc", Some("linear"), 400.0), kvm], 2_500_000_000)

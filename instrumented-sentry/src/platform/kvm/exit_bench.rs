@@ -14,17 +14,16 @@
 
 use iced_x86::code_asm::*;
 
-use super::exits::{SyscallExit, PORT_RAW, SYS_EXIT};
+use super::exits::{SyscallExit, PORT_RAW, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT};
 use super::guest_program::{emit_rdtsc, AssembleError, ProgramBuilder};
-use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE, SYS_SIZE};
+use super::layout::{sys_gva, DATA_OFF};
 use super::machine::{GuestEvent, Machine, MachineError};
-use super::page_tables::PteAccess;
 use super::vcpu_thread::VcpuPlacement;
 
 /// Guest-physical address the MMIO benchmark stores to (outside every slot).
-pub const MMIO_GPA: u64 = 0xe000_0000;
-/// Guest-virtual address mapped to [`MMIO_GPA`].
-pub const MMIO_GVA: u64 = sys_gva(SYS_SIZE);
+pub const MMIO_GPA: u64 = RAW_MMIO_GPA;
+/// Guest-virtual address mapped to [`MMIO_GPA`] (in every guest).
+pub const MMIO_GVA: u64 = RAW_MMIO_GVA;
 /// What a refused hypercall leaves in `rax` on KVM (`-KVM_EPERM`, with
 /// `KVM_EPERM` = `EPERM` = 1: KVM refuses hypercalls from CPL > 0).
 pub const KVM_EPERM_RESULT: u64 = (-1i64) as u64;
@@ -221,20 +220,6 @@ pub fn measure_placed(
     let prog = program(mechanism, iterations)?;
     let data_len = (iterations + 1) * 8;
     let mut m = Machine::with_placement(prog, data_len, placement)?;
-    if mechanism == ExitMechanism::Mmio {
-        let (vm, pt) = m.vm_and_tables();
-        pt.map(
-            vm.sys(),
-            MMIO_GVA & !(PAGE_SIZE - 1),
-            MMIO_GPA,
-            PteAccess {
-                write: true,
-                execute: false,
-                user: true,
-            },
-        )
-        .map_err(MachineError::from)?;
-    }
     let mut exits_seen = 0u64;
     loop {
         match m.next_event() {

@@ -56,6 +56,13 @@ impl SyscallExit {
     }
 }
 
+/// Guest-physical address of the raw-exit MMIO doorbell (no slot): a store
+/// there exits and the VMM resumes the guest at once.
+pub const RAW_MMIO_GPA: u64 = 0xe000_0000;
+/// Guest-virtual address mapped (user, writable) to [`RAW_MMIO_GPA`] in
+/// every guest.
+pub const RAW_MMIO_GVA: u64 = super::layout::sys_gva(super::layout::SYS_SIZE);
+
 /// Guest-physical address of the MMIO system call doorbell (no slot).
 pub const SYSCALL_MMIO_GPA: u64 = 0xe000_1000;
 /// Guest-virtual address mapped (user, writable) to [`SYSCALL_MMIO_GPA`].

@@ -7,8 +7,8 @@
 use iced_x86::code_asm::*;
 
 use super::exits::{
-    SyscallExit, PORT_NEXT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR,
-    SH_REQ_RESULT, SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
+    SyscallExit, PORT_NEXT, PORT_RAW, RAW_MMIO_GVA, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS,
+    SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT, SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
 };
 use super::guest_program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
 use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
@@ -40,6 +40,40 @@ pub struct MmapLoop {
     pub touch: bool,
     /// How `sys_call` exits.
     pub exit: SyscallExit,
+    /// Before each call, make one raw exit through the same mechanism (the
+    /// VMM resumes at once) and time it too: each call's time beyond one
+    /// exit is then a difference of two round trips made one after the
+    /// other in the same VM.
+    pub paired_raw_exit: bool,
+}
+
+/// Emits `paired_raw_exit`: one timed raw exit through `exit`'s mechanism
+/// (the raw port or the raw MMIO doorbell), its TSC cycles stored at
+/// `[r15]`, `r15` advanced by 8. Clobbers rax, rcx, rdx, r11.
+fn emit_paired_raw_exit(
+    b: &mut ProgramBuilder,
+    exit: SyscallExit,
+) -> Result<CodeLabel, AssembleError> {
+    let label = b.function("paired_raw_exit")?;
+    let a = b.asm();
+    emit_rdtsc(a)?;
+    a.mov(r11, rax)?;
+    match exit {
+        SyscallExit::PortIo => {
+            a.mov(edx, u32::from(PORT_RAW))?;
+            a.out(dx, al)?;
+        }
+        SyscallExit::Mmio => {
+            a.mov(rcx, RAW_MMIO_GVA)?;
+            a.mov(byte_ptr(rcx), al)?;
+        }
+    }
+    emit_rdtsc(a)?;
+    a.sub(rax, r11)?;
+    a.mov(qword_ptr(r15), rax)?;
+    a.add(r15, 8)?;
+    a.ret()?;
+    Ok(label)
 }
 
 /// Emits `touch_pages`: writes one byte to every page of `[rdi, rdi+rsi)`.
@@ -71,21 +105,33 @@ fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError
 
 /// Exp1/Exp2 as a guest: `iterations` times `mmap(NULL, size, RW, flags,
 /// fd, 0)` (and, with `touch`, one write per page), each call's TSC cycles
-/// stored at data[8*i]. Functions: `_start`, `mmap_loop`, `touch_pages`.
+/// stored at data[8*i]; with `paired_raw_exit`, the raw exit made just
+/// before call i at data[8*(iterations+i)]. Functions: `_start`,
+/// `mmap_loop`, `touch_pages`, `paired_raw_exit`.
 pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(p.exit)?;
     let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
+    let raw_exit = emit_paired_raw_exit(&mut b, p.exit)?;
     let mut body = b.asm().create_label();
     b.function("_start")?;
     let a = b.asm();
     a.mov(r12, sys_gva(DATA_OFF))?;
+    // Past the call timings; a count too large for the data region is
+    // refused when the machine is made (`mmap_loop_data_len` saturates).
+    a.mov(
+        r15,
+        sys_gva(DATA_OFF).saturating_add(p.iterations.saturating_mul(8)),
+    )?;
     a.mov(r13, p.iterations)?;
     a.test(r13, r13)?;
     let mut finish = a.create_label();
     a.jz(finish)?;
     b.function_at_label("mmap_loop", &mut body)?;
     let a = b.asm();
+    if p.paired_raw_exit {
+        a.call(raw_exit)?;
+    }
     emit_rdtsc(a)?;
     a.mov(r14, rax)?;
     a.mov(eax, SYS_MMAP as u32)?;
@@ -244,6 +290,7 @@ pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, Assembl
 }
 
 /// Bytes of data region the mmap loop needs.
-pub fn mmap_loop_data_len(iterations: u64) -> u64 {
-    iterations.max(1) * 8
+pub fn mmap_loop_data_len(iterations: u64, paired_raw_exit: bool) -> u64 {
+    let per_call = if paired_raw_exit { 16 } else { 8 };
+    iterations.max(1).saturating_mul(per_call)
 }

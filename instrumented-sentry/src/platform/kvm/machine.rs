@@ -13,7 +13,7 @@ use kvm_bindings::kvm_regs;
 
 use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
-    SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
+    RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
 use super::guest_program::GuestProgram;
 use super::host_mapping::HostMappingError;
@@ -235,6 +235,7 @@ impl Machine {
             user_rw,
         )?;
         page_tables.map(vm.sys(), SYSCALL_MMIO_GVA, SYSCALL_MMIO_GPA, user_rw)?;
+        page_tables.map(vm.sys(), RAW_MMIO_GVA, RAW_MMIO_GPA, user_rw)?;
 
         let sregs = user_sregs(vm.sregs()?, page_tables.cr3());
         vm.set_sregs(&sregs)?;

@@ -118,7 +118,8 @@ fn exits_json(s: &GuestRunSummary, calls: u64) -> serde_json::Value {
         "syscall": s.exits.syscalls,
         "fault": s.exits.faults,
         "request": s.exits.requests,
-        "per_call": per(s.exits.total, calls),
+        "paired_raw": s.exits.benchmark,
+        "per_call": per(s.exits.total.saturating_sub(s.exits.benchmark), calls),
         "per_mmap": per(s.exits.syscalls.saturating_sub(1), calls),
         "per_fault": per(s.exits.faults, s.faults_resolved + s.stale_faults),
         "faults_resolved": s.faults_resolved,
@@ -229,6 +230,7 @@ impl KvmRunner {
             fd,
             touch: spec.touch,
             exit: self.syscall_exit(),
+            paired_raw_exit: true,
         };
         let raw_mechanism = self
             .raw_exit()
@@ -244,8 +246,13 @@ impl KvmRunner {
             mmap_loop_program(&params).map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
         self.guest_symbols = program.symbol_map();
         let (config, app) = self.mm_config(spec);
-        let mut mm = make_guest_mm(config, program, mmap_loop_data_len(spec.iterations), app)
-            .map_err(run_error)?;
+        let mut mm = make_guest_mm(
+            config,
+            program,
+            mmap_loop_data_len(spec.iterations, true),
+            app,
+        )
+        .map_err(run_error)?;
         let mut fds = GuestFds::default();
         if mapping.is_file_backed() {
             let size = page_round_up(spec.size)
@@ -257,14 +264,29 @@ impl KvmRunner {
         }
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
         let machine = mm.address_space().machine();
-        let mut cycles = Vec::with_capacity(usize::try_from(spec.iterations).unwrap_or(0));
-        for i in 0..spec.iterations {
-            cycles.push(
-                machine
-                    .read_data(8 * i)
-                    .map_err(|e| PointError::Failed(format!("kvm: {e}")))?,
-            );
+        let n = spec.iterations;
+        let read = |i: u64| {
+            machine
+                .read_data(8 * i)
+                .map_err(|e| PointError::Failed(format!("kvm: {e}")))
+        };
+        let mut cycles = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        let mut paired_raw = Vec::with_capacity(cycles.capacity());
+        let mut paired_beyond = Vec::with_capacity(cycles.capacity());
+        for i in 0..n {
+            let call = read(i)?;
+            let raw_before = read(n + i)?;
+            cycles.push(call);
+            paired_raw.push(raw_before);
+            paired_beyond.push(call as i64 - raw_before as i64);
         }
+        paired_raw.sort_unstable();
+        paired_beyond.sort_unstable();
+        let paired_median = paired_beyond
+            .get(paired_beyond.len() / 2)
+            .copied()
+            .unwrap_or(0)
+            .max(0) as u64;
         let total: u64 = cycles.iter().sum();
         self.last_call_cycles.clone_from(&cycles);
         cycles.sort_unstable();
@@ -287,6 +309,11 @@ impl KvmRunner {
                 "p99": percentile(&cycles, 99),
                 "max": cycles.last().copied().unwrap_or(0),
                 "median_beyond_raw_exit": median.saturating_sub(raw_median),
+            },
+            "paired_raw_exit": {
+                "round_trips": paired_raw.len(),
+                "median_cycles": percentile(&paired_raw, 50),
+                "median_beyond_raw_exit": paired_median,
             },
             "memory_slots": mm.host_mappings(),
             "pte_writes": mm.address_space().pte_writes(),
@@ -331,10 +358,12 @@ impl PlatformRunner for KvmRunner {
     }
 
     /// The last trial's `extra`, plus `over_trials`: each counted trial's
-    /// guest-measured median per call, raw exit median (measured right
-    /// before it) and their difference, and the median of the differences
-    /// (`median_beyond_raw_exit`), the figure compared with the in-process
-    /// sentry's latency.
+    /// guest-measured median per call, the median of the raw-exit guest run
+    /// right before it, and their difference (median over trials:
+    /// `median_beyond_raw_exit`); and each trial's median paired difference
+    /// (call minus the raw exit made just before it in the same VM; median
+    /// over trials: `paired_median_beyond_raw_exit`). Both are compared with
+    /// the in-process sentry's latency.
     fn point_extra(&self, trials: &[&serde_json::Value]) -> serde_json::Value {
         let mut extra = trials
             .last()
@@ -347,6 +376,10 @@ impl PlatformRunner for KvmRunner {
         let guest: Vec<u64> = trials
             .iter()
             .filter_map(|v| field(v, "guest_call_cycles", "median"))
+            .collect();
+        let paired: Vec<u64> = trials
+            .iter()
+            .filter_map(|v| field(v, "paired_raw_exit", "median_beyond_raw_exit"))
             .collect();
         let raw: Vec<u64> = trials
             .iter()
@@ -361,6 +394,8 @@ impl PlatformRunner for KvmRunner {
         }
         let mut sorted = beyond.clone();
         sorted.sort_unstable();
+        let mut paired_sorted = paired.clone();
+        paired_sorted.sort_unstable();
         if let Some(obj) = extra.as_object_mut() {
             obj.insert(
                 "over_trials".to_string(),
@@ -370,6 +405,8 @@ impl PlatformRunner for KvmRunner {
                     "raw_exit_median_cycles": raw,
                     "beyond_raw_exit_cycles": beyond,
                     "median_beyond_raw_exit": median_of_sorted(&sorted),
+                    "paired_beyond_raw_exit_cycles": paired,
+                    "paired_median_beyond_raw_exit": median_of_sorted(&paired_sorted),
                 }),
             );
         }
@@ -384,7 +421,7 @@ impl PlatformRunner for KvmRunner {
             self.exits = Some(choice);
         }
         if let PointWork::Mmap { .. } = spec.work {
-            let need = mmap_loop_data_len(spec.iterations);
+            let need = mmap_loop_data_len(spec.iterations, true);
             if need > DATA_MAX {
                 return Err(PointError::Unsupported(format!(
                     "kvm: {} iterations need {need} bytes of guest timing buffer, more than {DATA_MAX}",
