@@ -72,14 +72,7 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
         .iter()
         .map(|(_, _, n)| n.as_str())
         .collect();
-    for f in [
-        "_start",
-        "mmap_loop",
-        "sys_call",
-        "pf_entry",
-        "touch_pages",
-        "paired_raw_exit",
-    ] {
+    for f in ["_start", "mmap_loop", "sys_call", "pf_entry", "touch_pages"] {
         assert!(names.contains(&f), "{f} missing from {names:?}");
     }
     for (s, e, n) in r.guest_symbols() {

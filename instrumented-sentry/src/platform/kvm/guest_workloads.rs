@@ -47,15 +47,10 @@ pub struct MmapLoop {
     pub paired_raw_exit: bool,
 }
 
-/// Emits `paired_raw_exit`: one timed raw exit through `exit`'s mechanism
-/// (the raw port or the raw MMIO doorbell), its TSC cycles stored at
-/// `[r15]`, `r15` advanced by 8. Clobbers rax, rcx, rdx, r11.
-fn emit_paired_raw_exit(
-    b: &mut ProgramBuilder,
-    exit: SyscallExit,
-) -> Result<CodeLabel, AssembleError> {
-    let label = b.function("paired_raw_exit")?;
-    let a = b.asm();
+/// Emits one timed raw exit through `exit`'s mechanism (the raw port or
+/// the raw MMIO doorbell), in place, its TSC cycles stored at `[r15]`, `r15`
+/// advanced by 8. Clobbers rax, rcx, rdx, r11.
+fn emit_paired_raw_exit(a: &mut CodeAssembler, exit: SyscallExit) -> Result<(), IcedError> {
     emit_rdtsc(a)?;
     a.mov(r11, rax)?;
     match exit {
@@ -72,8 +67,7 @@ fn emit_paired_raw_exit(
     a.sub(rax, r11)?;
     a.mov(qword_ptr(r15), rax)?;
     a.add(r15, 8)?;
-    a.ret()?;
-    Ok(label)
+    Ok(())
 }
 
 /// Emits `touch_pages`: writes one byte to every page of `[rdi, rdi+rsi)`.
@@ -106,13 +100,14 @@ fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError
 /// Exp1/Exp2 as a guest: `iterations` times `mmap(NULL, size, RW, flags,
 /// fd, 0)` (and, with `touch`, one write per page), each call's TSC cycles
 /// stored at data[8*i]; with `paired_raw_exit`, the raw exit made just
-/// before call i at data[8*(iterations+i)]. Functions: `_start`,
-/// `mmap_loop`, `touch_pages`, `paired_raw_exit`.
+/// before call i at data[8*(iterations+i)]. The system call sequence and
+/// the raw exit are inlined in the loop, so both timed round trips are
+/// straight-line code around their exit. Functions: `_start`, `mmap_loop`,
+/// `touch_pages`, `exit_workload` (and the runtime's).
 pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(p.exit)?;
     let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
-    let raw_exit = emit_paired_raw_exit(&mut b, p.exit)?;
     let mut body = b.asm().create_label();
     b.function("_start")?;
     let a = b.asm();
@@ -130,7 +125,7 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     b.function_at_label("mmap_loop", &mut body)?;
     let a = b.asm();
     if p.paired_raw_exit {
-        a.call(raw_exit)?;
+        emit_paired_raw_exit(a, p.exit)?;
     }
     emit_rdtsc(a)?;
     a.mov(r14, rax)?;
@@ -141,7 +136,8 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     a.mov(r10, p.flags)?;
     a.mov(r8, p.fd)?;
     a.xor(r9d, r9d)?;
-    a.call(sys_call)?;
+    b.emit_sys_call_inline()?;
+    let a = b.asm();
     if p.touch {
         a.mov(rdi, rax)?;
         a.mov(rsi, p.size)?;
