@@ -23,7 +23,7 @@ use instrumented_sentry::platform::kvm::guest_run::{
     make_guest_mm, make_guest_mm_placed, run_guest,
 };
 use instrumented_sentry::platform::kvm::guest_workloads::{
-    mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_PRIVATE, WORKLOAD_FD,
+    mmap_loop_data_len, mmap_loop_program, MmapLoop, MmapLoopTimings, MAP_PRIVATE, WORKLOAD_FD,
 };
 use instrumented_sentry::platform::kvm::machine::{GuestEvent, Machine};
 use instrumented_sentry::platform::kvm::runner::kvm_available;
@@ -179,14 +179,9 @@ fn between_exits_and_kvm(
     let mut fds = GuestFds::default();
     fds.install(WORKLOAD_FD, file);
     run_guest(&mut kmm, &fds, true).expect("guest run");
-    let mut cycles: Vec<u64> = (0..CALLS)
-        .map(|i| {
-            kmm.address_space()
-                .machine()
-                .read_data(8 * i)
-                .expect("data")
-        })
-        .collect();
+    let mut cycles = MmapLoopTimings::read(kmm.address_space().machine(), CALLS, false)
+        .expect("timings")
+        .calls;
     cycles.sort_unstable();
     PlacementFigures {
         between_exits,
@@ -221,23 +216,10 @@ fn paired_in_one_vm(exit: SyscallExit) -> (u64, u64, i64) {
     let mut fds = GuestFds::default();
     fds.install(WORKLOAD_FD, file);
     run_guest(&mut mm, &fds, true).expect("guest run");
-    let m = mm.address_space().machine();
-    let mut raw = Vec::new();
-    let mut call = Vec::new();
-    let mut diff = Vec::new();
-    for i in 0..CALLS {
-        let c = m.read_data(8 * i).expect("data");
-        let r = m.read_data(8 * (CALLS + i)).expect("data");
-        raw.push(r);
-        call.push(c);
-        diff.push(c as i64 - r as i64);
-    }
+    let t = MmapLoopTimings::read(mm.address_space().machine(), CALLS, true).expect("timings");
+    let paired = t.median_paired_beyond();
+    let (mut raw, mut call) = (t.raw_before, t.calls);
     raw.sort_unstable();
     call.sort_unstable();
-    diff.sort_unstable();
-    (
-        raw[raw.len() / 2],
-        call[call.len() / 2],
-        diff[diff.len() / 2],
-    )
+    (raw[raw.len() / 2], call[call.len() / 2], paired)
 }

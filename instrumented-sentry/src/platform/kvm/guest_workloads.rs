@@ -12,6 +12,7 @@ use super::exits::{
 };
 use super::guest_program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
 use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
+use super::machine::{Machine, MachineError};
 
 /// The guest fd number the runner installs the workload's file as.
 pub const WORKLOAD_FD: u64 = 3;
@@ -283,6 +284,46 @@ pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, Assembl
     a.xor(edi, edi)?;
     emit_exit(a, sys_call)?;
     b.finish()
+}
+
+/// What the mmap loop recorded in its data region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MmapLoopTimings {
+    /// Each call's TSC cycles, in call order.
+    pub calls: Vec<u64>,
+    /// The raw exit made just before each call (empty unless paired).
+    pub raw_before: Vec<u64>,
+}
+
+impl MmapLoopTimings {
+    /// Reads the timings of an mmap loop of `iterations` calls that has
+    /// run on `machine` (`paired`: it made a raw exit before each call).
+    pub fn read(machine: &Machine, iterations: u64, paired: bool) -> Result<Self, MachineError> {
+        let calls = (0..iterations)
+            .map(|i| machine.read_data(8 * i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let raw_before = if paired {
+            (iterations..2 * iterations)
+                .map(|i| machine.read_data(8 * i))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Self { calls, raw_before })
+    }
+
+    /// The median over calls of (call − the raw exit just before it), in
+    /// cycles; 0 when the loop was not paired.
+    pub fn median_paired_beyond(&self) -> i64 {
+        let mut diffs: Vec<i64> = self
+            .calls
+            .iter()
+            .zip(&self.raw_before)
+            .map(|(&c, &r)| c as i64 - r as i64)
+            .collect();
+        diffs.sort_unstable();
+        diffs.get(diffs.len() / 2).copied().unwrap_or(0)
+    }
 }
 
 /// Bytes of data region the mmap loop needs.

@@ -21,8 +21,8 @@ use super::exit_bench::{choose_syscall_exit, measure, ExitChoice, ExitMechanism,
 use super::exits::SyscallExit;
 use super::guest_run::{make_guest_mm, run_guest, GuestRunError, GuestRunSummary};
 use super::guest_workloads::{
-    mmap_loop_data_len, mmap_loop_program, MmapLoop, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED,
-    WORKLOAD_FD,
+    mmap_loop_data_len, mmap_loop_program, MmapLoop, MmapLoopTimings, MAP_ANONYMOUS, MAP_PRIVATE,
+    MAP_SHARED, WORKLOAD_FD,
 };
 use super::layout::{DATA_MAX, MEMFILE_MAX};
 use super::sentry_calls::GuestFds;
@@ -263,30 +263,12 @@ impl KvmRunner {
             fds.install(WORKLOAD_FD, file);
         }
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
-        let machine = mm.address_space().machine();
-        let n = spec.iterations;
-        let read = |i: u64| {
-            machine
-                .read_data(8 * i)
-                .map_err(|e| PointError::Failed(format!("kvm: {e}")))
-        };
-        let mut cycles = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-        let mut paired_raw = Vec::with_capacity(cycles.capacity());
-        let mut paired_beyond = Vec::with_capacity(cycles.capacity());
-        for i in 0..n {
-            let call = read(i)?;
-            let raw_before = read(n + i)?;
-            cycles.push(call);
-            paired_raw.push(raw_before);
-            paired_beyond.push(call as i64 - raw_before as i64);
-        }
+        let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, true)
+            .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
+        let paired_median = timings.median_paired_beyond().max(0) as u64;
+        let mut paired_raw = timings.raw_before;
         paired_raw.sort_unstable();
-        paired_beyond.sort_unstable();
-        let paired_median = paired_beyond
-            .get(paired_beyond.len() / 2)
-            .copied()
-            .unwrap_or(0)
-            .max(0) as u64;
+        let mut cycles = timings.calls;
         let total: u64 = cycles.iter().sum();
         self.last_call_cycles.clone_from(&cycles);
         cycles.sort_unstable();

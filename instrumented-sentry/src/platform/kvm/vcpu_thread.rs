@@ -3,9 +3,8 @@
 //! Measured on this machine's PVM hypervisor (`cargo bench -p
 //! instrumented-sentry --bench kvm_exits`): every guest exit leaves the core
 //! that ran the vCPU cold (caches, TLB, branch predictors). The memory
-//! manager's `mmap`, 615–750 cycles back to back, takes 4.4k–5k cycles when
-//! it runs on that core right after an exit — about what reading 16 MiB
-//! between calls does to it. So the vCPU runs on a separate thread (a "vCPU
+//! manager's `mmap`, 700–900 cycles back to back, takes about 5k cycles when
+//! it runs on that core right after an exit. So the vCPU runs on a separate thread (a "vCPU
 //! thread", the shape of a VMM's vCPU loop) and the sentry handles each exit
 //! on its own thread, whose core never enters the guest. The two hand over
 //! through one cache line each way: the sentry asks for a run, the vCPU
