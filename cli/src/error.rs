@@ -15,7 +15,7 @@ pub enum CliError {
     #[error("{0}")]
     Environment(String),
     #[error(transparent)]
-    Bundle(#[from] collectors::bundle::BundleError),
+    Bundle(#[from] bundle::BundleError),
 }
 
 /// How a command that did not fail ended.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use collectors::bundle::{BundleWriter, RunJson};
+use bundle::{BundleWriter, RunJson};
 use flamegraph::synthetic::exp1_run;
 
 fn sentryprof(args: &[&str]) -> Output {

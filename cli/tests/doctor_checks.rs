@@ -34,8 +34,7 @@ fn doctor_json_matches_the_machine() {
         .output()
         .expect("run");
     assert_eq!(o.status.code(), Some(0));
-    let caps: collectors::bundle::Capabilities =
-        serde_json::from_slice(&o.stdout).expect("capabilities JSON");
+    let caps: bundle::Capabilities = serde_json::from_slice(&o.stdout).expect("capabilities JSON");
     assert_eq!(caps.checks.len(), 9);
     if caps.kvm_available {
         assert!(std::path::Path::new("/dev/kvm").exists());

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use collectors::bundle::{BundleWriter, RunJson, STACKS_FOLDED};
+use bundle::{BundleWriter, RunJson, STACKS_FOLDED};
 use flamegraph::synthetic::{exp1_run, sampled_profile};
 
 fn sentryprof(args: &[&str]) -> Output {
@@ -138,7 +138,7 @@ fn bad_bundles_exit_2_and_write_nothing() {
     let empty = tmp.path().join("empty");
     let w = BundleWriter::create(&empty).unwrap();
     w.write_file(STACKS_FOLDED, b"").unwrap();
-    let mut run = RunJson::new(collectors::bundle::BundleKind::Record);
+    let mut run = RunJson::new(bundle::BundleKind::Record);
     run.profile = Some(sampled_profile().1);
     w.finish(&run).unwrap();
     assert_bad(
@@ -151,7 +151,7 @@ fn bad_bundles_exit_2_and_write_nothing() {
     let nothing = tmp.path().join("nothing");
     BundleWriter::create(&nothing)
         .unwrap()
-        .finish(&RunJson::new(collectors::bundle::BundleKind::Run))
+        .finish(&RunJson::new(bundle::BundleKind::Run))
         .unwrap();
     assert_bad(
         &sentryprof(&["flamegraph", nothing.to_str().unwrap()]),

@@ -36,9 +36,9 @@ fn import_writes_a_bundle_matching_inferno() {
     let golden =
         std::fs::read_to_string(fixture("perf-script/ls-callchain.folded")).expect("golden");
     assert_eq!(folded, golden);
-    let bundle = collectors::bundle::read_bundle(&out).expect("bundle reads back");
+    let bundle = bundle::read_bundle(&out).expect("bundle reads back");
     let run = &bundle.run;
-    assert_eq!(run.kind, collectors::bundle::BundleKind::Import);
+    assert_eq!(run.kind, bundle::BundleKind::Import);
     let profile = run.profile.as_ref().expect("profile");
     assert_eq!(profile.event, "cpu-clock");
     assert_eq!(profile.samples, 22);

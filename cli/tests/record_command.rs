@@ -53,9 +53,9 @@ fn record_samples_a_busy_child_with_its_symbols() {
         return;
     }
     assert!(o.status.success(), "{stderr}");
-    let bundle = collectors::bundle::read_bundle(&out).expect("bundle");
+    let bundle = bundle::read_bundle(&out).expect("bundle");
     let run = &bundle.run;
-    assert_eq!(run.kind, collectors::bundle::BundleKind::Record);
+    assert_eq!(run.kind, bundle::BundleKind::Record);
     let profile = run.profile.as_ref().expect("profile");
     assert!(profile.samples > 20, "samples: {}", profile.samples);
     assert_eq!(profile.frequency_hz, Some(499));

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use collectors::bundle::{BundleWriter, STACKS_FOLDED};
+use bundle::{BundleWriter, STACKS_FOLDED};
 use flamegraph::pprof::decode_pprof_gz;
 use flamegraph::synthetic::{exp1_run, sampled_profile};
 

@@ -4,14 +4,14 @@
 //! [`PerfCollector::end_point`], which fold that point's samples (and read
 //! the counters) outside the measured region.
 
-use crate::bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};
 use crate::fold::{fold_samples, FoldOutput};
-use crate::folded::FoldedStacks;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
 use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
+use bundle::folded::FoldedStacks;
+use bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};
 
 /// How to collect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

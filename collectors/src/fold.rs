@@ -12,9 +12,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::folded::FoldedStacks;
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
+use bundle::folded::FoldedStacks;
 
 /// Root frame of guest samples.
 pub const GUEST_ROOT: &str = "[guest]";

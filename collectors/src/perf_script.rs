@@ -30,7 +30,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 
 /// Why a `perf script` text could not be imported.
 #[derive(Debug, Error)]

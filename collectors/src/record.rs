@@ -9,11 +9,11 @@ use std::process::{Command, ExitStatus};
 
 use thiserror::Error;
 
-use crate::bundle::{ProfileInfo, STACKS_FOLDED};
 use crate::fold::fold_samples;
-use crate::folded::FoldedStacks;
 use crate::perf::{PerfError, SampleTarget, Sampler, SamplerConfig};
 use crate::symbolize::{ProcessView, Symbolizer};
+use bundle::folded::FoldedStacks;
+use bundle::{ProfileInfo, STACKS_FOLDED};
 
 /// What to record.
 #[derive(Debug, Clone, PartialEq, Eq)]

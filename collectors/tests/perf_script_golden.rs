@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 use collectors::perf_script::{fold_perf_script, import_file, PerfScriptError};
 
 fn fixtures() -> PathBuf {

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use collectors::bundle::{
+use bundle::folded::FoldedStacks;
+use bundle::{
     write_file_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
 };
-use collectors::folded::FoldedStacks;
 
 use crate::error::{RenderError, Result};
 use crate::flame::{

@@ -7,9 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{
-    Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS,
-};
+use bundle::{Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;

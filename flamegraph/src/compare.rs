@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{Point, RunJson};
+use bundle::{Point, RunJson};
 use serde::Serialize;
 
 use crate::scaling::median;

@@ -2,7 +2,7 @@
 //! into every bundle it writes, so the main job's bundle holds its SVGs and
 //! report without a second command.
 
-use collectors::bundle::LoadedBundle;
+use bundle::LoadedBundle;
 
 use crate::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode, RenderedFile};
 use crate::charts::draw_study_charts;
@@ -100,9 +100,9 @@ mod tests {
     fn a_probe_bundle_gets_flames_charts_and_report() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("b");
-        let w = collectors::bundle::BundleWriter::create(&dir).unwrap();
+        let w = bundle::BundleWriter::create(&dir).unwrap();
         w.finish(&synthetic::exp1_run()).unwrap();
-        let b = collectors::bundle::read_bundle(&dir).unwrap();
+        let b = bundle::read_bundle(&dir).unwrap();
         let out = default_outputs(&b).unwrap();
         let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
         assert!(names.iter().any(|n| n.starts_with("probes_")), "{names:?}");

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use collectors::bundle::BundleError;
-use collectors::folded::FoldedError;
+use bundle::folded::FoldedError;
+use bundle::BundleError;
 use thiserror::Error;
 
 /// Something a renderer could not do, with the file or input it concerns.

@@ -4,8 +4,8 @@
 
 use std::str::FromStr;
 
-use collectors::bundle::{LoadedBundle, RUN_JSON};
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
+use bundle::{LoadedBundle, RUN_JSON};
 use serde::Serialize;
 
 use crate::bundle_flames::RenderedFile;

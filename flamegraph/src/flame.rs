@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::io::BufReader;
 
-use collectors::bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
-use collectors::folded::{FoldedError, FoldedStacks};
+use bundle::folded::{FoldedError, FoldedStacks};
+use bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
 use inferno::flamegraph::color::{Color, PaletteMap};
 use inferno::flamegraph::{self as inf, Direction};
 

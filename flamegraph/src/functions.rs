@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use collectors::bundle::ProfileInfo;
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
+use bundle::ProfileInfo;
 use serde::Serialize;
 
 /// One function of a [`FunctionTable`].

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use prost::Message;

@@ -12,11 +12,11 @@
 //! between `get_pmas` and `map_as`). Without faults, all of `get_pmas` and
 //! `map_as` sits under mmap.
 
-use collectors::bundle::{
+use bundle::folded::FoldedStacks;
+use bundle::{
     Point, RunJson, SITE_CREATE_VMA, SITE_FAULT, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS,
     SITE_MMAP,
 };
-use collectors::folded::FoldedStacks;
 
 use crate::sites::site_total_cycles;
 
@@ -116,7 +116,7 @@ pub fn probe_folded_run(run: &RunJson) -> FoldedStacks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use collectors::bundle::SiteStats;
+    use bundle::SiteStats;
 
     fn site(total: f64) -> SiteStats {
         SiteStats {

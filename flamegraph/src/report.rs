@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
+use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};

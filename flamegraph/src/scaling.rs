@@ -36,7 +36,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{Point, RunJson};
+use bundle::{Point, RunJson};
 use serde::Serialize;
 
 use crate::sites::ordered_sites;
@@ -513,7 +513,7 @@ mod tests {
 
     #[test]
     fn verdicts_over_iterations_and_series() {
-        use collectors::bundle::{CallSeries, LatencyStats};
+        use bundle::{CallSeries, LatencyStats};
         let mut run = RunJson::default();
         for (search, per) in [("linear", 2.0), ("maxgap", 0.0)] {
             for it in [1000u64, 2000, 5000, 10_000] {

@@ -1,7 +1,7 @@
 //! Per-site table from the rdtsc probes: calls, median, p90, p99, max cycles
 //! of each site of each point, and its share of the mmap path.
 
-use collectors::bundle::{Point, RunJson, SiteStats, ALL_SITES, SITE_FAULT, SITE_MMAP};
+use bundle::{Point, RunJson, SiteStats, ALL_SITES, SITE_FAULT, SITE_MMAP};
 use serde::Serialize;
 
 /// One site of one point.

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use collectors::bundle::{LoadedBundle, Point, ProfileInfo, RunJson, STACKS_FOLDED};
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
+use bundle::{LoadedBundle, Point, ProfileInfo, RunJson, STACKS_FOLDED};
 
 use crate::error::{RenderError, Result};
 

@@ -10,11 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{
+use bundle::folded::FoldedStacks;
+use bundle::{
     BundleKind, CallSeries, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats,
     WorkloadInfo, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS, SITE_MMAP,
 };
-use collectors::folded::FoldedStacks;
 
 /// TSC frequency of the synthetic machine.
 pub const TSC_HZ: u64 = 2_250_000_000;

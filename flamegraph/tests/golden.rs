@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::{read_bundle, BundleWriter, LoadedBundle, STACKS_FOLDED};
+use bundle::{read_bundle, BundleWriter, LoadedBundle, STACKS_FOLDED};
 use flamegraph::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode};
 use flamegraph::charts::draw_study_charts;
 use flamegraph::flame::Orientation;
@@ -28,7 +28,7 @@ fn make_bundle(root: &Path, name: &str, sampled: bool, scale_find: u64) -> Loade
     if sampled {
         let (mut f, mut info) = sampled_profile();
         if scale_find > 1 {
-            let mut g = collectors::folded::FoldedStacks::new();
+            let mut g = bundle::folded::FoldedStacks::new();
             for (s, wt) in f.iter() {
                 let wt = if s.contains("find_available") {
                     wt / scale_find

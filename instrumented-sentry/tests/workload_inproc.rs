@@ -1,6 +1,7 @@
 //! The workloads on the in-process sentry: fresh sentry per trial, probe
 //! reports per trial, the malloc model, and the statistics helpers.
 
+use bundle::stats::{median, percentile, reduce_series, summarize};
 use instrumented_sentry::mm::MmConfig;
 use instrumented_sentry::platform::inproc::InProcConfig;
 use instrumented_sentry::probes::Site;
@@ -9,7 +10,6 @@ use instrumented_sentry::workload::exec::{
     run_malloc_model_trial, MallocModel, MALLOC_MMAP_THRESHOLD,
 };
 use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner, InprocTarget};
-use instrumented_sentry::workload::stats::{median, percentile, reduce_series, summarize};
 use instrumented_sentry::workload::target::MemoryTarget;
 use instrumented_sentry::workload::{Mapping, PlatformRunner, PointSpec, PointWork, WorkloadKind};
 

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use collectors::bundle::{read_bundle, STACKS_FOLDED};
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
+use bundle::{read_bundle, STACKS_FOLDED};
 use flamegraph::functions::function_table;
 use tui::flame::FlameTree;
 use tui::model::BundleModel;

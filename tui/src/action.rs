@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 use flamegraph::compare::Comparison;
 
 use crate::error::TuiError;

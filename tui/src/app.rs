@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use collectors::bundle::{read_bundle, write_file_atomic};
+use bundle::{read_bundle, write_file_atomic};
 use crossterm::event::{self, Event};
 use flamegraph::flame::{render, FlameOptions, Orientation};
 use ratatui::backend::Backend;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{Point, RunJson};
+use bundle::{Point, RunJson};
 use flamegraph::scaling::fit;
 
 /// What the x axis counts.

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use collectors::bundle::BundleError;
-use collectors::folded::FoldedError;
+use bundle::folded::FoldedError;
+use bundle::BundleError;
 use thiserror::Error;
 
 /// Why the browser could not open or keep running.

@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::{
+use bundle::folded::FoldedStacks;
+use bundle::{
     BundleError, BundleKind, BundleWriter, Capabilities, CapabilityCheck, LatencyStats, Machine,
     Point, ProfileInfo, RunJson, SiteStats, WorkloadInfo, ALL_SITES, STACKS_FOLDED,
 };
-use collectors::folded::FoldedStacks;
 
 /// Mapping counts of the sample run's points.
 pub const ITERATIONS: [u64; 4] = [1_000, 4_000, 16_000, 64_000];

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::{read_bundle, RunJson, STACKS_FOLDED};
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
+use bundle::{read_bundle, RunJson, STACKS_FOLDED};
 use flamegraph::functions::{function_table, FunctionTable};
 use flamegraph::probe_flame::probe_folded_run;
 use flamegraph::sites::{probe_cost_note, site_rows, SiteRow};

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use collectors::bundle::{Point, ALL_SITES};
+use bundle::{Point, ALL_SITES};
 use flamegraph::functions::FunctionRow;
 use flamegraph::sites::SiteRow;
 

@@ -333,7 +333,7 @@ fn help_esc_quit_and_load_failure() {
     assert!(s.quit && s.fatal.is_none());
 
     let mut s = AppState::new(vec!["/nope".into()], 80, 24);
-    let err = collectors::bundle::read_bundle(std::path::Path::new("/nope/bundle")).unwrap_err();
+    let err = bundle::read_bundle(std::path::Path::new("/nope/bundle")).unwrap_err();
     apply(
         &mut s,
         vec![Action::Loaded {

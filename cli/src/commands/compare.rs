@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use collectors::bundle::read_bundle;
+use bundle::read_bundle;
 use flamegraph::compare::{compare_runs, comparison_table};
 
 use crate::error::{CliError, Outcome};

@@ -2,7 +2,7 @@
 //! host limits), one line per check with its verdict and fix. Always exits
 //! 0: a missing capability is a fact to report, not an error.
 
-use collectors::bundle::Capabilities;
+use bundle::Capabilities;
 use collectors::capabilities::check_capabilities;
 
 use crate::error::{CliError, Outcome};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use collectors::bundle::read_bundle;
+use bundle::read_bundle;
 use flamegraph::bundle_flames::{bundle_flamegraphs, write_files, BundleFlameOptions, DiffMode};
 use flamegraph::flame::Orientation;
 use flamegraph::RenderError;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::{BundleKind, BundleWriter, ProfileInfo, RunJson, STACKS_FOLDED};
+use bundle::{BundleKind, BundleWriter, ProfileInfo, RunJson, STACKS_FOLDED};
 use collectors::perf_script;
 
 use crate::error::{CliError, Outcome};

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use collectors::bundle::{BundleKind, BundleWriter, RunJson, STACKS_FOLDED};
+use bundle::{BundleKind, BundleWriter, RunJson, STACKS_FOLDED};
 use collectors::capabilities::check_capabilities;
 use collectors::perf::DEFAULT_FREQUENCY_HZ;
 use collectors::record::{record, RecordConfig, RecordError};

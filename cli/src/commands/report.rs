@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use collectors::bundle::read_bundle;
+use bundle::read_bundle;
 use flamegraph::bundle_flames::{write_files, RenderedFile};
 use flamegraph::charts::draw_study_charts;
 use flamegraph::export::{export_files, ExportFormat};
@@ -157,7 +157,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
 }
 
 fn export_files_if(
-    bundle: &collectors::bundle::LoadedBundle,
+    bundle: &bundle::LoadedBundle,
     exports: &[ExportFormat],
 ) -> Result<Vec<RenderedFile>, CliError> {
     if exports.is_empty() {

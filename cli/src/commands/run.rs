@@ -19,7 +19,7 @@ mod table;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use collectors::bundle::{
+use bundle::{
     BundleKind, BundleWriter, LoadedBundle, PointFailure, ProfileInfo, RunJson, WorkloadInfo,
     STACKS_FOLDED,
 };
@@ -147,7 +147,7 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     let mut run = RunJson::new(BundleKind::Run);
     run.command = std::env::args().collect();
     run.created_unix = now;
-    run.machine = collectors::bundle::Machine::current();
+    run.machine = bundle::Machine::current();
     run.workload = WorkloadInfo {
         name: cfg.workload.name().to_string(),
         params: cfg.params.clone(),

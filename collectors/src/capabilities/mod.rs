@@ -9,11 +9,11 @@ pub mod kvm_probe;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use crate::bundle::{Capabilities, CapabilityCheck};
 use crate::perf::counter::open_counting;
 use crate::perf::sys::{self, EventKind, EventSpec, SampleSpec};
 use crate::perf::{open_error_hint, perf_event_paranoid};
 use crate::symbolize::kallsyms::kallsyms_readable;
+use bundle::{Capabilities, CapabilityCheck};
 
 /// Iterations of the guest loop used to measure the host/guest split.
 const SPLIT_LOOP_ITERATIONS: u32 = 100_000;

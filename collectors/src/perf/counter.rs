@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::sys::{self, CounterValue, EventKind, EventSpec};
 use super::{open_error_hint, PerfError};
-use crate::bundle::PointCounters;
+use bundle::PointCounters;
 
 /// Which task a counter set follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

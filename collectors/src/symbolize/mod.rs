@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
+use bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
 
 pub use elf::ElfObject;
 pub use guest::{GuestSymbol, GuestSymbolMap};

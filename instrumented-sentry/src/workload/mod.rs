@@ -7,7 +7,7 @@
 //! - [`exec`]: the trial bodies (mmap experiments, malloc model).
 //! - [`trace`]: strace parsing and replay.
 //! - [`runner`]: the platform seam of the run loop ([`PlatformRunner`]).
-//! - [`stats`]: medians, percentiles, series reduction.
+//! - statistics over trials live in the `bundle` crate (`bundle::stats`).
 //! - [`inproc`]: the in-process sentry as a target and runner.
 //! - [`memory_image`]: the sentry's memory file copied out (`--keep-memory`).
 
@@ -16,7 +16,6 @@ pub mod inproc;
 pub mod memory_image;
 pub mod runner;
 pub mod spec;
-pub mod stats;
 pub mod target;
 pub mod trace;
 

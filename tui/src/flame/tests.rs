@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 use regex::Regex;
 
 use super::layout::{columns_of, layout, FlameCell, LayoutParams};

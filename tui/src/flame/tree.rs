@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use collectors::folded::FoldedStacks;
+use bundle::folded::FoldedStacks;
 use flamegraph::flame::frame_kind;
 
 /// Index of a node of a [`FlameTree`].

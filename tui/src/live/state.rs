@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use collectors::bundle::{Point, RunJson};
+use bundle::{Point, RunJson};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// What the run reports, in the order it happens.

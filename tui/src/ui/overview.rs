@@ -159,7 +159,7 @@ pub fn overview_lines(model: &BundleModel) -> Vec<Line<'static>> {
     for p in &run.points {
         let find = p
             .sites
-            .get(collectors::bundle::SITE_FIND_AVAILABLE)
+            .get(bundle::SITE_FIND_AVAILABLE)
             .map(|s| format!(" · find_available median {:.0} cyc", s.median_cycles))
             .unwrap_or_default();
         out.push(Line::raw(format!(

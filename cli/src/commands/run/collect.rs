@@ -13,9 +13,9 @@
 //! (perf_event_open refused, or not in this build) the run goes on with the
 //! probes alone and prints and records why.
 
-use collectors::bundle::{PointCounters, ProfileInfo};
+use bundle::folded::FoldedStacks;
+use bundle::{PointCounters, ProfileInfo};
 use collectors::collector::{PerfCollector, PerfConfig};
-use collectors::folded::FoldedStacks;
 use collectors::symbolize::GuestSymbolMap;
 
 /// Which point is being measured.

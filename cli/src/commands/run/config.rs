@@ -449,7 +449,7 @@ impl RunConfig {
 
         // Combinations.
         let mut specs = Vec::new();
-        let memory = collectors::bundle::mem_total_bytes();
+        let memory = bundle::mem_total_bytes();
         if is_replay {
             let t = trace
                 .clone()

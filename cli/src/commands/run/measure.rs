@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use collectors::bundle::{CallSeries, LatencyStats, Point, SiteStats};
+use bundle::stats::summarize;
+use bundle::{CallSeries, LatencyStats, Point, SiteStats};
 use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
-use instrumented_sentry::workload::stats::summarize;
 use instrumented_sentry::workload::{PlatformRunner, PointError, PointSpec, TrialOutcome};
 
 use super::collect::{PointCollector, PointContext};
@@ -37,7 +37,7 @@ pub struct Measured {
     /// The point for `run.json`.
     pub point: Point,
     /// Folded stacks of the sampling collector, if it ran.
-    pub folded: Option<collectors::folded::FoldedStacks>,
+    pub folded: Option<bundle::folded::FoldedStacks>,
     /// A collector problem to note (the point itself is fine).
     pub collector_note: Option<String>,
 }

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use collectors::bundle::Point;
+use bundle::Point;
 use tui::live::LiveEvent;
 
 /// Reports where a run is.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use collectors::bundle::{Point, ALL_SITES, SITE_FAULT, SITE_MMAP};
+use bundle::{Point, ALL_SITES, SITE_FAULT, SITE_MMAP};
 
 /// Nanoseconds as a short human figure: "812 ns", "3.41 µs", "1.20 ms".
 pub fn fmt_ns(ns: f64) -> String {
@@ -285,7 +285,7 @@ pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use collectors::bundle::LatencyStats;
+    use bundle::LatencyStats;
 
     fn pt(platform: &str, search: Option<&str>, median: f64) -> Point {
         Point {

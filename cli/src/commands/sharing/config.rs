@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::read_bundle;
+use bundle::read_bundle;
 use collectors::sharing::{Granularity, ScanOptions, SourceSpec};
 
 use super::SharingArgs;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use collectors::bundle::{BundleKind, BundleWriter, Machine, RunJson, WorkloadInfo};
+use bundle::{BundleKind, BundleWriter, Machine, RunJson, WorkloadInfo};
 use collectors::sharing::report::{SharingReport, SHARING_JSON};
 use flamegraph::charts::{bar_chart, BarChart};
 

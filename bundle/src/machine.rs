@@ -1,6 +1,6 @@
 //! Facts about the machine a bundle is made on, read from /proc.
 
-use super::schema::Machine;
+use crate::schema::Machine;
 
 /// Bytes of RAM of this machine, from /proc/meminfo (None when unreadable).
 pub fn mem_total_bytes() -> Option<u64> {

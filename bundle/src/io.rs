@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::schema::{RunJson, FORMAT_MAJOR, RUN_JSON};
+use crate::schema::{RunJson, FORMAT_MAJOR, RUN_JSON};
 
 /// Errors from reading or writing a bundle. Each names the file concerned.
 #[derive(Debug, Error)]
@@ -251,8 +251,8 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::schema::{BundleKind, Point};
     use super::*;
+    use crate::schema::{BundleKind, Point};
 
     #[test]
     fn round_trip_and_atomic_replace() {

@@ -1,0 +1,28 @@
+//! The result bundle: a directory holding `run.json` and what the collectors
+//! produced (folded stacks, SVGs). Writers and readers of every sentryprof
+//! verb share these types; renderers and the TUI depend on this crate alone.
+//!
+//! - [`schema`] (re-exported at the top): the `run.json` types, site names,
+//!   file names and the format version;
+//! - [`io`] (re-exported): atomic writing ([`BundleWriter`],
+//!   [`write_file_atomic`]) and reading ([`read_bundle`]);
+//! - [`folded`]: folded stacks (`stacks.folded`), the exchange format of
+//!   collectors and renderers;
+//! - [`stats`]: medians, percentiles and series reduction, the one place
+//!   statistics over trials and calls are computed;
+//! - `machine`: what machine wrote a bundle.
+//!
+//! A bundle is written into a temporary sibling directory and renamed into
+//! place at the end ([`BundleWriter::finish`]), so an interrupted run leaves
+//! no half bundle and an existing bundle at the same path survives a failed
+//! run.
+
+pub mod folded;
+mod io;
+mod machine;
+mod schema;
+pub mod stats;
+
+pub use io::{read_bundle, write_file_atomic, BundleError, BundleWriter, LoadedBundle};
+pub use machine::mem_total_bytes;
+pub use schema::*;
