@@ -94,6 +94,43 @@ pub fn reduce_series(values: &[u64], max_buckets: usize) -> (u64, Vec<f64>) {
     (per as u64, means)
 }
 
+// Integer samples (cycle counts), sorted ascending, where a median must be
+// one of the samples or an integer: three conventions, each kept where a
+// figure of `run.json` was first defined with it (changing one would change
+// the figures bundles report).
+
+/// The p-th percentile (`0 ..= 100`) of `sorted` at rank
+/// `floor(p / 100 * (n - 1))`, without interpolation: at p = 50 and an even
+/// count, the lower of the two middle values. `None` when empty.
+///
+/// Preconditions: `sorted` is ascending.
+pub fn percentile_low<T: Copy>(sorted: &[T], p: u64) -> Option<T> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = (last as u128 * u128::from(p.min(100)) / 100) as usize;
+    Some(sorted[rank])
+}
+
+/// The median of `sorted` at rank `n / 2`: for an even count, the higher of
+/// the two middle values. `None` when empty.
+///
+/// Preconditions: `sorted` is ascending.
+pub fn median_high<T: Copy>(sorted: &[T]) -> Option<T> {
+    sorted.get(sorted.len() / 2).copied()
+}
+
+/// The median of `sorted` integers: the middle value, or for an even count
+/// the mean of the two middle values rounded down. `None` when empty.
+///
+/// Preconditions: `sorted` is ascending.
+pub fn median_u64(sorted: &[u64]) -> Option<u64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some(((u128::from(sorted[n / 2 - 1]) + u128::from(sorted[n / 2])) / 2) as u64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +145,27 @@ mod tests {
         assert_eq!(median(&[]), None);
         assert_eq!(median(&[f64::NAN]), None);
         assert_eq!(median(&[7.0]), Some(7.0));
+    }
+
+    #[test]
+    fn integer_medians_follow_their_conventions() {
+        let even = [1u64, 2, 4, 9];
+        assert_eq!(percentile_low(&even, 50), Some(2));
+        assert_eq!(median_high(&even), Some(4));
+        assert_eq!(median_u64(&even), Some(3));
+        let odd = [1u64, 2, 4];
+        assert_eq!(percentile_low(&odd, 50), Some(2));
+        assert_eq!(median_high(&odd), Some(2));
+        assert_eq!(median_u64(&odd), Some(2));
+        assert_eq!(percentile_low(&even, 0), Some(1));
+        assert_eq!(percentile_low(&even, 90), Some(4));
+        assert_eq!(percentile_low(&even, 100), Some(9));
+        let empty: [u64; 0] = [];
+        assert_eq!(percentile_low(&empty, 50), None);
+        assert_eq!(median_high(&empty), None);
+        assert_eq!(median_u64(&empty), None);
+        assert_eq!(median_high(&[-3i64, 5]), Some(5));
+        assert_eq!(median_u64(&[u64::MAX, u64::MAX]), Some(u64::MAX));
     }
 
     #[test]

@@ -13,22 +13,23 @@
 //!
 //! Prints a SKIP line where /dev/kvm is absent or the VM cannot be made.
 
-use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest, SearchStrategy};
-use instrumented_sentry::platform::inproc::InProcConfig;
-use instrumented_sentry::platform::kvm::exit_bench::{
+use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
+use instrumented_sentry::platform::inproc_address_space::InProcConfig;
+use instrumented_sentry::platform::kvm::guest::exit_choice::{
     choose_syscall_exit, measure_placed, program, ExitMechanism,
 };
-use instrumented_sentry::platform::kvm::exits::{SyscallExit, SYS_EXIT};
-use instrumented_sentry::platform::kvm::guest_run::{
+use instrumented_sentry::platform::kvm::vmm::exits::{SyscallExit, SYS_EXIT};
+use instrumented_sentry::platform::kvm::vmm::machine::{GuestEvent, Machine};
+use instrumented_sentry::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
+use instrumented_sentry::runners::kvm::guest_run::{
     make_guest_mm, make_guest_mm_placed, run_guest,
 };
-use instrumented_sentry::platform::kvm::guest_workloads::{
+use instrumented_sentry::runners::kvm::guest_workloads::{
     mmap_loop_data_len, mmap_loop_program, MmapLoop, MmapLoopTimings, MAP_PRIVATE, WORKLOAD_FD,
 };
-use instrumented_sentry::platform::kvm::machine::{GuestEvent, Machine};
-use instrumented_sentry::platform::kvm::runner::kvm_available;
-use instrumented_sentry::platform::kvm::sentry_calls::GuestFds;
-use instrumented_sentry::platform::kvm::vcpu_thread::VcpuPlacement;
+use instrumented_sentry::runners::kvm::runner::kvm_available;
+use instrumented_sentry::runners::kvm::sentry_calls::GuestFds;
+use instrumented_sentry::segment::GapSearch;
 
 const CALLS: u64 = 4000;
 
@@ -46,9 +47,10 @@ fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-fn inproc_mm() -> MemoryManager<instrumented_sentry::platform::inproc::InProcAddressSpace> {
+fn inproc_mm(
+) -> MemoryManager<instrumented_sentry::platform::inproc_address_space::InProcAddressSpace> {
     MemoryManager::inproc(
-        MmConfig::with_search(SearchStrategy::MaxGap),
+        MmConfig::with_search(GapSearch::MaxGap),
         &InProcConfig::default(),
     )
     .expect("in-process sentry")
@@ -168,7 +170,7 @@ fn between_exits_and_kvm(
     };
     let prog = mmap_loop_program(&p).expect("assemble");
     let mut kmm = make_guest_mm_placed(
-        MmConfig::with_search(SearchStrategy::MaxGap),
+        MmConfig::with_search(GapSearch::MaxGap),
         prog,
         mmap_loop_data_len(CALLS, false),
         64 << 30,
@@ -206,7 +208,7 @@ fn paired_in_one_vm(exit: SyscallExit) -> (u64, u64, i64) {
     };
     let prog = mmap_loop_program(&p).expect("assemble");
     let mut mm = make_guest_mm(
-        MmConfig::with_search(SearchStrategy::MaxGap),
+        MmConfig::with_search(GapSearch::MaxGap),
         prog,
         mmap_loop_data_len(CALLS, true),
         64 << 30,

@@ -14,8 +14,9 @@
 //! rdtsc directly (medians) and the ratios the study cares about.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest, PAGE_SIZE};
-use instrumented_sentry::platform::inproc::{InProcAddressSpace, InProcConfig};
+use instrumented_sentry::addr::PAGE_SIZE;
+use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
+use instrumented_sentry::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use instrumented_sentry::probes::{read_tsc, Calibration, ProbeConfig, Probes, Site};
 use instrumented_sentry::segment::GapSearch;
 use std::hint::black_box;

@@ -18,7 +18,8 @@
 //! segment's end must reach the first.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use instrumented_sentry::segment::{GapSearch, Range, SegmentFunctions, SegmentSet};
+use instrumented_sentry::addr::Range;
+use instrumented_sentry::segment::{GapSearch, SegmentFunctions, SegmentSet};
 use std::hint::black_box;
 use std::time::Duration;
 

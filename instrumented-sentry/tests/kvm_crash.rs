@@ -3,12 +3,12 @@
 //! hanging or taking the host down.
 
 use iced_x86::code_asm::*;
-use instrumented_sentry::platform::kvm::guest_program::{GuestProgram, ProgramBuilder};
-use instrumented_sentry::platform::kvm::layout::{
+use instrumented_sentry::platform::kvm::guest::program::{GuestProgram, ProgramBuilder};
+use instrumented_sentry::platform::kvm::vmm::layout::{
     sys_gva, PAGE_SIZE, R0_STACK_OFF, R0_STACK_TOP_OFF,
 };
-use instrumented_sentry::platform::kvm::machine::{Machine, MachineError};
-use instrumented_sentry::platform::kvm::runner::kvm_available;
+use instrumented_sentry::platform::kvm::vmm::machine::{Machine, MachineError};
+use instrumented_sentry::runners::kvm::runner::kvm_available;
 
 fn program(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> GuestProgram {
     let mut b = ProgramBuilder::new().expect("runtime");

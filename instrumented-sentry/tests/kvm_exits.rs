@@ -6,8 +6,8 @@
 //! `cargo test -p instrumented-sentry --release --test kvm_exits -- --nocapture`
 //! prints the medians.
 
-use instrumented_sentry::platform::kvm::exit_bench::{choose_syscall_exit, ExitMechanism};
-use instrumented_sentry::platform::kvm::runner::kvm_available;
+use instrumented_sentry::platform::kvm::guest::exit_choice::{choose_syscall_exit, ExitMechanism};
+use instrumented_sentry::runners::kvm::runner::kvm_available;
 
 #[test]
 fn exit_mechanisms_are_measured_and_the_cheaper_one_chosen() {

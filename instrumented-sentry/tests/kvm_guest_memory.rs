@@ -5,16 +5,17 @@
 //! translation). Both hold with `KVM_RUN` on its own vCPU thread (the
 //! default where two CPUs are usable) and on the sentry's thread.
 
-use instrumented_sentry::mm::{MmConfig, SearchStrategy};
-use instrumented_sentry::platform::kvm::exits::SyscallExit;
-use instrumented_sentry::platform::kvm::guest_run::{
+use instrumented_sentry::mm::MmConfig;
+use instrumented_sentry::platform::kvm::vmm::exits::SyscallExit;
+use instrumented_sentry::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
+use instrumented_sentry::runners::kvm::guest_run::{
     make_guest_mm_placed, run_guest, GuestRunError,
 };
-use instrumented_sentry::platform::kvm::guest_workloads::{
+use instrumented_sentry::runners::kvm::guest_workloads::{
     pattern_program, AfterPattern, WORKLOAD_FD,
 };
-use instrumented_sentry::platform::kvm::sentry_calls::{GuestFds, KvmMemoryManager};
-use instrumented_sentry::platform::kvm::vcpu_thread::VcpuPlacement;
+use instrumented_sentry::runners::kvm::sentry_calls::{GuestFds, KvmMemoryManager};
+use instrumented_sentry::segment::GapSearch;
 
 const PLACEMENTS: [VcpuPlacement; 2] = [VcpuPlacement::OwnThread, VcpuPlacement::SentryThread];
 
@@ -33,7 +34,7 @@ fn guest(
     }
     let program = pattern_program(LEN, after, exit).expect("assemble");
     let mut mm = match make_guest_mm_placed(
-        MmConfig::with_search(SearchStrategy::MaxGap),
+        MmConfig::with_search(GapSearch::MaxGap),
         program,
         4096,
         1 << 36,

@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
-use instrumented_sentry::platform::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
+use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner};
+use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
+use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
-use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner};
 use instrumented_sentry::workload::trace::parse_trace;
-use instrumented_sentry::workload::{Mapping, PlatformRunner, PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 
 fn runner(search: GapSearch) -> Option<KvmRunner> {
     if let Err(why) = kvm_available() {
@@ -36,7 +37,7 @@ fn exp1(mapping: Mapping, touch: bool, iterations: u64) -> PointSpec {
     }
 }
 
-fn site_calls(outcome: &instrumented_sentry::workload::TrialOutcome, site: &str) -> u64 {
+fn site_calls(outcome: &instrumented_sentry::runners::TrialOutcome, site: &str) -> u64 {
     outcome
         .probes
         .iter()

@@ -6,11 +6,12 @@
 //! (`check_invariants`), and the host-mapping model equal to the kernel's
 //! count in `/proc/self/maps` (every few steps).
 
+use instrumented_sentry::addr::{Access, Perms, PAGE_SIZE};
 use instrumented_sentry::mm::{
-    Access, Backing, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags,
-    Perms, Placement, PAGE_SIZE,
+    Backing, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags,
+    Placement,
 };
-use instrumented_sentry::platform::inproc::{InProcAddressSpace, InProcConfig};
+use instrumented_sentry::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use instrumented_sentry::segment::GapSearch;
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,10 +1,11 @@
 //! Targeted tests of the memory manager's Linux/gVisor semantics on the
 //! in-process platform.
 
+use instrumented_sentry::addr::{Access, Perms, PAGE_SIZE};
 use instrumented_sentry::mm::{
-    Access, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags, Perms, Placement, PAGE_SIZE,
+    MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags, Placement,
 };
-use instrumented_sentry::platform::inproc::{InProcAddressSpace, InProcConfig};
+use instrumented_sentry::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use instrumented_sentry::platform::PlatformError;
 use instrumented_sentry::segment::GapSearch;
 

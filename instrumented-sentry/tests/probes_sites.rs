@@ -2,13 +2,14 @@
 //! should, probes can be switched off at run time, reset clears, and the
 //! per-call series covers every call.
 
-use instrumented_sentry::mm::{Access, MemoryManager, MmConfig, MmapRequest, PAGE_SIZE};
-use instrumented_sentry::platform::inproc::InProcConfig;
+use instrumented_sentry::addr::{Access, PAGE_SIZE};
+use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
+use instrumented_sentry::platform::inproc_address_space::InProcConfig;
 use instrumented_sentry::probes::{Calibration, ProbeConfig, Site};
 use instrumented_sentry::segment::GapSearch;
 
 fn calls(
-    mm: &MemoryManager<instrumented_sentry::platform::inproc::InProcAddressSpace>,
+    mm: &MemoryManager<instrumented_sentry::platform::inproc_address_space::InProcAddressSpace>,
     site: Site,
 ) -> u64 {
     mm.probes().histogram(site).count()

@@ -2,7 +2,8 @@
 //! adjacency and merges on either side, splits, range removal, the
 //! search semantics at gap boundaries, and large ordered builds.
 
-use instrumented_sentry::segment::{GapSearch, Range, SegmentError, SegmentFunctions, SegmentSet};
+use instrumented_sentry::addr::Range;
+use instrumented_sentry::segment::{GapSearch, SegmentError, SegmentFunctions, SegmentSet};
 
 /// Values are (object, offset); adjacent segments merge when the object
 /// matches and offsets are contiguous.

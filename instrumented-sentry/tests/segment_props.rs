@@ -9,7 +9,8 @@
 //! gap a brute-force scan of the oracle finds. The generator is a seeded
 //! splitmix64, so every run is the same; a failure prints its seed and step.
 
-use instrumented_sentry::segment::{GapSearch, Range, SegmentFunctions, SegmentSet};
+use instrumented_sentry::addr::Range;
+use instrumented_sentry::segment::{GapSearch, SegmentFunctions, SegmentSet};
 use std::collections::BTreeMap;
 
 /// A value like a file-backed VMA: a backing object and a file offset.

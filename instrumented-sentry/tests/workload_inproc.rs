@@ -3,15 +3,16 @@
 
 use bundle::stats::{median, percentile, reduce_series, summarize};
 use instrumented_sentry::mm::MmConfig;
-use instrumented_sentry::platform::inproc::InProcConfig;
+use instrumented_sentry::platform::inproc_address_space::InProcConfig;
 use instrumented_sentry::probes::Site;
+use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner, InprocTarget};
+use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
 use instrumented_sentry::workload::exec::{
     run_malloc_model_trial, MallocModel, MALLOC_MMAP_THRESHOLD,
 };
-use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner, InprocTarget};
 use instrumented_sentry::workload::target::MemoryTarget;
-use instrumented_sentry::workload::{Mapping, PlatformRunner, PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 
 fn spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec {
     PointSpec {

@@ -1,14 +1,12 @@
 //! The native platform: real host mmaps, cleaned up after each trial, and
 //! refusals that protect the process it runs in.
 
-use instrumented_sentry::platform::native::{
-    current_vmas, max_map_count, run_native_malloc_trial, NativeRunner, NativeTarget,
-};
+use instrumented_sentry::host::{max_map_count, process_mappings};
+use instrumented_sentry::runners::native::{run_native_malloc_trial, NativeRunner, NativeTarget};
+use instrumented_sentry::runners::{PlatformRunner, PointError};
 use instrumented_sentry::workload::exec::{experiment_call, run_mmap_trial};
 use instrumented_sentry::workload::target::{MemoryTarget, MmapCall, TargetError, MAP_FIXED};
-use instrumented_sentry::workload::{
-    Mapping, PlatformRunner, PointError, PointSpec, PointWork, WorkloadKind,
-};
+use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 
 fn spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec {
     PointSpec {
@@ -22,7 +20,7 @@ fn spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec 
 
 #[test]
 fn every_mapping_kind_runs_and_is_unmapped_after() {
-    let before = current_vmas().unwrap();
+    let before = process_mappings().unwrap();
     for mapping in Mapping::ALL {
         for touch in [false, true] {
             let mut t = NativeTarget::new();
@@ -33,7 +31,7 @@ fn every_mapping_kind_runs_and_is_unmapped_after() {
             assert_eq!(t.host_mappings(), 0, "trial unmapped everything");
         }
     }
-    let after = current_vmas().unwrap();
+    let after = process_mappings().unwrap();
     assert!(
         after <= before + 8,
         "VMAs leaked: {before} before, {after} after"

@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 
 use instrumented_sentry::mm::MmConfig;
-use instrumented_sentry::platform::inproc::InProcConfig;
+use instrumented_sentry::platform::inproc_address_space::InProcConfig;
+use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner, InprocTarget};
+use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
-use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner, InprocTarget};
 use instrumented_sentry::workload::target::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ};
 use instrumented_sentry::workload::trace::{
     parse_trace, parse_trace_file, replay_trace, TraceError, TraceOp, TraceResult,
 };
-use instrumented_sentry::workload::{PlatformRunner, PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::{PointSpec, PointWork, WorkloadKind};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -24,7 +24,7 @@ use bundle::{
     STACKS_FOLDED,
 };
 use instrumented_sentry::probes::Calibration;
-use instrumented_sentry::workload::{PlatformRunner, PointError};
+use instrumented_sentry::runners::{PlatformRunner, PointError};
 
 use crate::error::{CliError, Outcome};
 use config::{PlatformKind, RunConfig};

@@ -1,8 +1,8 @@
-//! The only unsafe code of the sharing analysis: `process_vm_readv` and
-//! `lseek(SEEK_DATA / SEEK_HOLE)`, wrapped in safe functions.
+//! The only unsafe code of the sharing analysis: `process_vm_readv`,
+//! wrapped in a safe function; `lseek(SEEK_DATA / SEEK_HOLE)` is the
+//! sentry's (`instrumented_sentry::host::seek_data_or_hole`).
 
 use std::io;
-use std::os::fd::AsRawFd;
 
 /// Most iovecs one `process_vm_readv` call accepts (`IOV_MAX`).
 pub const MAX_IOVECS: usize = 1024;
@@ -58,29 +58,7 @@ pub fn process_vm_readv(pid: i32, local: &mut [u8], remote: &[(u64, usize)]) -> 
     }
 }
 
-/// Where the next data (`data = true`, `SEEK_DATA`) or hole (`SEEK_HOLE`) of
-/// `file` starts at or after `offset`. `Ok(None)` when there is no more data
-/// (ENXIO).
-pub fn seek_data_or_hole(file: &std::fs::File, offset: u64, data: bool) -> io::Result<Option<u64>> {
-    let whence = if data {
-        libc::SEEK_DATA
-    } else {
-        libc::SEEK_HOLE
-    };
-    let off = libc::off_t::try_from(offset)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
-    // SAFETY: `lseek` on a descriptor owned by `file`, which is borrowed for
-    // the call and so stays open; it touches no memory of ours.
-    let r = unsafe { libc::lseek(file.as_raw_fd(), off, whence) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ENXIO) {
-            return Ok(None);
-        }
-        return Err(e);
-    }
-    Ok(Some(r as u64))
-}
+pub use instrumented_sentry::host::seek_data_or_hole;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,13 @@
 //! mapAS and its inverse: telling the platform [`AddressSpace`] about PMAs
 //! (gVisor's `address_space.go`), and populate (getPMAs + mapAS for a range).
 
+use crate::addr::Perms;
+use crate::addr::Range;
 use crate::mm::error::MmError;
 use crate::mm::manager::MemoryManager;
-use crate::mm::perms::Perms;
 use crate::mm::pma::Pma;
 use crate::platform::AddressSpace;
 use crate::probes::{probe_site, Site};
-use crate::segment::Range;
 
 impl<A: AddressSpace> MemoryManager<A> {
     /// mapAS: maps new PMA runs (contiguous memory-file offsets) into the
@@ -117,7 +117,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             crate::mm::vma::Backing::Anonymous => vr.end,
             crate::mm::vma::Backing::File { file, offset } => {
                 let size = self.files.get(file).map(|f| f.size).unwrap_or(0);
-                let size = crate::mm::perms::page_round_up(size).unwrap_or(u64::MAX);
+                let size = crate::addr::page_round_up(size).unwrap_or(u64::MAX);
                 if size <= offset {
                     vr.start
                 } else {

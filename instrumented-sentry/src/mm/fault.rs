@@ -3,13 +3,13 @@
 //! loads/stores, one per page, faulting as needed) and `read`/`write`
 //! (copy-in/copy-out of application memory, like gVisor's `CopyIn`/`CopyOut`).
 
+use crate::addr::Range;
+use crate::addr::{page_round_down, page_round_up, Access, Perms, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::mm::error::MmError;
 use crate::mm::manager::MemoryManager;
-use crate::mm::perms::{page_round_down, page_round_up, Access, Perms, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::mm::vma::Backing;
 use crate::platform::AddressSpace;
 use crate::probes::{probe_site, Site};
-use crate::segment::Range;
 
 fn allows(perms: Perms, access: Access) -> bool {
     match access {

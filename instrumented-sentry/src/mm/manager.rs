@@ -4,16 +4,18 @@
 //! `get_pmas`, `address_space.rs` (mapAS) and `fault.rs` (faults, touch,
 //! copy in/out).
 
+use crate::addr::Range;
+use crate::addr::{page_round_down, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::mm::error::MmError;
 use crate::mm::file::{FileId, FileTable};
 use crate::mm::memory_file::{MemoryFile, MemoryFileConfig};
 use crate::mm::page_allocator::PageAllocator;
-use crate::mm::perms::{page_round_down, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::mm::pma::{Pma, PmaSet};
 use crate::mm::vma::{Backing, MmapDirection, Vma, VmaSet};
+use crate::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use crate::platform::{AddressSpace, PlatformError};
 use crate::probes::{ProbeConfig, Probes};
-use crate::segment::{GapSearch, Range, SegmentSet};
+use crate::segment::{GapSearch, SegmentSet};
 
 /// Settings of one memory manager, chosen per run.
 #[derive(Clone, Debug)]
@@ -134,6 +136,13 @@ impl<A: AddressSpace> std::fmt::Debug for MemoryManager<A> {
             .field("layout", &self.layout)
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+impl MemoryManager<InProcAddressSpace> {
+    /// A memory manager on the in-process platform.
+    pub fn inproc(config: MmConfig, inproc: &InProcConfig) -> Result<Self, MmError> {
+        MemoryManager::new(config, |mf| InProcAddressSpace::new(mf.fd(), inproc))
     }
 }
 

@@ -101,7 +101,7 @@ impl MemoryFile {
     /// or a maximum that is not a positive multiple of it; `Host` if the
     /// memfd or the view reservation cannot be made.
     pub fn new(config: &MemoryFileConfig) -> Result<Self, MemoryFileError> {
-        use crate::mm::perms::is_page_aligned;
+        use crate::addr::is_page_aligned;
         if config.chunk_size == 0 || !is_page_aligned(config.chunk_size) {
             return Err(MemoryFileError::Config(
                 "chunk size must be a positive multiple of 4096",

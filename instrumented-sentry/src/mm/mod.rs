@@ -34,8 +34,9 @@
 //!
 //! # Example
 //! ```
-//! use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest, Access};
-//! use instrumented_sentry::platform::inproc::InProcConfig;
+//! use instrumented_sentry::addr::Access;
+//! use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
+//! use instrumented_sentry::platform::inproc_address_space::InProcConfig;
 //! use instrumented_sentry::segment::GapSearch;
 //!
 //! let mut mm = MemoryManager::inproc(MmConfig::with_search(GapSearch::MaxGap), &InProcConfig::default()).unwrap();
@@ -56,7 +57,6 @@ pub mod file;
 mod manager;
 pub mod memory_file;
 pub mod page_allocator;
-pub mod perms;
 pub mod pma;
 mod syscalls;
 pub mod vma;
@@ -65,9 +65,6 @@ pub use error::MmError;
 pub use file::FileId;
 pub use manager::{Layout, MemoryManager, MmConfig, MmStats};
 pub use memory_file::{MemoryFile, MemoryFileConfig, MemoryFileError, MEMFD_NAME};
-pub use perms::{Access, Perms, HUGE_PAGE_SIZE, PAGE_SIZE};
 pub use pma::Pma;
 pub use syscalls::{MmapRequest, MremapFlags, Placement};
 pub use vma::{Backing, MmapDirection, Vma};
-
-pub use crate::segment::GapSearch as SearchStrategy;

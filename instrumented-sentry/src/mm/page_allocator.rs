@@ -16,9 +16,10 @@
 //! Freed ranges are released to the host (`fallocate(PUNCH_HOLE)`, so they
 //! read as zero) and reused first, since they lie above untouched space.
 
+use crate::addr::Range;
+use crate::addr::PAGE_SIZE;
 use crate::mm::memory_file::{MemoryFile, MemoryFileError};
-use crate::mm::perms::PAGE_SIZE;
-use crate::segment::{GapSearch, InvariantError, Range, SegmentFunctions, SegmentSet};
+use crate::segment::{GapSearch, InvariantError, SegmentFunctions, SegmentSet};
 
 /// Merge policy of the allocation set: used ranges always merge.
 pub struct AllocFunctions;

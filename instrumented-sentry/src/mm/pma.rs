@@ -6,8 +6,9 @@
 //! (PMA present ⟺ reachable by the application). Pages with a VMA but no
 //! PMA fault.
 
-use crate::mm::perms::Perms;
-use crate::segment::{Range, SegmentFunctions, SegmentSet};
+use crate::addr::Perms;
+use crate::addr::Range;
+use crate::segment::{SegmentFunctions, SegmentSet};
 
 /// One PMA's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +50,9 @@ impl SegmentFunctions for PmaFunctions {
 /// The PMA set type.
 pub type PmaSet = SegmentSet<PmaFunctions>;
 
+use crate::addr::PAGE_SIZE;
 use crate::mm::error::MmError;
 use crate::mm::manager::MemoryManager;
-use crate::mm::perms::PAGE_SIZE;
 use crate::mm::vma::{Backing, Vma};
 use crate::platform::AddressSpace;
 

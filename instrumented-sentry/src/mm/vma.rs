@@ -4,10 +4,19 @@
 //! The VMA set is a [`SegmentSet`] with max-gap tracking on, so
 //! `find_available` can run either gap search ([`GapSearch::Linear`], gVisor
 //! before the fix, or [`GapSearch::MaxGap`]) chosen per memory manager.
+//!
+//! `create_vma` (createVMA) and `find_available` (findAvailable) are here,
+//! as in gVisor's `vma.go`: methods of [`MemoryManager`], `#[inline(never)]`
+//! so profiles show them by name.
 
+use crate::addr::{page_round_down, Perms, Range, HUGE_PAGE_SIZE, PAGE_SIZE};
+use crate::mm::error::MmError;
 use crate::mm::file::FileId;
-use crate::mm::perms::{Perms, HUGE_PAGE_SIZE, PAGE_SIZE};
-use crate::segment::{GapSearch, Range, SegmentFunctions, SegmentSet};
+use crate::mm::manager::MemoryManager;
+use crate::mm::syscalls::Placement;
+use crate::platform::AddressSpace;
+use crate::probes::{probe_site, Site};
+use crate::segment::{GapSearch, SegmentFunctions, SegmentSet};
 
 /// What a VMA maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,4 +172,95 @@ pub fn find_lowest_available(
         from = g.end;
     }
     None
+}
+
+impl<A: AddressSpace> MemoryManager<A> {
+    /// createVMA: places and inserts the VMA (merging with neighbours).
+    ///
+    /// Postconditions: on success the returned range is covered by VMAs
+    /// with `vma`'s value; with `Fixed`, whatever was there before is gone.
+    #[inline(never)]
+    pub(crate) fn create_vma(
+        &mut self,
+        placement: Placement,
+        len: u64,
+        vma: Vma,
+    ) -> Result<Range, MmError> {
+        let (hint, fixed, unmap) = match placement {
+            Placement::Any => (None, false, false),
+            Placement::Hint(a) => (Some(page_round_down(a)), false, false),
+            Placement::Fixed(a) => (Some(a), true, true),
+            Placement::FixedNoReplace(a) => {
+                let r = Range::from_start_len(a, len)
+                    .ok_or(MmError::NoMemory("address + length overflows"))?;
+                if self.vmas.intersecting(r).next().is_some() {
+                    return Err(MmError::Exists { addr: a, len });
+                }
+                (Some(a), true, false)
+            }
+        };
+        let addr = probe_site!(
+            self.probes,
+            Site::FindAvailable,
+            self.find_available(len, hint, fixed, unmap)
+        )?;
+        let r = Range::new(addr, addr + len);
+        if unmap {
+            self.unmap_range(r)?;
+        }
+        self.insert_vma(r, vma)?;
+        Ok(r)
+    }
+
+    /// findAvailable (gVisor's `findAvailableLocked`): the hint if it fits
+    /// (or unconditionally with MAP_FIXED), else the highest (top-down) or
+    /// lowest (bottom-up) gap that fits, huge-page aligned for requests of
+    /// 2 MiB or more, using the configured gap search.
+    #[inline(never)]
+    pub fn find_available(
+        &self,
+        len: u64,
+        hint: Option<u64>,
+        fixed: bool,
+        unmap: bool,
+    ) -> Result<u64, MmError> {
+        let allowed = self.layout.range;
+        if let Some(h) = hint {
+            if let Some(r) = Range::from_start_len(h, len) {
+                if allowed.is_superset_of(&r) {
+                    if unmap {
+                        return Ok(h);
+                    }
+                    if self.vmas.find_gap(h).is_some_and(|g| g.is_superset_of(&r)) {
+                        return Ok(h);
+                    }
+                }
+            }
+        }
+        if fixed {
+            return Err(MmError::NoMemory(
+                "fixed range is outside the address space or not free",
+            ));
+        }
+        let align = placement_alignment(len);
+        let found = match self.config.direction {
+            MmapDirection::TopDown => find_highest_available(
+                &self.vmas,
+                self.config.search,
+                len,
+                align,
+                allowed.start,
+                self.layout.top_down_base,
+            ),
+            MmapDirection::BottomUp => find_lowest_available(
+                &self.vmas,
+                self.config.search,
+                len,
+                align,
+                self.layout.bottom_up_base,
+                allowed.end,
+            ),
+        };
+        found.ok_or(MmError::NoMemory("no free range large enough"))
+    }
 }

@@ -1,5 +1,15 @@
-//! Platforms a workload runs on: native (host syscalls), inproc (the sentry
-//! in this process), kvm (the workload as a guest).
+//! The platforms' side of the memory manager: the address-space seam and
+//! its implementations, and the KVM virtual machine monitor.
+//!
+//! - [`inproc_address_space`]: the in-process platform (host `mmap` of the
+//!   memory file into an arena of this process);
+//! - [`kvm`]: the KVM platform (guest page tables over memory slots, the
+//!   VMM, the guest programs).
+//!
+//! This module depends only on the leaf modules (`addr`, `segment`,
+//! `host`): never on the memory manager, the workloads or the runners. An
+//! implementation gets the memory file as its descriptor and size. What
+//! runs a workload on a platform (native, inproc, kvm) is in `runners`.
 //!
 //! # The seam: [`AddressSpace`]
 //!
@@ -23,14 +33,12 @@
 //!
 //! All addresses and lengths are page-aligned and non-empty; ranges lie in
 //! [`AddressSpace::app_range`]. Offsets refer to the memory file the
-//! platform was built with (`MemoryFile::fd`).
+//! platform was built with (the memory manager's memfd).
 
-pub mod inproc;
+pub mod inproc_address_space;
 pub mod kvm;
-pub mod native;
 
-use crate::mm::Perms;
-use crate::segment::Range;
+use crate::addr::{Perms, Range};
 use std::io;
 
 /// Failure of a platform operation.
@@ -90,7 +98,7 @@ pub enum PlatformError {
 
 /// The platform seam of the memory manager (gVisor's `platform.AddressSpace`).
 ///
-/// Implementations: [`inproc::InProcAddressSpace`] (host mmap into a
+/// Implementations: [`inproc_address_space::InProcAddressSpace`] (host mmap into a
 /// low-address arena), `kvm` (guest page tables over memory slots).
 pub trait AddressSpace {
     /// Short platform name (`inproc`, `kvm`).

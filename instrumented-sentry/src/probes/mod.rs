@@ -32,7 +32,7 @@ mod tsc;
 
 pub use histogram::CycleHistogram;
 pub use series::CallSeriesRecorder;
-pub use tsc::{calibrate_tsc_hz, measure_pair_cost, read_tsc};
+pub use tsc::{calibrate_tsc_hz, measure_pair_cost, measure_tsc_hz, read_tsc};
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -175,6 +175,12 @@ impl Calibration {
     /// Converts cycles to nanoseconds.
     pub fn cycles_to_ns(&self, cycles: f64) -> f64 {
         cycles * 1e9 / self.tsc_hz.max(1) as f64
+    }
+
+    /// Converts whole cycles to whole nanoseconds (rounded down, exact
+    /// integer arithmetic).
+    pub fn cycles_to_whole_ns(&self, cycles: u64) -> u64 {
+        (u128::from(cycles) * 1_000_000_000 / u128::from(self.tsc_hz.max(1))) as u64
     }
 }
 

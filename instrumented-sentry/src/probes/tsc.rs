@@ -32,22 +32,30 @@ fn monotonic_ns() -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The TSC frequency in Hz measured against CLOCK_MONOTONIC over one
+/// `window`; `None` when the counter did not advance.
+pub fn measure_tsc_hz(window: Duration) -> Option<u64> {
+    let t0 = Instant::now();
+    let c0 = read_tsc();
+    while t0.elapsed() < window {
+        std::hint::spin_loop();
+    }
+    let c1 = read_tsc();
+    let ns = t0.elapsed().as_nanos();
+    if c1 <= c0 || ns == 0 {
+        return None;
+    }
+    Some(u64::try_from(u128::from(c1 - c0) * 1_000_000_000 / ns).unwrap_or(u64::MAX))
+}
+
 /// Measures the TSC frequency in Hz against CLOCK_MONOTONIC over `window`.
 ///
-/// Postconditions: the result is > 0. Takes the median of three windows so a
-/// descheduling in one of them does not skew it.
+/// Postconditions: the result is > 0. Takes the median of three windows
+/// ([`measure_tsc_hz`]) so a descheduling in one of them does not skew it.
 pub fn calibrate_tsc_hz(window: Duration) -> u64 {
     let mut estimates = [0u64; 3];
     for est in estimates.iter_mut() {
-        let t0 = Instant::now();
-        let c0 = read_tsc();
-        while t0.elapsed() < window {
-            std::hint::spin_loop();
-        }
-        let c1 = read_tsc();
-        let ns = t0.elapsed().as_nanos().max(1);
-        let cycles = u128::from(c1.wrapping_sub(c0));
-        *est = u64::try_from(cycles * 1_000_000_000 / ns).unwrap_or(u64::MAX);
+        *est = measure_tsc_hz(window).unwrap_or(0);
     }
     estimates.sort_unstable();
     estimates[1].max(1)

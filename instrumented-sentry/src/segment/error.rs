@@ -1,7 +1,7 @@
 //! Errors of the segment set: caller misuse (returned, never panicked on)
 //! and invariant violations found by `check_invariants`.
 
-use super::range::Range;
+use crate::addr::Range;
 use thiserror::Error;
 
 /// A segment-set operation that the caller asked for but that the set's

@@ -2,10 +2,10 @@
 //!
 //! Iterators borrow the set, so it cannot change while they live.
 
-use super::range::Range;
 use super::set::SegmentSet;
 use super::tree::{Found, Pos};
 use super::SegmentFunctions;
+use crate::addr::Range;
 
 /// Segments in increasing address order, up to an end address.
 pub struct Segments<'a, F: SegmentFunctions> {

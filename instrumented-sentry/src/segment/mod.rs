@@ -51,16 +51,15 @@
 mod check;
 mod error;
 mod iter;
-mod range;
 mod search;
 mod set;
 mod tree;
 
 pub use error::{InvariantError, ParseGapSearchError, SegmentError};
 pub use iter::{Gaps, GapsRev, Segments, SegmentsRev};
-pub use range::Range;
 pub use set::SegmentSet;
 
+use crate::addr::Range;
 use std::fmt;
 use std::str::FromStr;
 

@@ -14,10 +14,10 @@
 //! clipped part. `min_len == 0` is treated as 1: only non-empty gaps are
 //! returned.
 
-use super::range::Range;
 use super::set::SegmentSet;
 use super::tree::{Found, Pos, NIL};
 use super::{GapSearch, SegmentFunctions};
+use crate::addr::Range;
 
 /// Length of the part of `g` at or above `from`.
 fn len_from(g: Range, from: u64) -> u64 {

@@ -4,9 +4,9 @@
 //! public operation preserves.
 
 use super::error::SegmentError;
-use super::range::Range;
 use super::tree::{Found, Node, Pos, NIL};
 use super::SegmentFunctions;
+use crate::addr::Range;
 use std::fmt;
 use std::marker::PhantomData;
 

@@ -4,9 +4,9 @@
 //! rotations and node merges). Callers of the primitives flush the max-gap
 //! cache (`flush_dirty`) before returning to the user.
 
-use super::range::Range;
 use super::set::SegmentSet;
 use super::SegmentFunctions;
+use crate::addr::Range;
 
 /// "No node": the root's parent.
 pub(super) const NIL: u32 = u32::MAX;

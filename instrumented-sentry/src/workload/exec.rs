@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
-use super::spec::{page_round_up, Mapping, PAGE_SIZE};
+use super::spec::Mapping;
 use super::target::{
     Errno, MemoryTarget, MmapCall, TargetError, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ,
     PROT_WRITE,
 };
+use crate::addr::{page_round_up, PAGE_SIZE};
 
 /// What one trial of a workload measured.
 #[derive(Debug, Clone, PartialEq, Eq)]

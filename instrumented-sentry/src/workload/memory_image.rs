@@ -5,9 +5,11 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use crate::host::seek_data_or_hole;
 
 /// Copy `len` bytes of `fd` to a new file at `path`, skipping holes.
 /// Returns `len`.
@@ -20,13 +22,15 @@ pub fn write_sparse_copy(fd: BorrowedFd<'_>, len: u64, path: &Path) -> io::Resul
     let mut buf = vec![0u8; 1 << 20];
     let mut pos: u64 = 0;
     while pos < len {
-        let Some(data) = seek(&src, pos, libc::SEEK_DATA)? else {
+        let Some(data) = seek_data_or_hole(&src, pos, true)? else {
             break;
         };
         if data >= len {
             break;
         }
-        let hole = seek(&src, data, libc::SEEK_HOLE)?.unwrap_or(len).min(len);
+        let hole = seek_data_or_hole(&src, data, false)?
+            .unwrap_or(len)
+            .min(len);
         let mut at = data;
         while at < hole {
             let n = ((hole - at) as usize).min(buf.len());
@@ -38,22 +42,4 @@ pub fn write_sparse_copy(fd: BorrowedFd<'_>, len: u64, path: &Path) -> io::Resul
     }
     dst.sync_all()?;
     Ok(len)
-}
-
-/// `lseek(fd, from, whence)`; `None` when there is no more data (ENXIO).
-fn seek(f: &File, from: u64, whence: libc::c_int) -> io::Result<Option<u64>> {
-    let off =
-        libc::off_t::try_from(from).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-    // SAFETY: lseek on a file descriptor we own (a duplicate); it only moves
-    // that open file description's offset, which nothing else here uses
-    // (all reads are positional).
-    let r = unsafe { libc::lseek(f.as_raw_fd(), off, whence) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ENXIO) {
-            return Ok(None);
-        }
-        return Err(e);
-    }
-    Ok(Some(r as u64))
 }

@@ -8,14 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::trace::Trace;
-
-/// Size of a page on every platform here.
-pub const PAGE_SIZE: u64 = 4096;
-
-/// Round `n` up to a multiple of the page size; `None` on overflow.
-pub fn page_round_up(n: u64) -> Option<u64> {
-    n.checked_add(PAGE_SIZE - 1).map(|v| v & !(PAGE_SIZE - 1))
-}
+use crate::addr::page_round_up;
 
 /// The kind of mapping an experiment makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

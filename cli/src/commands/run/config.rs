@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use instrumented_sentry::workload::spec::{page_round_up, PAGE_SIZE};
+use instrumented_sentry::addr::{page_round_up, PAGE_SIZE};
 use instrumented_sentry::workload::trace::parse_trace_file;
 use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use bundle::stats::summarize;
 use bundle::{CallSeries, LatencyStats, Point, SiteStats};
 use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
-use instrumented_sentry::workload::{PlatformRunner, PointError, PointSpec, TrialOutcome};
+use instrumented_sentry::runners::{PlatformRunner, PointError, TrialOutcome};
+use instrumented_sentry::workload::PointSpec;
 
 use super::collect::{PointCollector, PointContext};
 use super::interrupt;

@@ -5,10 +5,10 @@
 //! returns one line saying why; the run records a failure for each of its
 //! points and the other platforms still run.
 
-use instrumented_sentry::platform::native::NativeRunner;
+use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner};
+use instrumented_sentry::runners::native::NativeRunner;
+use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
-use instrumented_sentry::workload::inproc::{InprocOptions, InprocRunner};
-use instrumented_sentry::workload::PlatformRunner;
 
 use super::config::{PlatformChoice, PlatformKind, SearchKind};
 
@@ -51,9 +51,7 @@ pub fn make_runner(
             },
         ))),
         PlatformKind::Kvm => {
-            use instrumented_sentry::platform::kvm::runner::{
-                kvm_available, KvmOptions, KvmRunner,
-            };
+            use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
             kvm_available()?;
             let kvm = KvmOptions {
                 probes: options.probes,

@@ -7,14 +7,14 @@
 //! before it runs again ([`Machine::request_flush`]): the guest keeps stale
 //! translations otherwise.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use super::layout::{MEMFILE_GPA, PAGE_SIZE, USER_MAX, USER_MIN};
-use super::machine::Machine;
-use super::page_tables::{PageTables, PteAccess, PTE_PRESENT};
-use crate::mm::{MemoryFile, Perms};
+use super::vmm::layout::{MEMFILE_GPA, PAGE_SIZE, USER_MAX, USER_MIN};
+use super::vmm::machine::Machine;
+use super::vmm::page_tables::{PageTables, PteAccess, PTE_PRESENT};
+use crate::addr::Perms;
+use crate::addr::Range;
 use crate::platform::{AddressSpace, PlatformError};
-use crate::segment::Range;
 
 const NAME: &str = "kvm";
 
@@ -61,12 +61,18 @@ fn host_error(op: &'static str, addr: u64, len: u64, e: impl std::fmt::Display) 
 }
 
 impl KvmAddressSpace {
-    /// An address space over `machine` for the memory file `file`, managing
+    /// An address space over `machine` for the memory file whose descriptor
+    /// is `memfd` (duplicated) and whose length is `file_size`, managing
     /// `[APP_BASE, APP_BASE + size)` of the guest.
     ///
     /// Errors: the memfd cannot be duplicated, or the range does not fit
     /// below the system region.
-    pub fn new(machine: Machine, file: &MemoryFile, size: u64) -> Result<Self, PlatformError> {
+    pub fn new(
+        machine: Machine,
+        memfd: BorrowedFd<'_>,
+        file_size: u64,
+        size: u64,
+    ) -> Result<Self, PlatformError> {
         let end = APP_BASE
             .checked_add(size)
             .filter(|&e| e <= USER_MAX && size > 0 && size % PAGE_SIZE == 0)
@@ -74,8 +80,7 @@ impl KvmAddressSpace {
                 platform: NAME,
                 reason: format!("application range of {size:#x} bytes does not fit the guest"),
             })?;
-        let memfd = file
-            .fd()
+        let memfd = memfd
             .try_clone_to_owned()
             .map_err(|e| PlatformError::Host {
                 platform: NAME,
@@ -90,7 +95,7 @@ impl KvmAddressSpace {
             range: Range::new(APP_BASE, end),
             pte_writes: 0,
         };
-        space.memory_file_grown(file.size())?;
+        space.memory_file_grown(file_size)?;
         Ok(space)
     }
 

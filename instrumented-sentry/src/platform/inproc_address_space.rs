@@ -26,13 +26,13 @@
 //! the mappings the rest of the process holds at start-up and a margin for
 //! those it makes later.
 
-use crate::mm::memory_file::MemoryFile;
-use crate::mm::perms::{is_page_aligned, Perms};
-use crate::mm::{MemoryManager, MmConfig, MmError};
+use crate::addr::Range;
+use crate::addr::{is_page_aligned, Perms};
+use crate::host::{max_map_count, process_mappings};
 use crate::platform::{AddressSpace, PlatformError};
-use crate::segment::{Range, SegmentFunctions, SegmentSet};
+use crate::segment::{SegmentFunctions, SegmentSet};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 const NAME: &str = "inproc";
 
@@ -168,20 +168,6 @@ fn release_arena(r: Range) {
     }
 }
 
-/// The host's `vm.max_map_count`, if readable.
-pub fn read_max_map_count() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
-/// Mappings this process holds now (lines of `/proc/self/maps`).
-pub fn process_mapping_count() -> Option<u64> {
-    std::fs::read_to_string("/proc/self/maps")
-        .ok()
-        .map(|s| s.lines().count() as u64)
-}
-
 fn errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
@@ -210,12 +196,13 @@ impl std::fmt::Debug for InProcAddressSpace {
 }
 
 impl InProcAddressSpace {
-    /// Reserves the arena and takes a handle on the memory file's memfd.
+    /// Reserves the arena and takes a handle on `memfd`, the memory file's
+    /// descriptor (duplicated: the caller keeps its own).
     ///
     /// Errors: `Unavailable` for a bad arena size, an unreadable
     /// `vm.max_map_count` (without an override) or no free arena; `Host`
     /// if the fd duplication fails.
-    pub fn new(memory_file: &MemoryFile, config: &InProcConfig) -> Result<Self, PlatformError> {
+    pub fn new(memfd: BorrowedFd<'_>, config: &InProcConfig) -> Result<Self, PlatformError> {
         if config.arena_size == 0 || !is_page_aligned(config.arena_size) {
             return Err(PlatformError::Unavailable {
                 platform: NAME,
@@ -223,18 +210,17 @@ impl InProcAddressSpace {
             });
         }
         let (limit, max_map_count, reserved) = match config.max_host_mappings {
-            Some(l) => (l, read_max_map_count().unwrap_or(0), 0),
+            Some(l) => (l, max_map_count().unwrap_or(0), 0),
             None => {
-                let max = read_max_map_count().ok_or_else(|| PlatformError::Unavailable {
+                let max = max_map_count().ok_or_else(|| PlatformError::Unavailable {
                     platform: NAME,
                     reason: "cannot read /proc/sys/vm/max_map_count".into(),
                 })?;
-                let reserved = process_mapping_count().unwrap_or(0) + PROCESS_MAPPING_MARGIN;
+                let reserved = process_mappings().unwrap_or(0) + PROCESS_MAPPING_MARGIN;
                 (max.saturating_sub(reserved), max, reserved)
             }
         };
-        let memfd = memory_file
-            .fd()
+        let memfd = memfd
             .try_clone_to_owned()
             .map_err(|e| PlatformError::Host {
                 platform: NAME,
@@ -496,12 +482,5 @@ impl AddressSpace for InProcAddressSpace {
         // SAFETY: as in `read`, with write access proved.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
         Ok(true)
-    }
-}
-
-impl MemoryManager<InProcAddressSpace> {
-    /// A memory manager on the in-process platform.
-    pub fn inproc(config: MmConfig, inproc: &InProcConfig) -> Result<Self, MmError> {
-        MemoryManager::new(config, |mf| InProcAddressSpace::new(mf, inproc))
     }
 }

@@ -15,7 +15,6 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
-use super::guest_program::GuestProgram;
 use super::host_mapping::HostMappingError;
 use super::layout::{
     sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, PAGE_SIZE, R0_STACK_OFF,
@@ -25,6 +24,7 @@ use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
 use super::page_tables::{PageTableError, PageTables, PteAccess};
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
+use crate::platform::kvm::guest::program::GuestProgram;
 
 /// The guest stopped in a way the sentry cannot handle: what happened and
 /// the guest's registers.

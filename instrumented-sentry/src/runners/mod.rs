@@ -1,16 +1,27 @@
-//! The seam between the run loop and the platforms: a [`PlatformRunner`]
-//! runs one trial of a [`PointSpec`] and says what it measured. The native
-//! and in-process platforms implement it over [`MemoryTarget`](super::MemoryTarget);
-//! a guest platform implements it directly.
+//! Runners: what runs a workload's trials on a platform (the top layer of
+//! the crate).
+//!
+//! The seam between the run loop and the platforms is here: a
+//! [`PlatformRunner`] runs one trial of a [`PointSpec`] and says what it
+//! measured. The native and in-process runners implement it over
+//! [`MemoryTarget`](crate::workload::MemoryTarget); a guest runner
+//! implements it directly.
+//!
+//! - [`native`]: real host system calls, no sentry (the runc baseline);
+//! - [`inproc`]: the sentry in this process as a target and runner;
+//! - [`kvm`]: the workload as a KVM guest, the sentry as its kernel.
+
+pub mod inproc;
+pub mod kvm;
+pub mod native;
 
 use thiserror::Error;
 
 use std::path::Path;
 
 use crate::probes::Probes;
-
-use super::spec::PointSpec;
-use super::target::TargetError;
+use crate::workload::spec::PointSpec;
+use crate::workload::target::TargetError;
 
 /// What one trial measured.
 #[derive(Debug, Clone, Default)]
@@ -69,8 +80,8 @@ impl PointError {
     }
 }
 
-impl From<super::exec::TrialError> for PointError {
-    fn from(e: super::exec::TrialError) -> Self {
+impl From<crate::workload::exec::TrialError> for PointError {
+    fn from(e: crate::workload::exec::TrialError) -> Self {
         PointError::from_target(e.error, e.call)
     }
 }

@@ -5,7 +5,7 @@
 //!   (so a call's latency includes its exit round trip) and makes exactly one
 //!   exit per mmap plus one per fault it takes.
 //! - Malloc model and trace replay: the request-serving guest
-//!   ([`super::target::KvmTarget`]) under the workloads' generic bodies.
+//!   ([`KvmTarget`]) under the workloads' generic bodies.
 //!
 //! Every trial gets a fresh VM and memory manager. The exit mechanisms
 //! (`out`, MMIO, `vmcall`/`vmmcall` from CPL 3) are measured once per
@@ -15,24 +15,28 @@
 //! against an exit measured next to it; the point reports the median over
 //! its counted trials.
 
+use bundle::stats;
 use serde_json::json;
 
-use super::exit_bench::{choose_syscall_exit, measure, ExitChoice, ExitMechanism, MechanismResult};
-use super::exits::SyscallExit;
 use super::guest_run::{make_guest_mm, run_guest, GuestRunError, GuestRunSummary};
 use super::guest_workloads::{
     mmap_loop_data_len, mmap_loop_program, MmapLoop, MmapLoopTimings, MAP_ANONYMOUS, MAP_PRIVATE,
     MAP_SHARED, WORKLOAD_FD,
 };
-use super::layout::{DATA_MAX, MEMFILE_MAX};
 use super::sentry_calls::GuestFds;
 use super::target::KvmTarget;
+use crate::addr::page_round_up;
 use crate::mm::MmConfig;
+use crate::platform::kvm::guest::exit_choice::{
+    choose_syscall_exit, measure, ExitChoice, ExitMechanism, MechanismResult,
+};
+use crate::platform::kvm::vmm::exits::SyscallExit;
+use crate::platform::kvm::vmm::layout::{DATA_MAX, MEMFILE_MAX};
 use crate::probes::{Calibration, ProbeConfig};
+use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::segment::GapSearch;
 use crate::workload::exec::run_malloc_model_trial;
-use crate::workload::runner::{PlatformRunner, PointError, TrialOutcome};
-use crate::workload::spec::{page_round_up, Mapping, PointSpec, PointWork};
+use crate::workload::spec::{Mapping, PointSpec, PointWork};
 use crate::workload::trace::replay_trace;
 
 /// Round trips of each exit mechanism measured per runner.
@@ -94,21 +98,16 @@ fn run_error(e: GuestRunError) -> PointError {
     }
 }
 
-/// Median of a sorted slice (mean of the two middle values for an even
-/// count; 0 if empty).
-fn median_of_sorted(sorted: &[u64]) -> u64 {
-    match sorted.len() {
-        0 => 0,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
-    }
+/// The `p`-th percentile of sorted per-call cycles, without interpolation
+/// (0 if empty): the convention of the guest-call figures.
+fn percentile(sorted: &[u64], p: u64) -> u64 {
+    stats::percentile_low(sorted, p).unwrap_or(0)
 }
 
-fn percentile(sorted: &[u64], p: u64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() as u64 - 1) * p / 100) as usize]
+/// The median over trials (mean of the two middle values for an even
+/// count; 0 if empty): the convention of the `over_trials` figures.
+fn median_over_trials(sorted: &[u64]) -> u64 {
+    stats::median_u64(sorted).unwrap_or(0)
 }
 
 fn exits_json(s: &GuestRunSummary, calls: u64) -> serde_json::Value {
@@ -212,7 +211,7 @@ impl KvmRunner {
             "round_trips": r.cycles.len(),
             "median_cycles": r.median(),
             "p90_cycles": r.percentile(90),
-            "median_ns": cycles_to_ns(r.median()),
+            "median_ns": Calibration::get().cycles_to_whole_ns(r.median()),
             "measured": mechanisms,
         })
     }
@@ -302,7 +301,7 @@ impl KvmRunner {
             "guest_symbols": self.guest_symbols.iter().map(|(s, e, n)| json!([s, e, n])).collect::<Vec<_>>(),
         });
         Ok(TrialOutcome {
-            elapsed_ns: cycles_to_ns(total),
+            elapsed_ns: Calibration::get().cycles_to_whole_ns(total),
             calls: spec.iterations,
             host_mappings: mm.host_mappings(),
             extra,
@@ -315,12 +314,6 @@ impl KvmRunner {
         KvmTarget::new(config, app, self.syscall_exit())
             .map_err(|e| crate::workload::TargetError::Platform(format!("kvm: {e}")))
     }
-}
-
-/// TSC cycles to nanoseconds at the calibrated TSC frequency.
-pub fn cycles_to_ns(cycles: u64) -> u64 {
-    let hz = Calibration::get().tsc_hz.max(1);
-    (u128::from(cycles) * 1_000_000_000 / u128::from(hz)) as u64
 }
 
 impl PlatformRunner for KvmRunner {
@@ -386,9 +379,9 @@ impl PlatformRunner for KvmRunner {
                     "guest_call_median_cycles": guest,
                     "raw_exit_median_cycles": raw,
                     "beyond_raw_exit_cycles": beyond,
-                    "median_beyond_raw_exit": median_of_sorted(&sorted),
+                    "median_beyond_raw_exit": median_over_trials(&sorted),
                     "paired_beyond_raw_exit_cycles": paired,
-                    "paired_median_beyond_raw_exit": median_of_sorted(&paired_sorted),
+                    "paired_median_beyond_raw_exit": median_over_trials(&paired_sorted),
                 }),
             );
         }

@@ -1,35 +1,18 @@
-//! CPU facts read with instructions: the TSC and the hypervisor CPUID leaf.
+//! CPU facts read with CPUID: the vendor and the hypervisor leaf.
+//! (The time-stamp counter is read and calibrated by the probes module.)
 
-use std::time::{Duration, Instant};
-
-/// Read the time-stamp counter.
-#[inline]
-pub fn rdtsc() -> u64 {
+/// Whether this CPU is AMD's (its hypercall instruction is `vmmcall`).
+pub fn cpu_is_amd() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: rdtsc has no memory effects; every x86_64 CPU has it.
-        unsafe { core::arch::x86_64::_rdtsc() }
+        let r = core::arch::x86_64::__cpuid(0);
+        // "AuthenticAMD": EBX "Auth", EDX "enti", ECX "cAMD".
+        r.ebx == 0x6874_7541 && r.edx == 0x6974_6e65 && r.ecx == 0x444d_4163
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        0
+        false
     }
-}
-
-/// TSC ticks per second, calibrated against CLOCK_MONOTONIC over `window`.
-/// None when the TSC does not advance (not x86_64).
-pub fn calibrate_tsc_hz(window: Duration) -> Option<u64> {
-    let t0 = Instant::now();
-    let c0 = rdtsc();
-    while t0.elapsed() < window {
-        std::hint::spin_loop();
-    }
-    let c1 = rdtsc();
-    let ns = t0.elapsed().as_nanos();
-    if c1 <= c0 || ns == 0 {
-        return None;
-    }
-    Some(((c1 - c0) as u128 * 1_000_000_000 / ns) as u64)
 }
 
 /// The hypervisor vendor from CPUID leaf 0x40000000, when CPUID says a

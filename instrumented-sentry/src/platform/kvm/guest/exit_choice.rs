@@ -1,5 +1,7 @@
-//! The exit mechanisms measured side by side: a guest that only exits, in a
-//! loop, timing each round trip with `rdtsc` at CPL 3.
+//! The exit mechanisms measured side by side, and the choice of the one
+//! system calls use: a guest that only exits, in a loop, timing each round
+//! trip with `rdtsc` at CPL 3. The kvm runner makes the choice at start-up;
+//! `benches/kvm_exits.rs` prints the figures.
 //!
 //! - `out`: port I/O from CPL 3 (IOPL 3) to [`PORT_RAW`];
 //! - MMIO: a CPL-3 store to a page mapped to guest-physical memory outside
@@ -12,13 +14,17 @@
 //! the raw `out` round trip is also the baseline that per-mmap times on this
 //! platform are compared against.
 
+use bundle::stats::percentile_low;
 use iced_x86::code_asm::*;
 
-use super::exits::{SyscallExit, PORT_RAW, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT};
-use super::guest_program::{emit_rdtsc, AssembleError, ProgramBuilder};
-use super::layout::{sys_gva, DATA_OFF};
-use super::machine::{GuestEvent, Machine, MachineError};
-use super::vcpu_thread::VcpuPlacement;
+use super::program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
+use crate::host::cpu_is_amd;
+use crate::platform::kvm::vmm::exits::{
+    SyscallExit, PORT_RAW, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT,
+};
+use crate::platform::kvm::vmm::layout::{sys_gva, DATA_OFF};
+use crate::platform::kvm::vmm::machine::{GuestEvent, Machine, MachineError};
+use crate::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
 
 /// Guest-physical address the MMIO benchmark stores to (outside every slot).
 pub const MMIO_GPA: u64 = RAW_MMIO_GPA;
@@ -37,13 +43,6 @@ pub enum ExitMechanism {
     Mmio,
     /// The vendor's hypercall instruction (`vmcall`, `vmmcall`) from CPL 3.
     Hypercall,
-}
-
-/// Whether this CPU is AMD's (its hypercall instruction is `vmmcall`).
-pub fn cpu_is_amd() -> bool {
-    let r = core::arch::x86_64::__cpuid(0);
-    // "AuthenticAMD": EBX "Auth", EDX "enti", ECX "cAMD".
-    r.ebx == 0x6874_7541 && r.edx == 0x6974_6e65 && r.ecx == 0x444d_4163
 }
 
 impl ExitMechanism {
@@ -85,13 +84,10 @@ impl MechanismResult {
         self.percentile(50)
     }
 
-    /// The `p`-th percentile round trip in cycles (0 if none).
+    /// The `p`-th percentile round trip in cycles, without interpolation
+    /// ([`percentile_low`]; 0 if none).
     pub fn percentile(&self, p: u64) -> u64 {
-        if self.cycles.is_empty() {
-            return 0;
-        }
-        let idx = ((self.cycles.len() as u64 - 1) * p / 100) as usize;
-        self.cycles[idx]
+        percentile_low(&self.cycles, p).unwrap_or(0)
     }
 }
 
@@ -111,10 +107,7 @@ pub enum ExitBenchError {
 
 /// The benchmark guest: `iterations` round trips of `mechanism`, each timed
 /// with `rdtsc` into data[8*i] (the last `vmcall` result at data[8*n]).
-pub fn program(
-    mechanism: ExitMechanism,
-    iterations: u64,
-) -> Result<super::guest_program::GuestProgram, AssembleError> {
+pub fn program(mechanism: ExitMechanism, iterations: u64) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::new()?;
     let sys_call = b.sys_call();
     let mut body = b.asm().create_label();

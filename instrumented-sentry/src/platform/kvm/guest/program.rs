@@ -15,11 +15,11 @@
 use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
 
-use super::exits::{
+use crate::platform::kvm::vmm::exits::{
     SyscallExit, PORT_EXCEPTION, PORT_FAULT, PORT_SYSCALL, SH_ARGS, SH_FAULT_ADDR, SH_NR,
     SH_RESULT, SYSCALL_MMIO_GVA, VECTORS_WITH_ERROR_CODE,
 };
-use super::layout::{sys_gva, CODE_MAX, CODE_OFF, SHARED_OFF};
+use crate::platform::kvm::vmm::layout::{sys_gva, CODE_MAX, CODE_OFF, SHARED_OFF};
 
 /// Errors assembling a guest program.
 #[derive(Debug, thiserror::Error)]

@@ -15,28 +15,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::addr::{page_round_up, PAGE_SIZE};
+use crate::host::{max_map_count, process_mappings};
+use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::workload::exec::{run_mmap_trial, TimedCalls, TrialError, MALLOC_MMAP_THRESHOLD};
-use crate::workload::runner::{PlatformRunner, PointError, TrialOutcome};
-use crate::workload::spec::{page_round_up, PointSpec, PointWork, PAGE_SIZE};
+use crate::workload::spec::{PointSpec, PointWork};
 use crate::workload::target::{
     Errno, FileHandle, MemoryTarget, MmapCall, TargetError, MAP_FIXED, MAP_FIXED_NOREPLACE,
 };
-
-/// Path of the host's mapping limit.
-pub const MAX_MAP_COUNT_PATH: &str = "/proc/sys/vm/max_map_count";
-
-/// Read the host's `vm.max_map_count`, if readable.
-pub fn max_map_count() -> Option<u64> {
-    std::fs::read_to_string(MAX_MAP_COUNT_PATH)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-}
-
-/// Kernel VMAs this process holds now (lines of `/proc/self/maps`).
-pub fn current_vmas() -> Option<u64> {
-    let maps = std::fs::read("/proc/self/maps").ok()?;
-    Some(maps.iter().filter(|&&b| b == b'\n').count() as u64)
-}
 
 /// The host limit error for `needed` VMAs against `limit`.
 pub fn map_count_error(needed: u64, limit: u64, what: &str) -> TargetError {
@@ -329,7 +315,7 @@ impl PlatformRunner for NativeRunner {
             )),
             PointWork::Mmap { mapping } if mapping.is_file_backed() => {
                 // File mappings at offset 0 never merge: one VMA each.
-                let (Some(limit), Some(now)) = (max_map_count(), current_vmas()) else {
+                let (Some(limit), Some(now)) = (max_map_count(), process_mappings()) else {
                     return Ok(());
                 };
                 let needed = now + spec.iterations + 16;
@@ -392,7 +378,7 @@ fn explain_enomem(e: TrialError, spec: &PointSpec) -> PointError {
             if i + 1024 >= limit {
                 return PointError::from_target(
                     map_count_error(
-                        spec.iterations + current_vmas().unwrap_or(0) + 16,
+                        spec.iterations + process_mappings().unwrap_or(0) + 16,
                         limit,
                         &format!("{} mmap x{}", spec.mapping_name(), spec.iterations),
                     ),

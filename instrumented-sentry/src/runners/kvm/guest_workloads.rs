@@ -6,13 +6,15 @@
 
 use iced_x86::code_asm::*;
 
-use super::exits::{
+use crate::platform::kvm::guest::program::{
+    emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
+};
+use crate::platform::kvm::vmm::exits::{
     SyscallExit, PORT_NEXT, PORT_RAW, RAW_MMIO_GVA, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS,
     SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT, SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
 };
-use super::guest_program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
-use super::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
-use super::machine::{Machine, MachineError};
+use crate::platform::kvm::vmm::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
+use crate::platform::kvm::vmm::machine::{Machine, MachineError};
 
 /// The guest fd number the runner installs the workload's file as.
 pub const WORKLOAD_FD: u64 = 3;
@@ -313,7 +315,8 @@ impl MmapLoopTimings {
     }
 
     /// The median over calls of (call − the raw exit just before it), in
-    /// cycles; 0 when the loop was not paired.
+    /// cycles ([`bundle::stats::median_high`]: the higher middle value for
+    /// an even count); 0 when the loop was not paired.
     pub fn median_paired_beyond(&self) -> i64 {
         let mut diffs: Vec<i64> = self
             .calls
@@ -322,7 +325,7 @@ impl MmapLoopTimings {
             .map(|(&c, &r)| c as i64 - r as i64)
             .collect();
         diffs.sort_unstable();
-        diffs.get(diffs.len() / 2).copied().unwrap_or(0)
+        bundle::stats::median_high(&diffs).unwrap_or(0)
     }
 }
 

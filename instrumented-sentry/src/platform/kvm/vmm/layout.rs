@@ -18,8 +18,8 @@
 //! KVM drop every translation derived from the tables (by deleting and
 //! re-adding that slot) after it removed entries.
 
-/// Size of a guest page.
-pub const PAGE_SIZE: u64 = 4096;
+/// Size of a guest page: the sentry's page size.
+pub use crate::addr::PAGE_SIZE;
 
 /// Guest-physical base of the system region (slot 0).
 pub const SYS_GPA: u64 = 0;

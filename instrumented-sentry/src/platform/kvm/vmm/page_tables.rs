@@ -237,7 +237,7 @@ impl PageTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kvm::layout::SYS_SIZE;
+    use crate::platform::kvm::vmm::layout::SYS_SIZE;
 
     const RW: PteAccess = PteAccess {
         write: true,

@@ -8,13 +8,14 @@
 //!   with the address ([`GuestRunError::Segfault`]);
 //! - anything else ends the run with the guest's registers.
 
-use super::address_space::KvmAddressSpace;
-use super::exits::FaultKind;
-use super::guest_program::GuestProgram;
-use super::machine::{ExitCounts, GuestEvent, Machine, MachineError};
 use super::sentry_calls::{dispatch, CallOutcome, GuestFds, KvmMemoryManager};
-use super::vcpu_thread::VcpuPlacement;
-use crate::mm::{Access, MemoryManager, MmConfig, MmError};
+use crate::addr::Access;
+use crate::mm::{MemoryManager, MmConfig, MmError};
+use crate::platform::kvm::address_space::KvmAddressSpace;
+use crate::platform::kvm::guest::program::GuestProgram;
+use crate::platform::kvm::vmm::exits::FaultKind;
+use crate::platform::kvm::vmm::machine::{ExitCounts, GuestEvent, Machine, MachineError};
+use crate::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
 use crate::platform::PlatformError;
 
 /// How many times in a row one address may fault before the run is stopped
@@ -83,7 +84,7 @@ pub struct GuestRunSummary {
 }
 
 fn call_name(nr: u64) -> &'static str {
-    use super::exits::*;
+    use crate::platform::kvm::vmm::exits::*;
     match nr {
         SYS_MMAP => "mmap",
         SYS_MUNMAP => "munmap",
@@ -127,7 +128,7 @@ pub fn make_guest_mm_placed(
                 reason,
             }
         })?;
-        KvmAddressSpace::new(machine, file, app_size)
+        KvmAddressSpace::new(machine, file.fd(), file.size(), app_size)
     });
     match built {
         Ok(mm) => Ok(mm),
@@ -166,9 +167,10 @@ pub fn run_guest(
             }
             GuestStop::NextRequest => {
                 // A program that asks for requests gets none: tell it to exit.
-                mm.address_space()
-                    .machine()
-                    .write_shared(super::exits::SH_REQ_KIND, super::exits::REQ_EXIT)?;
+                mm.address_space().machine().write_shared(
+                    crate::platform::kvm::vmm::exits::SH_REQ_KIND,
+                    crate::platform::kvm::vmm::exits::REQ_EXIT,
+                )?;
             }
         }
     }
@@ -197,7 +199,7 @@ pub fn run_until_stop(
                             });
                         }
                     }
-                    if nr == super::exits::SYS_MMAP {
+                    if nr == crate::platform::kvm::vmm::exits::SYS_MMAP {
                         summary.mmap_results.push(value);
                     }
                     summary.calls += 1;

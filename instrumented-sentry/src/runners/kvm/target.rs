@@ -7,14 +7,16 @@
 //! Cost model: every call costs one extra exit (the guest asking for its
 //! next request) besides the system call's own; the runner reports both.
 
-use super::exits::{SyscallExit, SYS_BRK, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
-use super::exits::{
-    REQ_EXIT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT,
-};
 use super::guest_run::{make_guest_mm, run_until_stop, GuestRunError, GuestRunSummary, GuestStop};
 use super::guest_workloads::request_server_program;
 use super::sentry_calls::{GuestFds, KvmMemoryManager};
 use crate::mm::{FileId, MmConfig};
+use crate::platform::kvm::vmm::exits::{
+    SyscallExit, SYS_BRK, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP,
+};
+use crate::platform::kvm::vmm::exits::{
+    REQ_EXIT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT,
+};
 use crate::workload::target::{Errno, FileHandle, MemoryTarget, MmapCall, TargetError};
 
 /// First guest fd number handed out for target files.
@@ -94,7 +96,7 @@ impl KvmTarget {
             ));
         }
         let machine = self.mm.address_space().machine();
-        let write = || -> Result<(), super::machine::MachineError> {
+        let write = || -> Result<(), crate::platform::kvm::vmm::machine::MachineError> {
             machine.write_shared(SH_REQ_KIND, kind)?;
             machine.write_shared(SH_REQ_NR, nr)?;
             for (i, a) in args.iter().enumerate() {

@@ -8,19 +8,18 @@
 
 use std::path::Path;
 
-use crate::mm::{
-    Access, FileId, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags, Perms,
-};
-use crate::platform::inproc::{InProcAddressSpace, InProcConfig};
+use crate::addr::{Access, Perms};
+use crate::mm::{FileId, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags};
+use crate::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use crate::probes::ProbeConfig;
 use crate::segment::GapSearch;
 
-use super::exec::{run_malloc_model_trial, run_mmap_trial, TimedCalls};
-use super::memory_image::write_sparse_copy;
-use super::runner::{PlatformRunner, PointError, TrialOutcome};
-use super::spec::{PointSpec, PointWork};
-use super::target::{Errno, FileHandle, MemoryTarget, MmapCall, TargetError};
-use super::trace::replay_trace;
+use crate::runners::{PlatformRunner, PointError, TrialOutcome};
+use crate::workload::exec::{run_malloc_model_trial, run_mmap_trial, TimedCalls};
+use crate::workload::memory_image::write_sparse_copy;
+use crate::workload::spec::{PointSpec, PointWork};
+use crate::workload::target::{Errno, FileHandle, MemoryTarget, MmapCall, TargetError};
+use crate::workload::trace::replay_trace;
 
 /// The sentry on the in-process platform.
 pub type InprocMm = MemoryManager<InProcAddressSpace>;
@@ -34,7 +33,7 @@ pub fn target_error(e: MmError) -> TargetError {
         if text.contains("max_map_count") {
             return TargetError::HostLimit {
                 name: "vm.max_map_count".to_string(),
-                limit: crate::platform::inproc::read_max_map_count().unwrap_or(0),
+                limit: crate::host::max_map_count().unwrap_or(0),
                 detail: text,
                 fix: "sysctl -w vm.max_map_count=1048576 (as root)".to_string(),
             };
@@ -92,7 +91,7 @@ impl MemoryTarget for InprocTarget {
         };
         let prot = i32::try_from(call.prot).map_err(|_| TargetError::Errno(Errno::EINVAL))?;
         let flags = i32::try_from(call.flags).map_err(|_| TargetError::Errno(Errno::EINVAL))?;
-        if file.is_none() && call.flags & super::target::MAP_ANONYMOUS == 0 {
+        if file.is_none() && call.flags & crate::workload::target::MAP_ANONYMOUS == 0 {
             return Err(TargetError::Errno(Errno::EBADF));
         }
         let req = MmapRequest::from_linux(call.addr, call.len, prot, flags, file, call.offset)

@@ -3,9 +3,12 @@
 //! same one the in-process platform uses: createVMA, findAvailable, getPMAs,
 //! mapAS), returning Linux-style results (`-errno` on failure).
 
-use super::address_space::KvmAddressSpace;
-use super::exits::{SYS_BRK, SYS_EXIT, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
-use crate::mm::{FileId, MemoryManager, MmError, MmapRequest, MremapFlags, Perms};
+use crate::addr::Perms;
+use crate::mm::{FileId, MemoryManager, MmError, MmapRequest, MremapFlags};
+use crate::platform::kvm::address_space::KvmAddressSpace;
+use crate::platform::kvm::vmm::exits::{
+    SYS_BRK, SYS_EXIT, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP,
+};
 
 /// The memory manager of a KVM guest.
 pub type KvmMemoryManager = MemoryManager<KvmAddressSpace>;
