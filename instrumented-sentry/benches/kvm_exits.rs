@@ -13,6 +13,7 @@
 //!
 //! Prints a SKIP line where /dev/kvm is absent or the VM cannot be made.
 
+use bundle::stats::median_high;
 use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
 use instrumented_sentry::platform::inproc_address_space::InProcConfig;
 use instrumented_sentry::platform::kvm::guest::exit_choice::{
@@ -92,7 +93,7 @@ fn main() {
         })
         .collect();
     whole.sort_unstable();
-    let per_call = whole[whole.len() / 2];
+    let per_call = median_high(&whole).unwrap_or(0);
     let plain = mmap_median(&mm);
     println!("private file mmap, max-gap, {CALLS} calls (median TSC cycles):");
     println!("  inproc, back to back                 mmap probe {plain:>7}  (whole call, median: {per_call})");
@@ -188,7 +189,7 @@ fn between_exits_and_kvm(
     PlacementFigures {
         between_exits,
         kvm_probe: mmap_median(&kmm),
-        guest_median: cycles[cycles.len() / 2],
+        guest_median: median_high(&cycles).unwrap_or(0),
         raw_median,
     }
 }
@@ -223,5 +224,9 @@ fn paired_in_one_vm(exit: SyscallExit) -> (u64, u64, i64) {
     let (mut raw, mut call) = (t.raw_before, t.calls);
     raw.sort_unstable();
     call.sort_unstable();
-    (raw[raw.len() / 2], call[call.len() / 2], paired)
+    (
+        median_high(&raw).unwrap_or(0),
+        median_high(&call).unwrap_or(0),
+        paired,
+    )
 }

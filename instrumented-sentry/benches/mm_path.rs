@@ -13,6 +13,7 @@
 //! After criterion, a summary prints the TSC cycles per call measured with
 //! rdtsc directly (medians) and the ratios the study cares about.
 
+use bundle::stats::median_high;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use instrumented_sentry::addr::PAGE_SIZE;
 use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
@@ -59,7 +60,7 @@ fn median_cycles(mut f: impl FnMut(), reps: usize) -> u64 {
         })
         .collect();
     v.sort_unstable();
-    v[v.len() / 2]
+    median_high(&v).unwrap_or(0)
 }
 
 fn search_once(mm: &Mm) -> u64 {
@@ -222,7 +223,7 @@ fn bench_probe_overhead(c: &mut Criterion, summary: &mut Summary) {
         .zip(mms.iter())
         .map(|(v, (name, _, _))| {
             v.sort_unstable();
-            (*name, v[v.len() / 2])
+            (*name, median_high(&v).unwrap_or(0))
         })
         .collect();
     let off = medians[0].1.max(1) as f64;
@@ -290,7 +291,10 @@ fn bench_anon_vs_native(summary: &mut Summary) {
     let (sm, nm) = (mean(&sentry), mean(&native));
     sentry.sort_unstable();
     native.sort_unstable();
-    let (s, n) = (sentry[sentry.len() / 2], native[native.len() / 2]);
+    let (s, n) = (
+        median_high(&sentry).unwrap_or(0),
+        median_high(&native).unwrap_or(0),
+    );
     summary.lines.push(format!(
         "anonymous 4 KiB mmap: sentry inproc (populated) median {s} / mean {sm:.0} cycles, native median {n} / mean {nm:.0} cycles: \
          median ratio {:.2}x, mean ratio {:.2}x (issue target <= 3x); at most {host_mappings} host mappings with 1000 live",

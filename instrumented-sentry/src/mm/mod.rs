@@ -66,5 +66,5 @@ pub use file::FileId;
 pub use manager::{Layout, MemoryManager, MmConfig, MmStats};
 pub use memory_file::{MemoryFile, MemoryFileConfig, MemoryFileError, MEMFD_NAME};
 pub use pma::Pma;
-pub use syscalls::{MmapRequest, MremapFlags, Placement};
-pub use vma::{Backing, MmapDirection, Vma};
+pub use syscalls::{MmapRequest, MremapFlags};
+pub use vma::{Backing, MmapDirection, Placement, Vma};

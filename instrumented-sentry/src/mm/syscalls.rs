@@ -7,22 +7,9 @@ use crate::addr::{is_page_aligned, page_round_up, Perms};
 use crate::mm::error::MmError;
 use crate::mm::file::FileId;
 use crate::mm::manager::MemoryManager;
-use crate::mm::vma::{Backing, Vma};
+use crate::mm::vma::{Backing, Placement, Vma};
 use crate::platform::AddressSpace;
 use crate::probes::{probe_site, Site};
-
-/// Where a new mapping may go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
-    /// Anywhere (`addr == 0`).
-    Any,
-    /// Prefer this address (rounded down to a page), else anywhere.
-    Hint(u64),
-    /// Exactly here, replacing existing mappings (`MAP_FIXED`).
-    Fixed(u64),
-    /// Exactly here, or EEXIST if something is mapped there (`MAP_FIXED_NOREPLACE`).
-    FixedNoReplace(u64),
-}
 
 /// An mmap request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,10 +13,22 @@ use crate::addr::{page_round_down, Perms, Range, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::mm::error::MmError;
 use crate::mm::file::FileId;
 use crate::mm::manager::MemoryManager;
-use crate::mm::syscalls::Placement;
 use crate::platform::AddressSpace;
 use crate::probes::{probe_site, Site};
 use crate::segment::{GapSearch, SegmentFunctions, SegmentSet};
+
+/// Where a new mapping may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Anywhere (`addr == 0`).
+    Any,
+    /// Prefer this address (rounded down to a page), else anywhere.
+    Hint(u64),
+    /// Exactly here, replacing existing mappings (`MAP_FIXED`).
+    Fixed(u64),
+    /// Exactly here, or EEXIST if something is mapped there (`MAP_FIXED_NOREPLACE`).
+    FixedNoReplace(u64),
+}
 
 /// What a VMA maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,6 +34,7 @@ pub use histogram::CycleHistogram;
 pub use series::CallSeriesRecorder;
 pub use tsc::{calibrate_tsc_hz, measure_pair_cost, measure_tsc_hz, read_tsc};
 
+use bundle::stats::median_high;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -164,7 +165,9 @@ impl Calibration {
         }
         with.sort_unstable();
         without.sort_unstable();
-        let pair_cost_cycles = with[n / 2].saturating_sub(without[n / 2]);
+        let pair_cost_cycles = median_high(&with)
+            .unwrap_or(0)
+            .saturating_sub(median_high(&without).unwrap_or(0));
         Calibration {
             tsc_hz,
             pair_cost_cycles,

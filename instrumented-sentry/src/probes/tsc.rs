@@ -5,6 +5,7 @@
 //! code across the read. The CPU may still reorder a few instructions around
 //! it; over a probed interval of hundreds of cycles that is noise.
 
+use bundle::stats::median_high;
 use std::sync::atomic::{compiler_fence, Ordering};
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,7 @@ pub fn calibrate_tsc_hz(window: Duration) -> u64 {
         *est = measure_tsc_hz(window).unwrap_or(0);
     }
     estimates.sort_unstable();
-    estimates[1].max(1)
+    median_high(&estimates).unwrap_or(0).max(1)
 }
 
 /// Measures the cost, in TSC cycles, of one empty probe pair: two TSC reads
@@ -73,5 +74,5 @@ pub fn measure_pair_cost(samples: usize) -> u64 {
         v.push(b.wrapping_sub(a));
     }
     v.sort_unstable();
-    v[v.len() / 2]
+    median_high(&v).unwrap_or(0)
 }

@@ -36,7 +36,7 @@ pub const PORT_RAW: u16 = 0x13;
 pub const PORT_NEXT: u16 = 0x14;
 
 /// How the CPL-3 `sys_call` stub leaves the guest. Both are measured at
-/// run time ([`crate::platform::kvm::guest::exit_choice`]) and the runner uses the cheaper one.
+/// run time (the `guest::exit_choice` module) and the runner uses the cheaper one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyscallExit {
     /// `out dx, al` to [`PORT_SYSCALL`].
