@@ -8,7 +8,7 @@
 
 use instrumented_sentry::addr::{Access, Perms, PAGE_SIZE};
 use instrumented_sentry::mm::{
-    Backing, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags,
+    Backing, FileId, MemoryFileConfig, MemoryManager, MmConfig, MmError, MmapRequest, MremapFlags,
     Placement,
 };
 use instrumented_sentry::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
@@ -156,13 +156,40 @@ fn perms(rng: &mut Rng) -> Perms {
     [Perms::RW, Perms::RW, Perms::READ, Perms::NONE][rng.below(4) as usize]
 }
 
+/// The state of one sequence: the random source, the memory manager, the
+/// oracle, the two user files and the results so far.
+struct Run {
+    rng: Rng,
+    mm: Mm,
+    o: Oracle,
+    files: Vec<FileId>,
+    trace: Vec<String>,
+}
+
 /// Runs one sequence on one memory manager against the oracle; returns the
 /// results with addresses made relative to the arena, so runs with the two
 /// search strategies can be compared.
 fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
-    let mut rng = Rng(seed | 1);
+    let mut r = new_run(seed, search);
+    for step in 0..steps {
+        let op = r.rng.below(100);
+        let ctx = format!("seed {seed} step {step} op {op}");
+        match op {
+            0..40 => op_mmap(&mut r, &ctx),
+            40..55 => op_munmap(&mut r, &ctx),
+            55..67 => op_mprotect(&mut r, &ctx),
+            67..72 => op_brk(&mut r, &ctx),
+            72..82 => op_mremap(&mut r, &ctx),
+            _ => op_touch(&mut r, &ctx),
+        }
+        check_structure(&r, step, &ctx);
+    }
+    r.trace
+}
+
+fn new_run(seed: u64, search: GapSearch) -> Run {
+    let rng = Rng(seed | 1);
     let mut mm = new_mm(search);
-    let mut trace = Vec::new();
     let base = mm.layout().range.start;
     let mut o = Oracle {
         base,
@@ -180,322 +207,377 @@ fn run(seed: u64, steps: usize, search: GapSearch) -> Vec<String> {
         o.file_pages.insert(a.get(), pages);
         files.push(a);
     }
-    let rand_addr = |rng: &mut Rng| base + rng.below(ARENA_PAGES) * PAGE_SIZE;
-    for step in 0..steps {
-        let op = rng.below(100);
-        let ctx = format!("seed {seed} step {step} op {op}");
-        if op < 40 {
-            // mmap
-            let len_pages = 1 + rng.below(8);
-            let len = len_pages * PAGE_SIZE;
-            let p = perms(&mut rng);
-            let shared = rng.below(3) == 0;
-            let kind_sel = rng.below(3);
-            let file = files[rng.below(2) as usize];
-            let off_pages = rng.below(4);
-            let mut req = if kind_sel == 0 {
-                MmapRequest::anonymous(len)
+    Run {
+        rng,
+        mm,
+        o,
+        files,
+        trace: Vec::new(),
+    }
+}
+
+/// A random page-aligned address of the arena.
+fn rand_addr(rng: &mut Rng, base: u64) -> u64 {
+    base + rng.below(ARENA_PAGES) * PAGE_SIZE
+}
+
+/// A random page the oracle has mapped, if any.
+fn random_page(rng: &mut Rng, o: &Oracle) -> Option<u64> {
+    o.pages
+        .keys()
+        .nth(rng.below(o.pages.len().max(1) as u64) as usize)
+        .copied()
+}
+
+/// Structure checks after every operation.
+fn check_structure(r: &Run, step: usize, ctx: &str) {
+    let (mm, o) = (&r.mm, &r.o);
+    if let Err(e) = mm.check_invariants() {
+        panic!("{ctx}: invariants: {e}");
+    }
+    let got: Vec<(u64, u64, Perms, bool)> = mm
+        .vmas()
+        .map(|(r, v)| (r.start, r.end, v.perms, v.shared))
+        .collect();
+    let want: Vec<(u64, u64, Perms, bool)> = o
+        .vmas()
+        .into_iter()
+        .map(|(s, e, p)| (s, e, p.perms, p.shared))
+        .collect();
+    assert_eq!(got, want, "{ctx}: VMAs differ from the oracle's runs");
+    for (r, v) in mm.vmas() {
+        let first = o.pages[&r.start];
+        match (v.backing, first.kind) {
+            (Backing::Anonymous, Kind::Anon) => {}
+            (Backing::File { file, offset }, Kind::File(f, i)) if f < 1000 => {
+                assert_eq!((file.get(), offset / PAGE_SIZE), (f, i), "{ctx}")
+            }
+            (Backing::File { offset, .. }, Kind::File(_, i)) => {
+                assert_eq!(offset / PAGE_SIZE, i, "{ctx}")
+            }
+            other => panic!("{ctx}: backing mismatch {other:?}"),
+        }
+    }
+    if step % 25 == 0 {
+        assert_eq!(
+            Some(mm.host_mappings()),
+            mm.address_space().host_mappings_from_proc(),
+            "{ctx}: host mapping model vs /proc/self/maps"
+        );
+    }
+}
+
+/// One random mmap step, checked against the oracle.
+fn op_mmap(r: &mut Run, ctx: &str) {
+    let Run {
+        rng,
+        mm,
+        o,
+        files,
+        trace,
+    } = r;
+    let base = o.base;
+    // mmap
+    let len_pages = 1 + rng.below(8);
+    let len = len_pages * PAGE_SIZE;
+    let p = perms(rng);
+    let shared = rng.below(3) == 0;
+    let kind_sel = rng.below(3);
+    let file = files[rng.below(2) as usize];
+    let off_pages = rng.below(4);
+    let mut req = if kind_sel == 0 {
+        MmapRequest::anonymous(len)
+    } else {
+        MmapRequest::file(file, off_pages * PAGE_SIZE, len)
+    }
+    .with_perms(p);
+    if shared {
+        req = req.shared();
+    }
+    let pl = rng.below(10);
+    let addr = rand_addr(rng, base);
+    req = req.at(match pl {
+        0 => Placement::Fixed(addr),
+        1 => Placement::FixedNoReplace(addr),
+        2 => Placement::Hint(addr),
+        _ => Placement::Any,
+    });
+    let rl = mm.mmap(&req);
+    trace.push(format!("{:?}", rel(&rl, base)));
+    // Oracle.
+    let expect: Result<u64, i32> = match req.placement {
+        Placement::Fixed(a) => {
+            if a + len <= o.end {
+                Ok(a)
             } else {
-                MmapRequest::file(file, off_pages * PAGE_SIZE, len)
+                Err(libc::ENOMEM)
             }
-            .with_perms(p);
-            if shared {
-                req = req.shared();
-            }
-            let pl = rng.below(10);
-            let addr = rand_addr(&mut rng);
-            req = req.at(match pl {
-                0 => Placement::Fixed(addr),
-                1 => Placement::FixedNoReplace(addr),
-                2 => Placement::Hint(addr),
-                _ => Placement::Any,
-            });
-            let rl = mm.mmap(&req);
-            trace.push(format!("{:?}", rel(&rl, base)));
-            // Oracle.
-            let expect: Result<u64, i32> = match req.placement {
-                Placement::Fixed(a) => {
-                    if a + len <= o.end {
-                        Ok(a)
-                    } else {
-                        Err(libc::ENOMEM)
-                    }
-                }
-                Placement::FixedNoReplace(a) => {
-                    if o.pages.range(a..a + len).next().is_some() {
-                        Err(libc::EEXIST)
-                    } else if a + len <= o.end {
-                        Ok(a)
-                    } else {
-                        Err(libc::ENOMEM)
-                    }
-                }
-                Placement::Hint(a) if o.free(a, len) => Ok(a),
-                _ => o.find(len).ok_or(libc::ENOMEM),
-            };
-            assert_eq!(
-                rl.as_ref().map_err(|e| e.errno()).copied(),
-                expect,
-                "{ctx}: oracle disagrees on {req:?}"
-            );
-            if let Ok(a) = expect {
-                o.unmap(a, len);
-                let internal = if shared && kind_sel == 0 {
-                    let id = o.next_internal;
-                    o.next_internal += 1;
-                    o.file_pages.insert(id, len_pages);
-                    Some(id)
-                } else {
-                    None
-                };
-                for i in 0..len_pages {
-                    let kind = match (kind_sel, internal) {
-                        (0, Some(id)) => Kind::File(id, i),
-                        (0, None) => Kind::Anon,
-                        _ => Kind::File(file.get(), off_pages + i),
-                    };
-                    o.pages.insert(
-                        a + i * PAGE_SIZE,
-                        Page {
-                            perms: p,
-                            shared,
-                            kind,
-                            value: 0,
-                        },
-                    );
-                }
-            }
-        } else if op < 55 {
-            let a = rand_addr(&mut rng);
-            let len = (1 + rng.below(12)) * PAGE_SIZE;
-            let rl = mm.munmap(a, len);
-            trace.push(format!("{:?}", errno(&rl)));
-            let expect = if a + len <= o.end {
-                None
+        }
+        Placement::FixedNoReplace(a) => {
+            if o.pages.range(a..a + len).next().is_some() {
+                Err(libc::EEXIST)
+            } else if a + len <= o.end {
+                Ok(a)
             } else {
-                Some(libc::EINVAL)
-            };
-            assert_eq!(errno(&rl), expect, "{ctx}: munmap");
-            if expect.is_none() {
-                o.unmap(a, len);
+                Err(libc::ENOMEM)
             }
-        } else if op < 67 {
-            let a = rand_addr(&mut rng);
-            let len = (1 + rng.below(6)) * PAGE_SIZE;
-            let p = perms(&mut rng);
-            let rl = mm.mprotect(a, len, p);
-            trace.push(format!("{:?}", errno(&rl)));
-            let covered = a + len <= o.end
-                && (0..len / PAGE_SIZE).all(|i| o.pages.contains_key(&(a + i * PAGE_SIZE)));
-            assert_eq!(
-                rl.is_ok(),
-                covered,
-                "{ctx}: mprotect {a:#x}+{len:#x} {rl:?}"
-            );
-            if covered {
-                for i in 0..len / PAGE_SIZE {
-                    if let Some(pg) = o.pages.get_mut(&(a + i * PAGE_SIZE)) {
-                        pg.perms = p;
-                    }
-                }
-            }
-        } else if op < 72 {
-            let target = base + rng.below(64) * PAGE_SIZE + rng.below(PAGE_SIZE);
-            let rl = mm.brk(target).unwrap();
-            trace.push(format!("{:?}", rl - base));
-            let old_end = o.brk.next_multiple_of(PAGE_SIZE);
-            let new_end = target.next_multiple_of(PAGE_SIZE);
-            let expect = if new_end < old_end {
-                o.unmap(new_end, old_end - new_end);
-                target
-            } else if new_end > old_end {
-                if o.pages.range(old_end..new_end).next().is_some() {
-                    o.brk
-                } else {
-                    for p in (old_end..new_end).step_by(PAGE_SIZE as usize) {
-                        o.pages.insert(
-                            p,
-                            Page {
-                                perms: Perms::RW,
-                                shared: false,
-                                kind: Kind::Anon,
-                                value: 0,
-                            },
-                        );
-                    }
-                    target
-                }
-            } else {
-                target
-            };
-            o.brk = expect;
-            assert_eq!(rl, expect, "{ctx}: brk");
-        } else if op < 82 {
-            // mremap of an existing page range (or a random one).
-            let a = match o
-                .pages
-                .keys()
-                .nth(rng.below(o.pages.len().max(1) as u64) as usize)
-            {
-                Some(&a) if rng.below(5) != 0 => a,
-                _ => rand_addr(&mut rng),
-            };
-            let old_len = (1 + rng.below(4)) * PAGE_SIZE;
-            let new_len = (1 + rng.below(8)) * PAGE_SIZE;
-            let flags = MremapFlags {
-                may_move: rng.below(2) == 0,
-                fixed: None,
-            };
-            let rl = mm.mremap(a, old_len, new_len, flags);
-            trace.push(format!("{:?}", rel(&rl, base)));
-            let expect = match o.vma_of(a) {
-                Some((_, ve)) if a + old_len <= ve => {
-                    if new_len <= old_len {
-                        o.unmap(a + new_len, old_len - new_len);
-                        Ok(a)
-                    } else {
-                        let ext = a + old_len;
-                        let extra = new_len - old_len;
-                        let last = o.pages[&(ext - PAGE_SIZE)];
-                        let cont = |i: u64| Page {
-                            kind: match last.kind {
-                                Kind::Anon => Kind::Anon,
-                                Kind::File(f, j) => Kind::File(f, j + 1 + i),
-                            },
-                            value: 0,
-                            ..last
-                        };
-                        if ve == ext && o.free(ext, extra) {
-                            for i in 0..extra / PAGE_SIZE {
-                                o.pages.insert(ext + i * PAGE_SIZE, cont(i));
-                            }
-                            Ok(a)
-                        } else if !flags.may_move {
-                            Err(libc::ENOMEM)
-                        } else if let Some(n) = o.find(new_len) {
-                            let moved: Vec<Page> = (0..old_len / PAGE_SIZE)
-                                .map(|i| o.pages[&(a + i * PAGE_SIZE)])
-                                .collect();
-                            o.unmap(a, old_len);
-                            for (i, p) in moved.into_iter().enumerate() {
-                                o.pages.insert(n + i as u64 * PAGE_SIZE, p);
-                            }
-                            for i in 0..extra / PAGE_SIZE {
-                                o.pages.insert(n + old_len + i * PAGE_SIZE, cont(i));
-                            }
-                            Ok(n)
-                        } else {
-                            Err(libc::ENOMEM)
-                        }
-                    }
-                }
-                _ => Err(libc::EFAULT),
-            };
-            assert_eq!(
-                rl.as_ref().map_err(|e| e.errno()).copied(),
-                expect,
-                "{ctx}: mremap {a:#x} {old_len:#x}->{new_len:#x} {flags:?}"
-            );
+        }
+        Placement::Hint(a) if o.free(a, len) => Ok(a),
+        _ => o.find(len).ok_or(libc::ENOMEM),
+    };
+    assert_eq!(
+        rl.as_ref().map_err(|e| e.errno()).copied(),
+        expect,
+        "{ctx}: oracle disagrees on {req:?}"
+    );
+    if let Ok(a) = expect {
+        o.unmap(a, len);
+        let internal = if shared && kind_sel == 0 {
+            let id = o.next_internal;
+            o.next_internal += 1;
+            o.file_pages.insert(id, len_pages);
+            Some(id)
         } else {
-            // touch one page, write or read, and compare the data.
-            let a = match o
-                .pages
-                .keys()
-                .nth(rng.below(o.pages.len().max(1) as u64) as usize)
-            {
-                Some(&a) => a,
-                None => rand_addr(&mut rng),
+            None
+        };
+        for i in 0..len_pages {
+            let kind = match (kind_sel, internal) {
+                (0, Some(id)) => Kind::File(id, i),
+                (0, None) => Kind::Anon,
+                _ => Kind::File(file.get(), off_pages + i),
             };
-            let write = rng.below(2) == 0;
-            let v = (rng.below(250) + 1) as u8;
-            let access = if write { Access::Write } else { Access::Read };
-            let rl = mm.touch(a, 1, access, v);
-            trace.push(format!("{:?}", rl.as_ref().map_err(|e| e.errno())));
-            let expect = match o.pages.get(&a).copied() {
-                None => Err(libc::EFAULT),
-                Some(p) => {
-                    let ok = if write {
-                        p.perms.write()
-                    } else {
-                        p.perms.read() || p.perms.write()
-                    };
-                    let beyond = match p.kind {
-                        Kind::File(f, i) => i >= o.file_pages[&f],
-                        Kind::Anon => false,
-                    };
-                    // No permission: SIGSEGV; beyond the file: SIGBUS. Both EFAULT.
-                    if !ok || beyond {
-                        Err(libc::EFAULT)
-                    } else {
-                        if write {
-                            match p.kind {
-                                Kind::Anon => {
-                                    if let Some(pg) = o.pages.get_mut(&a) {
-                                        pg.value = v;
-                                    }
-                                }
-                                Kind::File(f, i) if p.shared => {
-                                    o.file_data.insert((f, i), v);
-                                }
-                                Kind::File(..) => {}
-                            }
-                        }
-                        Ok(())
-                    }
-                }
-            };
-            assert_eq!(
-                rl.as_ref().map(|_| ()).map_err(|e| e.errno()),
-                expect,
-                "{ctx}: touch {a:#x} write={write}"
-            );
-            if expect.is_ok() {
-                let pg = o.pages[&a];
-                if let Some(want) = o.readable(&pg) {
-                    if pg.perms.read() || pg.perms.write() {
-                        let mut b = [0u8; 1];
-                        mm.read(a, &mut b).unwrap();
-                        assert_eq!(b[0], want, "{ctx}: content at {a:#x}");
-                    }
-                }
-            }
-        }
-        // Structure checks after every operation.
-        if let Err(e) = mm.check_invariants() {
-            panic!("{ctx}: invariants: {e}");
-        }
-        let got: Vec<(u64, u64, Perms, bool)> = mm
-            .vmas()
-            .map(|(r, v)| (r.start, r.end, v.perms, v.shared))
-            .collect();
-        let want: Vec<(u64, u64, Perms, bool)> = o
-            .vmas()
-            .into_iter()
-            .map(|(s, e, p)| (s, e, p.perms, p.shared))
-            .collect();
-        assert_eq!(got, want, "{ctx}: VMAs differ from the oracle's runs");
-        for (r, v) in mm.vmas() {
-            let first = o.pages[&r.start];
-            match (v.backing, first.kind) {
-                (Backing::Anonymous, Kind::Anon) => {}
-                (Backing::File { file, offset }, Kind::File(f, i)) if f < 1000 => {
-                    assert_eq!((file.get(), offset / PAGE_SIZE), (f, i), "{ctx}")
-                }
-                (Backing::File { offset, .. }, Kind::File(_, i)) => {
-                    assert_eq!(offset / PAGE_SIZE, i, "{ctx}")
-                }
-                other => panic!("{ctx}: backing mismatch {other:?}"),
-            }
-        }
-        if step % 25 == 0 {
-            assert_eq!(
-                Some(mm.host_mappings()),
-                mm.address_space().host_mappings_from_proc(),
-                "{ctx}: host mapping model vs /proc/self/maps"
+            o.pages.insert(
+                a + i * PAGE_SIZE,
+                Page {
+                    perms: p,
+                    shared,
+                    kind,
+                    value: 0,
+                },
             );
         }
     }
-    trace
+}
+
+/// One random munmap step, checked against the oracle.
+fn op_munmap(r: &mut Run, ctx: &str) {
+    let Run {
+        rng, mm, o, trace, ..
+    } = r;
+    let base = o.base;
+    let a = rand_addr(rng, base);
+    let len = (1 + rng.below(12)) * PAGE_SIZE;
+    let rl = mm.munmap(a, len);
+    trace.push(format!("{:?}", errno(&rl)));
+    let expect = if a + len <= o.end {
+        None
+    } else {
+        Some(libc::EINVAL)
+    };
+    assert_eq!(errno(&rl), expect, "{ctx}: munmap");
+    if expect.is_none() {
+        o.unmap(a, len);
+    }
+}
+
+/// One random mprotect step, checked against the oracle.
+fn op_mprotect(r: &mut Run, ctx: &str) {
+    let Run {
+        rng, mm, o, trace, ..
+    } = r;
+    let base = o.base;
+    let a = rand_addr(rng, base);
+    let len = (1 + rng.below(6)) * PAGE_SIZE;
+    let p = perms(rng);
+    let rl = mm.mprotect(a, len, p);
+    trace.push(format!("{:?}", errno(&rl)));
+    let covered = a + len <= o.end
+        && (0..len / PAGE_SIZE).all(|i| o.pages.contains_key(&(a + i * PAGE_SIZE)));
+    assert_eq!(
+        rl.is_ok(),
+        covered,
+        "{ctx}: mprotect {a:#x}+{len:#x} {rl:?}"
+    );
+    if covered {
+        for i in 0..len / PAGE_SIZE {
+            if let Some(pg) = o.pages.get_mut(&(a + i * PAGE_SIZE)) {
+                pg.perms = p;
+            }
+        }
+    }
+}
+
+/// One random brk step, checked against the oracle.
+fn op_brk(r: &mut Run, ctx: &str) {
+    let Run {
+        rng, mm, o, trace, ..
+    } = r;
+    let base = o.base;
+    let target = base + rng.below(64) * PAGE_SIZE + rng.below(PAGE_SIZE);
+    let rl = mm.brk(target).unwrap();
+    trace.push(format!("{:?}", rl - base));
+    let old_end = o.brk.next_multiple_of(PAGE_SIZE);
+    let new_end = target.next_multiple_of(PAGE_SIZE);
+    let expect = if new_end < old_end {
+        o.unmap(new_end, old_end - new_end);
+        target
+    } else if new_end > old_end {
+        if o.pages.range(old_end..new_end).next().is_some() {
+            o.brk
+        } else {
+            for p in (old_end..new_end).step_by(PAGE_SIZE as usize) {
+                o.pages.insert(
+                    p,
+                    Page {
+                        perms: Perms::RW,
+                        shared: false,
+                        kind: Kind::Anon,
+                        value: 0,
+                    },
+                );
+            }
+            target
+        }
+    } else {
+        target
+    };
+    o.brk = expect;
+    assert_eq!(rl, expect, "{ctx}: brk");
+}
+
+/// One random mremap of an existing page range (or a random one), checked
+/// against the oracle.
+fn op_mremap(r: &mut Run, ctx: &str) {
+    let Run {
+        rng, mm, o, trace, ..
+    } = r;
+    let base = o.base;
+    let a = match random_page(rng, o) {
+        Some(a) if rng.below(5) != 0 => a,
+        _ => rand_addr(rng, base),
+    };
+    let old_len = (1 + rng.below(4)) * PAGE_SIZE;
+    let new_len = (1 + rng.below(8)) * PAGE_SIZE;
+    let flags = MremapFlags {
+        may_move: rng.below(2) == 0,
+        fixed: None,
+    };
+    let rl = mm.mremap(a, old_len, new_len, flags);
+    trace.push(format!("{:?}", rel(&rl, base)));
+    let expect = match o.vma_of(a) {
+        Some((_, ve)) if a + old_len <= ve => {
+            if new_len <= old_len {
+                o.unmap(a + new_len, old_len - new_len);
+                Ok(a)
+            } else {
+                let ext = a + old_len;
+                let extra = new_len - old_len;
+                let last = o.pages[&(ext - PAGE_SIZE)];
+                let cont = |i: u64| Page {
+                    kind: match last.kind {
+                        Kind::Anon => Kind::Anon,
+                        Kind::File(f, j) => Kind::File(f, j + 1 + i),
+                    },
+                    value: 0,
+                    ..last
+                };
+                if ve == ext && o.free(ext, extra) {
+                    for i in 0..extra / PAGE_SIZE {
+                        o.pages.insert(ext + i * PAGE_SIZE, cont(i));
+                    }
+                    Ok(a)
+                } else if !flags.may_move {
+                    Err(libc::ENOMEM)
+                } else if let Some(n) = o.find(new_len) {
+                    let moved: Vec<Page> = (0..old_len / PAGE_SIZE)
+                        .map(|i| o.pages[&(a + i * PAGE_SIZE)])
+                        .collect();
+                    o.unmap(a, old_len);
+                    for (i, p) in moved.into_iter().enumerate() {
+                        o.pages.insert(n + i as u64 * PAGE_SIZE, p);
+                    }
+                    for i in 0..extra / PAGE_SIZE {
+                        o.pages.insert(n + old_len + i * PAGE_SIZE, cont(i));
+                    }
+                    Ok(n)
+                } else {
+                    Err(libc::ENOMEM)
+                }
+            }
+        }
+        _ => Err(libc::EFAULT),
+    };
+    assert_eq!(
+        rl.as_ref().map_err(|e| e.errno()).copied(),
+        expect,
+        "{ctx}: mremap {a:#x} {old_len:#x}->{new_len:#x} {flags:?}"
+    );
+}
+
+/// One random touch of one page (write or read), checked against the
+/// oracle, and the data compared.
+fn op_touch(r: &mut Run, ctx: &str) {
+    let Run {
+        rng, mm, o, trace, ..
+    } = r;
+    let base = o.base;
+    let a = match random_page(rng, o) {
+        Some(a) => a,
+        None => rand_addr(rng, base),
+    };
+    let write = rng.below(2) == 0;
+    let v = (rng.below(250) + 1) as u8;
+    let access = if write { Access::Write } else { Access::Read };
+    let rl = mm.touch(a, 1, access, v);
+    trace.push(format!("{:?}", rl.as_ref().map_err(|e| e.errno())));
+    let expect = match o.pages.get(&a).copied() {
+        None => Err(libc::EFAULT),
+        Some(p) => {
+            let ok = if write {
+                p.perms.write()
+            } else {
+                p.perms.read() || p.perms.write()
+            };
+            let beyond = match p.kind {
+                Kind::File(f, i) => i >= o.file_pages[&f],
+                Kind::Anon => false,
+            };
+            // No permission: SIGSEGV; beyond the file: SIGBUS. Both EFAULT.
+            if !ok || beyond {
+                Err(libc::EFAULT)
+            } else {
+                if write {
+                    match p.kind {
+                        Kind::Anon => {
+                            if let Some(pg) = o.pages.get_mut(&a) {
+                                pg.value = v;
+                            }
+                        }
+                        Kind::File(f, i) if p.shared => {
+                            o.file_data.insert((f, i), v);
+                        }
+                        Kind::File(..) => {}
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+    assert_eq!(
+        rl.as_ref().map(|_| ()).map_err(|e| e.errno()),
+        expect,
+        "{ctx}: touch {a:#x} write={write}"
+    );
+    if expect.is_ok() {
+        let pg = o.pages[&a];
+        if let Some(want) = o.readable(&pg) {
+            if pg.perms.read() || pg.perms.write() {
+                let mut b = [0u8; 1];
+                mm.read(a, &mut b).unwrap();
+                assert_eq!(b[0], want, "{ctx}: content at {a:#x}");
+            }
+        }
+    }
 }
 
 fn rel<T: Copy + Into<u64>>(r: &Result<T, MmError>, base: u64) -> Result<i128, i32> {
