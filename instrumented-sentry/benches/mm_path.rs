@@ -223,7 +223,7 @@ fn bench_probe_overhead(c: &mut Criterion, summary: &mut Summary) {
         .zip(mms.iter())
         .map(|(v, (name, _, _))| {
             v.sort_unstable();
-            (*name, median_high(&v).unwrap_or(0))
+            (*name, median_high(v).unwrap_or(0))
         })
         .collect();
     let off = medians[0].1.max(1) as f64;
