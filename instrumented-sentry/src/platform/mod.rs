@@ -28,6 +28,7 @@
 pub mod inproc;
 pub mod kvm;
 pub mod native;
+pub mod trap;
 
 use crate::mm::Perms;
 use crate::segment::Range;
