@@ -29,3 +29,8 @@ fn unresolved_fault_fails_the_trial() {
 fn stub_killed_mid_trial_is_reported_and_reaped() {
     trap_support::kill_mid_trial(Mechanism::Systrap);
 }
+
+#[test]
+fn refused_systrap_is_a_one_line_error() {
+    trap_support::refused_is_unavailable(Mechanism::Systrap, "refused_systrap_is_a_one_line_error");
+}

@@ -5,12 +5,13 @@
 
 use instrumented_sentry::mm::Perms;
 use instrumented_sentry::platform::trap::{
-    Fault, FaultResult, Mechanism, StubOps, SyscallHandler, TrapError, TrappedCall, Trial,
+    seccomp, Fault, FaultResult, Mechanism, StubOps, SyscallHandler, TrapError, TrappedCall, Trial,
     TrialReport, Workload, APP_BASE,
 };
 use instrumented_sentry::platform::PlatformError;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 
 /// A memory file of `len` bytes.
 pub fn memfd(len: u64) -> OwnedFd {
@@ -277,6 +278,7 @@ pub fn kill_mid_trial(mech: Mechanism) {
         msg.starts_with(mech.name()) && msg.contains("SIGKILL"),
         "{msg}"
     );
+    let _ = writeln!(std::io::stderr(), "killed mid-trial: {msg}");
     assert_reaped(pid);
 }
 
@@ -293,4 +295,66 @@ impl SyscallHandler for ReuseOffset {
     fn fault(&mut self, fault: &Fault, stub: &mut dyn StubOps) -> FaultResult {
         self.0.fault(fault, stub)
     }
+}
+
+const REFUSED_CHILD: &str = "TRAP_REFUSED_CHILD";
+
+/// Where the host refuses ptrace and seccomp (EPERM, as in a container
+/// without the capability or under Yama ptrace_scope 3), the trial fails
+/// with one `Unavailable` line naming the platform. The test re-runs itself
+/// (`this_test`) under a filter that refuses both.
+pub fn refused_is_unavailable(mech: Mechanism, this_test: &str) {
+    if std::env::var_os(REFUSED_CHILD).is_some() {
+        let fd = memfd(4096);
+        let mut h = BumpHandler::new(&fd);
+        let trial = Trial::spawn(mech, &Workload::anon(1, 4096)).expect("spawn");
+        let pid = trial.pid();
+        match trial.run(&mut h) {
+            Err(e @ TrapError::Platform(PlatformError::Unavailable { platform, .. })) => {
+                assert_eq!(platform, mech.name());
+                println!("UNAVAILABLE: {e}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert_reaped(pid);
+        return;
+    }
+    let prog = seccomp::refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([this_test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(REFUSED_CHILD, "1");
+    // SAFETY: the hook runs in the forked child before exec and makes only
+    // two system calls (prctl, seccomp) on a program built before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr().cast_mut(),
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let out = cmd
+        .output()
+        .expect("re-run the test under the refusing filter");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.find("UNAVAILABLE: ").map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("no Unavailable line in: {stdout}"));
+    let _ = writeln!(std::io::stderr(), "{line}");
+    assert!(
+        line.contains(&format!("{}: ", mech.name())) && line.contains("not permitted"),
+        "{line}"
+    );
 }

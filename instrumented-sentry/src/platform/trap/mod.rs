@@ -421,8 +421,13 @@ pub struct TrialReport {
 }
 
 /// A stub, spawned and waiting to be served.
+///
+/// Not `Send`: a trial is served on the thread that spawned it (ptrace
+/// accepts requests only from the tracing thread, and the stub's
+/// `PR_SET_PDEATHSIG` fires when that thread ends).
 pub struct Trial {
     mechanism: Mechanism,
+    _thread_bound: std::marker::PhantomData<*const ()>,
     // Declared before `region`: the process is killed and reaped before
     // the shared region is unmapped.
     process: StubProcess,
@@ -464,6 +469,7 @@ impl Trial {
         let process = StubProcess::spawn(platform, &plan)?;
         Ok(Trial {
             mechanism,
+            _thread_bound: std::marker::PhantomData,
             process,
             region,
         })

@@ -16,9 +16,11 @@ use libc::sock_filter;
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
 /// `struct seccomp_data` offsets.
+const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_IP_LO: u32 = 8;
 const OFF_IP_HI: u32 = 12;
@@ -55,13 +57,31 @@ pub fn filter(allowed_ip: u64) -> Vec<sock_filter> {
     ]
 }
 
+/// A filter that makes the calls `nrs` fail with `EPERM` and allows the
+/// rest: what a sandbox that refuses ptrace or seccomp looks like (for
+/// tests of the platforms' refusal path).
+pub fn refuse(nrs: &[i64]) -> Vec<sock_filter> {
+    let mut prog = vec![stmt(LD_W_ABS, OFF_NR)];
+    for &nr in nrs {
+        prog.push(jump(JEQ_K, nr as u32, 0, 1));
+        prog.push(stmt(RET_K, SECCOMP_RET_ERRNO | libc::EPERM as u32));
+    }
+    prog.push(stmt(RET_K, SECCOMP_RET_ALLOW));
+    prog
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A tiny interpreter for the instructions the filter uses.
     fn run(prog: &[sock_filter], arch: u32, ip: u64) -> u32 {
+        run_nr(prog, 0, arch, ip)
+    }
+
+    fn run_nr(prog: &[sock_filter], nr: u32, arch: u32, ip: u64) -> u32 {
         let data = |off: u32| match off {
+            OFF_NR => nr,
             OFF_ARCH => arch,
             OFF_IP_LO => ip as u32,
             OFF_IP_HI => (ip >> 32) as u32,
@@ -88,5 +108,23 @@ mod tests {
         assert_eq!(run(&p, AUDIT_ARCH_X86_64, ip + 2), SECCOMP_RET_TRAP);
         assert_eq!(run(&p, AUDIT_ARCH_X86_64, ip ^ (1 << 40)), SECCOMP_RET_TRAP);
         assert_eq!(run(&p, 0x4000_0003, ip), SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn refuses_only_the_listed_calls() {
+        let p = refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
+        let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        assert_eq!(
+            run_nr(&p, libc::SYS_ptrace as u32, AUDIT_ARCH_X86_64, 0),
+            eperm
+        );
+        assert_eq!(
+            run_nr(&p, libc::SYS_seccomp as u32, AUDIT_ARCH_X86_64, 0),
+            eperm
+        );
+        assert_eq!(
+            run_nr(&p, libc::SYS_mmap as u32, AUDIT_ARCH_X86_64, 0),
+            SECCOMP_RET_ALLOW
+        );
     }
 }
