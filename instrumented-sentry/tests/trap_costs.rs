@@ -8,7 +8,9 @@
 //! returns a fixed address and injects a real `MAP_FIXED|MAP_SHARED` memfd
 //! mmap there (the munmap that follows is served the same way); beside it,
 //! the same loop run natively, with private anonymous mappings and with the
-//! injected call's own kind (`MAP_FIXED|MAP_SHARED` of the memfd).
+//! injected call's own kind (`MAP_FIXED|MAP_SHARED` of the memfd), and the
+//! trapped platforms with a handler that injects nothing (the cost of the
+//! boundary alone, as when mapAS waits for the first fault).
 
 mod trap_support;
 
@@ -24,6 +26,8 @@ const ITERATIONS: u64 = 5000;
 
 struct Fixed {
     fd: i32,
+    /// Inject the host mmap/munmap (mapAS at mmap time), or return only.
+    inject: bool,
 }
 
 impl SyscallHandler for Fixed {
@@ -33,6 +37,13 @@ impl SyscallHandler for Fixed {
         stub: &mut dyn StubOps,
     ) -> i64 {
         match call.nr {
+            libc::SYS_mmap | libc::SYS_munmap if !self.inject => {
+                if call.nr == libc::SYS_mmap {
+                    APP_BASE as i64
+                } else {
+                    0
+                }
+            }
             libc::SYS_mmap => match stub.mmap_fixed(APP_BASE, 4096, Perms::RW, self.fd, 0, false) {
                 Ok(()) => APP_BASE as i64,
                 Err(_) => -i64::from(libc::ENOMEM),
@@ -60,18 +71,38 @@ fn where_the_time_goes() {
     shared.addr = APP_BASE;
     shared.flags = libc::MAP_FIXED | libc::MAP_SHARED;
     shared.fd = fd.as_raw_fd();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let _ = writeln!(err, "load average: {}", load.trim());
     let mut native_total = 0;
-    for (label, mech, w) in [
-        ("native, private anonymous 4 KiB", Mechanism::Native, anon),
+    const ROWS: [(&str, Mechanism, bool, bool); 6] = [
+        (
+            "native, private anonymous 4 KiB",
+            Mechanism::Native,
+            false,
+            true,
+        ),
         (
             "native, MAP_FIXED|MAP_SHARED memfd 4 KiB",
             Mechanism::Native,
-            shared,
+            true,
+            true,
         ),
-        ("ptrace", Mechanism::Ptrace, anon),
-        ("systrap", Mechanism::Systrap, anon),
-    ] {
-        let mut h = Fixed { fd: fd.as_raw_fd() };
+        ("ptrace", Mechanism::Ptrace, false, true),
+        ("systrap", Mechanism::Systrap, false, true),
+        ("ptrace, nothing injected", Mechanism::Ptrace, false, false),
+        (
+            "systrap, nothing injected",
+            Mechanism::Systrap,
+            false,
+            false,
+        ),
+    ];
+    for (label, mech, fixed_shared, inject) in ROWS {
+        let w = if fixed_shared { shared } else { anon };
+        let mut h = Fixed {
+            fd: fd.as_raw_fd(),
+            inject,
+        };
         let Some((pid, r)) = trap_support::run(mech, &w, &mut h) else {
             continue;
         };

@@ -4,16 +4,27 @@
 //! its shared context before it sleeps, for the same reason: a futex wake
 //! and wait each way cost several thousand cycles).
 //!
+//! The spin has two phases. First a pure spin of [`FAST_SPIN_CYCLES`]: when
+//! the two processes run on different CPUs the other side answers within a
+//! few hundred cycles. Then, up to [`SPIN_CYCLES`], a spin that yields the
+//! CPU between checks: when both processes share one CPU (the scheduler
+//! tends to put a wakee next to its waker, and a busy machine leaves no
+//! other), a pure spin only delays the side it waits for by a whole time
+//! slice, while `sched_yield` hands it the CPU at once.
+//!
 //! Lost wake-ups cannot happen: the waiter publishes "I sleep" and then
 //! re-reads the state; the poster publishes the state and then reads
 //! "sleeps" (both sequentially consistent), so one of them sees the other;
 //! and `FUTEX_WAIT` itself refuses to sleep once the state has changed.
 
 use super::shared::Header;
-use super::sys::{futex_wait, futex_wake, pause, rdtsc};
+use super::sys::{futex_wait, futex_wake, pause, rdtsc, sched_yield};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// How long a waiter spins before it sleeps, in TSC cycles.
+/// How long a waiter spins without yielding, in TSC cycles.
+pub const FAST_SPIN_CYCLES: u64 = 4_000;
+/// How long a waiter spins (yielding after [`FAST_SPIN_CYCLES`]) before it
+/// sleeps, in TSC cycles.
 pub const SPIN_CYCLES: u64 = 100_000;
 
 /// Posts `new` into the state word and wakes the other side if it sleeps.
@@ -45,10 +56,15 @@ pub fn wait_change(h: &Header, from: u32, my_waiting: &AtomicU32, sleep_ns: Opti
         if s != from {
             return Waited::Changed(s);
         }
-        if rdtsc().wrapping_sub(start) > SPIN_CYCLES {
+        let spun = rdtsc().wrapping_sub(start);
+        if spun > SPIN_CYCLES {
             break;
         }
-        pause();
+        if spun > FAST_SPIN_CYCLES {
+            sched_yield();
+        } else {
+            pause();
+        }
     }
     my_waiting.store(1, Ordering::SeqCst);
     let s = h.state.load(Ordering::SeqCst);

@@ -3,6 +3,7 @@
 //! for both processes). Medians per part; the parts' medians need not add
 //! up to the median total.
 
+use super::channel::SPIN_CYCLES;
 use super::{Mechanism, TrialReport};
 use std::fmt;
 
@@ -17,6 +18,10 @@ pub struct Split {
     pub parts: Vec<(&'static str, u64)>,
     /// Median of the whole call (before `syscall` → after it returned).
     pub total: u64,
+    /// systrap: calls where a hand-off outlasted the spin budget
+    /// ([`super::channel::SPIN_CYCLES`]) and went through the futex: the
+    /// other process was not running (a busy machine).
+    pub slept: Option<usize>,
 }
 
 /// The median of `v` (0 if empty).
@@ -49,6 +54,7 @@ fn split_of<T>(
             .map(|(name, f)| (*name, median(rows.iter().map(f).collect())))
             .collect(),
         total: median(rows.iter().map(total).collect()),
+        slept: None,
     }
 }
 
@@ -94,30 +100,38 @@ pub fn mmap_split(mechanism: Mechanism, report: &TrialReport) -> Split {
             ],
             total,
         ),
-        Mechanism::Systrap => split_of(
-            "systrap",
-            &rows,
-            &[
-                ("seccomp trap + SIGSYS delivery", |r| {
-                    d(r.c.enter, r.c.handler_entry)
-                }),
-                ("stub writes the request", |r| {
-                    d(r.c.handler_entry, r.c.posted)
-                }),
-                ("hand-off: stub → sentry", |r| d(r.c.posted, r.s.seen)),
-                ("sentry handler", |r| d(r.s.seen, r.s.handler_end)),
-                ("hand-off: sentry → stub", |r| {
-                    d(r.s.handler_end, r.c.reply_seen)
-                }),
-                ("injected host call (in the SIGSYS handler)", |r| {
-                    d(r.c.reply_seen, r.c.host_done)
-                }),
-                ("rt_sigreturn, back in the workload", |r| {
-                    d(r.c.host_done, r.c.returned)
-                }),
-            ],
-            total,
-        ),
+        Mechanism::Systrap => {
+            let slow = |r: &Row| {
+                d(r.c.posted, r.s.seen) > SPIN_CYCLES
+                    || d(r.s.handler_end, r.c.reply_seen) > SPIN_CYCLES
+            };
+            let mut split = split_of(
+                "systrap",
+                &rows,
+                &[
+                    ("seccomp trap + SIGSYS delivery", |r| {
+                        d(r.c.enter, r.c.handler_entry)
+                    }),
+                    ("stub writes the request", |r| {
+                        d(r.c.handler_entry, r.c.posted)
+                    }),
+                    ("hand-off: stub → sentry", |r| d(r.c.posted, r.s.seen)),
+                    ("sentry handler", |r| d(r.s.seen, r.s.handler_end)),
+                    ("hand-off: sentry → stub", |r| {
+                        d(r.s.handler_end, r.c.reply_seen)
+                    }),
+                    ("injected host call (in the SIGSYS handler)", |r| {
+                        d(r.c.reply_seen, r.c.host_done)
+                    }),
+                    ("rt_sigreturn, back in the workload", |r| {
+                        d(r.c.host_done, r.c.returned)
+                    }),
+                ],
+                total,
+            );
+            split.slept = Some(rows.iter().filter(|r| slow(r)).count());
+            split
+        }
     }
 }
 
@@ -130,6 +144,13 @@ impl fmt::Display for Split {
         )?;
         for (name, cycles) in &self.parts {
             writeln!(f, "  {cycles:>8}  {name}")?;
+        }
+        if let Some(n) = self.slept {
+            writeln!(
+                f,
+                "  {n} of {} calls slept in a hand-off (peer not running)",
+                self.samples
+            )?;
         }
         Ok(())
     }
