@@ -37,6 +37,7 @@
 
 pub mod inproc_address_space;
 pub mod kvm;
+pub mod trap;
 
 use crate::addr::{Perms, Range};
 use std::io;

@@ -1,0 +1,168 @@
+//! The stub process: fork, wait, kill, reap. The stub never outlives its
+//! [`StubProcess`]: drop sends SIGKILL and reaps it (no zombie), and the
+//! child set `PR_SET_PDEATHSIG(SIGKILL)` for the case where the sentry
+//! itself dies. (The death signal follows the *thread* that forked: a stub
+//! lives inside one call of the platform, on the thread that made it.)
+
+use super::stub::{child_main, ChildPlan};
+use super::TrapError;
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The stub exited with this code.
+    Exited(i32),
+    /// The stub was killed by this signal.
+    Signaled(i32),
+    /// The (traced) stub stopped; the raw stop signal (`SIGTRAP | 0x80` for
+    /// a system-call stop).
+    Stopped(i32),
+}
+
+/// A running stub.
+pub struct StubProcess {
+    pid: i32,
+    reaped: bool,
+    platform: &'static str,
+}
+
+impl StubProcess {
+    /// Forks the stub, which runs `plan`.
+    pub fn spawn(platform: &'static str, plan: &ChildPlan) -> Result<StubProcess, TrapError> {
+        // SAFETY: the child runs only `child_main`, which makes raw system
+        // calls and touches the shared region and nothing that another
+        // thread of the sentry may have held at the fork (no allocation, no
+        // locks); it never returns.
+        let pid = unsafe { libc::fork() };
+        match pid {
+            -1 => Err(TrapError::Os {
+                platform,
+                op: "fork",
+                errno: errno(),
+            }),
+            // SAFETY: this is the child of the fork, and the plan was built
+            // by the caller over a region mapped before it.
+            0 => unsafe { child_main(plan) },
+            pid => Ok(StubProcess {
+                pid,
+                reaped: false,
+                platform,
+            }),
+        }
+    }
+
+    /// The stub's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits for the next state change (`__WALL`); `None` with `nohang` if
+    /// nothing happened yet.
+    pub fn wait(&mut self, nohang: bool) -> Result<Option<Status>, TrapError> {
+        let mut st = 0;
+        let flags = libc::__WALL | if nohang { libc::WNOHANG } else { 0 };
+        loop {
+            // SAFETY: waitpid writes the status into a local.
+            let r = unsafe { libc::waitpid(self.pid, &mut st, flags) };
+            if r == 0 {
+                return Ok(None);
+            }
+            if r < 0 {
+                let e = errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                return Err(TrapError::Os {
+                    platform: self.platform,
+                    op: "waitpid",
+                    errno: e,
+                });
+            }
+            break;
+        }
+        let status = if libc::WIFEXITED(st) {
+            self.reaped = true;
+            Status::Exited(libc::WEXITSTATUS(st))
+        } else if libc::WIFSIGNALED(st) {
+            self.reaped = true;
+            Status::Signaled(libc::WTERMSIG(st))
+        } else {
+            Status::Stopped((st >> 8) & 0xffff)
+        };
+        Ok(Some(status))
+    }
+
+    /// Waits (blocking) for the next state change.
+    pub fn wait_blocking(&mut self) -> Result<Status, TrapError> {
+        loop {
+            if let Some(s) = self.wait(false)? {
+                return Ok(s);
+            }
+        }
+    }
+
+    /// Kills the stub (SIGKILL) and reaps it.
+    pub fn kill_and_reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // SAFETY: kill with the pid of our own unreaped child (the pid
+        // cannot have been reused before we reap it).
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        while !self.reaped {
+            match self.wait(false) {
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.reaped = true;
+    }
+
+    /// Whether the stub was reaped.
+    pub fn reaped(&self) -> bool {
+        self.reaped
+    }
+}
+
+impl Drop for StubProcess {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+/// The calling thread's errno.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// A signal's name, for error messages.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGINT => "SIGINT",
+        _ => "signal",
+    }
+}
+
+/// Whether `[start, start + len)` overlaps a mapping of this process
+/// (from `/proc/self/maps`); the stub, a fork, has the same mappings.
+pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let end = start.saturating_add(len);
+    Ok(maps.lines().any(|line| {
+        let range = line.split_whitespace().next().unwrap_or("");
+        let mut it = range.split('-');
+        let lo = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+        let hi = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+        matches!((lo, hi), (Some(lo), Some(hi)) if lo < end && start < hi)
+    }))
+}

@@ -1,0 +1,229 @@
+//! The region the sentry and the stub share: a control header (the workload
+//! description and the systrap hand-off channel) and the stub's result
+//! array. It is an anonymous `MAP_SHARED` mapping made before the fork, so
+//! both processes see the same pages at the same address. Every field is an
+//! atomic, so each side reads and writes it through shared references; the
+//! only unsafe code is the mapping itself.
+
+use std::mem::size_of;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+/// Host calls one systrap reply can carry.
+pub const MAX_HOST_CALLS: usize = 8;
+
+/// Channel states (the `state` word).
+pub mod state {
+    /// Nothing posted yet.
+    pub const IDLE: u32 = 0;
+    /// Stub → sentry: set-up done, the loop starts.
+    pub const READY: u32 = 1;
+    /// Stub → sentry: set-up failed (`setup_errno`, `setup_step`).
+    pub const SETUP_FAILED: u32 = 2;
+    /// Stub → sentry: a trapped system call (`nr`, `args`).
+    pub const SYSCALL: u32 = 3;
+    /// Stub → sentry: a fault (`fault_*`).
+    pub const FAULT: u32 = 4;
+    /// Sentry → stub: host calls to run, then `result`.
+    pub const REPLY: u32 = 5;
+    /// Stub → sentry: the loop finished, the stub exits.
+    pub const EXITED: u32 = 6;
+}
+
+/// Set-up steps a stub reports a failure of.
+pub mod step {
+    /// `PTRACE_TRACEME`.
+    pub const TRACEME: u64 = 1;
+    /// `rt_sigaction` of the stub's handlers.
+    pub const SIGACTION: u64 = 2;
+    /// `PR_SET_NO_NEW_PRIVS`.
+    pub const NO_NEW_PRIVS: u64 = 3;
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)`.
+    pub const SECCOMP: u64 = 4;
+}
+
+/// One host call slot of a systrap reply.
+#[repr(C)]
+#[derive(Default)]
+pub struct HostSlot {
+    /// System call number.
+    pub nr: AtomicI64,
+    /// Arguments.
+    pub args: [AtomicU64; 6],
+    /// Raw result, written by the stub.
+    pub result: AtomicI64,
+}
+
+/// The control header at the start of the region.
+#[repr(C, align(64))]
+#[derive(Default)]
+pub struct Header {
+    /// Workload: iterations.
+    pub iterations: AtomicU64,
+    /// Workload: mmap address argument.
+    pub addr: AtomicU64,
+    /// Workload: mmap length.
+    pub len: AtomicU64,
+    /// Workload: mmap prot.
+    pub prot: AtomicU64,
+    /// Workload: mmap flags.
+    pub flags: AtomicU64,
+    /// Workload: mmap fd (as the raw register value).
+    pub fd: AtomicU64,
+    /// Workload: mmap offset.
+    pub offset: AtomicU64,
+    /// Workload: write one word per page after each mmap.
+    pub touch: AtomicU64,
+    /// Workload: munmap after each mmap.
+    pub unmap: AtomicU64,
+    /// Workload: the value written is `pattern ^ page address`.
+    pub pattern: AtomicU64,
+    /// Iterations completed by the stub.
+    pub progress: AtomicU64,
+    /// errno of a failed set-up step.
+    pub setup_errno: AtomicU64,
+    /// Which set-up step failed ([`step`]).
+    pub setup_step: AtomicU64,
+
+    /// The channel word ([`state`]).
+    pub state: AtomicU32,
+    /// Non-zero while the stub sleeps on `state`.
+    pub stub_waiting: AtomicU32,
+    /// Non-zero while the sentry sleeps on `state`.
+    pub sentry_waiting: AtomicU32,
+    /// Request: system call number.
+    pub nr: AtomicI64,
+    /// Request: arguments.
+    pub args: [AtomicU64; 6],
+    /// Request: the instruction after the trapped call / the faulting one.
+    pub rip: AtomicU64,
+    /// Fault: address.
+    pub fault_addr: AtomicU64,
+    /// Fault: non-zero for a write.
+    pub fault_write: AtomicU64,
+    /// Reply: the system call's result (0 for a resolved fault).
+    pub result: AtomicI64,
+    /// Reply: host calls in `host`.
+    pub n_host: AtomicU64,
+    /// Reply: host calls for the stub to run before it resumes.
+    pub host: [HostSlot; MAX_HOST_CALLS],
+    /// Stamps of the current request (stub side, TSC).
+    pub t_handler: AtomicU64,
+    /// The request was posted.
+    pub t_posted: AtomicU64,
+    /// The reply was seen.
+    pub t_reply_seen: AtomicU64,
+    /// The reply's host calls were done.
+    pub t_host_done: AtomicU64,
+}
+
+/// One iteration of the stub's loop (TSC stamps; 0 where not measured).
+#[repr(C)]
+#[derive(Default)]
+pub struct Record {
+    /// mmap's result.
+    pub addr: AtomicU64,
+    /// Before the mmap instruction.
+    pub t_enter: AtomicU64,
+    /// After mmap returned.
+    pub t_return: AtomicU64,
+    /// After the touch.
+    pub t_touched: AtomicU64,
+    /// After munmap returned.
+    pub t_unmapped: AtomicU64,
+    /// systrap: SIGSYS handler entry (of the mmap).
+    pub t_handler: AtomicU64,
+    /// systrap: request posted.
+    pub t_posted: AtomicU64,
+    /// systrap: reply seen.
+    pub t_reply_seen: AtomicU64,
+    /// systrap: host calls done.
+    pub t_host_done: AtomicU64,
+}
+
+/// The shared mapping.
+pub struct Region {
+    base: *mut u8,
+    len: usize,
+    records: usize,
+}
+
+// SAFETY: the region is plain shared memory whose every field is an atomic;
+// references to it may be used from any thread.
+unsafe impl Send for Region {}
+// SAFETY: as above: all access goes through atomics.
+unsafe impl Sync for Region {}
+
+fn records_offset() -> usize {
+    size_of::<Header>().next_multiple_of(4096)
+}
+
+impl Region {
+    /// Maps a zeroed region for `records` loop iterations.
+    pub fn new(records: usize) -> std::io::Result<Region> {
+        let len = records
+            .checked_mul(size_of::<Record>())
+            .and_then(|b| b.checked_add(records_offset()))
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is
+        // affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Region {
+            base: p.cast(),
+            len,
+            records,
+        })
+    }
+
+    /// The control header.
+    pub fn header(&self) -> &Header {
+        // SAFETY: the mapping is at least a header long, page-aligned (so
+        // aligned for `Header`), zero-filled (a valid `Header`: all atomics)
+        // and lives as long as `self`.
+        unsafe { &*self.base.cast::<Header>() }
+    }
+
+    /// The result array.
+    pub fn records(&self) -> &[Record] {
+        // SAFETY: `records` zero-filled `Record`s (all atomics) follow the
+        // header at a page-aligned offset inside the mapping, which lives as
+        // long as `self`.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base.add(records_offset()).cast::<Record>(),
+                self.records,
+            )
+        }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `new` with this length and no
+        // reference into it outlives `self`.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+/// Reads a word (relaxed: the hand-off's ordering comes from `state`).
+#[inline]
+pub fn get(w: &AtomicU64) -> u64 {
+    w.load(Ordering::Relaxed)
+}
+
+/// Writes a word (relaxed).
+#[inline]
+pub fn set(w: &AtomicU64, v: u64) {
+    w.store(v, Ordering::Relaxed)
+}

@@ -1,0 +1,179 @@
+//! The systrap platform's sentry loop (gVisor's default platform since
+//! 2023).
+//!
+//! The stub installs a seccomp filter that traps every system call not made
+//! from its one allowed `syscall` instruction ([`super::seccomp`]). A trapped
+//! call enters the stub's SIGSYS handler, which writes the number and
+//! arguments into the shared header, posts `SYSCALL` and waits
+//! ([`super::channel`]: spin, then futex). The sentry serves the call and
+//! posts `REPLY` with the result and up to [`MAX_HOST_CALLS`] host calls;
+//! the handler runs them (the mapAS `mmap` into the stub's own address
+//! space), puts the result into the saved RAX of its ucontext and returns;
+//! `rt_sigreturn` resumes the workload after its `syscall`. A SIGSEGV goes
+//! the same way (`FAULT`; the reply's result is 0 when resolved).
+//!
+//! The host calls run after the sentry's reply, so their results are
+//! checked when the stub posts next: a failed one fails the trial there.
+//! The sentry sleeps at most [`SLEEP_NS`] at a time and checks that the
+//! stub is alive in between, so a stub killed mid-call fails the trial
+//! instead of hanging it.
+
+use super::channel::{post, wait_change, Waited};
+use super::process::{Status, StubProcess};
+use super::shared::{get, set, state, Header, Region, MAX_HOST_CALLS};
+use super::sys::rdtsc;
+use super::{
+    died, Fault, FaultResult, HostCall, ServedCall, StubOps, SyscallHandler, TrapError, TrappedCall,
+};
+use std::sync::atomic::Ordering;
+
+const PLATFORM: &str = "systrap";
+
+/// Longest single futex sleep of the sentry before it checks the stub.
+pub const SLEEP_NS: u64 = 10_000_000;
+
+/// The handler's view of the stub: host calls are queued into the reply.
+struct SystrapOps<'a> {
+    header: &'a Header,
+    pid: i32,
+    queued: Vec<HostCall>,
+}
+
+impl StubOps for SystrapOps<'_> {
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn host_call(&mut self, call: HostCall) -> Result<(), TrapError> {
+        let Some(slot) = self.header.host.get(self.queued.len()) else {
+            return Err(TrapError::Protocol {
+                platform: PLATFORM,
+                what: format!("more than {MAX_HOST_CALLS} host calls in one reply"),
+            });
+        };
+        slot.nr.store(call.nr, Ordering::Relaxed);
+        for (a, v) in slot.args.iter().zip(call.args) {
+            set(a, v);
+        }
+        slot.result.store(i64::MIN, Ordering::Relaxed);
+        self.queued.push(call);
+        Ok(())
+    }
+}
+
+fn wait_stub(process: &mut StubProcess, region: &Region, from: u32) -> Result<u32, TrapError> {
+    let h = region.header();
+    loop {
+        match wait_change(h, from, &h.sentry_waiting, Some(SLEEP_NS)) {
+            Waited::Changed(s) => return Ok(s),
+            Waited::Unchanged => {
+                if let Some(status) = process.wait(true)? {
+                    return Err(died(PLATFORM, process.pid(), region, status));
+                }
+            }
+        }
+    }
+}
+
+/// Checks the results of the host calls the last reply carried.
+fn check_host_calls(h: &Header, calls: &[HostCall]) -> Result<(), TrapError> {
+    for (call, slot) in calls.iter().zip(&h.host) {
+        let got = slot.result.load(Ordering::Relaxed);
+        if got != call.expect {
+            return Err(call.error(PLATFORM, got).into());
+        }
+    }
+    Ok(())
+}
+
+fn request(h: &Header) -> TrappedCall {
+    TrappedCall {
+        nr: h.nr.load(Ordering::Relaxed),
+        args: h.args.each_ref().map(get),
+        rip: get(&h.rip),
+    }
+}
+
+/// Serves the stub until it exits; returns the requests served.
+pub fn serve(
+    process: &mut StubProcess,
+    region: &Region,
+    handler: &mut dyn SyscallHandler,
+) -> Result<Vec<ServedCall>, TrapError> {
+    let h = region.header();
+    let pid = process.pid();
+    let mut served = Vec::new();
+    let mut from = state::IDLE;
+    let mut last_calls: Vec<HostCall> = Vec::new();
+    loop {
+        let s = wait_stub(process, region, from)?;
+        let seen = rdtsc();
+        check_host_calls(h, &last_calls)?;
+        let mut ops = SystrapOps {
+            header: h,
+            pid,
+            queued: std::mem::take(&mut last_calls),
+        };
+        ops.queued.clear();
+        let mut record = ServedCall {
+            seen,
+            ..ServedCall::default()
+        };
+        let result = match s {
+            state::READY => {
+                from = state::READY;
+                continue;
+            }
+            state::SETUP_FAILED | state::EXITED => {
+                return match process.wait_blocking()? {
+                    Status::Exited(0) if s == state::EXITED => Ok(served),
+                    other => Err(died(PLATFORM, pid, region, other)),
+                };
+            }
+            state::SYSCALL => {
+                let call = request(h);
+                record.nr = call.nr;
+                record.handler_start = rdtsc();
+                let r = handler.handle(&call, &mut ops);
+                record.handler_end = rdtsc();
+                r
+            }
+            state::FAULT => {
+                let fault = Fault {
+                    addr: get(&h.fault_addr),
+                    write: get(&h.fault_write) != 0,
+                    rip: get(&h.rip),
+                };
+                record.nr = -1;
+                record.handler_start = rdtsc();
+                let r = handler.fault(&fault, &mut ops);
+                record.handler_end = rdtsc();
+                if r == FaultResult::NotResolved {
+                    return Err(TrapError::UnresolvedFault {
+                        platform: PLATFORM,
+                        addr: fault.addr,
+                        access: if fault.write { "write" } else { "read" },
+                        rip: fault.rip,
+                    });
+                }
+                0
+            }
+            other => {
+                return Err(TrapError::Protocol {
+                    platform: PLATFORM,
+                    what: format!("unexpected channel state {other} after {from}"),
+                })
+            }
+        };
+        set(&h.n_host, ops.queued.len() as u64);
+        h.result.store(result, Ordering::Relaxed);
+        last_calls = ops.queued;
+        post(h, state::REPLY, &h.stub_waiting);
+        from = state::REPLY;
+        served.push(record);
+    }
+}

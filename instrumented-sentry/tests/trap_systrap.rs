@@ -1,0 +1,36 @@
+//! `--platform systrap` mechanism: a stub under a seccomp `SECCOMP_RET_TRAP` filter,
+//! served by a handler that injects real memfd mappings.
+
+mod trap_support;
+
+use instrumented_sentry::platform::trap::Mechanism;
+
+#[test]
+fn injected_mappings_are_real() {
+    trap_support::mapping_is_real(Mechanism::Systrap, false);
+}
+
+#[test]
+fn injected_populated_mappings_are_real() {
+    trap_support::mapping_is_real(Mechanism::Systrap, true);
+}
+
+#[test]
+fn fault_path_maps_on_first_touch() {
+    trap_support::fault_maps_lazily(Mechanism::Systrap);
+}
+
+#[test]
+fn unresolved_fault_fails_the_trial() {
+    trap_support::unresolved_fault_fails(Mechanism::Systrap);
+}
+
+#[test]
+fn stub_killed_mid_trial_is_reported_and_reaped() {
+    trap_support::kill_mid_trial(Mechanism::Systrap);
+}
+
+#[test]
+fn refused_systrap_is_a_one_line_error() {
+    trap_support::refused_is_unavailable(Mechanism::Systrap, "refused_systrap_is_a_one_line_error");
+}
