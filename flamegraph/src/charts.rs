@@ -300,13 +300,6 @@ pub fn bar_chart(spec: &BarChart) -> Result<String> {
     }
 }
 
-fn search_name(p: &Point) -> String {
-    match &p.search {
-        Some(s) => format!("{}/{}", p.platform, s),
-        None => p.platform.clone(),
-    }
-}
-
 fn touch_name(p: &Point) -> &'static str {
     if p.touch {
         "touched"
@@ -341,7 +334,7 @@ fn grouped<K: Ord>(
     for p in &run.points {
         g.entry(key(p))
             .or_default()
-            .entry(search_name(p))
+            .entry(p.platform_label())
             .or_default()
             .push(p);
     }
@@ -499,7 +492,7 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         by_cfg
             .entry((
                 p.workload.clone(),
-                search_name(p),
+                p.platform_label(),
                 p.mapping.clone(),
                 touch_name(p),
                 p.iterations,
