@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use collectors::fold::fold_samples;
+use collectors::stack_fold::fold_samples;
 use collectors::perf::records::{CpuMode, Sample};
 use collectors::symbolize::{Kallsyms, ProcessView, Symbolizer};
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -4,7 +4,7 @@
 //! [`PerfCollector::end_point`], which fold that point's samples (and read
 //! the counters) outside the measured region.
 
-use crate::fold::{fold_samples, FoldOutput};
+use crate::stack_fold::{fold_samples, FoldOutput};
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,

@@ -9,7 +9,7 @@ use std::process::{Command, ExitStatus};
 
 use thiserror::Error;
 
-use crate::fold::fold_samples;
+use crate::stack_fold::fold_samples;
 use crate::perf::{PerfError, SampleTarget, Sampler, SamplerConfig};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;

@@ -17,7 +17,7 @@
 //! - [`classify`]: the mapping kind of a region (library, heap, stack, ...);
 //! - `sys`: the only unsafe code (`process_vm_readv`, `lseek(SEEK_DATA)`);
 //! - [`source`]: opening sources, listing their backed byte runs, reading them;
-//! - `table`: the table of distinct contents (hash → representative location);
+//! - `content_index`: the index of distinct contents (hash → representative location);
 //! - [`scan`]: the scanning loop and the counters;
 //! - [`report`]: the result ([`SharingReport`], serialised as `sharing.json`)
 //!   and its text rendering;
@@ -49,7 +49,7 @@ pub mod report;
 pub mod scan;
 pub mod source;
 mod sys;
-mod table;
+mod content_index;
 
 use std::path::PathBuf;
 

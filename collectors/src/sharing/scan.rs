@@ -14,7 +14,7 @@ use super::report::{
 };
 use super::source::{OpenSource, ReadError, Run, SourceKind, SourceSpec};
 use super::sys::MAX_IOVECS;
-use super::table::{Confirm, ContentTable, Location, Seen};
+use super::content_index::{Confirm, ContentTable, Location, Seen};
 use super::{Granularity, SharingError, PAGE_SIZE};
 
 /// Address space covered by one read of `/proc/PID/pagemap` (or one
