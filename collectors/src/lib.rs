@@ -5,9 +5,10 @@
 
 pub mod capabilities;
 pub mod collector;
-pub mod stack_fold;
 pub mod perf;
 pub mod perf_script;
+pub mod proc_maps;
 pub mod record;
 pub mod sharing;
+pub mod stack_fold;
 pub mod symbolize;

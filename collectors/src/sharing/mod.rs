@@ -13,7 +13,8 @@
 //! files, and the sentry's memory file saved in a run bundle (`memory.img`).
 //!
 //! Layering, one concern per file:
-//! - [`maps`]: parsing `/proc/PID/maps`;
+//! - [`crate::proc_maps`] (beside this module, shared with symbolization):
+//!   parsing `/proc/PID/maps`;
 //! - [`classify`]: the mapping kind of a region (library, heap, stack, ...);
 //! - `sys`: the only unsafe code (`process_vm_readv`, `lseek(SEEK_DATA)`);
 //! - [`source`]: opening sources, listing their backed byte runs, reading them;
@@ -43,13 +44,12 @@
 //! do not).
 
 pub mod classify;
+mod content_index;
 pub mod ksm;
-pub mod maps;
 pub mod report;
 pub mod scan;
 pub mod source;
 mod sys;
-mod content_index;
 
 use std::path::PathBuf;
 
