@@ -270,7 +270,7 @@ pub struct PointCounters {
     pub cycles_guest_only: Option<u64>,
 }
 
-/// One measured combination of a run.
+/// One measured combination of a run (its labels: `labels`).
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Point {
     /// "exp1", "exp2", "malloc", "replay".
@@ -303,18 +303,6 @@ pub struct Point {
     /// Workload-specific extras (replay: unknown lines counted, etc.).
     #[serde(default)]
     pub extra: serde_json::Value,
-}
-
-impl Point {
-    /// "exp1 inproc/maxgap private 4096B x10000 notouch"
-    pub fn label(&self) -> String {
-        let search = self.search.as_deref().unwrap_or("-");
-        let touch = if self.touch { "touch" } else { "notouch" };
-        format!(
-            "{} {}/{} {} {}B x{} {}",
-            self.workload, self.platform, search, self.mapping, self.size, self.iterations, touch
-        )
-    }
 }
 
 /// A point that could not be measured.

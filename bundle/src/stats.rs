@@ -1,5 +1,6 @@
 //! Statistics over trials and calls: median and percentiles, and the
-//! reduction of a long per-call series to a bounded number of buckets.
+//! reduction of a long per-call series to a bounded number of buckets, and
+//! the deterministic generator resampling draws from.
 //!
 //! Percentiles interpolate linearly between the two nearest ranks (the
 //! "linear" method of numpy and R type 7): for sorted values `v[0..n]`, the
@@ -128,6 +129,34 @@ pub fn median_u64(sorted: &[u64]) -> Option<u64> {
         0 => None,
         _ if n % 2 == 1 => Some(sorted[n / 2]),
         _ => Some(((u128::from(sorted[n / 2 - 1]) + u128::from(sorted[n / 2])) / 2) as u64),
+    }
+}
+
+/// SplitMix64, a small deterministic generator (the same numbers on every
+/// platform): the resampling of comparisons and the synthetic profiles.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    ///
+    /// Preconditions: `n > 0`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }
 

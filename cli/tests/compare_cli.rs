@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use bundle::synthetic::exp1_run;
 use bundle::{BundleWriter, RunJson};
-use flamegraph::synthetic::exp1_run;
 
 fn sentryprof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentryprof"))

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use bundle::synthetic::{exp1_run, sampled_profile};
 use bundle::{BundleWriter, STACKS_FOLDED};
 use flamegraph::pprof::decode_pprof_gz;
-use flamegraph::synthetic::{exp1_run, sampled_profile};
 
 fn sentryprof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentryprof"))

@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Command;
 
-use tui::fixtures::{sample_run, write_bundle};
+use bundle::synthetic::{sample_run, write_bundle};
 
 fn sentryprof() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sentryprof"))

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use tui::fixtures::{sample_folded, sample_run, write_bundle};
+use bundle::synthetic::{sample_folded, sample_run, write_bundle};
 
 /// How long to wait for the screen to show something before failing.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use collectors::fold::fold_samples;
 use collectors::perf::records::{CpuMode, Sample};
+use collectors::stack_fold::fold_samples;
 use collectors::symbolize::{Kallsyms, ProcessView, Symbolizer};
 use criterion::{criterion_group, criterion_main, Criterion};
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};

@@ -4,11 +4,11 @@
 //! [`PerfCollector::end_point`], which fold that point's samples (and read
 //! the counters) outside the measured region.
 
-use crate::fold::{fold_samples, FoldOutput};
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
+use crate::stack_fold::{fold_samples, FoldOutput};
 use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 use bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};

@@ -1,11 +1,14 @@
-//! Collectors: the result bundle, perf_event_open sampling and counting,
-//! capability checks, symbolization, stack folding and `perf script` import.
+//! Collectors: perf_event_open sampling and counting, capability checks,
+//! symbolization, stack folding (`stack_fold`: sampled call chains into
+//! the folded stacks of `bundle::folded`), `perf script` import and the
+//! page-sharing analysis. The bundle format itself is the `bundle` crate.
 
 pub mod capabilities;
 pub mod collector;
-pub mod fold;
 pub mod perf;
 pub mod perf_script;
+pub mod proc_maps;
 pub mod record;
 pub mod sharing;
+pub mod stack_fold;
 pub mod symbolize;

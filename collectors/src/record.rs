@@ -9,8 +9,8 @@ use std::process::{Command, ExitStatus};
 
 use thiserror::Error;
 
-use crate::fold::fold_samples;
 use crate::perf::{PerfError, SampleTarget, Sampler, SamplerConfig};
+use crate::stack_fold::fold_samples;
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 use bundle::{ProfileInfo, STACKS_FOLDED};

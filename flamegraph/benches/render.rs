@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use bundle::synthetic::many_stacks;
 use criterion::{criterion_group, criterion_main, Criterion};
 use flamegraph::flame::{render_folded_text, FlameOptions};
-use flamegraph::synthetic::many_stacks;
 
 const STACKS: usize = 100_000;
 

@@ -141,16 +141,6 @@ fn colour_key_of(guest: bool, kernel: bool) -> String {
     }
 }
 
-/// Label of a point without its search strategy (the matching key of a
-/// linear-vs-maxgap differential).
-fn label_without_search(p: &Point) -> String {
-    let touch = if p.touch { "touch" } else { "notouch" };
-    format!(
-        "{} {} {} {}B x{} {}",
-        p.workload, p.platform, p.mapping, p.size, p.iterations, touch
-    )
-}
-
 /// Stacks of the points of one search strategy, each under a root naming
 /// the point without its strategy. Uses the points' sampled folded files
 /// when every such point has one (and `probes` is off), else the probes.
@@ -164,7 +154,7 @@ fn search_stacks(b: &LoadedBundle, search: &str, probes: bool) -> Result<(Folded
     let sampled = !probes && !pts.is_empty() && pts.iter().all(|p| p.folded.is_some());
     let mut out = FoldedStacks::new();
     for p in pts {
-        let root = label_without_search(p);
+        let root = p.label_without_search();
         if sampled {
             if let Some(f) = load_point_folded(b, p)? {
                 for (stack, w) in f.iter() {

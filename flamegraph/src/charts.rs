@@ -300,13 +300,6 @@ pub fn bar_chart(spec: &BarChart) -> Result<String> {
     }
 }
 
-fn search_name(p: &Point) -> String {
-    match &p.search {
-        Some(s) => format!("{}/{}", p.platform, s),
-        None => p.platform.clone(),
-    }
-}
-
 fn touch_name(p: &Point) -> &'static str {
     if p.touch {
         "touched"
@@ -341,7 +334,7 @@ fn grouped<K: Ord>(
     for p in &run.points {
         g.entry(key(p))
             .or_default()
-            .entry(search_name(p))
+            .entry(p.platform_label())
             .or_default()
             .push(p);
     }
@@ -350,6 +343,26 @@ fn grouped<K: Ord>(
 
 /// The study's figures from a bundle, and one note per figure kind that had
 /// no data (so the report can say what was skipped and why).
+pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
+    type Figure = fn(&RunJson) -> Vec<(String, LineChart)>;
+    let figures: [(Figure, &str); 4] = [
+        (latency_vs_mappings, "latency vs number of mappings: skipped, the bundle has fewer than two iteration counts per configuration"),
+        (latency_vs_size, "latency vs mapping size: skipped, the bundle has fewer than two sizes per configuration"),
+        (find_available_per_call, "find_available cycles vs call index: skipped, no point recorded a per-call series"),
+        (site_cost_vs_size, "createVMA/getPMAs/mapAS vs mapping size: skipped, no probe figures at two or more sizes"),
+    ];
+    let mut charts = Vec::new();
+    let mut notes = Vec::new();
+    for (figure, skipped) in figures {
+        let made = figure(run);
+        if made.is_empty() {
+            notes.push(skipped.to_string());
+        }
+        charts.extend(made);
+    }
+    (charts, notes)
+}
+
 /// One line per series of a group: median latency against `x` of each point.
 fn latency_series(by: BTreeMap<String, Vec<&Point>>, x: impl Fn(&Point) -> f64) -> Vec<LineSeries> {
     by.into_iter()
@@ -360,12 +373,9 @@ fn latency_series(by: BTreeMap<String, Vec<&Point>>, x: impl Fn(&Point) -> f64) 
         .collect()
 }
 
-pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
-    let mut charts: Vec<(String, LineChart)> = Vec::new();
-    let mut notes = Vec::new();
-
-    // Figures 2, 3, 10, 11: latency against number of mappings.
-    let mut made = 0;
+/// Figures 2, 3, 10, 11: latency against number of mappings.
+fn latency_vs_mappings(run: &RunJson) -> Vec<(String, LineChart)> {
+    let mut charts = Vec::new();
     for ((w, mapping, touch, size), by) in grouped(run, |p| {
         (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size)
     }) {
@@ -373,7 +383,6 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         if series.iter().all(|s| distinct_x(&s.points) < 2) {
             continue;
         }
-        made += 1;
         charts.push((
             format!(
                 "latency_vs_mappings_{}_{}_{}_{}",
@@ -394,12 +403,12 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
             },
         ));
     }
-    if made == 0 {
-        notes.push("latency vs number of mappings: skipped, the bundle has fewer than two iteration counts per configuration".into());
-    }
+    charts
+}
 
-    // Figures 7, 8, 12, 13: latency against mapping size.
-    made = 0;
+/// Figures 7, 8, 12, 13: latency against mapping size.
+fn latency_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
+    let mut charts = Vec::new();
     for ((w, mapping, touch, it), by) in grouped(run, |p| {
         (
             p.workload.clone(),
@@ -412,7 +421,6 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         if series.iter().all(|s| distinct_x(&s.points) < 2) {
             continue;
         }
-        made += 1;
         charts.push((
             format!(
                 "latency_vs_size_{}_{}_{}_x{it}",
@@ -429,12 +437,12 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
             },
         ));
     }
-    if made == 0 {
-        notes.push("latency vs mapping size: skipped, the bundle has fewer than two sizes per configuration".into());
-    }
+    charts
+}
 
-    // Figure 6: find_available cycles against the index of the call.
-    made = 0;
+/// Figure 6: find_available cycles against the index of the call.
+fn find_available_per_call(run: &RunJson) -> Vec<(String, LineChart)> {
+    let mut charts = Vec::new();
     for ((w, mapping, touch, size, it), by) in grouped(run, |p| {
         (
             p.workload.clone(),
@@ -464,7 +472,6 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         if series.is_empty() {
             continue;
         }
-        made += 1;
         charts.push((
             format!(
                 "find_available_per_call_{}_{}_{}_{}_x{it}",
@@ -485,21 +492,18 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
             },
         ));
     }
-    if made == 0 {
-        notes.push(
-            "find_available cycles vs call index: skipped, no point recorded a per-call series"
-                .into(),
-        );
-    }
+    charts
+}
 
-    // Figure 9: cost of create_vma, get_pmas, map_as against mapping size.
-    made = 0;
+/// Figure 9: cost of create_vma, get_pmas, map_as against mapping size.
+fn site_cost_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
+    let mut charts = Vec::new();
     let mut by_cfg: BTreeMap<(String, String, String, &str, u64), Vec<&Point>> = BTreeMap::new();
     for p in &run.points {
         by_cfg
             .entry((
                 p.workload.clone(),
-                search_name(p),
+                p.platform_label(),
                 p.mapping.clone(),
                 touch_name(p),
                 p.iterations,
@@ -522,7 +526,6 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
         if series.iter().all(|s| distinct_x(&s.points) < 2) {
             continue;
         }
-        made += 1;
         charts.push((
             format!(
                 "site_cost_vs_size_{}_{}_{}_{}_x{it}",
@@ -542,10 +545,7 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
             },
         ));
     }
-    if made == 0 {
-        notes.push("createVMA/getPMAs/mapAS vs mapping size: skipped, no probe figures at two or more sizes".into());
-    }
-    (charts, notes)
+    charts
 }
 
 fn distinct_x(points: &[(f64, f64)]) -> usize {

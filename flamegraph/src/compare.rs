@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use bundle::sites::ordered_sites;
+use bundle::stats::SplitMix64;
 use bundle::{Point, RunJson};
 use serde::Serialize;
 
@@ -82,27 +84,11 @@ impl Comparison {
     }
 }
 
-/// SplitMix64: small, fast, and fixed across platforms.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Bootstrap 95% interval of the relative change in medians, in percent.
 ///
 /// Preconditions: both slices non-empty with positive medians.
 pub fn bootstrap_change_ci(a: &[f64], b: &[f64], seed: u64) -> (f64, f64) {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut ra = vec![0.0; a.len()];
     let mut rb = vec![0.0; b.len()];
     let mut changes = Vec::with_capacity(RESAMPLES);
@@ -201,7 +187,7 @@ pub fn compare_runs(a: &RunJson, b: &RunJson, threshold_pct: f64) -> Comparison 
             &pb.latency_ns.trials,
             threshold_pct,
         ));
-        for (site, sa) in crate::sites::ordered_sites(pa) {
+        for (site, sa) in ordered_sites(pa) {
             if let Some(sb) = pb.sites.get(site).filter(|sb| sa.calls > 0 || sb.calls > 0) {
                 rows.push(compare_values(
                     &k,

@@ -94,7 +94,7 @@ pub fn default_outputs(b: &LoadedBundle) -> Result<DefaultOutputs> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthetic;
+    use bundle::synthetic;
 
     #[test]
     fn a_probe_bundle_gets_flames_charts_and_report() {

@@ -3,7 +3,7 @@
 //! SVG. Written as well-formed XHTML so it also parses as XML.
 
 use crate::charts::Chart;
-use crate::report::{tables, Report};
+use crate::report::{header_lines, tables, Report};
 
 /// Escape text for HTML/XML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -52,15 +52,7 @@ pub fn report_html(
     h.push_str("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>sentryprof report</title>\n<style>");
     h.push_str(STYLE);
     h.push_str("</style>\n</head>\n<body>\n<h1>sentryprof report</h1>\n<ul>\n");
-    let mut head = vec![format!("bundle: {}", r.bundle), r.description.clone()];
-    if let Some(e) = &r.event {
-        head.push(e.clone());
-    }
-    if r.tsc_hz > 0 {
-        head.push(format!("TSC {:.3} GHz", r.tsc_hz as f64 / 1e9));
-    }
-    head.push(r.probe_note.clone());
-    for l in head {
+    for l in header_lines(r) {
         h.push_str(&format!("<li>{}</li>\n", escape(&l)));
     }
     h.push_str("</ul>\n");

@@ -5,7 +5,8 @@
 //! (the CLI, the TUI):
 //!
 //! * [`functions::function_table`]: per-function self/total table from folded stacks;
-//! * [`sites::site_rows`]: per-site probe table;
+//! * [`run_tables`]: the text tables `sentryprof run` prints (built on
+//!   [`bundle::sites`], the per-site rows every per-site table shows);
 //! * [`scaling::fit`] / [`scaling::verdicts`]: constant / log / linear fits;
 //! * [`probe_flame::probe_folded`]: flame stacks from the rdtsc probes;
 //! * [`flame::render`] / [`flame::render_diff`]: inferno SVGs.
@@ -22,10 +23,9 @@ pub mod html;
 pub mod pprof;
 pub mod probe_flame;
 pub mod report;
+pub mod run_tables;
 pub mod scaling;
-pub mod sites;
 pub mod source;
-pub mod synthetic;
 pub mod table;
 
 pub use error::{RenderError, Result};

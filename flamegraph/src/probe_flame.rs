@@ -18,7 +18,7 @@ use bundle::{
     SITE_MMAP,
 };
 
-use crate::sites::site_total_cycles;
+use bundle::sites::site_total_cycles;
 
 fn total(point: &Point, site: &str) -> f64 {
     point.sites.get(site).map(site_total_cycles).unwrap_or(0.0)

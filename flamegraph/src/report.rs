@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use bundle::sites::{probe_cost_note, site_rows, SiteRow, SITE_COLUMNS};
 use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};
 use crate::functions::{function_table, FunctionTable};
 use crate::scaling::{fmt_num, verdicts, Model, SeriesVerdict};
-use crate::sites::{probe_cost_note, site_rows, SiteRow};
 use crate::source::{describe_event, describe_run, load_profile};
 use crate::table::Table;
 
@@ -50,19 +50,11 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn config_label(p: &Point) -> String {
-    let touch = if p.touch { "touch" } else { "notouch" };
-    format!(
-        "{} {} {} {}B x{} {}",
-        p.workload, p.platform, p.mapping, p.size, p.iterations, touch
-    )
-}
-
 /// Linear against max-gap for every configuration measured with both.
 pub fn strategy_ratios(run: &RunJson) -> Vec<StrategyRatio> {
     let mut by: BTreeMap<String, (Option<&Point>, Option<&Point>)> = BTreeMap::new();
     for p in &run.points {
-        let e = by.entry(config_label(p)).or_default();
+        let e = by.entry(p.label_without_search()).or_default();
         match p.search.as_deref() {
             Some("linear") => e.0 = Some(p),
             Some("maxgap") => e.1 = Some(p),
@@ -125,17 +117,7 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
         failures: run
             .failures
             .iter()
-            .map(|f| {
-                format!(
-                    "{}/{} {} {}B x{}: {}",
-                    f.platform,
-                    f.search.as_deref().unwrap_or("-"),
-                    f.mapping,
-                    f.size,
-                    f.iterations,
-                    f.error
-                )
-            })
+            .map(|f| format!("{}: {}", f.label(), f.error))
             .collect(),
         notes,
     })
@@ -189,16 +171,11 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
         out.push((format!("Functions from samples, {unit}{more}"), t));
     }
     if !r.sites.is_empty() {
-        let mut t = Table::new([
-            "point",
-            "site",
-            "calls",
-            "median cyc",
-            "p90 cyc",
-            "p99 cyc",
-            "max cyc",
-            "% of mmap",
-        ]);
+        let mut t = Table::new(
+            std::iter::once("point")
+                .chain(SITE_COLUMNS)
+                .chain(["% of mmap"]),
+        );
         for s in &r.sites {
             t.push(vec![
                 s.point_label.clone(),
@@ -208,7 +185,7 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
                 format!("{:.0}", s.p90_cycles),
                 format!("{:.0}", s.p99_cycles),
                 format!("{:.0}", s.max_cycles),
-                s.share_of_mmap.map(pct).unwrap_or_else(|| "-".into()),
+                s.share_text(2),
             ]);
         }
         out.push((format!("Probe sites (TSC cycles; {})", r.probe_note), t));
@@ -268,7 +245,9 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
     out
 }
 
-fn header_lines(r: &Report) -> Vec<String> {
+/// The lines above the tables (bundle, run, event, TSC, probe cost), shared
+/// by the text, Markdown and HTML reports.
+pub(crate) fn header_lines(r: &Report) -> Vec<String> {
     let mut v = vec![format!("bundle: {}", r.bundle), r.description.clone()];
     if let Some(e) = &r.event {
         v.push(e.clone());

@@ -36,10 +36,9 @@
 
 use std::collections::BTreeMap;
 
+use bundle::sites::ordered_sites;
 use bundle::{Point, RunJson};
 use serde::Serialize;
-
-use crate::sites::ordered_sites;
 
 /// Bins a long series is reduced to before fitting.
 pub const MAX_BINS: usize = 100;
@@ -326,16 +325,6 @@ impl SeriesVerdict {
     }
 }
 
-/// Label of a point's group without its iteration count.
-fn group_label(p: &Point) -> String {
-    let search = p.search.as_deref().unwrap_or("-");
-    let touch = if p.touch { "touch" } else { "notouch" };
-    format!(
-        "{} {}/{} {} {}B x* {}",
-        p.workload, p.platform, search, p.mapping, p.size, touch
-    )
-}
-
 /// Verdicts of every series a bundle holds:
 ///
 /// * each point's per-call series (`series`, x = index of the call, i.e.
@@ -366,7 +355,10 @@ pub fn verdicts(run: &RunJson) -> Vec<SeriesVerdict> {
     }
     let mut groups: BTreeMap<String, Vec<&Point>> = BTreeMap::new();
     for p in &run.points {
-        groups.entry(group_label(p)).or_default().push(p);
+        groups
+            .entry(p.label_without_iterations())
+            .or_default()
+            .push(p);
     }
     for (label, mut pts) in groups {
         pts.sort_by_key(|p| p.iterations);

@@ -12,11 +12,11 @@
 
 use std::hint::black_box;
 
+use bundle::synthetic::{sample_run, synthetic_folded, write_bundle};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tui::action::Action;
-use tui::fixtures::{sample_run, synthetic_folded, write_bundle};
 use tui::model::BundleModel;
 use tui::state::{AppState, Tab};
 

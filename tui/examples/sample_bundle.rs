@@ -1,4 +1,4 @@
-//! Write the sample bundles of `tui::fixtures` to try the browser without a
+//! Write the sample bundles of `bundle::synthetic` to try the browser without a
 //! run: `cargo run -p tui --release --example sample_bundle -- DIR [STACKS]`
 //! writes `DIR/a` (reference), `DIR/b` (search 30% slower) and, with STACKS,
 //! `DIR/big` holding a synthetic profile of that many distinct stacks.
@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tui::fixtures::{sample_folded, sample_run, synthetic_folded, write_bundle};
+use bundle::synthetic::{sample_folded, sample_run, synthetic_folded, write_bundle};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

@@ -12,14 +12,15 @@
 //!   restores the terminal on quit, error, Ctrl-C and panic;
 //! - [`live`]: `sentryprof run --tui`, the run shown as it goes.
 //!
-//! Statistics (function tables, site tables, scaling fits, comparisons) and
-//! SVG rendering come from the `flamegraph` crate; this crate only shows them.
+//! Statistics (function tables, scaling fits, comparisons) and SVG rendering
+//! come from the `flamegraph` crate, the per-site rows and point labels from
+//! the `bundle` crate; this crate only shows them. Synthetic bundles for its
+//! tests, benches and examples are `bundle::synthetic`.
 
 pub mod action;
 pub mod app;
 pub mod charts;
 pub mod error;
-pub mod fixtures;
 pub mod flame;
 pub mod keys;
 pub mod live;

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use bundle::folded::FoldedStacks;
+use bundle::sites::{probe_cost_note, site_rows, SiteRow};
 use bundle::{read_bundle, RunJson, STACKS_FOLDED};
 use flamegraph::functions::{function_table, FunctionTable};
 use flamegraph::probe_flame::probe_folded_run;
-use flamegraph::sites::{probe_cost_note, site_rows, SiteRow};
 
 use crate::error::TuiError;
 use crate::flame::FlameTree;
@@ -59,7 +59,7 @@ pub struct BundleModel {
     pub tree: FlameTree,
     /// Per-function table of the profile (flamegraph crate).
     pub functions: FunctionTable,
-    /// Per-site rows of every point (flamegraph crate).
+    /// Per-site rows of every point (`bundle::sites`).
     pub sites: Vec<SiteRow>,
     /// Probe cost and whether it was subtracted, one line.
     pub probe_note: String,

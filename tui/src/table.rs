@@ -3,9 +3,9 @@
 
 use std::cmp::Ordering;
 
+use bundle::sites::{SiteRow, SITE_COLUMNS};
 use bundle::{Point, ALL_SITES};
 use flamegraph::functions::FunctionRow;
-use flamegraph::sites::SiteRow;
 
 use crate::model::BundleModel;
 
@@ -20,16 +20,12 @@ pub enum TableKind {
 
 /// Column titles of the function table.
 pub const FUNCTION_COLUMNS: [&str; 5] = ["function", "self", "self %", "total", "total %"];
-/// Column titles of the site table.
-pub const SITE_COLUMNS: [&str; 7] = [
-    "site",
-    "calls",
-    "median cyc",
-    "p90 cyc",
-    "p99 cyc",
-    "max cyc",
-    "share",
-];
+/// Column titles of the site table: [`bundle::sites::SITE_COLUMNS`] and
+/// the share of mmap.
+pub const SITE_TABLE_COLUMNS: [&str; 7] = {
+    let [site, calls, median, p90, p99, max] = SITE_COLUMNS;
+    [site, calls, median, p90, p99, max, "share"]
+};
 
 /// State of the cycle table.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +64,7 @@ impl TableView {
     pub fn columns(&self) -> &'static [&'static str] {
         match self.kind {
             TableKind::Functions => &FUNCTION_COLUMNS,
-            TableKind::Sites => &SITE_COLUMNS,
+            TableKind::Sites => &SITE_TABLE_COLUMNS,
         }
     }
 
@@ -106,7 +102,7 @@ impl TableView {
                             && keep(&rows[i].site)
                     })
                     .collect();
-                let col = self.sort_column.min(SITE_COLUMNS.len() - 1);
+                let col = self.sort_column.min(SITE_TABLE_COLUMNS.len() - 1);
                 idx.sort_by(|&a, &b| {
                     let o = compare_sites(&rows[a], &rows[b], col);
                     let o = if self.descending { o.reverse() } else { o };

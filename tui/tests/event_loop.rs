@@ -6,12 +6,12 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
+use bundle::synthetic::{sample_folded, sample_run, write_bundle};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tui::app::{run, BrowseOptions, EventSource};
 use tui::error::TuiError;
-use tui::fixtures::{sample_folded, sample_run, write_bundle};
 
 /// Keys from a script, waiting like a real terminal when it has none, and
 /// failing (not hanging) once it has waited far too long.

@@ -9,11 +9,11 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bundle::synthetic::sample_point;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tui::app::EventSource;
-use tui::fixtures::sample_point;
 use tui::live::{run_live, LiveCommand, LiveEvent, LiveState, PointStatus};
 
 fn key(c: char) -> KeyEvent {

@@ -14,7 +14,8 @@ mod interrupt;
 mod measure;
 mod platforms;
 mod progress;
-mod table;
+
+use flamegraph::run_tables as table;
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::maps::MapEntry;
+use crate::proc_maps::MapEntry;
 
 /// What a region of memory is, for the split of sharing by kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -13,11 +13,12 @@
 //! files, and the sentry's memory file saved in a run bundle (`memory.img`).
 //!
 //! Layering, one concern per file:
-//! - [`maps`]: parsing `/proc/PID/maps`;
+//! - [`crate::proc_maps`] (beside this module, shared with symbolization):
+//!   parsing `/proc/PID/maps`;
 //! - [`classify`]: the mapping kind of a region (library, heap, stack, ...);
 //! - `sys`: the only unsafe code (`process_vm_readv`, `lseek(SEEK_DATA)`);
 //! - [`source`]: opening sources, listing their backed byte runs, reading them;
-//! - `table`: the table of distinct contents (hash → representative location);
+//! - `content_index`: the index of distinct contents (hash → representative location);
 //! - [`scan`]: the scanning loop and the counters;
 //! - [`report`]: the result ([`SharingReport`], serialised as `sharing.json`)
 //!   and its text rendering;
@@ -43,13 +44,12 @@
 //! do not).
 
 pub mod classify;
+mod content_index;
 pub mod ksm;
-pub mod maps;
 pub mod report;
 pub mod scan;
 pub mod source;
 mod sys;
-mod table;
 
 use std::path::PathBuf;
 

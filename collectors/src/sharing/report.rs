@@ -238,6 +238,19 @@ impl SharingReport {
             }
         );
         let _ = writeln!(s);
+        self.write_sources(&mut s);
+        self.write_totals(&mut s, g);
+        self.write_kinds(&mut s);
+        self.write_top(&mut s);
+        self.write_checks(&mut s);
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        s
+    }
+
+    /// One line per source.
+    fn write_sources(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{:<40} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>12} {:>11}",
@@ -271,6 +284,10 @@ impl SharingReport {
                 mib(src.unreadable_bytes)
             );
         }
+    }
+
+    /// The totals over all sources (`g`: granularity in bytes).
+    fn write_totals(&self, s: &mut String, g: usize) {
         let t = &self.totals;
         let _ = writeln!(s);
         let _ = writeln!(
@@ -301,6 +318,10 @@ impl SharingReport {
             t.sharable_including_zero_pages, t.sharable_including_zero_percent
         );
         let _ = writeln!(s);
+    }
+
+    /// One line per mapping kind.
+    fn write_kinds(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{:<20} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -329,6 +350,10 @@ impl SharingReport {
                 pct(k.sharable_pages, k.pages_scanned)
             );
         }
+    }
+
+    /// The most duplicated contents, with where they were seen.
+    fn write_top(&self, s: &mut String) {
         if !self.top.is_empty() {
             let _ = writeln!(s);
             let _ = writeln!(s, "most duplicated contents (zero excluded):");
@@ -358,6 +383,10 @@ impl SharingReport {
                 }
             }
         }
+    }
+
+    /// KSM, how matches were confirmed, and the scan rate.
+    fn write_checks(&self, s: &mut String) {
         let _ = writeln!(s);
         match &self.ksm {
             Some(k) => {
@@ -395,10 +424,6 @@ impl SharingReport {
             self.scan.seconds,
             self.scan.bytes_per_second / (1024.0 * 1024.0)
         );
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
-        s
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::classify::MappingKind;
+use super::content_index::{Confirm, ContentTable, Location, Seen};
 use super::ksm::read_host_ksm;
 use super::report::{
     ConfirmationReport, KindReport, Place, ScanTiming, SharingReport, SourceReport, SourceStatus,
@@ -14,7 +15,6 @@ use super::report::{
 };
 use super::source::{OpenSource, ReadError, Run, SourceKind, SourceSpec};
 use super::sys::MAX_IOVECS;
-use super::table::{Confirm, ContentTable, Location, Seen};
 use super::{Granularity, SharingError, PAGE_SIZE};
 
 /// Address space covered by one read of `/proc/PID/pagemap` (or one

@@ -1,5 +1,8 @@
 //! Address → mapped object: the executable mappings of one address space,
-//! from `/proc/PID/maps` or from MMAP2 records.
+//! from `/proc/PID/maps` (parsed by [`crate::proc_maps`]) or from MMAP2
+//! records.
+
+use crate::proc_maps::parse_maps_line;
 
 /// One executable mapping of a file (or a pseudo-file like `[vdso]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,32 +31,16 @@ impl MemoryMap {
     /// Parse the text of `/proc/PID/maps`, keeping executable mappings.
     pub fn from_proc_maps(text: &str) -> Self {
         let mut m = MemoryMap::new();
-        for line in text.lines() {
-            let mut it = line.split_ascii_whitespace();
-            let (Some(range), Some(perms), Some(off), Some(_dev), Some(_inode)) =
-                (it.next(), it.next(), it.next(), it.next(), it.next())
-            else {
-                continue;
-            };
-            if perms.as_bytes().get(2) != Some(&b'x') {
+        // Lines that do not parse are skipped: symbolization does without.
+        for e in text.lines().filter_map(|l| parse_maps_line(l).ok()) {
+            if e.perms.as_bytes().get(2) != Some(&b'x') {
                 continue;
             }
-            let path = it.collect::<Vec<_>>().join(" ");
-            let Some((s, e)) = range.split_once('-') else {
-                continue;
-            };
-            let (Ok(start), Ok(end), Ok(pgoff)) = (
-                u64::from_str_radix(s, 16),
-                u64::from_str_radix(e, 16),
-                u64::from_str_radix(off, 16),
-            ) else {
-                continue;
-            };
             m.push(Mapping {
-                start,
-                end,
-                pgoff,
-                path,
+                start: e.start,
+                end: e.end,
+                pgoff: e.file_offset,
+                path: e.path,
             });
         }
         m.finish();

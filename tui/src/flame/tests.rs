@@ -268,7 +268,7 @@ fn subtree_export_keeps_the_path_from_the_root() {
 fn wide_nodes_and_non_adjacent_stacks_share_paths() {
     // Generated stacks: wide fan-outs (more children than a scan covers)
     // and the same path reached from stacks far apart in sorted order.
-    let folded = crate::fixtures::synthetic_folded(3_000, 11);
+    let folded = bundle::synthetic::synthetic_folded(3_000, 11);
     let tree = FlameTree::from_folded(&folded);
     check_invariants(&tree);
     let expected: BTreeMap<String, u64> = folded.iter().map(|(s, w)| (s.to_string(), w)).collect();

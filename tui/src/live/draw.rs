@@ -1,8 +1,8 @@
 //! Drawing the live view: progress over all points, one row per point with
 //! its trials as they finish, and the cycle table of a measured point.
 
-use flamegraph::scaling::median;
-use flamegraph::sites::site_rows;
+use bundle::sites::point_site_rows;
+use bundle::stats::median;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use super::state::{LiveState, PointStatus};
 use crate::charts::duration_ns;
+use crate::ui::sites::{site_row, SiteColumns};
 use crate::ui::{MIN_HEIGHT, MIN_WIDTH};
 
 /// Draw the live view.
@@ -68,12 +69,9 @@ fn draw_gauge(frame: &mut Frame, area: Rect, state: &LiveState) {
 
 fn point_progress(p: &super::state::LivePoint) -> (String, String, Color) {
     let running_median = |lat: &[f64]| {
-        let mut v = lat.to_vec();
-        if v.is_empty() {
-            String::new()
-        } else {
-            format!(" · median so far {}", duration_ns(median(&mut v)))
-        }
+        median(lat)
+            .map(|m| format!(" · median so far {}", duration_ns(m)))
+            .unwrap_or_default()
     };
     match &p.status {
         PointStatus::Pending => ("·".into(), "waiting".into(), Color::DarkGray),
@@ -169,27 +167,15 @@ fn draw_cycle_table(frame: &mut Frame, area: Rect, state: &LiveState) {
         );
         return;
     };
-    let rows: Vec<Row> = site_rows(&state.finished)
-        .into_iter()
-        .filter(|r| r.point_index == at && r.calls > 0)
-        .map(|r| {
-            let n = |v: f64| Cell::from(Line::from(format!("{v:.0}")).right_aligned());
-            Row::new(vec![
-                Cell::from(r.site.clone()),
-                Cell::from(Line::from(r.calls.to_string()).right_aligned()),
-                n(r.median_cycles),
-                n(r.p90_cycles),
-                n(r.p99_cycles),
-                Cell::from(
-                    Line::from(
-                        r.share_of_mmap
-                            .map(|s| format!("{:.1}%", s * 100.0))
-                            .unwrap_or_else(|| "-".into()),
-                    )
-                    .right_aligned(),
-                ),
-            ])
-        })
+    let rows: Vec<Row> = state
+        .finished
+        .points
+        .get(at)
+        .map(|p| point_site_rows(at, p))
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.calls > 0)
+        .map(|r| site_row(r, SiteColumns::Compact))
         .collect();
     let header = Row::new(vec!["site", "calls", "median", "p90", "p99", "share"])
         .style(Style::default().fg(Color::Yellow));
@@ -205,18 +191,7 @@ fn draw_cycle_table(frame: &mut Frame, area: Rect, state: &LiveState) {
             [Constraint::Min(10)],
         )
     } else {
-        Table::new(
-            rows,
-            [
-                Constraint::Min(14),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(7),
-            ],
-        )
-        .header(header)
+        Table::new(rows, SiteColumns::Compact.widths()).header(header)
     };
     frame.render_widget(table.block(Block::bordered().title(title)), area);
 }

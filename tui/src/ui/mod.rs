@@ -7,6 +7,7 @@ mod compare;
 pub mod flame;
 mod help;
 mod overview;
+pub(crate) mod sites;
 mod style;
 mod table;
 

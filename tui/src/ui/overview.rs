@@ -181,14 +181,7 @@ pub fn overview_lines(model: &BundleModel) -> Vec<Line<'static>> {
         out.push(Line::raw(""));
         out.push(heading("Points that could not be measured"));
         for f in &run.failures {
-            out.push(Line::raw(format!(
-                "  {} {} {} x{}: {}",
-                f.platform,
-                f.search.as_deref().unwrap_or("-"),
-                f.mapping,
-                f.iterations,
-                f.error
-            )));
+            out.push(Line::raw(format!("  {}: {}", f.label(), f.error)));
         }
     }
     if !run.notes.is_empty() {

@@ -1,5 +1,6 @@
 //! The cycle table: functions (self / total weight and shares) or the probe
-//! sites of one point (calls, median, p90, p99, max cycles, share of mmap).
+//! sites of one point (calls, median, p90, p99, max cycles, share of mmap;
+//! rows drawn by [`super::sites`]).
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
@@ -7,6 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
+use super::sites::{site_row, SiteColumns};
 use super::style;
 use crate::model::BundleModel;
 use crate::state::AppState;
@@ -75,36 +77,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel
         }
         TableKind::Sites => {
             let rows = window
-                .map(|&i| {
-                    let r = &model.sites[i];
-                    let num = |v: f64| Cell::from(Line::from(format!("{v:.0}")).right_aligned());
-                    Row::new(vec![
-                        Cell::from(r.site.clone()),
-                        Cell::from(Line::from(r.calls.to_string()).right_aligned()),
-                        num(r.median_cycles),
-                        num(r.p90_cycles),
-                        num(r.p99_cycles),
-                        num(r.max_cycles),
-                        Cell::from(
-                            Line::from(
-                                r.share_of_mmap
-                                    .map(|s| format!("{:.1}%", s * 100.0))
-                                    .unwrap_or_else(|| "-".into()),
-                            )
-                            .right_aligned(),
-                        ),
-                    ])
-                })
+                .map(|&i| site_row(&model.sites[i], SiteColumns::Full))
                 .collect();
-            let widths = vec![
-                Constraint::Min(16),
-                Constraint::Length(10),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(8),
-            ];
+            let widths = SiteColumns::Full.widths();
             let points = &model.run.points;
             let title = match points.get(view.point) {
                 Some(p) => format!(

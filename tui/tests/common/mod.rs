@@ -1,12 +1,12 @@
 //! Shared helpers of the tui crate's tests: sample models and a state with
-//! them loaded, built with the real schema types (see `tui::fixtures`).
+//! them loaded, built with the real schema types (see `bundle::synthetic`).
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
+use bundle::synthetic::{sample_folded, sample_run};
 use tui::action::Action;
-use tui::fixtures::{sample_folded, sample_run};
 use tui::model::{BundleModel, ProfileSource};
 use tui::state::AppState;
 

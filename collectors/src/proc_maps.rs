@@ -1,4 +1,6 @@
-//! Parsing `/proc/PID/maps`: one [`MapEntry`] per line.
+//! Parsing `/proc/PID/maps`: one [`MapEntry`] per line. The one parser of
+//! that format: the page-sharing scan reads every mapping through it, the
+//! symbolizer the executable ones.
 
 use std::fmt;
 
@@ -64,7 +66,7 @@ pub fn parse_maps(text: &str) -> Result<Vec<MapEntry>, MapsParseError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            parse_line(l).map_err(|problem| MapsParseError {
+            parse_maps_line(l).map_err(|problem| MapsParseError {
                 line: i + 1,
                 problem,
             })
@@ -72,8 +74,9 @@ pub fn parse_maps(text: &str) -> Result<Vec<MapEntry>, MapsParseError> {
         .collect()
 }
 
-/// Parse one line: `start-end perms offset dev inode [path]`.
-fn parse_line(line: &str) -> Result<MapEntry, String> {
+/// Parse one line: `start-end perms offset dev inode [path]`; `Err` says
+/// what is wrong with it.
+pub fn parse_maps_line(line: &str) -> Result<MapEntry, String> {
     let mut rest = line;
     let mut field = |name: &str| -> Result<&str, String> {
         let t = rest.trim_start();

@@ -1,11 +1,17 @@
-//! Text tables of a run: the per-function cycle table of each point, the
-//! latency of every point, and side-by-side ratios of matching points
-//! (sentry ÷ native, linear ÷ maxgap).
+//! The text tables `sentryprof run` prints on stdout: the latency line and
+//! the per-site cycle table of each point, the latency of every point with
+//! side-by-side ratios of matching points (sentry ÷ native, linear ÷
+//! maxgap), and the kvm points' time beyond one exit.
+//!
+//! The cycle table shows the rows of [`bundle::sites`], the same rows and
+//! share as the report and the TUI.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use bundle::{Point, ALL_SITES, SITE_FAULT, SITE_MMAP};
+use bundle::sites::{point_site_rows, SITE_COLUMNS};
+use bundle::tsc::cycles_per_ns;
+use bundle::Point;
 
 /// Nanoseconds as a short human figure: "812 ns", "3.41 µs", "1.20 ms".
 pub fn fmt_ns(ns: f64) -> String {
@@ -31,39 +37,36 @@ pub fn latency_line(p: &Point) -> String {
     )
 }
 
-/// The per-function cycle table of one point: calls, median, p90, p99 and
-/// max cycles per call, and each site's share of the probed path (the
-/// cycles of `mmap` plus `fault`; with no faults, the share of the mmap
-/// path). Empty when the point has no probe sites (native, probes off).
+/// The per-site cycle table of one point: calls, median, p90, p99 and max
+/// cycles per call of each site that was called, and its share of the
+/// mmap path ([`bundle::sites::SiteRow::share_of_mmap`]; "-" for `fault`).
+/// Empty when the point has no probe sites (native, probes off).
 pub fn cycle_table(p: &Point) -> String {
     let mut out = String::new();
-    if p.sites.values().all(|s| s.calls == 0) {
+    let rows: Vec<_> = point_site_rows(0, p)
+        .into_iter()
+        .filter(|r| r.calls > 0)
+        .collect();
+    if rows.is_empty() {
         return out;
     }
-    let path_total: f64 = [SITE_MMAP, SITE_FAULT]
-        .iter()
-        .filter_map(|k| p.sites.get(*k))
-        .map(|s| s.total_cycles)
-        .sum();
+    let [site, calls, median, p90, p99, max] = SITE_COLUMNS;
     let _ = writeln!(
         out,
-        "    {:<15} {:>10} {:>11} {:>11} {:>11} {:>12} {:>8}",
-        "site", "calls", "median cyc", "p90 cyc", "p99 cyc", "max cyc", "% path"
+        "    {site:<15} {calls:>10} {median:>11} {p90:>11} {p99:>11} {max:>12} {:>8}",
+        "% path"
     );
-    for site in ALL_SITES {
-        let Some(s) = p.sites.get(site) else { continue };
-        if s.calls == 0 {
-            continue;
-        }
-        let share = if path_total > 0.0 {
-            format!("{:.1}%", 100.0 * s.total_cycles / path_total)
-        } else {
-            "-".to_string()
-        };
+    for r in rows {
         let _ = writeln!(
             out,
             "    {:<15} {:>10} {:>11.0} {:>11.0} {:>11.0} {:>12.0} {:>8}",
-            site, s.calls, s.median_cycles, s.p90_cycles, s.p99_cycles, s.max_cycles, share
+            r.site,
+            r.calls,
+            r.median_cycles,
+            r.p90_cycles,
+            r.p99_cycles,
+            r.max_cycles,
+            r.share_text(1)
         );
     }
     out
@@ -74,20 +77,12 @@ pub fn cycle_table(p: &Point) -> String {
 fn column_labels(points: &[Point]) -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
     for p in points {
-        let l = platform_label(p);
+        let l = p.platform_label();
         if !cols.contains(&l) {
             cols.push(l);
         }
     }
     cols
-}
-
-/// "native", "inproc/maxgap".
-pub fn platform_label(p: &Point) -> String {
-    match &p.search {
-        Some(s) => format!("{}/{}", p.platform, s),
-        None => p.platform.clone(),
-    }
 }
 
 /// The workload parameters of a point, without platform and search:
@@ -162,7 +157,7 @@ pub fn latency_table(points: &[Point]) -> String {
         }
         rows.entry(k)
             .or_default()
-            .insert(platform_label(p), p.latency_ns.median);
+            .insert(p.platform_label(), p.latency_ns.median);
     }
     let ratios = ratios_for(&cols);
     let _ = writeln!(out, "latency per call, median over counted trials:");
@@ -215,10 +210,9 @@ pub fn latency_table(points: &[Point]) -> String {
 /// Empty when no kvm point has a matching inproc point.
 pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
     let mut out = String::new();
-    if tsc_hz == 0 {
+    let Some(cycles_per_ns) = cycles_per_ns(tsc_hz) else {
         return out;
-    }
-    let cycles_per_ns = tsc_hz as f64 / 1e9;
+    };
     let over = |p: &Point, key: &str| {
         p.extra
             .get("over_trials")
@@ -268,7 +262,7 @@ pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
             "  {:<7} {:<8} {:<7} {:>9} {:>10} {:>8} {:>8.0} {:>9} {:>8} {:>9} {:>9}",
             kvm.workload,
             kvm.mapping,
-            if kvm.touch { "touch" } else { "notouch" },
+            kvm.touch_label(),
             kvm.size,
             kvm.iterations,
             kvm.search.as_deref().unwrap_or("-"),
@@ -316,6 +310,35 @@ mod tests {
         assert!(t.contains("0.500x"), "{t}");
         assert!(t.contains("inproc linear ÷ maxgap"), "{t}");
         assert!(t.contains("4.000x"), "{t}");
+    }
+
+    #[test]
+    fn cycle_table_shows_the_share_of_mmap_like_the_report() {
+        let site = |calls, total| bundle::SiteStats {
+            calls,
+            median_cycles: 10.0,
+            total_cycles: total,
+            ..bundle::SiteStats::default()
+        };
+        let mut p = pt("inproc", Some("maxgap"), 1000.0);
+        p.sites.insert("mmap".into(), site(10, 4000.0));
+        p.sites.insert("map_as".into(), site(10, 1000.0));
+        p.sites.insert("fault".into(), site(5, 1000.0));
+        p.sites.insert("get_pmas".into(), site(0, 0.0));
+        let t = cycle_table(&p);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].ends_with("% path"), "{t}");
+        assert!(
+            lines[1].contains("mmap") && lines[1].ends_with("100.0%"),
+            "{t}"
+        );
+        assert!(
+            lines[2].contains("map_as") && lines[2].ends_with("25.0%"),
+            "{t}"
+        );
+        assert!(lines[3].contains("fault") && lines[3].ends_with('-'), "{t}");
+        assert!(cycle_table(&pt("native", None, 1.0)).is_empty());
     }
 
     #[test]

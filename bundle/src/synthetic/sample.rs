@@ -1,20 +1,21 @@
-//! Realistic bundles built with the real schema types, for tests, benches
-//! and demos of the browser: an exp1-style run (file-backed private mmaps,
-//! linear and max-gap search, in-process and native platforms) with probe
-//! figures shaped like the study's (linear search grows with the number of
-//! mappings, max-gap does not), a folded profile with host, kernel and guest
-//! frames, and a generator of large synthetic profiles.
-//!
-//! Nothing here is read by the browser itself.
+//! The browser's synthetic dataset (TUI snapshots, tests, benches and the
+//! demo example): an exp1-style run (file-backed private mmaps, linear and
+//! max-gap search, in-process and native platforms) with probe figures
+//! shaped like the study's (linear search grows with the number of
+//! mappings, max-gap does not), the doctor facts of a test machine, a folded
+//! profile with host, kernel and guest frames, and a writer of whole bundles.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bundle::folded::FoldedStacks;
-use bundle::{
-    BundleError, BundleKind, BundleWriter, Capabilities, CapabilityCheck, LatencyStats, Machine,
-    Point, ProfileInfo, RunJson, SiteStats, WorkloadInfo, ALL_SITES, STACKS_FOLDED,
+use super::{exp1_base, Spread, TSC_HZ};
+use crate::folded::FoldedStacks;
+use crate::io::{BundleError, BundleWriter};
+use crate::schema::{
+    Capabilities, CapabilityCheck, Machine, Point, ProfileInfo, RunJson, SiteStats, ALL_SITES,
+    STACKS_FOLDED,
 };
+use crate::tsc::cycles_per_ns;
 
 /// Mapping counts of the sample run's points.
 pub const ITERATIONS: [u64; 4] = [1_000, 4_000, 16_000, 64_000];
@@ -39,7 +40,7 @@ pub fn sample_capabilities() -> Capabilities {
         kvm_available: true,
         hypervisor: Some("KVM".into()),
         tsc_constant: true,
-        tsc_hz: Some(2_250_000_000),
+        tsc_hz: Some(TSC_HZ),
         max_map_count: Some(65_530),
         kallsyms_readable: true,
         checks: vec![
@@ -90,17 +91,28 @@ fn trials(median: f64, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Sites: p90 +30%, p99 x2.1, max x9, mean +10%, not rounded.
+const SITE_SPREAD: Spread = Spread {
+    p90: 1.3,
+    p99: 2.1,
+    max: 9.0,
+    mean: 1.1,
+    min: 1.0,
+    round: false,
+};
+
+/// Latency: p90 +20%, p99 x1.9, max x6, mean +5%, min -20%, not rounded.
+const LATENCY_SPREAD: Spread = Spread {
+    p90: 1.2,
+    p99: 1.9,
+    max: 6.0,
+    mean: 1.05,
+    min: 0.8,
+    round: false,
+};
+
 fn site(calls: u64, median: f64) -> SiteStats {
-    SiteStats {
-        calls,
-        median_cycles: median,
-        p90_cycles: median * 1.3,
-        p99_cycles: median * 2.1,
-        max_cycles: median * 9.0,
-        mean_cycles: median * 1.1,
-        total_cycles: median * 1.1 * calls as f64,
-        trial_medians: trials(median, 10),
-    }
+    SITE_SPREAD.site(calls, median, trials(median, 10))
 }
 
 /// One point of the sample run. `slowdown` multiplies the search cost
@@ -130,7 +142,7 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
                 sites.insert(name.to_string(), site(iterations, cycles));
             }
         }
-        (mmap / 2.25, sites)
+        (mmap / cycles_per_ns(TSC_HZ).unwrap_or(1.0), sites)
     };
     Point {
         workload: "exp1".into(),
@@ -140,15 +152,7 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
         touch: false,
         iterations,
         size: 4096,
-        latency_ns: LatencyStats {
-            median: latency,
-            p90: latency * 1.2,
-            p99: latency * 1.9,
-            mean: latency * 1.05,
-            min: latency * 0.8,
-            max: latency * 6.0,
-            trials: trials(latency, 10),
-        },
+        latency_ns: LATENCY_SPREAD.latency(latency, trials(latency, 10)),
         host_mappings: if platform == "native" {
             iterations
         } else {
@@ -162,7 +166,15 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
 /// The sample run: exp1, private file mappings of 4 KiB, inproc with both
 /// strategies and native, at every count of [`ITERATIONS`].
 pub fn sample_run(slowdown: f64) -> RunJson {
-    let mut run = RunJson::new(BundleKind::Run);
+    let machine = Machine {
+        hostname: "sandbox-01".into(),
+        kernel: "6.1.0-28-amd64".into(),
+        cpu_model: "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz".into(),
+        cores: 2,
+        memory_bytes: 24 << 30,
+    };
+    let params = serde_json::json!({"iterations": ITERATIONS, "size": 4096});
+    let mut run = exp1_base(1_795_228_380, machine, params);
     run.command = [
         "sentryprof",
         "run",
@@ -174,25 +186,7 @@ pub fn sample_run(slowdown: f64) -> RunJson {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    run.created_unix = 1_795_228_380;
-    run.machine = Machine {
-        hostname: "sandbox-01".into(),
-        kernel: "6.1.0-28-amd64".into(),
-        cpu_model: "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz".into(),
-        cores: 2,
-        memory_bytes: 24 << 30,
-    };
-    run.workload = WorkloadInfo {
-        name: "exp1".into(),
-        params: serde_json::json!({"iterations": ITERATIONS, "size": 4096}),
-    };
-    run.tsc_hz = 2_250_000_000;
-    run.probe_overhead_cycles = 36.0;
-    run.probe_overhead_subtracted = true;
-    run.probes_enabled = true;
     run.capabilities = sample_capabilities();
-    run.trials = 10;
-    run.warmup_trials = 2;
     for &n in &ITERATIONS {
         run.points
             .push(sample_point("inproc", Some("linear"), n, slowdown));
@@ -280,47 +274,4 @@ pub fn write_bundle(
         });
     }
     w.finish(&run)
-}
-
-/// SplitMix64, so generated profiles are the same on every run.
-struct Mix(u64);
-
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// A large profile with exactly `unique` distinct stacks: depths 4 to 40,
-/// frames drawn from a vocabulary of 5,000 names with a skew towards a few
-/// hot callers (as real profiles are), about 5% guest and 10% kernel frames.
-pub fn synthetic_folded(unique: usize, seed: u64) -> FoldedStacks {
-    let mut rng = Mix(seed);
-    let mut f = FoldedStacks::new();
-    let name = |i: u64| -> String {
-        match i % 20 {
-            0 => format!("guest_fn_{i}_[g]"),
-            1 | 2 => format!("kernel_fn_{i}_[k]"),
-            _ => format!("sentry::module_{}::function_{i}", i % 37),
-        }
-    };
-    let mut frames: Vec<String> = Vec::new();
-    while f.len() < unique {
-        let depth = 4 + (rng.next() % 37) as usize;
-        frames.clear();
-        for level in 0..depth {
-            // Shallow levels pick among few names, deep levels among many.
-            let span = (4u64 << level.min(12)).min(5_000);
-            let r = rng.next();
-            let pick = (r % span) * (r >> 60) / 15;
-            frames.push(name(pick + level as u64 * 13));
-        }
-        let weight = 1 + rng.next() % 50;
-        f.add_joined(frames.join(";"), weight);
-    }
-    f
 }

@@ -1,4 +1,4 @@
-//! The table of distinct contents: one entry per distinct non-zero granule
+//! The index of distinct contents (the content index): one entry per distinct non-zero granule
 //! value, keyed by its xxh3 hash, holding one *representative* location
 //! where the content was first seen and how often and where it recurred.
 //!

@@ -1,7 +1,6 @@
-//! Synthetic bundles with realistic numbers, built with the real schema
-//! types, for tests, golden files and benchmarks while no recorded bundle is
-//! at hand. Nothing here is ever presented as a measurement: every bundle it
-//! makes carries a note saying it is synthetic.
+//! The renderers' synthetic dataset (flamegraph golden files, CLI tests):
+//! exp1 runs with realistic numbers. Every bundle it makes carries a note
+//! saying it is synthetic.
 //!
 //! The model: a private file mapping never merges, so the linear gap walk
 //! visits one gap per existing mapping (about 4.2 cycles each); the max-gap
@@ -10,14 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use bundle::folded::FoldedStacks;
-use bundle::{
-    BundleKind, CallSeries, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats,
-    WorkloadInfo, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS, SITE_MMAP,
+use super::{exp1_base, Spread, TSC_HZ};
+use crate::folded::FoldedStacks;
+use crate::schema::{
+    CallSeries, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats, SITE_CREATE_VMA,
+    SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS, SITE_MMAP,
 };
-
-/// TSC frequency of the synthetic machine.
-pub const TSC_HZ: u64 = 2_250_000_000;
+use crate::tsc::cycles_per_ns;
 
 /// Deterministic noise in [-1, 1) for index `i` and stream `s`.
 pub fn noise(i: u64, s: u64) -> f64 {
@@ -48,19 +46,31 @@ pub fn find_available_cycles(search: &str, mapping: &str, existing: u64) -> f64 
     }
 }
 
+/// Sites: p90 +18%, p99 x1.9, max x12, mean +7%, whole cycles.
+const SITE_SPREAD: Spread = Spread {
+    p90: 1.18,
+    p99: 1.9,
+    max: 12.0,
+    mean: 1.07,
+    min: 1.0,
+    round: true,
+};
+
+/// Latency: p90 +15%, p99 x1.6, max x4, mean +4%, min -10%, whole ns.
+const LATENCY_SPREAD: Spread = Spread {
+    p90: 1.15,
+    p99: 1.6,
+    max: 4.0,
+    mean: 1.04,
+    min: 0.9,
+    round: true,
+};
+
 fn stats(median: f64, calls: u64, stream: u64, trials: u32) -> SiteStats {
-    SiteStats {
-        calls,
-        median_cycles: median.round(),
-        p90_cycles: (median * 1.18).round(),
-        p99_cycles: (median * 1.9).round(),
-        max_cycles: (median * 12.0).round(),
-        mean_cycles: (median * 1.07).round(),
-        total_cycles: (median * 1.07 * calls as f64).round(),
-        trial_medians: (0..trials as u64)
-            .map(|t| (median * (1.0 + 0.02 * noise(t, stream))).round())
-            .collect(),
-    }
+    let trial_medians = (0..trials as u64)
+        .map(|t| (median * (1.0 + 0.02 * noise(t, stream))).round())
+        .collect();
+    SITE_SPREAD.site(calls, median, trial_medians)
 }
 
 /// One synthetic point of exp1 on the in-process platform.
@@ -73,28 +83,23 @@ pub fn point(search: &str, mapping: &str, iterations: u64, size: u64, trials: u3
     let gp = 600.0 + 95.0 * pages;
     let ma = 2_100.0 + 60.0 * pages;
     let mmap = cv + gp + ma + 700.0;
-    let mut sites = BTreeMap::new();
-    sites.insert(
-        SITE_MMAP.to_string(),
-        stats(mmap, iterations, stream, trials),
-    );
-    sites.insert(
-        SITE_CREATE_VMA.to_string(),
-        stats(cv, iterations, stream + 1, trials),
-    );
-    sites.insert(
-        SITE_FIND_AVAILABLE.to_string(),
-        stats(fa, iterations, stream + 2, trials),
-    );
-    sites.insert(
-        SITE_GET_PMAS.to_string(),
-        stats(gp, iterations, stream + 3, trials),
-    );
-    sites.insert(
-        SITE_MAP_AS.to_string(),
-        stats(ma, iterations, stream + 4, trials),
-    );
-    let ns = mmap / (TSC_HZ as f64 / 1e9) + 1_800.0;
+    let sites: BTreeMap<String, SiteStats> = [
+        (SITE_MMAP, mmap),
+        (SITE_CREATE_VMA, cv),
+        (SITE_FIND_AVAILABLE, fa),
+        (SITE_GET_PMAS, gp),
+        (SITE_MAP_AS, ma),
+    ]
+    .into_iter()
+    .zip(0..)
+    .map(|((name, cycles), k)| {
+        (
+            name.to_string(),
+            stats(cycles, iterations, stream + k, trials),
+        )
+    })
+    .collect();
+    let ns = mmap / cycles_per_ns(TSC_HZ).unwrap_or(1.0) + 1_800.0;
     let trial_ns: Vec<f64> = (0..trials as u64)
         .map(|t| (ns * (1.0 + 0.02 * noise(t, stream + 5))).round())
         .collect();
@@ -122,15 +127,7 @@ pub fn point(search: &str, mapping: &str, iterations: u64, size: u64, trials: u3
         touch: false,
         iterations,
         size,
-        latency_ns: LatencyStats {
-            median: ns.round(),
-            p90: (ns * 1.15).round(),
-            p99: (ns * 1.6).round(),
-            mean: (ns * 1.04).round(),
-            min: (ns * 0.9).round(),
-            max: (ns * 4.0).round(),
-            trials: trial_ns,
-        },
+        latency_ns: LATENCY_SPREAD.latency(ns, trial_ns),
         host_mappings: if mapping == "anon" { 1 } else { iterations },
         sites,
         series,
@@ -142,25 +139,18 @@ pub fn point(search: &str, mapping: &str, iterations: u64, size: u64, trials: u3
 /// 5000 and 10000 iterations, a size sweep at 1000 iterations, both search
 /// strategies, plus a native baseline; 10 trials each.
 pub fn exp1_run() -> RunJson {
-    let mut run = RunJson::new(BundleKind::Run);
-    run.created_unix = 1_700_000_000;
-    run.machine = Machine {
+    let machine = Machine {
         hostname: "synthetic".into(),
         kernel: "6.1.0".into(),
         cpu_model: "Synthetic CPU @ 2.25GHz".into(),
         cores: 2,
         memory_bytes: 24 << 30,
     };
-    run.workload = WorkloadInfo {
-        name: "exp1".into(),
-        params: serde_json::json!({"synthetic": true}),
-    };
-    run.tsc_hz = TSC_HZ;
-    run.probe_overhead_cycles = 36.0;
-    run.probe_overhead_subtracted = true;
-    run.probes_enabled = true;
-    run.trials = 10;
-    run.warmup_trials = 2;
+    let mut run = exp1_base(
+        1_700_000_000,
+        machine,
+        serde_json::json!({"synthetic": true}),
+    );
     for mapping in ["private", "anon"] {
         for search in ["linear", "maxgap"] {
             for it in [1_000u64, 2_000, 5_000, 10_000] {
@@ -192,6 +182,7 @@ pub fn exp1_run() -> RunJson {
             ..Point::default()
         });
     }
+    // The note names the module's old home: golden files pin its text.
     run.notes
         .push("synthetic bundle (flamegraph::synthetic): model numbers, not a measurement".into());
     run
@@ -250,30 +241,4 @@ pub fn sampled_profile() -> (FoldedStacks, ProfileInfo) {
         total_weight: f.total_weight(),
     };
     (f, info)
-}
-
-/// Folded text of `n` distinct stacks (depth 6 to 24) for benchmarks.
-pub fn many_stacks(n: usize) -> String {
-    let mut s = String::with_capacity(n * 120);
-    for i in 0..n as u64 {
-        let depth = 6 + (i % 19);
-        let mut frames = Vec::with_capacity(depth as usize);
-        frames.push("sentryprof".to_string());
-        let mut x = i;
-        for d in 1..depth {
-            let kind = match d % 7 {
-                5 => "_[k]",
-                6 => "_[g]",
-                _ => "",
-            };
-            frames.push(format!("fn_{}_{}{kind}", d, x % 23));
-            x /= 3;
-        }
-        frames.push(format!("leaf_{i}"));
-        s.push_str(&frames.join(";"));
-        s.push(' ');
-        s.push_str(&(1 + i % 97).to_string());
-        s.push('\n');
-    }
-    s
 }

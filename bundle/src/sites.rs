@@ -1,8 +1,26 @@
-//! Per-site table from the rdtsc probes: calls, median, p90, p99, max cycles
-//! of each site of each point, and its share of the mmap path.
+//! Per-site rows from the rdtsc probes, the one computation behind every
+//! per-site table (the report, the TUI's cycle tables, the tables
+//! `sentryprof run` prints): calls, median, p90, p99, max cycles of each
+//! site of each point, and its share of the mmap path.
+//!
+//! The share has one meaning everywhere: the site's total cycles over the
+//! total cycles of the `mmap` site of the same point. `fault` runs outside
+//! mmap and has no share.
 
-use bundle::{Point, RunJson, SiteStats, ALL_SITES, SITE_FAULT, SITE_MMAP};
 use serde::Serialize;
+
+use crate::schema::{Point, RunJson, SiteStats, ALL_SITES, SITE_FAULT, SITE_MMAP};
+
+/// Column titles of a per-site table, share column aside (each renderer
+/// names that one in its own words).
+pub const SITE_COLUMNS: [&str; 6] = [
+    "site",
+    "calls",
+    "median cyc",
+    "p90 cyc",
+    "p99 cyc",
+    "max cyc",
+];
 
 /// One site of one point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,6 +40,17 @@ pub struct SiteRow {
     /// the same point (None for `fault`, which runs outside mmap, and when
     /// the mmap total is unknown).
     pub share_of_mmap: Option<f64>,
+}
+
+impl SiteRow {
+    /// The share of mmap as a percentage with `decimals` decimals
+    /// ("7.0%"), or "-" when there is none.
+    pub fn share_text(&self, decimals: usize) -> String {
+        match self.share_of_mmap {
+            Some(s) => format!("{:.*}%", decimals, s * 100.0),
+            None => "-".to_string(),
+        }
+    }
 }
 
 /// Total cycles of a site: the recorded total, else mean x calls, else
@@ -50,31 +79,38 @@ pub fn ordered_sites(point: &Point) -> Vec<(&str, &SiteStats)> {
     out
 }
 
-/// Rows of every site of every point, points in bundle order.
-pub fn site_rows(run: &RunJson) -> Vec<SiteRow> {
-    let mut rows = Vec::new();
-    for (i, p) in run.points.iter().enumerate() {
-        let mmap_total = p.sites.get(SITE_MMAP).map(site_total_cycles).unwrap_or(0.0);
-        for (name, s) in ordered_sites(p) {
-            let share = if name == SITE_FAULT || mmap_total <= 0.0 {
+/// Rows of every site of one point, in path order; `index` is the point's
+/// place in `run.json`'s `points`.
+pub fn point_site_rows(index: usize, p: &Point) -> Vec<SiteRow> {
+    let mmap_total = p.sites.get(SITE_MMAP).map(site_total_cycles).unwrap_or(0.0);
+    let label = p.label();
+    ordered_sites(p)
+        .into_iter()
+        .map(|(name, s)| SiteRow {
+            point_index: index,
+            point_label: label.clone(),
+            site: name.to_string(),
+            calls: s.calls,
+            median_cycles: s.median_cycles,
+            p90_cycles: s.p90_cycles,
+            p99_cycles: s.p99_cycles,
+            max_cycles: s.max_cycles,
+            share_of_mmap: if name == SITE_FAULT || mmap_total <= 0.0 {
                 None
             } else {
                 Some(site_total_cycles(s) / mmap_total)
-            };
-            rows.push(SiteRow {
-                point_index: i,
-                point_label: p.label(),
-                site: name.to_string(),
-                calls: s.calls,
-                median_cycles: s.median_cycles,
-                p90_cycles: s.p90_cycles,
-                p99_cycles: s.p99_cycles,
-                max_cycles: s.max_cycles,
-                share_of_mmap: share,
-            });
-        }
-    }
-    rows
+            },
+        })
+        .collect()
+}
+
+/// Rows of every site of every point, points in bundle order.
+pub fn site_rows(run: &RunJson) -> Vec<SiteRow> {
+    run.points
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| point_site_rows(i, p))
+        .collect()
 }
 
 /// One line saying the probe cost and whether it was subtracted.
@@ -129,6 +165,9 @@ mod tests {
         assert_eq!(rows[0].share_of_mmap, Some(1.0));
         assert_eq!(rows[1].share_of_mmap, Some(0.5));
         assert_eq!(rows[3].share_of_mmap, None);
+        assert_eq!(rows[1].share_text(1), "50.0%");
+        assert_eq!(rows[1].share_text(2), "50.00%");
+        assert_eq!(rows[3].share_text(1), "-");
     }
 
     #[test]
