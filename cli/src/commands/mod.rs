@@ -5,7 +5,6 @@ pub mod compare;
 pub mod doctor;
 pub mod flamegraph;
 pub mod import;
-pub mod out_dir;
 pub mod record;
 pub mod report;
 pub mod run;

@@ -73,7 +73,7 @@ impl SharingConfig {
             out: args
                 .out
                 .clone()
-                .unwrap_or_else(|| crate::commands::out_dir::default_out_dir("sharing", now_unix)),
+                .unwrap_or_else(|| experiments::out_dir::default_out_dir("sharing", now_unix)),
             json: args.json,
         })
     }

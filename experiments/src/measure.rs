@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use bundle::stats::summarize;
 use bundle::{CallSeries, LatencyStats, Point, SiteStats};
 use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
-use instrumented_sentry::workload::{PlatformRunner, PointError, PointSpec, TrialOutcome};
+use instrumented_sentry::workload::PointSpec;
 
-use super::collect::{PointCollector, PointContext};
-use super::interrupt;
-use super::progress::Progress;
+use crate::collect::{PointCollector, PointContext};
+use crate::interrupt;
+use crate::observer::Observer;
+use crate::platforms::{PlatformRunner, PointError, TrialOutcome};
 
 /// Buckets kept of the find_available per-call series in `run.json`.
 pub const SERIES_BUCKETS: usize = 2000;
@@ -66,13 +67,14 @@ pub fn point_skeleton(spec: &PointSpec, platform: &str, search: Option<&str>) ->
     }
 }
 
-/// Run one point on `runner`.
+/// Run one point, number `index` of the run, on `runner`, reporting its
+/// trials to `observer`.
 pub fn measure_point(
     spec: &PointSpec,
     runner: &mut dyn PlatformRunner,
     plan: TrialPlan,
     mut collector: Option<&mut (dyn PointCollector + 'static)>,
-    progress: &mut Progress,
+    (index, observer): (usize, &mut dyn Observer),
 ) -> Result<Measured, MeasureError> {
     let mut point = point_skeleton(spec, runner.platform(), runner.search());
     runner.check_point(spec)?;
@@ -80,7 +82,7 @@ pub fn measure_point(
         if interrupt::requested() {
             return Err(MeasureError::Interrupted);
         }
-        progress.trial(true, k, plan.warmup_trials);
+        observer.trial_started(index, true, k, plan.warmup_trials);
         runner.run_trial(spec)?;
     }
 
@@ -102,10 +104,10 @@ pub fn measure_point(
             failure = Some(MeasureError::Interrupted);
             break;
         }
-        progress.trial(false, k, plan.trials);
+        observer.trial_started(index, false, k, plan.trials);
         match runner.run_trial(spec) {
             Ok(o) => {
-                progress.trial_done(k, o.ns_per_call());
+                observer.trial_done(index, k, o.ns_per_call());
                 outcomes.push(o);
             }
             Err(e) => {
