@@ -43,6 +43,7 @@ pub mod out_dir;
 pub mod plan;
 pub mod platforms;
 pub mod session;
+pub mod sharing;
 
 pub use error::{PlanError, RunError};
 pub use observer::Observer;
