@@ -42,6 +42,7 @@ pub mod observer;
 pub mod out_dir;
 pub mod plan;
 pub mod platforms;
+pub mod profiles;
 pub mod session;
 pub mod sharing;
 
