@@ -13,6 +13,7 @@
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;
+pub mod compare_bundles;
 pub mod default_outputs;
 pub mod error;
 pub mod export;
@@ -22,6 +23,7 @@ pub mod html;
 pub mod pprof;
 pub mod probe_flame;
 pub mod report;
+pub mod report_files;
 pub mod scaling;
 pub mod sites;
 pub mod source;
