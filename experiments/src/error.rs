@@ -11,6 +11,16 @@ use crate::plan::{MAX_PROBE_EVERY, MAX_TRIALS, MAX_WARMUP_TRIALS};
 /// A request that cannot become a plan.
 #[derive(Debug, Error)]
 pub enum PlanError {
+    /// A size or count that is not one, or out of range.
+    #[error("--{flag} {given:?}: {problem}")]
+    Number {
+        /// The flag, without its dashes.
+        flag: &'static str,
+        /// The text given.
+        given: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Replay without a trace.
     #[error("--workload replay needs --trace FILE (a `strace -f -e trace=memory` log)")]
     TraceNeeded,

@@ -45,6 +45,8 @@ pub mod platforms;
 pub mod profiles;
 pub mod session;
 pub mod sharing;
+pub mod summary;
+pub mod units;
 
 pub use error::{PlanError, RunError};
 pub use observer::Observer;

@@ -129,7 +129,22 @@ pub fn measure_point(
     if let Some(f) = failure {
         return Err(f);
     }
+    fill_figures(&mut point, &outcomes, runner)?;
+    Ok(Measured {
+        point,
+        folded,
+        collector_note,
+    })
+}
 
+/// The point's figures from its counted trials: latency statistics, the
+/// last trial's host mappings, the runner's extra, the probe sites merged
+/// and the find_available per-call series.
+fn fill_figures(
+    point: &mut Point,
+    outcomes: &[TrialOutcome],
+    runner: &mut dyn PlatformRunner,
+) -> Result<(), MeasureError> {
     let per_call: Vec<f64> = outcomes.iter().map(TrialOutcome::ns_per_call).collect();
     let s = summarize(&per_call).ok_or_else(|| {
         MeasureError::Point(PointError::Failed(
@@ -165,11 +180,7 @@ pub fn measure_point(
             }
         }
     }
-    Ok(Measured {
-        point,
-        folded,
-        collector_note,
-    })
+    Ok(())
 }
 
 /// Every site's figures over all calls of all counted trials (all their

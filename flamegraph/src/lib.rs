@@ -18,6 +18,7 @@ pub mod default_outputs;
 pub mod error;
 pub mod export;
 pub mod flame;
+pub mod flame_request;
 pub mod functions;
 pub mod html;
 pub mod pprof;

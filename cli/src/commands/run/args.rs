@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use experiments::plan::{MAX_ITERATIONS, MAX_SIZE};
+use experiments::units::{parse_iterations, parse_size};
 use experiments::{CollectorKind, GapSearch, Mapping, PlanRequest, PlatformKind, WorkloadKind};
 
 use super::RunArgs;
@@ -12,70 +12,6 @@ use crate::error::CliError;
 
 fn bad(msg: impl Into<String>) -> CliError {
     CliError::BadInput(msg.into())
-}
-
-/// Parse a size: `4096`, `4K`, `16k`, `1M`, `64KiB`, `1MiB`.
-pub fn parse_size(s: &str) -> Result<u64, CliError> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let (digits, mult) = if let Some(d) = lower
-        .strip_suffix("kib")
-        .or_else(|| lower.strip_suffix("kb"))
-        .or_else(|| lower.strip_suffix('k'))
-    {
-        (d, 1024u64)
-    } else if let Some(d) = lower
-        .strip_suffix("mib")
-        .or_else(|| lower.strip_suffix("mb"))
-        .or_else(|| lower.strip_suffix('m'))
-    {
-        (d, 1024 * 1024)
-    } else if let Some(d) = lower.strip_suffix('b') {
-        (d, 1)
-    } else {
-        (lower.as_str(), 1)
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(format!(
-            "--size {t:?}: not a size (bytes, or a number with K or M)"
-        )));
-    }
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| bad(format!("--size {t:?}: too large")))?;
-    let v = n
-        .checked_mul(mult)
-        .ok_or_else(|| bad(format!("--size {t:?}: too large")))?;
-    if v == 0 {
-        return Err(bad(format!("--size {t:?}: must be at least 1 byte")));
-    }
-    if v > MAX_SIZE {
-        return Err(bad(format!(
-            "--size {t:?}: {v} bytes is more than the largest mapping accepted (1 GiB)"
-        )));
-    }
-    Ok(v)
-}
-
-/// Parse an iteration count (plain decimal, `_` allowed as a separator).
-pub fn parse_iterations(s: &str) -> Result<u64, CliError> {
-    let t = s.trim();
-    let digits: String = t.chars().filter(|&c| c != '_').collect();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(format!("--iterations {t:?}: not a whole number")));
-    }
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| bad(format!("--iterations {t:?}: too large")))?;
-    if n == 0 {
-        return Err(bad(format!("--iterations {t:?}: must be at least 1")));
-    }
-    if n > MAX_ITERATIONS {
-        return Err(bad(format!(
-            "--iterations {t:?}: more than the {MAX_ITERATIONS} calls per trial accepted"
-        )));
-    }
-    Ok(n)
 }
 
 /// Every item of the list `--{flag}` parsed by `parse`; an empty item is
@@ -165,8 +101,8 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, CliError> {
             ),
         )?,
         touch,
-        iterations: list("iterations", &args.iterations, parse_iterations)?,
-        sizes: list("size", &args.size, parse_size)?,
+        iterations: list("iterations", &args.iterations, |s| Ok(parse_iterations(s)?))?,
+        sizes: list("size", &args.size, |s| Ok(parse_size(s)?))?,
         platforms: list(
             "platform",
             &args.platform,
@@ -201,32 +137,4 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, CliError> {
             .unwrap_or(0),
         command: std::env::args().collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_with_suffixes() {
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("4K").unwrap(), 4096);
-        assert_eq!(parse_size("16k").unwrap(), 16384);
-        assert_eq!(parse_size("1M").unwrap(), 1 << 20);
-        assert_eq!(parse_size("64KiB").unwrap(), 65536);
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("2G").is_err());
-        assert!(parse_size("-4K").is_err());
-        assert!(parse_size("99999999999999999999999").is_err());
-        assert!(parse_size("18014398509481984K").is_err());
-        assert!(parse_size("K").is_err());
-    }
-
-    #[test]
-    fn iterations_parse() {
-        assert_eq!(parse_iterations("500_000").unwrap(), 500_000);
-        assert!(parse_iterations("0").is_err());
-        assert!(parse_iterations("1e5").is_err());
-        assert!(parse_iterations("10000001").is_err());
-    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bundle::{Point, RunJson};
-use experiments::{Calibration, Observer, Plan};
+use experiments::{summary, Calibration, Observer, Plan};
 
 use super::progress::Progress;
 use super::table;
@@ -28,47 +28,10 @@ impl Printer {
     }
 }
 
-/// "probes: TSC 2.400 GHz, probe pair cost 40 cycles (not subtracted), timing every call".
-fn probes_line(plan: &Plan, calibration: &Calibration) -> String {
-    if !plan.probes {
-        return "probes: off".to_string();
-    }
-    format!(
-        "probes: TSC {:.3} GHz, probe pair cost {} cycles ({}), timing {}",
-        calibration.tsc_hz as f64 / 1e9,
-        calibration.pair_cost_cycles,
-        if plan.subtract_probe_cost {
-            format!(
-                "probe self-cost of {} cycles subtracted",
-                calibration.self_cycles
-            )
-        } else {
-            "not subtracted".to_string()
-        },
-        if plan.probe_every == 1 {
-            "every call".to_string()
-        } else {
-            format!("1 call in {} (call counts exact)", plan.probe_every)
-        }
-    )
-}
-
 impl Observer for Printer {
     fn run_started(&mut self, plan: &Plan, calibration: &Calibration) {
-        println!(
-            "sentryprof run: {} — {} point(s): {} parameter set(s) x [{}], {} trial(s) after {} warm-up",
-            plan.workload,
-            plan.point_count(),
-            plan.specs.len(),
-            plan.platforms
-                .iter()
-                .map(|c| c.label())
-                .collect::<Vec<_>>()
-                .join(", "),
-            plan.trials,
-            plan.warmup_trials
-        );
-        println!("{}", probes_line(plan, calibration));
+        println!("{}", summary::header_line(plan));
+        println!("{}", summary::probes_line(plan, calibration));
     }
 
     fn collector_started(&mut self, notes: &[String]) {
@@ -112,16 +75,7 @@ impl Observer for Printer {
         println!();
         print!("{}", table::latency_table(&run.points));
         print!("{}", table::kvm_beyond_exit_table(&run.points, run.tsc_hz));
-        if !run.failures.is_empty() {
-            println!("{} point(s) failed:", run.failures.len());
-            for f in &run.failures {
-                let search = f.search.as_deref().unwrap_or("-");
-                println!(
-                    "  {}/{} {} {}B x{}: {}",
-                    f.platform, search, f.mapping, f.size, f.iterations, f.error
-                );
-            }
-        }
+        print!("{}", summary::failures_text(&run.failures));
     }
 
     fn rendered(&mut self, svgs: usize) {
