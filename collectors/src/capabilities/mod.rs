@@ -5,6 +5,7 @@
 
 pub mod cpu;
 pub mod kvm_probe;
+pub mod text;
 
 use std::os::fd::AsFd;
 use std::time::Duration;
