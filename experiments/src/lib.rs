@@ -16,9 +16,12 @@
 //!   outputs into the staging directory and renames the bundle into place.
 //!   Errors are [`RunError`].
 //! - [`observer`]: the [`Observer`] trait through which a session reports
-//!   progress; front ends print or draw, the session prints nothing.
+//!   progress; front ends print or draw, the session prints nothing
+//!   ([`summary`] has the lines `sentryprof run` prints about a plan).
 //!
-//! [`out_dir`] names default output directories for every verb.
+//! [`units`] parses sizes and counts as users write them; [`out_dir`] names
+//! default output directories for every verb; [`profiles`] and [`sharing`]
+//! write the bundles of `sentryprof record`, `import` and `sharing`.
 //!
 //! ```no_run
 //! use experiments::{Plan, PlanRequest, Session};

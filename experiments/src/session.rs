@@ -3,7 +3,7 @@
 //! Flow: [`Session::prepare`] (Ctrl-C handling installed, the output path
 //! claimed through the atomic `BundleWriter` before any work, the probes
 //! calibrated, the sampling collector started — the
-//! [`PointCollector`](crate::collect::PointCollector) seam — and one runner
+//! [`PointCollector`] seam — and one runner
 //! made per platform × search, [`platforms::make_runner`], the platform
 //! seam) → [`Session::execute`]: for every point, warm-up and counted
 //! trials ([`measure::measure_point`]), a failed point recorded and the
