@@ -3,7 +3,7 @@
 //! bad input; a [`RunError`] is bad input or the environment, see its
 //! variants).
 
-use instrumented_sentry::workload::WorkloadKind;
+use crate::WorkloadKind;
 use thiserror::Error;
 
 use crate::plan::{MAX_PROBE_EVERY, MAX_TRIALS, MAX_WARMUP_TRIALS};

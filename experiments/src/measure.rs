@@ -74,7 +74,8 @@ pub fn measure_point(
     runner: &mut dyn PlatformRunner,
     plan: TrialPlan,
     mut collector: Option<&mut (dyn PointCollector + 'static)>,
-    (index, observer): (usize, &mut dyn Observer),
+    index: usize,
+    observer: &mut dyn Observer,
 ) -> Result<Measured, MeasureError> {
     let mut point = point_skeleton(spec, runner.platform(), runner.search());
     runner.check_point(spec)?;

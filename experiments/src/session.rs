@@ -15,11 +15,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::Calibration;
 use bundle::{
     BundleKind, BundleWriter, LoadedBundle, PointFailure, ProfileInfo, RunJson, WorkloadInfo,
     STACKS_FOLDED,
 };
-use instrumented_sentry::probes::Calibration;
 
 use crate::collect::{self, PointCollector};
 use crate::error::RunError;
@@ -193,7 +193,8 @@ impl Session {
                 runner.as_mut(),
                 plan,
                 self.collector.as_deref_mut(),
-                (index, observer),
+                index,
+                observer,
             ),
         };
         match result {
