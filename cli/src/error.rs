@@ -18,6 +18,21 @@ pub enum CliError {
     Bundle(#[from] bundle::BundleError),
 }
 
+impl From<experiments::PlanError> for CliError {
+    fn from(e: experiments::PlanError) -> Self {
+        CliError::BadInput(e.to_string())
+    }
+}
+
+impl From<experiments::RunError> for CliError {
+    fn from(e: experiments::RunError) -> Self {
+        match e {
+            experiments::RunError::Bundle(b) => CliError::Bundle(b),
+            other => CliError::Environment(other.to_string()),
+        }
+    }
+}
+
 /// How a command that did not fail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

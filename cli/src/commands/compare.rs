@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use bundle::read_bundle;
-use flamegraph::compare::{compare_runs, comparison_table};
+use flamegraph::compare_bundles::{compare_bundles, comparison_text};
 
+use super::flamegraph::render_error;
 use crate::error::{CliError, Outcome};
 
 /// Compare two bundles; exit 1 when any significant slowdown exceeds --threshold.
@@ -39,55 +40,13 @@ pub fn run(args: CompareArgs) -> Result<Outcome, CliError> {
     }
     let a = read_bundle(&args.a)?;
     let b = read_bundle(&args.b)?;
-    if a.run.points.is_empty() {
-        return Err(CliError::BadInput(format!(
-            "{}: no measured points to compare",
-            a.dir.join("run.json").display()
-        )));
-    }
-    if b.run.points.is_empty() {
-        return Err(CliError::BadInput(format!(
-            "{}: no measured points to compare",
-            b.dir.join("run.json").display()
-        )));
-    }
-    let c = compare_runs(&a.run, &b.run, args.threshold);
-    if c.rows.is_empty() {
-        return Err(CliError::BadInput(format!(
-            "{} and {}: no point of one matches a point of the other",
-            a.dir.display(),
-            b.dir.display()
-        )));
-    }
+    let c = compare_bundles(&a, &b, args.threshold).map_err(render_error)?;
     if args.format == "json" {
         let j = serde_json::to_string_pretty(&c)
             .map_err(|e| CliError::BadInput(format!("comparison as JSON: {e}")))?;
         println!("{j}");
     } else {
-        println!("A: {}\nB: {}", a.dir.display(), b.dir.display());
-        println!(
-            "{}; regression: significant slowdown > {}%",
-            c.method, c.threshold_pct
-        );
-        print!("{}", comparison_table(&c).to_text());
-        for u in &c.unmatched {
-            println!("unmatched: {u}");
-        }
-        let slower = c
-            .rows
-            .iter()
-            .filter(|r| r.verdict == flamegraph::compare::Verdict::Slower)
-            .count();
-        let faster = c
-            .rows
-            .iter()
-            .filter(|r| r.verdict == flamegraph::compare::Verdict::Faster)
-            .count();
-        let regressions = c.rows.iter().filter(|r| r.regression).count();
-        println!(
-            "verdict: {} compared, {faster} faster, {slower} slower, {regressions} regression(s)",
-            c.rows.len()
-        );
+        print!("{}", comparison_text(&c, &a.dir, &b.dir));
     }
     Ok(if c.has_regression() {
         Outcome::Regression

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use bundle::read_bundle;
-use flamegraph::bundle_flames::{bundle_flamegraphs, write_files, BundleFlameOptions, DiffMode};
-use flamegraph::flame::Orientation;
+use flamegraph::bundle_flames::{bundle_flamegraphs, write_files};
+use flamegraph::flame_request::FlameRequest;
 use flamegraph::RenderError;
 
 use crate::error::{CliError, Outcome};
@@ -44,46 +44,16 @@ pub fn render_error(e: RenderError) -> CliError {
     }
 }
 
-/// Validate the flags into library options.
-fn options(args: &FlamegraphArgs) -> Result<BundleFlameOptions, CliError> {
-    if !args.min_width.is_finite() || args.min_width < 0.0 {
-        return Err(CliError::BadInput(format!(
-            "--min-width {}: expected a number of pixels >= 0",
-            args.min_width
-        )));
-    }
-    let diff = match (&args.diff, &args.diff_search) {
-        (Some(p), _) => DiffMode::Bundle(Box::new(read_bundle(p)?)),
-        (None, Some(s)) => {
-            let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-            match parts.as_slice() {
-                [a, b] if !a.is_empty() && !b.is_empty() && a != b => DiffMode::Searches {
-                    before: a.to_string(),
-                    after: b.to_string(),
-                },
-                _ => {
-                    return Err(CliError::BadInput(format!(
-                        "--diff-search {s:?}: expected two different strategies, e.g. linear,maxgap"
-                    )))
-                }
-            }
-        }
-        (None, None) => DiffMode::None,
-    };
-    Ok(BundleFlameOptions {
-        orientation: if args.icicle {
-            Orientation::Icicle
-        } else {
-            Orientation::Flame
-        },
-        min_width_px: args.min_width,
-        diff,
-        probes: args.probes,
-    })
-}
-
 pub fn run(args: FlamegraphArgs) -> Result<Outcome, CliError> {
-    let opts = options(&args)?;
+    let opts = FlameRequest {
+        icicle: args.icicle,
+        min_width: args.min_width,
+        diff: args.diff.clone(),
+        diff_search: args.diff_search.clone(),
+        probes: args.probes,
+    }
+    .options()
+    .map_err(render_error)?;
     let bundle = read_bundle(&args.bundle)?;
     let files = bundle_flamegraphs(&bundle, &opts).map_err(render_error)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());

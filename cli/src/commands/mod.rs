@@ -1,11 +1,10 @@
-//! One module per verb: its clap arguments, their validation into a config,
-//! and the wiring to the library crates.
+//! One module per verb: its clap arguments, their conversion into the
+//! library's request, and the wiring and printing around the library call.
 
 pub mod compare;
 pub mod doctor;
 pub mod flamegraph;
 pub mod import;
-pub mod out_dir;
 pub mod record;
 pub mod report;
 pub mod run;

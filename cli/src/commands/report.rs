@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use bundle::read_bundle;
-use flamegraph::bundle_flames::{write_files, RenderedFile};
-use flamegraph::charts::draw_study_charts;
-use flamegraph::export::{export_files, ExportFormat};
-use flamegraph::html::report_html;
-use flamegraph::report::{build_report, to_csv_files, to_json, to_markdown, to_text};
+use flamegraph::bundle_flames::write_files;
+use flamegraph::export::ExportFormat;
+use flamegraph::report_files::{render_report, ReportOptions, TableFormat};
 
 use super::flamegraph::render_error;
 use crate::error::{CliError, Outcome};
@@ -36,34 +34,15 @@ pub struct ReportArgs {
     pub export: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TableFormat {
-    Text,
-    Csv,
-    Markdown,
-    Json,
-}
-
-impl FromStr for TableFormat {
-    type Err = CliError;
-    fn from_str(s: &str) -> Result<Self, CliError> {
-        match s.trim() {
-            "text" | "txt" => Ok(TableFormat::Text),
-            "csv" => Ok(TableFormat::Csv),
-            "md" | "markdown" => Ok(TableFormat::Markdown),
-            "json" => Ok(TableFormat::Json),
-            other => Err(CliError::BadInput(format!(
-                "--format {other:?}: expected text, csv, md or json"
-            ))),
-        }
-    }
-}
-
-fn file(name: &str, bytes: Vec<u8>, description: &str) -> RenderedFile {
-    RenderedFile {
-        name: name.to_string(),
-        bytes,
-        description: description.to_string(),
+fn table_format(s: &str) -> Result<TableFormat, CliError> {
+    match s.trim() {
+        "text" | "txt" => Ok(TableFormat::Text),
+        "csv" => Ok(TableFormat::Csv),
+        "md" | "markdown" => Ok(TableFormat::Markdown),
+        "json" => Ok(TableFormat::Json),
+        other => Err(CliError::BadInput(format!(
+            "--format {other:?}: expected text, csv, md or json"
+        ))),
     }
 }
 
@@ -71,7 +50,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let formats = args
         .format
         .iter()
-        .map(|f| f.parse::<TableFormat>())
+        .map(|f| table_format(f))
         .collect::<Result<Vec<_>, _>>()?;
     let exports = args
         .export
@@ -83,85 +62,22 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let bundle = read_bundle(&args.bundle)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
-
-    // Everything is rendered in memory first; files are written (each
-    // atomically) only once nothing can fail any more but the writes.
-    let report = build_report(&bundle).map_err(render_error)?;
-    let (charts, chart_notes) = draw_study_charts(&bundle.run).map_err(render_error)?;
-    let mut files = Vec::new();
-    let mut text_out = None;
-    for f in &formats {
-        match f {
-            TableFormat::Text => {
-                let t = to_text(&report, args.top);
-                files.push(file("report.txt", t.clone().into_bytes(), "tables as text"));
-                text_out = Some(t);
-            }
-            TableFormat::Csv => {
-                for (name, csv) in to_csv_files(&report) {
-                    files.push(file(&name, csv.into_bytes(), "table as CSV"));
-                }
-            }
-            TableFormat::Markdown => files.push(file(
-                "report.md",
-                to_markdown(&report, args.top).into_bytes(),
-                "tables as Markdown",
-            )),
-            TableFormat::Json => files.push(file(
-                "report.json",
-                to_json(&report).map_err(render_error)?.into_bytes(),
-                "report as JSON",
-            )),
-        }
-    }
-    for c in &charts {
-        files.push(file(
-            &format!("{}.svg", c.stem),
-            c.svg.clone().into_bytes(),
-            &c.title,
-        ));
-    }
-    files.extend(export_files_if(&bundle, &exports)?);
-    // Flamegraphs already beside the report are linked from the page.
-    let mut flames: Vec<String> = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(&out_dir) {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.ends_with(".svg")
-                && (n.contains("flamegraph") || n.contains("icicle") || n.starts_with("diff_"))
-            {
-                flames.push(n);
-            }
-        }
-    }
-    flames.sort();
-    let html = report_html(&report, &charts, &chart_notes, &flames);
-    files.push(file(
-        "report.html",
-        html.into_bytes(),
-        "self-contained report",
-    ));
-
-    let paths = write_files(&out_dir, &files).map_err(render_error)?;
-    if let Some(t) = text_out {
+    let options = ReportOptions {
+        formats,
+        top: args.top,
+        exports,
+    };
+    let report = render_report(&bundle, &options, &out_dir).map_err(render_error)?;
+    let paths = write_files(&out_dir, &report.files).map_err(render_error)?;
+    if let Some(t) = report.text {
         print!("{t}");
     }
-    for n in &chart_notes {
+    for n in &report.chart_notes {
         println!("note: {n}");
     }
     println!();
-    for (f, p) in files.iter().zip(paths) {
+    for (f, p) in report.files.iter().zip(paths) {
         println!("wrote {} ({})", p.display(), f.description);
     }
     Ok(Outcome::Success)
-}
-
-fn export_files_if(
-    bundle: &bundle::LoadedBundle,
-    exports: &[ExportFormat],
-) -> Result<Vec<RenderedFile>, CliError> {
-    if exports.is_empty() {
-        return Ok(Vec::new());
-    }
-    export_files(bundle, exports).map_err(render_error)
 }

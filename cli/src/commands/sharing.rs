@@ -2,16 +2,13 @@
 //! measurement of Barker et al., USENIX ATC 2012) over live processes, raw
 //! memory images and the sentry's memory file of a run bundle.
 
-mod config;
-mod output;
-
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use collectors::sharing::{analyze, SharingError};
+use collectors::sharing::SharingError;
+use experiments::sharing::{SharingConfig, SharingRequest, SharingSetupError};
 
 use crate::error::{CliError, Outcome};
-use config::SharingConfig;
 
 /// Measure how much memory is identical page for page.
 #[derive(Debug, clap::Args)]
@@ -47,13 +44,18 @@ pub fn run(args: SharingArgs) -> Result<Outcome, CliError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let cfg = SharingConfig::from_args(&args, now)?;
-    let report = analyze(&cfg.sources, &cfg.options, &mut |_| {}).map_err(|e| match e {
-        SharingError::NothingScanned { .. } => CliError::Environment(e.to_string()),
-        _ => CliError::BadInput(e.to_string()),
-    })?;
-    let dir = output::write_bundle(&cfg.out, &report, now)?;
-    if cfg.json {
+    let cfg = SharingConfig::new(&SharingRequest {
+        pids: args.pids,
+        images: args.images,
+        bundles: args.bundles,
+        granularity: args.granularity,
+        top: args.top,
+        out: args.out,
+        now_unix: now,
+    })
+    .map_err(cli_error)?;
+    let (report, dir) = experiments::sharing::run(&cfg, now).map_err(cli_error)?;
+    if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::Environment(format!("cannot encode the report: {e}")))?;
         println!("{json}");
@@ -62,4 +64,14 @@ pub fn run(args: SharingArgs) -> Result<Outcome, CliError> {
     }
     eprintln!("wrote {}", dir.display());
     Ok(Outcome::Success)
+}
+
+/// The library's error in the CLI's exit statuses.
+fn cli_error(e: SharingSetupError) -> CliError {
+    match e {
+        SharingSetupError::Bundle(b) => CliError::Bundle(b),
+        SharingSetupError::Analysis(SharingError::NothingScanned { .. })
+        | SharingSetupError::Encode(_) => CliError::Environment(e.to_string()),
+        other => CliError::BadInput(other.to_string()),
+    }
 }

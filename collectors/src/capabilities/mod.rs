@@ -4,6 +4,7 @@
 //! `sentryprof doctor` prints them; every bundle records them.
 
 pub mod kvm_probe;
+pub mod text;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;

@@ -3,11 +3,7 @@
 //! point starts and one when it ends, and nothing per trial.
 
 use std::io::{IsTerminal, Write};
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
-
-use bundle::Point;
-use tui::live::LiveEvent;
 
 /// Reports where a run is.
 #[derive(Debug)]
@@ -19,8 +15,6 @@ pub struct Progress {
     last_draw: Option<Instant>,
     label: String,
     index: usize,
-    /// `--tui`: the live view's event channel (stderr lines are off then).
-    live: Option<Sender<LiveEvent>>,
 }
 
 impl Progress {
@@ -34,47 +28,7 @@ impl Progress {
             last_draw: None,
             label: String::new(),
             index: 0,
-            live: None,
         }
-    }
-
-    /// Report to the live view of `--tui` instead of stderr.
-    pub fn set_live(&mut self, tx: Sender<LiveEvent>) {
-        self.quiet = true;
-        self.live = Some(tx);
-    }
-
-    fn send(&self, event: LiveEvent) {
-        if let Some(tx) = &self.live {
-            // A closed view is not an error of the run.
-            let _ = tx.send(event);
-        }
-    }
-
-    /// The current point was measured (for the live view's cycle table).
-    pub fn point_measured(&mut self, point: &Point) {
-        self.send(LiveEvent::PointFinished {
-            index: self.index,
-            point: Box::new(point.clone()),
-        });
-    }
-
-    /// The current point failed.
-    pub fn point_failed(&mut self, error: &str) {
-        self.send(LiveEvent::PointFailed {
-            index: self.index,
-            error: error.to_string(),
-        });
-    }
-
-    /// Counted trial `k` of the current point ended with `ns_per_call`.
-    pub fn trial_done(&mut self, k: u32, ns_per_call: f64) {
-        self.send(LiveEvent::TrialDone {
-            index: self.index,
-            warmup: false,
-            trial: k,
-            latency_ns: Some(ns_per_call),
-        });
     }
 
     /// A point begins.
@@ -83,10 +37,6 @@ impl Progress {
         self.label = label.to_string();
         self.point_started = Instant::now();
         self.last_draw = None;
-        self.send(LiveEvent::PointStarted {
-            index,
-            label: label.to_string(),
-        });
         if self.quiet {
             return;
         }
@@ -99,12 +49,6 @@ impl Progress {
 
     /// A trial of the current point is about to run.
     pub fn trial(&mut self, warmup: bool, k: u32, of: u32) {
-        self.send(LiveEvent::Trial {
-            index: self.index,
-            warmup,
-            trial: k,
-            of,
-        });
         if self.quiet || !self.tty {
             return;
         }

@@ -8,7 +8,7 @@ use bundle::{BundleKind, BundleWriter, Machine, RunJson, WorkloadInfo};
 use collectors::sharing::report::{SharingReport, SHARING_JSON};
 use flamegraph::charts::{bar_chart, BarChart};
 
-use crate::error::CliError;
+use super::SharingSetupError;
 
 /// Name of the chart in a sharing bundle.
 pub const SHARING_SVG: &str = "sharing.svg";
@@ -49,10 +49,9 @@ pub fn write_bundle(
     out: &Path,
     report: &SharingReport,
     created_unix: u64,
-) -> Result<PathBuf, CliError> {
+) -> Result<PathBuf, SharingSetupError> {
     let writer = BundleWriter::create(out)?;
-    let json = serde_json::to_vec_pretty(report)
-        .map_err(|e| CliError::Environment(format!("cannot encode {SHARING_JSON}: {e}")))?;
+    let json = serde_json::to_vec_pretty(report).map_err(SharingSetupError::Encode)?;
     writer.write_file(SHARING_JSON, &json)?;
     let mut run = RunJson::new(BundleKind::Sharing);
     run.command = std::env::args().collect();

@@ -1,18 +1,22 @@
 //! Platform dispatch: one [`PlatformRunner`] per platform × search pair.
 //!
-//! This is the seam where a platform plugs in: [`make_runner`] matches on
-//! the platform and builds its runner. A platform that cannot be used here
-//! returns one line saying why; the run records a failure for each of its
+//! This is the seam where a platform plugs in, and the one module of the
+//! crate that names the runners of `instrumented-sentry`: [`make_runner`]
+//! matches on the platform and builds its runner. A platform that
+//! cannot be used here returns one line saying why; the run records a failure for each of its
 //! points and the other platforms still run.
 
 use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner};
 use instrumented_sentry::runners::native::NativeRunner;
-use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
 
-use super::config::{PlatformChoice, PlatformKind, SearchKind};
+/// The runner seam, re-exported so the rest of the crate names
+/// `instrumented-sentry`'s runner paths only here.
+pub use instrumented_sentry::runners::{PlatformRunner, PointError, TrialOutcome};
 
-/// Settings every sentry platform takes from the command line.
+use crate::plan::{PlatformChoice, PlatformKind};
+
+/// Settings every sentry platform takes from the plan.
 #[derive(Debug, Clone, Copy)]
 pub struct SentryOptions {
     /// Record rdtsc probes.
@@ -25,13 +29,6 @@ pub struct SentryOptions {
     pub keep_memory: bool,
 }
 
-fn gap_search(s: Option<SearchKind>) -> GapSearch {
-    match s {
-        Some(SearchKind::Linear) => GapSearch::Linear,
-        Some(SearchKind::Maxgap) | None => GapSearch::MaxGap,
-    }
-}
-
 /// Build the runner of one platform × search pair.
 ///
 /// Errors: one line saying why the platform cannot run here.
@@ -42,7 +39,7 @@ pub fn make_runner(
     match choice.platform {
         PlatformKind::Native => Ok(Box::new(NativeRunner::new())),
         PlatformKind::Inproc => Ok(Box::new(InprocRunner::new(
-            gap_search(choice.search),
+            choice.search.unwrap_or(GapSearch::MaxGap),
             InprocOptions {
                 probes: options.probes,
                 subtract_probe_cost: options.subtract_probe_cost,
@@ -58,7 +55,10 @@ pub fn make_runner(
                 subtract_probe_cost: options.subtract_probe_cost,
                 probe_every: options.probe_every,
             };
-            Ok(Box::new(KvmRunner::new(gap_search(choice.search), kvm)))
+            Ok(Box::new(KvmRunner::new(
+                choice.search.unwrap_or(GapSearch::MaxGap),
+                kvm,
+            )))
         }
     }
 }

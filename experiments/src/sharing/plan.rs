@@ -1,28 +1,46 @@
-//! `sentryprof sharing` flags turned into a validated configuration before
-//! any work starts.
+//! What `sentryprof sharing` is asked for ([`SharingRequest`]) turned into
+//! a validated [`SharingConfig`] before any work starts.
 
 use std::path::{Path, PathBuf};
 
 use bundle::read_bundle;
 use collectors::sharing::{Granularity, ScanOptions, SourceSpec};
 
-use super::SharingArgs;
-use crate::error::CliError;
+use super::SharingSetupError;
+use crate::session::MEMORY_IMAGE as MEMORY_IMG;
 
-/// Name of the sentry's memory file in a bundle of `sentryprof run --keep-memory`.
-pub const MEMORY_IMG: &str = "memory.img";
+/// The sources and settings of a sharing analysis, as given.
+#[derive(Debug, Clone, Default)]
+pub struct SharingRequest {
+    /// Live processes to scan.
+    pub pids: Vec<i32>,
+    /// Raw memory image files to scan.
+    pub images: Vec<PathBuf>,
+    /// Bundles of `sentryprof run --keep-memory` whose memory.img to scan.
+    pub bundles: Vec<PathBuf>,
+    /// Bytes per compared unit, as given ("4096", "2K").
+    pub granularity: String,
+    /// How many of the most duplicated contents to list.
+    pub top: usize,
+    /// Bundle directory [default: `sentryprof-out/sharing-…` named by `now_unix`].
+    pub out: Option<PathBuf>,
+    /// The time that names the default output directory.
+    pub now_unix: u64,
+}
 
 /// What `sentryprof sharing` will do.
 #[derive(Debug, Clone)]
 pub struct SharingConfig {
+    /// What to scan.
     pub sources: Vec<SourceSpec>,
+    /// How to scan it.
     pub options: ScanOptions,
+    /// Where the bundle goes.
     pub out: PathBuf,
-    pub json: bool,
 }
 
-fn bad(msg: impl Into<String>) -> CliError {
-    CliError::BadInput(msg.into())
+fn bad(msg: impl Into<String>) -> SharingSetupError {
+    SharingSetupError::BadInput(msg.into())
 }
 
 /// "4096", "2K", "64" → bytes.
@@ -36,8 +54,8 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 }
 
 impl SharingConfig {
-    /// Validate `args`; `now_unix` names the default output directory.
-    pub fn from_args(args: &SharingArgs, now_unix: u64) -> Result<SharingConfig, CliError> {
+    /// Validate `args`.
+    pub fn new(args: &SharingRequest) -> Result<SharingConfig, SharingSetupError> {
         let g = parse_bytes(&args.granularity).ok_or_else(|| {
             bad(format!(
                 "--granularity {:?}: not a number of bytes (e.g. 4096, 2K, 64)",
@@ -73,15 +91,14 @@ impl SharingConfig {
             out: args
                 .out
                 .clone()
-                .unwrap_or_else(|| crate::commands::out_dir::default_out_dir("sharing", now_unix)),
-            json: args.json,
+                .unwrap_or_else(|| crate::out_dir::default_out_dir("sharing", args.now_unix)),
         })
     }
 }
 
 /// The sentry memory file of a run bundle, or a clear error saying how to
 /// get one.
-pub fn memory_file_of(dir: &Path) -> Result<PathBuf, CliError> {
+pub fn memory_file_of(dir: &Path) -> Result<PathBuf, SharingSetupError> {
     let bundle = read_bundle(dir)?;
     let path = bundle.path_of(MEMORY_IMG);
     if path.is_file() {

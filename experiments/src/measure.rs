@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use bundle::stats::summarize;
 use bundle::{CallSeries, LatencyStats, Point, SiteStats};
 use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
-use instrumented_sentry::runners::{PlatformRunner, PointError, TrialOutcome};
 use instrumented_sentry::workload::PointSpec;
 
-use super::collect::{PointCollector, PointContext};
-use super::interrupt;
-use super::progress::Progress;
+use crate::collect::{PointCollector, PointContext};
+use crate::interrupt;
+use crate::observer::Observer;
+use crate::platforms::{PlatformRunner, PointError, TrialOutcome};
 
 /// Buckets kept of the find_available per-call series in `run.json`.
 pub const SERIES_BUCKETS: usize = 2000;
@@ -67,13 +67,15 @@ pub fn point_skeleton(spec: &PointSpec, platform: &str, search: Option<&str>) ->
     }
 }
 
-/// Run one point on `runner`.
+/// Run one point, number `index` of the run, on `runner`, reporting its
+/// trials to `observer`.
 pub fn measure_point(
     spec: &PointSpec,
     runner: &mut dyn PlatformRunner,
     plan: TrialPlan,
     mut collector: Option<&mut (dyn PointCollector + 'static)>,
-    progress: &mut Progress,
+    index: usize,
+    observer: &mut dyn Observer,
 ) -> Result<Measured, MeasureError> {
     let mut point = point_skeleton(spec, runner.platform(), runner.search());
     runner.check_point(spec)?;
@@ -81,7 +83,7 @@ pub fn measure_point(
         if interrupt::requested() {
             return Err(MeasureError::Interrupted);
         }
-        progress.trial(true, k, plan.warmup_trials);
+        observer.trial_started(index, true, k, plan.warmup_trials);
         runner.run_trial(spec)?;
     }
 
@@ -103,10 +105,10 @@ pub fn measure_point(
             failure = Some(MeasureError::Interrupted);
             break;
         }
-        progress.trial(false, k, plan.trials);
+        observer.trial_started(index, false, k, plan.trials);
         match runner.run_trial(spec) {
             Ok(o) => {
-                progress.trial_done(k, o.ns_per_call());
+                observer.trial_done(index, k, o.ns_per_call());
                 outcomes.push(o);
             }
             Err(e) => {
@@ -128,7 +130,22 @@ pub fn measure_point(
     if let Some(f) = failure {
         return Err(f);
     }
+    fill_figures(&mut point, &outcomes, runner)?;
+    Ok(Measured {
+        point,
+        folded,
+        collector_note,
+    })
+}
 
+/// The point's figures from its counted trials: latency statistics, the
+/// last trial's host mappings, the runner's extra, the probe sites merged
+/// and the find_available per-call series.
+fn fill_figures(
+    point: &mut Point,
+    outcomes: &[TrialOutcome],
+    runner: &mut dyn PlatformRunner,
+) -> Result<(), MeasureError> {
     let per_call: Vec<f64> = outcomes.iter().map(TrialOutcome::ns_per_call).collect();
     let s = summarize(&per_call).ok_or_else(|| {
         MeasureError::Point(PointError::Failed(
@@ -164,11 +181,7 @@ pub fn measure_point(
             }
         }
     }
-    Ok(Measured {
-        point,
-        folded,
-        collector_note,
-    })
+    Ok(())
 }
 
 /// Every site's figures over all calls of all counted trials (all their

@@ -1,0 +1,93 @@
+//! The observer that prints what `sentryprof run` shows: on stdout the
+//! run's header, each point's latency line and cycle table, the final
+//! tables ([`super::table`]) and where the bundle went; on stderr notes
+//! and progress ([`super::progress`], off with `--quiet`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use bundle::{Point, RunJson};
+use experiments::{summary, Calibration, Observer, Plan};
+
+use super::progress::Progress;
+use super::table;
+
+/// Prints a run as it goes.
+#[derive(Debug)]
+pub struct Printer {
+    progress: Progress,
+}
+
+impl Printer {
+    /// A printer for `total_points` points; `quiet` silences the progress
+    /// lines (not the results).
+    pub fn new(total_points: usize, quiet: bool) -> Self {
+        Printer {
+            progress: Progress::new(total_points, quiet),
+        }
+    }
+}
+
+impl Observer for Printer {
+    fn run_started(&mut self, plan: &Plan, calibration: &Calibration) {
+        println!("{}", summary::header_line(plan));
+        println!("{}", summary::probes_line(plan, calibration));
+    }
+
+    fn collector_started(&mut self, notes: &[String]) {
+        for n in notes {
+            println!("{n}");
+        }
+    }
+
+    fn note(&mut self, note: &str) {
+        eprintln!("sentryprof: {note}");
+    }
+
+    fn point_started(&mut self, index: usize, label: &str) {
+        self.progress.point_start(index, label);
+    }
+
+    fn trial_started(&mut self, _index: usize, warmup: bool, k: u32, of: u32) {
+        self.progress.trial(warmup, k, of);
+    }
+
+    fn point_measured(&mut self, _index: usize, label: &str, point: &Point) {
+        self.progress.point_end("done");
+        println!("{label}: {}", table::latency_line(point));
+        print!("{}", table::cycle_table(point));
+    }
+
+    fn point_failed(&mut self, _index: usize, label: &str, error: &str) {
+        self.progress.point_end("FAILED");
+        println!("{label}: FAILED: {error}");
+    }
+
+    fn point_interrupted(&mut self, _index: usize, _label: &str) {
+        self.progress.point_end("interrupted");
+    }
+
+    fn memory_kept(&mut self, bytes: u64) {
+        println!("memory.img: {} MiB of sentry memory file", bytes >> 20);
+    }
+
+    fn run_measured(&mut self, run: &RunJson) {
+        println!();
+        print!("{}", table::latency_table(&run.points));
+        print!("{}", table::kvm_beyond_exit_table(&run.points, run.tsc_hz));
+        print!("{}", summary::failures_text(&run.failures));
+    }
+
+    fn rendered(&mut self, svgs: usize) {
+        println!("rendered {svgs} SVG(s), report.txt and report.html into the bundle");
+    }
+
+    fn bundle_written(&mut self, dir: &Path, run: &RunJson, elapsed: Duration) {
+        println!(
+            "bundle: {} ({} point(s), {:.1} s)",
+            dir.display(),
+            run.points.len(),
+            elapsed.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The errors of planning and running an experiment. Each prints as one
+//! line; the front end maps them to its exit statuses (a [`PlanError`] is
+//! bad input; a [`RunError`] is bad input or the environment, see its
+//! variants).
+
+use crate::WorkloadKind;
+use thiserror::Error;
+
+use crate::plan::{MAX_PROBE_EVERY, MAX_TRIALS, MAX_WARMUP_TRIALS};
+
+/// A request that cannot become a plan.
+#[derive(Debug, Error)]
+pub enum PlanError {
+    /// A size or count that is not one, or out of range.
+    #[error("--{flag} {given:?}: {problem}")]
+    Number {
+        /// The flag, without its dashes.
+        flag: &'static str,
+        /// The text given.
+        given: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Replay without a trace.
+    #[error("--workload replay needs --trace FILE (a `strace -f -e trace=memory` log)")]
+    TraceNeeded,
+    /// A trace given to a workload that does not replay.
+    #[error("--trace is only used by --workload replay, not {workload}")]
+    TraceUnused {
+        /// The workload asked for.
+        workload: WorkloadKind,
+    },
+    /// The trace cannot be read or parsed (the message names file and line).
+    #[error("{0}")]
+    Trace(String),
+    /// Mapping kinds given to a workload without mappings of its own.
+    #[error("--mapping does not apply to --workload {workload} (only exp1 and exp2)")]
+    MappingUnused {
+        /// The workload asked for.
+        workload: WorkloadKind,
+    },
+    /// Touch asked of a replay.
+    #[error("--touch does not apply to --workload replay (a trace records no memory accesses)")]
+    TouchOnReplay,
+    /// Iterations or sizes given to a replay.
+    #[error("--iterations and --size do not apply to --workload replay (the trace decides)")]
+    SizesOnReplay,
+    /// Native asked to replay.
+    #[error(
+        "--platform native cannot replay a trace (MAP_FIXED and brk calls would \
+         rewrite sentryprof's own memory); use inproc or kvm"
+    )]
+    NativeReplay,
+    /// Trials out of range.
+    #[error("--trials {trials}: must be between 1 and {MAX_TRIALS}")]
+    Trials {
+        /// The count asked for.
+        trials: u32,
+    },
+    /// Warm-up trials out of range.
+    #[error("--warmup-trials {warmup_trials}: must be at most {MAX_WARMUP_TRIALS}")]
+    WarmupTrials {
+        /// The count asked for.
+        warmup_trials: u32,
+    },
+    /// Probe sampling out of range.
+    #[error("--probe-every {probe_every}: must be between 1 (every call) and {MAX_PROBE_EVERY}")]
+    ProbeEvery {
+        /// The interval asked for.
+        probe_every: u32,
+    },
+    /// A sampling frequency of zero.
+    #[error("--perf-freq 0: the sampling frequency must be at least 1 Hz")]
+    PerfFreqZero,
+    /// A sampling frequency without the sampling collector.
+    #[error("--perf-freq needs --collect perf")]
+    PerfFreqWithoutPerf,
+    /// `--keep-memory` without an inproc platform.
+    #[error(
+        "--keep-memory saves the sentry's memory file of an inproc point; add --platform inproc"
+    )]
+    KeepMemoryWithoutInproc,
+    /// One trial would map more address space than allowed.
+    #[error(
+        "{label}: {iterations} x {size} bytes does not fit the address space one trial may map (64 TiB)"
+    )]
+    DoesNotFit {
+        /// The point's label.
+        label: String,
+        /// Calls per trial.
+        iterations: u64,
+        /// Bytes per call.
+        size: u64,
+    },
+    /// Touching would write more memory than the machine has.
+    #[error(
+        "{label}: touching {touched_mib} MiB per trial needs more memory than this machine has ({memory_mib} MiB)"
+    )]
+    NotEnoughMemory {
+        /// The point's label.
+        label: String,
+        /// MiB one trial touches.
+        touched_mib: u64,
+        /// MiB of memory of this machine.
+        memory_mib: u64,
+    },
+    /// An empty `--out`.
+    #[error("--out: empty path")]
+    EmptyOut,
+}
+
+/// A run that ended without a bundle.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The bundle could not be created or written (bad input: the output
+    /// path is not ours, or the disk refused).
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    /// The user interrupted the run (environment).
+    #[error("interrupted; no bundle written")]
+    Interrupted,
+    /// Every point failed (environment).
+    #[error("no point could be measured ({failed} failed; first: {first}); no bundle written")]
+    NothingMeasured {
+        /// Points that failed.
+        failed: usize,
+        /// The first failure's error ("none" when there was none).
+        first: String,
+    },
+    /// `--keep-memory` could not write the memory image (environment).
+    #[error("--keep-memory: cannot write {name}: {source}")]
+    KeepMemory {
+        /// The file's name in the bundle.
+        name: &'static str,
+        /// Why.
+        source: crate::platforms::PointError,
+    },
+}

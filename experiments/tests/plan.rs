@@ -1,0 +1,214 @@
+//! The plan builder: defaults per workload, refused combinations, and the
+//! one-line messages of every refusal.
+
+use std::path::{Path, PathBuf};
+
+use experiments::{GapSearch, Mapping, Plan, PlanError, PlanRequest, PlatformKind, WorkloadKind};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../instrumented-sentry/fixtures/traces")
+        .join(name)
+}
+
+fn refused(req: PlanRequest, needle: &str) -> PlanError {
+    let e = Plan::new(&req).expect_err(needle);
+    let msg = e.to_string();
+    assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+    assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+    e
+}
+
+#[test]
+fn defaults_are_the_main_job() {
+    let plan = Plan::new(&PlanRequest::default()).unwrap();
+    assert_eq!(plan.workload, WorkloadKind::Exp1);
+    assert_eq!(plan.trials, 12);
+    assert_eq!(plan.warmup_trials, 2);
+    assert!(plan.probes && plan.perf);
+    assert_eq!(plan.probe_every, 8);
+    let labels: Vec<String> = plan.platforms.iter().map(|c| c.label()).collect();
+    assert_eq!(labels, ["native", "inproc/linear", "inproc/maxgap"]);
+    // 5,000 / 10,000 / 25,000 calls of 4 KiB private mappings.
+    assert_eq!(plan.specs.len(), 3);
+    assert_eq!(plan.point_count(), 9);
+    assert!(plan.out.starts_with("sentryprof-out"));
+    assert_eq!(plan.params["mappings"], serde_json::json!(["private"]));
+}
+
+#[test]
+fn lists_expand_into_every_combination_without_duplicates() {
+    let plan = Plan::new(&PlanRequest {
+        mappings: vec![Mapping::Anon, Mapping::Private, Mapping::Anon],
+        iterations: vec![50, 100],
+        sizes: vec![4096],
+        touch: vec![false, true],
+        platforms: vec![PlatformKind::Inproc, PlatformKind::Native],
+        searches: vec![GapSearch::MaxGap],
+        ..PlanRequest::default()
+    })
+    .unwrap();
+    assert_eq!(plan.specs.len(), 2 * 2 * 2);
+    let labels: Vec<String> = plan.platforms.iter().map(|c| c.label()).collect();
+    assert_eq!(labels, ["inproc/maxgap", "native"]);
+}
+
+#[test]
+fn workload_defaults_differ() {
+    let exp2 = Plan::new(&PlanRequest {
+        workload: Some(WorkloadKind::Exp2),
+        ..PlanRequest::default()
+    })
+    .unwrap();
+    // 1 KiB .. 1 MiB in powers of two, 25,000 calls.
+    assert_eq!(exp2.specs.len(), 11);
+    assert!(exp2.specs.iter().all(|s| s.iterations == 25_000));
+}
+
+#[test]
+fn combinations_that_do_not_go_together_are_refused() {
+    let malloc = Some(WorkloadKind::Malloc);
+    let replay = Some(WorkloadKind::Replay);
+    refused(
+        PlanRequest {
+            workload: replay,
+            ..PlanRequest::default()
+        },
+        "needs --trace",
+    );
+    refused(
+        PlanRequest {
+            trace: Some("x.trace".into()),
+            ..PlanRequest::default()
+        },
+        "only used by --workload replay",
+    );
+    refused(
+        PlanRequest {
+            workload: malloc,
+            mappings: vec![Mapping::Anon],
+            ..PlanRequest::default()
+        },
+        "does not apply",
+    );
+    refused(
+        PlanRequest {
+            trials: Some(0),
+            ..PlanRequest::default()
+        },
+        "--trials 0",
+    );
+    refused(
+        PlanRequest {
+            warmup_trials: Some(5000),
+            ..PlanRequest::default()
+        },
+        "--warmup-trials 5000",
+    );
+    refused(
+        PlanRequest {
+            probe_every: Some(0),
+            ..PlanRequest::default()
+        },
+        "--probe-every 0",
+    );
+    refused(
+        PlanRequest {
+            perf_freq: Some(0),
+            ..PlanRequest::default()
+        },
+        "at least 1 Hz",
+    );
+    refused(
+        PlanRequest {
+            keep_memory: true,
+            platforms: vec![PlatformKind::Native],
+            ..PlanRequest::default()
+        },
+        "add --platform inproc",
+    );
+    refused(
+        PlanRequest {
+            out: Some(PathBuf::new()),
+            ..PlanRequest::default()
+        },
+        "--out: empty path",
+    );
+}
+
+#[test]
+fn points_that_cannot_fit_are_refused() {
+    refused(
+        PlanRequest {
+            iterations: vec![10_000_000],
+            sizes: vec![1 << 30],
+            ..PlanRequest::default()
+        },
+        "does not fit the address space",
+    );
+    refused(
+        PlanRequest {
+            iterations: vec![1_000_000],
+            sizes: vec![1 << 20],
+            touch: vec![true],
+            ..PlanRequest::default()
+        },
+        "more memory than this machine has",
+    );
+}
+
+#[test]
+fn replay_reads_its_trace_and_refuses_native() {
+    let trace = fixture("ls.trace");
+    let replay = |platforms: Vec<PlatformKind>| PlanRequest {
+        workload: Some(WorkloadKind::Replay),
+        trace: Some(trace.clone()),
+        platforms,
+        ..PlanRequest::default()
+    };
+    let plan = Plan::new(&replay(vec![PlatformKind::Inproc])).unwrap();
+    assert_eq!(plan.specs.len(), 1);
+    assert_eq!(plan.specs[0].iterations, 39);
+    refused(replay(vec![PlatformKind::Native]), "native cannot replay");
+    refused(
+        PlanRequest {
+            touch: vec![true],
+            ..replay(vec![PlatformKind::Inproc])
+        },
+        "--touch does not apply to --workload replay",
+    );
+    refused(
+        PlanRequest {
+            iterations: vec![10],
+            ..replay(vec![PlatformKind::Inproc])
+        },
+        "do not apply to --workload replay",
+    );
+    refused(
+        PlanRequest {
+            trace: Some("/nonexistent/x.trace".into()),
+            ..replay(vec![PlatformKind::Inproc])
+        },
+        "/nonexistent/x.trace",
+    );
+}
+
+#[test]
+fn malformed_trace_is_refused_with_its_line_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("bad.trace");
+    std::fs::write(
+        &trace,
+        "brk(NULL) = 0x1000\nmmap(NULL, 4096, PROT_READ) = 0x2000\n",
+    )
+    .unwrap();
+    refused(
+        PlanRequest {
+            workload: Some(WorkloadKind::Replay),
+            trace: Some(trace),
+            platforms: vec![PlatformKind::Inproc],
+            ..PlanRequest::default()
+        },
+        "bad.trace:2:",
+    );
+}
