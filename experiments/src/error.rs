@@ -21,6 +21,30 @@ pub enum PlanError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A name a flag does not know.
+    #[error("--{flag} {given:?}: unknown {what} (expected {expected})")]
+    UnknownName {
+        /// The flag, without its dashes.
+        flag: &'static str,
+        /// The text given.
+        given: String,
+        /// What the flag names.
+        what: &'static str,
+        /// The names it accepts.
+        expected: &'static str,
+    },
+    /// An empty item in a comma-separated list.
+    #[error("--{flag}: empty list item")]
+    EmptyListItem {
+        /// The flag, without its dashes.
+        flag: &'static str,
+    },
+    /// A `--touch-modes` item that is neither `touch` nor `notouch`.
+    #[error("--touch-modes {given:?}: expected touch or notouch")]
+    TouchMode {
+        /// The text given.
+        given: String,
+    },
     /// Replay without a trace.
     #[error("--workload replay needs --trace FILE (a `strace -f -e trace=memory` log)")]
     TraceNeeded,

@@ -19,7 +19,8 @@
 //!   progress; front ends print or draw, the session prints nothing
 //!   ([`summary`] has the lines `sentryprof run` prints about a plan).
 //!
-//! [`units`] parses sizes and counts as users write them; [`out_dir`] names
+//! [`names`] and [`units`] parse names, sizes and counts as users write
+//! them; [`progress`] is the progress line a run shows on stderr; [`out_dir`] names
 //! default output directories for every verb; [`profiles`] and [`sharing`]
 //! write the bundles of `sentryprof record`, `import` and `sharing`.
 //!
@@ -41,11 +42,13 @@ pub mod collect;
 pub mod error;
 pub mod interrupt;
 pub mod measure;
+pub mod names;
 pub mod observer;
 pub mod out_dir;
 pub mod plan;
 pub mod platforms;
 pub mod profiles;
+pub mod progress;
 pub mod session;
 pub mod sharing;
 pub mod summary;

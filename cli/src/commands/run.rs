@@ -10,7 +10,6 @@
 mod args;
 mod live;
 mod print;
-mod progress;
 
 use flamegraph::run_tables as table;
 

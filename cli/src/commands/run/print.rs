@@ -9,8 +9,8 @@ use std::time::Duration;
 use bundle::{Point, RunJson};
 use experiments::{summary, Calibration, Observer, Plan};
 
-use super::progress::Progress;
 use super::table;
+use experiments::progress::Progress;
 
 /// Prints a run as it goes.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! Progress on stderr: on a terminal, one line per point rewritten in
+//! The progress observer of a run on stderr: on a terminal, one line per point rewritten in
 //! place as its trials go by; elsewhere (CI logs, pipes), one line when a
 //! point starts and one when it ends, and nothing per trial.
 
