@@ -99,6 +99,27 @@ pub enum PlanError {
     /// A sampling frequency without the sampling collector.
     #[error("--perf-freq needs --collect perf")]
     PerfFreqWithoutPerf,
+    /// A sampling frequency above what the kernel accepts.
+    #[error(
+        "--perf-freq {hz}: above the kernel's limit of {max} Hz (kernel.perf_event_max_sample_rate)"
+    )]
+    PerfFreqTooHigh {
+        /// The frequency asked for.
+        hz: u64,
+        /// The kernel's limit.
+        max: u64,
+    },
+    /// `--no-probes` while `--collect` lists the probes.
+    #[error("--no-probes contradicts --collect probes: list only the collectors you want")]
+    NoProbesButListed,
+    /// A probe setting while the probes are off.
+    #[error("{flag}{}{given} needs the probes, which are off (--collect without probes, or --no-probes)", if given.is_empty() { "" } else { " " })]
+    ProbeFlagWithoutProbes {
+        /// The flag.
+        flag: &'static str,
+        /// Its value (empty for a switch).
+        given: String,
+    },
     /// `--keep-memory` without an inproc platform.
     #[error(
         "--keep-memory saves the sentry's memory file of an inproc point; add --platform inproc"

@@ -310,17 +310,34 @@ fn trial_counts(req: &PlanRequest) -> Result<(u32, u32), PlanError> {
 }
 
 /// Collectors: (probes, perf, probe_every).
+///
+/// `--collect` lists what runs: `probes` alone samples nothing, `perf`
+/// alone times nothing; with no list both run (the main job). A flag that
+/// would be ignored or contradicts the list is refused before any work.
 fn collectors(
     req: &PlanRequest,
     platforms: &[PlatformKind],
 ) -> Result<(bool, bool, u32), PlanError> {
-    // Default: both, so `sentryprof run` with no flags is the main job
-    // (perf falls back to cpu-clock, or off with a note, where refused).
-    let probes =
-        !req.no_probes && (req.collect.is_empty() || req.collect.contains(&CollectorKind::Probes));
-    // As before the plan had a crate of its own, perf stays asked for
-    // whatever `--collect` lists.
-    let perf = true;
+    let listed = |c: CollectorKind| req.collect.is_empty() || req.collect.contains(&c);
+    if req.no_probes && req.collect.contains(&CollectorKind::Probes) {
+        return Err(PlanError::NoProbesButListed);
+    }
+    let probes = !req.no_probes && listed(CollectorKind::Probes);
+    let perf = listed(CollectorKind::Perf);
+    if !probes {
+        if let Some(probe_every) = req.probe_every {
+            return Err(PlanError::ProbeFlagWithoutProbes {
+                flag: "--probe-every",
+                given: probe_every.to_string(),
+            });
+        }
+        if req.subtract_probe_cost {
+            return Err(PlanError::ProbeFlagWithoutProbes {
+                flag: "--subtract-probe-cost",
+                given: String::new(),
+            });
+        }
+    }
     let probe_every = req.probe_every.unwrap_or(DEFAULT_PROBE_EVERY);
     if probe_every == 0 || probe_every > MAX_PROBE_EVERY {
         return Err(PlanError::ProbeEvery { probe_every });
@@ -328,13 +345,29 @@ fn collectors(
     if let Some(0) = req.perf_freq {
         return Err(PlanError::PerfFreqZero);
     }
-    if req.perf_freq.is_some() && !perf {
-        return Err(PlanError::PerfFreqWithoutPerf);
+    if let Some(hz) = req.perf_freq {
+        if !perf {
+            return Err(PlanError::PerfFreqWithoutPerf);
+        }
+        let max = max_sample_rate_hz();
+        if hz > max {
+            return Err(PlanError::PerfFreqTooHigh { hz, max });
+        }
     }
     if req.keep_memory && !platforms.contains(&PlatformKind::Inproc) {
         return Err(PlanError::KeepMemoryWithoutInproc);
     }
     Ok((probes, perf, probe_every))
+}
+
+/// The highest sampling frequency the kernel accepts
+/// (`kernel.perf_event_max_sample_rate`; 100,000 Hz, its default, where
+/// unreadable).
+fn max_sample_rate_hz() -> u64 {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100_000)
 }
 
 /// Every combination of the workload parameters, in run order, each

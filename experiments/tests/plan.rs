@@ -212,3 +212,67 @@ fn malformed_trace_is_refused_with_its_line_number() {
         "bad.trace:2:",
     );
 }
+
+#[test]
+fn collect_lists_what_runs_and_refuses_ignored_flags() {
+    use experiments::CollectorKind;
+    let only = |c: Vec<CollectorKind>| {
+        Plan::new(&PlanRequest {
+            collect: c,
+            ..PlanRequest::default()
+        })
+        .unwrap()
+    };
+    let p = only(vec![CollectorKind::Probes]);
+    assert!(p.probes && !p.perf, "--collect probes samples nothing");
+    let p = only(vec![CollectorKind::Perf]);
+    assert!(!p.probes && p.perf, "--collect perf times nothing");
+    let p = only(vec![CollectorKind::Probes, CollectorKind::Perf]);
+    assert!(p.probes && p.perf);
+    let p = Plan::new(&PlanRequest {
+        no_probes: true,
+        ..PlanRequest::default()
+    })
+    .unwrap();
+    assert!(!p.probes && p.perf);
+
+    refused(
+        PlanRequest {
+            no_probes: true,
+            collect: vec![CollectorKind::Probes],
+            ..PlanRequest::default()
+        },
+        "--no-probes contradicts --collect probes",
+    );
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Perf],
+            probe_every: Some(4),
+            ..PlanRequest::default()
+        },
+        "--probe-every 4 needs the probes",
+    );
+    refused(
+        PlanRequest {
+            no_probes: true,
+            subtract_probe_cost: true,
+            ..PlanRequest::default()
+        },
+        "--subtract-probe-cost needs the probes",
+    );
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Probes],
+            perf_freq: Some(99),
+            ..PlanRequest::default()
+        },
+        "--perf-freq needs --collect perf",
+    );
+    refused(
+        PlanRequest {
+            perf_freq: Some(10_000_000),
+            ..PlanRequest::default()
+        },
+        "above the kernel's limit",
+    );
+}
