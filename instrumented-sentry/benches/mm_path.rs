@@ -9,13 +9,16 @@
 //! - `mmap_private_file_maxgap/{probes_on,probes_off}`: private file mmap,
 //!   no touch, max-gap, 10,000 existing mappings, timed in batches of 1,000
 //!   (the batch is unmapped outside the timed region).
+//! - `get_pmas_below/pmas_above/{10,10000}`: a 4 KiB anonymous mmap (eager
+//!   populate: getPMAs + mapAS) and its munmap, right below N adjacent
+//!   non-mergeable PMAs: getPMAs must not pay for the PMAs above its range.
 //!
 //! After criterion, a summary prints the TSC cycles per call measured with
 //! rdtsc directly (medians) and the ratios the study cares about.
 
 use bundle::stats::median_high;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use instrumented_sentry::addr::PAGE_SIZE;
+use instrumented_sentry::addr::{Perms, PAGE_SIZE};
 use instrumented_sentry::mm::{MemoryManager, MmConfig, MmapRequest};
 use instrumented_sentry::platform::inproc_address_space::{InProcAddressSpace, InProcConfig};
 use instrumented_sentry::probes::{read_tsc, Calibration, ProbeConfig, Probes, Site};
@@ -303,12 +306,65 @@ fn bench_anon_vs_native(summary: &mut Summary) {
     ));
 }
 
+/// A memory manager with `above` adjacent 4 KiB anonymous mappings whose
+/// permissions alternate, so neither their VMAs nor their PMAs merge.
+fn pmas_above(above: u64) -> Mm {
+    let mut mm = population(0, ProbeConfig::default(), MmConfig::default().vma_degree);
+    for i in 0..above {
+        let perms = if i % 2 == 0 { Perms::RW } else { Perms::READ };
+        mm.mmap(&MmapRequest::anonymous(PAGE_SIZE).with_perms(perms))
+            .expect("mmap while building the PMAs above");
+    }
+    mm
+}
+
+/// One populated 4 KiB anonymous mmap right below the PMAs, and its munmap.
+fn map_below(mm: &mut Mm, req: &MmapRequest) {
+    let a = mm.mmap(req).expect("mmap");
+    mm.munmap(black_box(a), PAGE_SIZE).expect("munmap");
+}
+
+/// getPMAs below few vs many PMAs: criterion times mmap + munmap; the
+/// summary gives getPMAs' own probe medians and the segments its walk
+/// stepped over per call.
+fn bench_get_pmas_below(c: &mut Criterion, summary: &mut Summary) {
+    let mut g = c.benchmark_group("get_pmas_below");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let req = MmapRequest::anonymous(PAGE_SIZE).with_perms(Perms::RW);
+    let mut medians = Vec::new();
+    for above in [10u64, 10_000] {
+        let mut mm = pmas_above(above);
+        g.bench_with_input(BenchmarkId::new("pmas_above", above), &above, |b, _| {
+            b.iter(|| map_below(&mut mm, &req))
+        });
+        mm.probes_mut().reset();
+        let (steps0, reps) = (mm.pma_walk_steps(), 20_000u64);
+        for _ in 0..reps {
+            map_below(&mut mm, &req);
+        }
+        let steps = (mm.pma_walk_steps() - steps0) as f64 / reps as f64;
+        let m = mm.probes().site_summary(Site::GetPmas).median_cycles;
+        summary.lines.push(format!(
+            "get_pmas below {above:>6} PMAs: median {m:.0} cycles, {steps:.2} segment steps/call"
+        ));
+        medians.push(m);
+    }
+    g.finish();
+    summary.lines.push(format!(
+        "ratio get_pmas 10000/10 PMAs above = {:.2} (within 1.3 is the issue's Exp2 target)",
+        medians[1] / medians[0].max(1.0)
+    ));
+}
+
 fn benches(c: &mut Criterion) {
     let mut summary = Summary { lines: Vec::new() };
     bench_anon_vs_native(&mut summary);
     bench_probe_pair(c, &mut summary);
     bench_probe_overhead(c, &mut summary);
     bench_find_available(c, &mut summary);
+    bench_get_pmas_below(c, &mut summary);
     eprintln!("\n== mm_path summary (TSC cycles, medians) ==");
     for l in &summary.lines {
         eprintln!("{l}");

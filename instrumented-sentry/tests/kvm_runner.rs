@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner};
-use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
+use instrumented_sentry::runners::kvm::runner::{
+    kvm_available, KvmOptions, KvmRunner, CALIBRATION_TRIALS,
+};
 use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
 use instrumented_sentry::workload::trace::parse_trace;
@@ -92,15 +94,32 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
         out.extra["guest_call_cycles"]["median_beyond_raw_exit"].as_u64(),
         Some(guest.saturating_sub(raw))
     );
-    // Each call was paired with a raw exit just before it, in the same VM.
-    assert_eq!(out.extra["exits"]["paired_raw"].as_u64(), Some(300));
-    assert_eq!(out.extra["exits"]["per_call"].as_f64(), Some(301.0 / 300.0));
-    assert_eq!(
-        out.extra["paired_raw_exit"]["round_trips"].as_u64(),
-        Some(300)
-    );
-    assert!(out.extra["paired_raw_exit"]["median_cycles"].as_u64() > Some(0));
+    // The counted trial ran the workload alone: its guest made exactly
+    // the workload's exits (300 mmaps and one exit call), no paired raw
+    // exit.
+    let exits = &out.extra["exits"];
+    assert_eq!(exits["paired_raw"].as_u64(), Some(0));
+    assert_eq!(exits["total"].as_u64(), Some(301));
+    assert_eq!(exits["syscall"].as_u64(), Some(301));
+    assert_eq!(exits["per_call"].as_f64(), Some(301.0 / 300.0));
+    // The paired comparison ran in calibration trials of its own, when the
+    // point was set up: each call paired with a raw exit just before it.
+    let cal = &out.extra["paired_raw_exit"];
+    assert_eq!(cal["in_counted_trials"].as_bool(), Some(false));
+    assert_eq!(cal["calibration_trials"].as_u64(), Some(CALIBRATION_TRIALS));
+    assert_eq!(cal["round_trips"].as_u64(), Some(300 * CALIBRATION_TRIALS));
+    assert!(cal["median_cycles"].as_u64() > Some(0));
+    assert!(cal["call_median_cycles"].as_u64() > Some(0));
+    assert!(cal["median_beyond_raw_exit"].as_u64().is_some());
+    assert_eq!(cal["exits"]["paired_raw"].as_u64(), Some(300));
+    assert_eq!(cal["exits"]["total"].as_u64(), Some(601));
+    assert_eq!(cal["exits"]["per_call"].as_f64(), Some(301.0 / 300.0));
     let second = r.run_trial(&spec).expect("trial");
+    assert_eq!(second.extra["exits"]["paired_raw"].as_u64(), Some(0));
+    assert_eq!(
+        second.extra["paired_raw_exit"], *cal,
+        "one calibration per point"
+    );
     let point = r.point_extra(&[&out.extra, &second.extra]);
     let over = &point["over_trials"];
     assert_eq!(over["trials"].as_u64(), Some(2));
@@ -117,20 +136,18 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
     );
     let paired: Vec<u64> = over["paired_beyond_raw_exit_cycles"]
         .as_array()
-        .expect("per-trial paired differences")
+        .expect("per-calibration-trial paired differences")
         .iter()
         .filter_map(serde_json::Value::as_u64)
         .collect();
+    assert_eq!(paired.len() as u64, CALIBRATION_TRIALS);
     assert_eq!(
-        paired,
-        vec![
-            out.extra["paired_raw_exit"]["median_beyond_raw_exit"]
-                .as_u64()
-                .expect("paired"),
-            second.extra["paired_raw_exit"]["median_beyond_raw_exit"]
-                .as_u64()
-                .expect("paired"),
-        ]
+        over["paired_calibration_trials"].as_u64(),
+        Some(CALIBRATION_TRIALS)
+    );
+    assert_eq!(
+        over["paired_median_beyond_raw_exit"].as_u64(),
+        cal["median_beyond_raw_exit"].as_u64()
     );
 }
 
@@ -146,6 +163,14 @@ fn exp1_touch_faults_through_the_guest_idt() {
     // exit per fault.
     assert_eq!(out.extra["exits"]["fault"].as_u64(), Some(50));
     assert_eq!(out.extra["exits"]["per_fault"].as_f64(), Some(1.0));
+    // Only the workload's exits: 50 mmaps, 50 faults, one exit call.
+    assert_eq!(out.extra["exits"]["paired_raw"].as_u64(), Some(0));
+    assert_eq!(out.extra["exits"]["total"].as_u64(), Some(101));
+    assert_eq!(out.extra["exits"]["per_call"].as_f64(), Some(101.0 / 50.0));
+    assert_eq!(
+        out.extra["paired_raw_exit"]["exits"]["paired_raw"].as_u64(),
+        Some(50)
+    );
     assert_eq!(site_calls(&out, "fault"), 50);
     assert!(out.extra["memory_slots"].as_u64().unwrap_or(0) >= 2);
 }

@@ -6,8 +6,10 @@
 //! `check_invariants()` passes, the set's segments equal the oracle's, the
 //! set's segments and gaps tile the bounds exactly (both directions), and
 //! random forward and backward gap searches (linear and max-gap) return the
-//! gap a brute-force scan of the oracle finds. The generator is a seeded
-//! splitmix64, so every run is the same; a failure prints its seed and step.
+//! gap a brute-force scan of the oracle finds; the gaps of a random range
+//! (`gaps_in`) are the oracle's clipped to it and, with the segments, tile it
+//! exactly. The generator is a seeded splitmix64, so every run is the same; a
+//! failure prints its seed and step.
 
 use instrumented_sentry::addr::Range;
 use instrumented_sentry::segment::{GapSearch, SegmentFunctions, SegmentSet};
@@ -381,6 +383,57 @@ fn verify<F: Searches>(set: &SegmentSet<F>, oracle: &Oracle, rng: &mut Rng, ctx:
     assert!(
         set.intersecting(q).map(|s| s.0).eq(want_int),
         "{ctx}: intersecting {q}"
+    );
+    verify_gaps_in(set, &oracle_gaps, rng, ctx);
+}
+
+/// `gaps_in` over a random range (sometimes straddling the bounds, sometimes
+/// empty): the oracle's gaps clipped to it; with the intersecting segments
+/// (clipped) they tile `range ∩ bounds` exactly; and the walk steps over no
+/// more segments than intersect the range.
+fn verify_gaps_in<F: SegmentFunctions>(
+    set: &SegmentSet<F>,
+    oracle_gaps: &[Range],
+    rng: &mut Rng,
+    ctx: &str,
+) {
+    let bounds = set.bounds();
+    let start = rng.range(bounds.start.saturating_sub(2), bounds.end + 2);
+    let q = Range::new(start, start + rng.range(0, bounds.len() / 2 + 2));
+    let clip = q.intersect(&bounds);
+    let want: Vec<Range> = oracle_gaps
+        .iter()
+        .map(|g| g.intersect(&clip))
+        .filter(|g| !g.is_empty())
+        .collect();
+    let mut it = set.gaps_in(q);
+    let got: Vec<Range> = it.by_ref().collect();
+    assert_eq!(got, want, "{ctx}: gaps_in {q}");
+    let segs: Vec<Range> = set
+        .intersecting(clip)
+        .map(|s| s.0.intersect(&clip))
+        .collect();
+    let mut pieces: Vec<Range> = got.iter().copied().chain(segs.iter().copied()).collect();
+    pieces.sort();
+    let mut at = clip.start;
+    for p in &pieces {
+        assert!(!p.is_empty(), "{ctx}: gaps_in {q}: empty piece {p}");
+        assert_eq!(
+            p.start, at,
+            "{ctx}: gaps_in {q}: tiling hole or overlap at {at:#x}"
+        );
+        at = p.end;
+    }
+    assert_eq!(
+        at,
+        clip.end.max(clip.start),
+        "{ctx}: gaps_in {q}: tiling stops short"
+    );
+    assert!(
+        it.steps() <= segs.len() as u64,
+        "{ctx}: gaps_in {q}: {} steps over {} intersecting segments",
+        it.steps(),
+        segs.len()
     );
 }
 

@@ -123,6 +123,8 @@ pub struct MemoryManager<A: AddressSpace> {
     pub(crate) pma_bytes: u64,
     pub(crate) mmap_calls: u64,
     pub(crate) faults: u64,
+    /// PMA-set segments stepped over by getPMAs' gap walks, in total.
+    pub(crate) pma_walk_steps: u64,
     pub(crate) scratch_runs: Vec<(Range, Pma)>,
     pub(crate) probes: Probes,
     pub(crate) space: A,
@@ -186,6 +188,7 @@ impl<A: AddressSpace> MemoryManager<A> {
             pma_bytes: 0,
             mmap_calls: 0,
             faults: 0,
+            pma_walk_steps: 0,
             scratch_runs: Vec::new(),
             space,
         })
@@ -240,6 +243,15 @@ impl<A: AddressSpace> MemoryManager<A> {
     /// Host mappings the platform holds now.
     pub fn host_mappings(&self) -> u64 {
         self.space.host_mappings()
+    }
+
+    /// PMA-set segments getPMAs has stepped over while looking for the
+    /// unbacked parts of its ranges, summed since the manager was made (a
+    /// deterministic cost measure for tests and benches: with a bounded
+    /// walk it grows with the PMAs inside each range, never with the PMAs
+    /// above it).
+    pub fn pma_walk_steps(&self) -> u64 {
+        self.pma_walk_steps
     }
 
     /// Number of VMAs.

@@ -77,16 +77,11 @@ impl<A: AddressSpace> MemoryManager<A> {
         r: Range,
         out: &mut Vec<(Range, Pma)>,
     ) -> Result<(), MmError> {
-        let mut missing: Vec<Range> = Vec::new();
-        for g in self.pmas.gaps_from(r.start) {
-            if g.start >= r.end {
-                break;
-            }
-            let m = g.intersect(&r);
-            if !m.is_empty() {
-                missing.push(m);
-            }
-        }
+        // The unbacked runs of `r`: a walk bounded by `r` (as gVisor's
+        // getPMAsLocked loop), so PMAs above the range cost nothing.
+        let mut gaps = self.pmas.gaps_in(r);
+        let missing: Vec<Range> = gaps.by_ref().collect();
+        self.pma_walk_steps += gaps.steps();
         for m in missing {
             match (vma.backing, vma.shared) {
                 (Backing::Anonymous, _) => {

@@ -46,13 +46,27 @@ impl<'a, F: SegmentFunctions> Iterator for SegmentsRev<'a, F> {
     }
 }
 
-/// Non-empty gaps in increasing address order.
+/// Non-empty gaps in increasing address order, to the end of the set.
+///
+/// To walk only the gaps of one range, use [`SegmentSet::gaps_in`]: this
+/// iterator skips empty gaps, so producing the first non-empty gap past a
+/// range can step over every adjacent segment above it.
 pub struct Gaps<'a, F: SegmentFunctions> {
     set: &'a SegmentSet<F>,
     /// Start of the next gap to consider; `None` when finished.
     gap_start: Option<u64>,
     /// The segment that ends that gap (`None`: the set bounds end it).
     next: Option<Pos>,
+    /// Segments stepped over so far (see [`Gaps::steps`]).
+    steps: u64,
+}
+
+impl<F: SegmentFunctions> Gaps<'_, F> {
+    /// Number of segments this iterator has stepped over so far (one per
+    /// gap considered, empty or not): a deterministic measure of its cost.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
 }
 
 impl<F: SegmentFunctions> Iterator for Gaps<'_, F> {
@@ -66,6 +80,7 @@ impl<F: SegmentFunctions> Iterator for Gaps<'_, F> {
                     let r = self.set.key(p);
                     self.gap_start = Some(r.end);
                     self.next = self.set.next_seg(p);
+                    self.steps += 1;
                     Range::new(start, r.start)
                 }
                 None => {
@@ -73,6 +88,69 @@ impl<F: SegmentFunctions> Iterator for Gaps<'_, F> {
                     Range::new(start, self.set.bounds().end)
                 }
             };
+            if !gap.is_empty() {
+                return Some(gap);
+            }
+        }
+    }
+}
+
+/// The non-empty parts of the gaps inside one range, in increasing address
+/// order, each clipped to the range (from [`SegmentSet::gaps_in`]).
+///
+/// It stops as soon as the next gap would start at or past the range's
+/// end, so its cost is one step per segment intersecting the range plus
+/// the initial lookup, whatever lies above the range (gVisor's
+/// `getPMAsLocked` loop, which ends at the end of the range).
+pub struct GapsIn<'a, F: SegmentFunctions> {
+    set: &'a SegmentSet<F>,
+    /// The range the gaps are clipped to.
+    range: Range,
+    /// Start of the next gap to consider; `None` when finished.
+    gap_start: Option<u64>,
+    /// The segment that ends that gap (`None`: the set bounds end it).
+    next: Option<Pos>,
+    /// Segments stepped over so far (see [`GapsIn::steps`]).
+    steps: u64,
+}
+
+impl<F: SegmentFunctions> GapsIn<'_, F> {
+    /// Number of segments this iterator has stepped over so far (one per
+    /// gap considered, empty or not): a deterministic measure of its cost.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+}
+
+impl<F: SegmentFunctions> Iterator for GapsIn<'_, F> {
+    type Item = Range;
+
+    fn next(&mut self) -> Option<Range> {
+        loop {
+            let start = self.gap_start?;
+            if start >= self.range.end {
+                self.gap_start = None;
+                return None;
+            }
+            let end = match self.next {
+                Some(p) => {
+                    let r = self.set.key(p);
+                    if r.end >= self.range.end {
+                        // The gap after `p` starts at or past the end.
+                        self.gap_start = None;
+                    } else {
+                        self.gap_start = Some(r.end);
+                        self.next = self.set.next_seg(p);
+                        self.steps += 1;
+                    }
+                    r.start
+                }
+                None => {
+                    self.gap_start = None;
+                    self.set.bounds().end
+                }
+            };
+            let gap = Range::new(start, end).intersect(&self.range);
             if !gap.is_empty() {
                 return Some(gap);
             }
@@ -170,6 +248,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
             set: self,
             gap_start: Some(self.bounds().start),
             next: self.first_pos(),
+            steps: 0,
         }
     }
 
@@ -190,6 +269,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
                 set: self,
                 gap_start: None,
                 next: None,
+                steps: 0,
             };
         }
         let (gap_start, next) = match self.find(addr.max(self.bounds().start)) {
@@ -200,7 +280,49 @@ impl<F: SegmentFunctions> SegmentSet<F> {
             set: self,
             gap_start: Some(gap_start),
             next,
+            steps: 0,
         }
+    }
+
+    /// The gaps inside `range`, each clipped to it, lowest first: the
+    /// addresses of `range` that no segment covers, as maximal runs.
+    ///
+    /// Preconditions: none (an empty range, or one outside the bounds,
+    /// yields nothing; a range straddling the bounds is clipped to them).
+    ///
+    /// Postconditions: the yielded ranges are non-empty, disjoint, in
+    /// increasing order and inside `range ∩ bounds`; together with the
+    /// segments intersecting `range` (clipped to it) they tile
+    /// `range ∩ bounds` exactly. The walk stops before the first gap that
+    /// starts at or past `range.end`, so it steps over no segment above
+    /// the range ([`GapsIn::steps`] counts one step per segment crossed).
+    pub fn gaps_in(&self, range: Range) -> GapsIn<'_, F> {
+        let range = range.intersect(&self.bounds());
+        let mut it = GapsIn {
+            set: self,
+            range,
+            gap_start: None,
+            next: None,
+            steps: 0,
+        };
+        if range.is_empty() {
+            return it;
+        }
+        match self.find(range.start) {
+            Found::Seg(p) => {
+                let r = self.key(p);
+                if r.end < range.end {
+                    it.gap_start = Some(r.end);
+                    it.next = self.next_seg(p);
+                    it.steps = 1;
+                }
+            }
+            Found::Gap(slot) => {
+                it.gap_start = Some(self.gap_range(slot).start);
+                it.next = self.gap_next_seg(slot);
+            }
+        }
+        it
     }
 
     /// Non-empty gaps whose start is less than `addr` (the gap containing

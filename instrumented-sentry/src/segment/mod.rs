@@ -56,7 +56,7 @@ mod set;
 mod tree;
 
 pub use error::{InvariantError, ParseGapSearchError, SegmentError};
-pub use iter::{Gaps, GapsRev, Segments, SegmentsRev};
+pub use iter::{Gaps, GapsIn, GapsRev, Segments, SegmentsRev};
 pub use set::SegmentSet;
 
 use crate::addr::Range;

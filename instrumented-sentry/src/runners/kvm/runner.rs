@@ -14,6 +14,15 @@
 //! round trip again, so each trial's "time beyond one exit" is computed
 //! against an exit measured next to it; the point reports the median over
 //! its counted trials.
+//!
+//! The paired comparison (each call minus a raw exit made just before it
+//! in the same VM) runs in calibration trials of its own: when a point is
+//! set up ([`PlatformRunner::check_point`]) the runner runs
+//! [`CALIBRATION_TRIALS`] paired guests, never counted in the point's
+//! latency. Warm-up and counted trials run the workload alone, so their
+//! guest makes only the workload's exits (one per mmap, one per fault,
+//! one `exit`) and their latency is what the workload pays. The
+//! calibration figures are reported beside it, under `paired_raw_exit`.
 
 use bundle::stats;
 use serde_json::json;
@@ -43,6 +52,9 @@ use crate::workload::trace::replay_trace;
 const RAW_EXIT_ROUND_TRIPS: u64 = 2000;
 /// Round trips of the raw exit measured before each Exp1/Exp2 trial.
 const TRIAL_RAW_EXIT_ROUND_TRIPS: u64 = 2000;
+/// Paired calibration trials run per Exp1/Exp2 point, before its warm-up
+/// trials; not counted in its latency.
+pub const CALIBRATION_TRIALS: u64 = 1;
 /// Smallest application range (as the in-process arena).
 const MIN_APP_RANGE: u64 = 64 << 30;
 /// Largest application range.
@@ -68,6 +80,19 @@ pub struct KvmRunner {
     exits: Option<ExitChoice>,
     guest_symbols: Vec<(u64, u64, String)>,
     last_call_cycles: Vec<u64>,
+    /// The current point's paired calibration (`paired_raw_exit` JSON).
+    calibration: serde_json::Value,
+}
+
+/// One Exp1/Exp2 guest run: what the runner reports from it.
+struct MmapGuestRun {
+    summary: GuestRunSummary,
+    timings: MmapLoopTimings,
+    host_mappings: u64,
+    pte_writes: u64,
+    placement: &'static str,
+    probes: crate::probes::Probes,
+    symbols: Vec<(u64, u64, String)>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
@@ -136,6 +161,7 @@ impl KvmRunner {
             exits: None,
             guest_symbols: Vec::new(),
             last_call_cycles: Vec::new(),
+            calibration: serde_json::Value::Null,
         }
     }
 
@@ -216,39 +242,36 @@ impl KvmRunner {
         })
     }
 
-    fn mmap_trial(
-        &mut self,
-        spec: &PointSpec,
-        mapping: Mapping,
-    ) -> Result<TrialOutcome, PointError> {
+    fn mmap_params(&self, spec: &PointSpec, mapping: Mapping, paired: bool) -> MmapLoop {
         let (flags, fd) = mmap_flags(mapping);
-        let params = MmapLoop {
+        MmapLoop {
             iterations: spec.iterations,
             size: spec.size,
             flags,
             fd,
             touch: spec.touch,
             exit: self.syscall_exit(),
-            paired_raw_exit: true,
-        };
-        let raw_mechanism = self
-            .raw_exit()
-            .map_or(ExitMechanism::PortIo, |r| r.mechanism);
-        let raw = measure(raw_mechanism, TRIAL_RAW_EXIT_ROUND_TRIPS)
-            .map_err(|e| PointError::Failed(format!("kvm: raw exit measurement: {e}")))?;
-        if let Some(why) = &raw.unusable {
-            return Err(PointError::Failed(format!(
-                "kvm: raw exit measurement: {why}"
-            )));
+            paired_raw_exit: paired,
         }
+    }
+
+    /// Runs the mmap loop once in a fresh VM (`paired`: with a raw exit
+    /// before each call, the calibration guest).
+    fn run_mmap_guest(
+        &self,
+        spec: &PointSpec,
+        mapping: Mapping,
+        paired: bool,
+    ) -> Result<MmapGuestRun, PointError> {
+        let params = self.mmap_params(spec, mapping, paired);
         let program =
             mmap_loop_program(&params).map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
-        self.guest_symbols = program.symbol_map();
+        let symbols = program.symbol_map();
         let (config, app) = self.mm_config(spec);
         let mut mm = make_guest_mm(
             config,
             program,
-            mmap_loop_data_len(spec.iterations, true),
+            mmap_loop_data_len(spec.iterations, paired),
             app,
         )
         .map_err(run_error)?;
@@ -262,12 +285,80 @@ impl KvmRunner {
             fds.install(WORKLOAD_FD, file);
         }
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
-        let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, true)
+        let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, paired)
             .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
-        let paired_median = timings.median_paired_beyond().max(0) as u64;
-        let mut paired_raw = timings.raw_before;
-        paired_raw.sort_unstable();
-        let mut cycles = timings.calls;
+        Ok(MmapGuestRun {
+            summary,
+            timings,
+            host_mappings: mm.host_mappings(),
+            pte_writes: mm.address_space().pte_writes(),
+            placement: mm.address_space().machine().vm().placement().name(),
+            probes: mm.probes().clone(),
+            symbols,
+        })
+    }
+
+    /// Runs the point's paired calibration trials and keeps their figures
+    /// (the `paired_raw_exit` object of every trial's `extra`): pairs
+    /// pooled over the calibration trials for `round_trips`,
+    /// `median_cycles` (raw exits) and `call_median_cycles` (the paired
+    /// calls); each calibration trial's median paired difference in
+    /// `beyond_raw_exit_cycles`, their median in `median_beyond_raw_exit`;
+    /// the last calibration guest's exit counts in `exits`.
+    fn calibrate_paired(&mut self, spec: &PointSpec, mapping: Mapping) -> Result<(), PointError> {
+        self.calibration = serde_json::Value::Null;
+        let (mut raw, mut calls, mut beyond) = (Vec::new(), Vec::new(), Vec::new());
+        let mut exits = serde_json::Value::Null;
+        for _ in 0..CALIBRATION_TRIALS {
+            let run = self.run_mmap_guest(spec, mapping, true)?;
+            beyond.push(run.timings.median_paired_beyond().max(0) as u64);
+            raw.extend_from_slice(&run.timings.raw_before);
+            calls.extend_from_slice(&run.timings.calls);
+            exits = exits_json(&run.summary, spec.iterations);
+        }
+        raw.sort_unstable();
+        calls.sort_unstable();
+        let mut sorted = beyond.clone();
+        sorted.sort_unstable();
+        self.calibration = json!({
+            "round_trips": raw.len(),
+            "median_cycles": percentile(&raw, 50),
+            "median_beyond_raw_exit": median_over_trials(&sorted),
+            "call_median_cycles": percentile(&calls, 50),
+            "calibration_trials": CALIBRATION_TRIALS,
+            "beyond_raw_exit_cycles": beyond,
+            "in_counted_trials": false,
+            "exits": exits,
+        });
+        // The symbols of the program the counted trials run (the paired
+        // guest's code differs), in case no warm-up trial runs before
+        // they are asked for.
+        let program = mmap_loop_program(&self.mmap_params(spec, mapping, false))
+            .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
+        self.guest_symbols = program.symbol_map();
+        Ok(())
+    }
+
+    /// One warm-up or counted Exp1/Exp2 trial: the workload alone (no
+    /// paired raw exit), next to a raw-exit guest run right before it.
+    fn mmap_trial(
+        &mut self,
+        spec: &PointSpec,
+        mapping: Mapping,
+    ) -> Result<TrialOutcome, PointError> {
+        let raw_mechanism = self
+            .raw_exit()
+            .map_or(ExitMechanism::PortIo, |r| r.mechanism);
+        let raw = measure(raw_mechanism, TRIAL_RAW_EXIT_ROUND_TRIPS)
+            .map_err(|e| PointError::Failed(format!("kvm: raw exit measurement: {e}")))?;
+        if let Some(why) = &raw.unusable {
+            return Err(PointError::Failed(format!(
+                "kvm: raw exit measurement: {why}"
+            )));
+        }
+        let run = self.run_mmap_guest(spec, mapping, false)?;
+        self.guest_symbols = run.symbols;
+        let mut cycles = run.timings.calls;
         let total: u64 = cycles.iter().sum();
         self.last_call_cycles.clone_from(&cycles);
         cycles.sort_unstable();
@@ -275,8 +366,8 @@ impl KvmRunner {
         let median = percentile(&cycles, 50);
         let extra = json!({
             "exit_mechanism": self.syscall_exit().name(),
-            "vcpu_placement": mm.address_space().machine().vm().placement().name(),
-            "exits": exits_json(&summary, spec.iterations),
+            "vcpu_placement": run.placement,
+            "exits": exits_json(&run.summary, spec.iterations),
             "raw_exit": self.raw_exit_json(),
             "raw_exit_this_trial": {
                 "mechanism": raw.mechanism.name(),
@@ -291,21 +382,17 @@ impl KvmRunner {
                 "max": cycles.last().copied().unwrap_or(0),
                 "median_beyond_raw_exit": median.saturating_sub(raw_median),
             },
-            "paired_raw_exit": {
-                "round_trips": paired_raw.len(),
-                "median_cycles": percentile(&paired_raw, 50),
-                "median_beyond_raw_exit": paired_median,
-            },
-            "memory_slots": mm.host_mappings(),
-            "pte_writes": mm.address_space().pte_writes(),
+            "paired_raw_exit": self.calibration.clone(),
+            "memory_slots": run.host_mappings,
+            "pte_writes": run.pte_writes,
             "guest_symbols": self.guest_symbols.iter().map(|(s, e, n)| json!([s, e, n])).collect::<Vec<_>>(),
         });
         Ok(TrialOutcome {
             elapsed_ns: Calibration::get().cycles_to_whole_ns(total),
             calls: spec.iterations,
-            host_mappings: mm.host_mappings(),
+            host_mappings: run.host_mappings,
             extra,
-            probes: vec![mm.probes().clone()],
+            probes: vec![run.probes],
         })
     }
 
@@ -335,10 +422,12 @@ impl PlatformRunner for KvmRunner {
     /// The last trial's `extra`, plus `over_trials`: each counted trial's
     /// guest-measured median per call, the median of the raw-exit guest run
     /// right before it, and their difference (median over trials:
-    /// `median_beyond_raw_exit`); and each trial's median paired difference
-    /// (call minus the raw exit made just before it in the same VM; median
-    /// over trials: `paired_median_beyond_raw_exit`). Both are compared with
-    /// the in-process sentry's latency.
+    /// `median_beyond_raw_exit`); and each paired calibration trial's median
+    /// difference (call minus the raw exit made just before it in the same
+    /// VM; `paired_beyond_raw_exit_cycles`, one per calibration trial,
+    /// `paired_calibration_trials` of them; their median:
+    /// `paired_median_beyond_raw_exit`). Both are compared with the
+    /// in-process sentry's latency.
     fn point_extra(&self, trials: &[&serde_json::Value]) -> serde_json::Value {
         let mut extra = trials
             .last()
@@ -353,9 +442,12 @@ impl PlatformRunner for KvmRunner {
             .filter_map(|v| field(v, "guest_call_cycles", "median"))
             .collect();
         let paired: Vec<u64> = trials
-            .iter()
-            .filter_map(|v| field(v, "paired_raw_exit", "median_beyond_raw_exit"))
-            .collect();
+            .last()
+            .and_then(|v| v.get("paired_raw_exit"))
+            .and_then(|p| p.get("beyond_raw_exit_cycles"))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+            .unwrap_or_default();
         let raw: Vec<u64> = trials
             .iter()
             .filter_map(|v| field(v, "raw_exit_this_trial", "median_cycles"))
@@ -382,12 +474,16 @@ impl PlatformRunner for KvmRunner {
                     "median_beyond_raw_exit": median_over_trials(&sorted),
                     "paired_beyond_raw_exit_cycles": paired,
                     "paired_median_beyond_raw_exit": median_over_trials(&paired_sorted),
+                    "paired_calibration_trials": paired.len(),
                 }),
             );
         }
         extra
     }
 
+    /// Measures the exit mechanisms (first point only), refuses an Exp1/Exp2
+    /// point whose timing buffer would not fit, and runs that point's
+    /// paired calibration trials ([`CALIBRATION_TRIALS`], not counted).
     fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {
         if self.exits.is_none() {
             kvm_available().map_err(PointError::Unsupported)?;
@@ -395,7 +491,9 @@ impl PlatformRunner for KvmRunner {
                 .map_err(|e| PointError::Unsupported(format!("kvm: exit benchmark failed: {e}")))?;
             self.exits = Some(choice);
         }
-        if let PointWork::Mmap { .. } = spec.work {
+        self.calibration = serde_json::Value::Null;
+        if let PointWork::Mmap { mapping } = spec.work {
+            // The calibration guest's buffer (paired) is the larger one.
             let need = mmap_loop_data_len(spec.iterations, true);
             if need > DATA_MAX {
                 return Err(PointError::Unsupported(format!(
@@ -403,6 +501,7 @@ impl PlatformRunner for KvmRunner {
                     spec.iterations
                 )));
             }
+            self.calibrate_paired(spec, mapping)?;
         }
         Ok(())
     }
