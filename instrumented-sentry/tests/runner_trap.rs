@@ -4,6 +4,8 @@
 //! Where the host refuses ptrace or seccomp, each test prints a `SKIP:`
 //! line to stderr and returns.
 
+mod trap_support;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -279,8 +281,6 @@ const REFUSED_CHILD: &str = "RUNNER_TRAP_REFUSED_CHILD";
 /// filter that refuses both.
 #[test]
 fn refused_platform_is_one_unsupported_line() {
-    use instrumented_sentry::platform::trap::seccomp;
-    use std::os::unix::process::CommandExt;
     if std::env::var_os(REFUSED_CHILD).is_some() {
         for mech in MECHS {
             let mut r = TrapRunner::new(mech, GapSearch::MaxGap, options());
@@ -291,38 +291,8 @@ fn refused_platform_is_one_unsupported_line() {
         }
         return;
     }
-    let prog = seccomp::refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "refused_platform_is_one_unsupported_line",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(REFUSED_CHILD, "1");
-    // SAFETY: the hook runs in the forked child before exec and makes only
-    // two system calls (prctl, seccomp) on a program built before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fprog = libc::sock_fprog {
-                len: prog.len() as u16,
-                filter: prog.as_ptr().cast_mut(),
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
-    let out = cmd.output().expect("re-run under the refusing filter");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout =
+        trap_support::rerun_refused("refused_platform_is_one_unsupported_line", REFUSED_CHILD);
     let lines: Vec<&str> = stdout
         .lines()
         .filter_map(|l| l.find("UNSUPPORTED: ").map(|i| &l[i + 13..]))

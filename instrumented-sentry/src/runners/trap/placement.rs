@@ -2,13 +2,20 @@
 //!
 //! The systrap hand-off costs 130–210 cycles each way when the two spin on
 //! different CPUs and ~8k when they share one (a `sched_yield` switch, see
-//! `docs/trap.md`). So where the sentry thread may run on at least two CPUs,
-//! a trial pins it to the first and the stub to the second (the kvm
-//! runner's vCPU placement follows the same rule), and restores the
-//! thread's mask afterwards. With one CPU nothing is pinned. The placement
-//! is recorded in each point's `extra`.
+//! `docs/trap.md`). So on systrap, where the sentry thread may run on at
+//! least two CPUs, a trial pins it to the first and the stub to the second
+//! (the kvm runner's vCPU placement follows the same rule), and restores
+//! the thread's mask afterwards. With one CPU nothing is pinned.
+//!
+//! ptrace does not spin: each stop wakes the tracer from `waitpid` and each
+//! resume wakes the stub, so split CPUs add a cross-CPU wake-up to every
+//! stop; measured here (`examples/trap_side_by_side.rs`) split ptrace costs
+//! 113k cycles per mmap against 28k unpinned. ptrace runs unpinned by
+//! default. The placement is recorded in each point's `extra`.
 
 use serde_json::json;
+
+use crate::platform::trap::Mechanism;
 
 /// The calling thread's CPU set (`None` if it cannot be read).
 fn thread_cpus() -> Option<libc::cpu_set_t> {
@@ -60,6 +67,15 @@ impl StubPlacement {
                 [a, b, ..] => Some((a, b)),
                 _ => None,
             },
+        }
+    }
+
+    /// The default of a mechanism: split for systrap (and the native stub,
+    /// which runs where a systrap stub would), unpinned for ptrace.
+    pub fn default_for(mechanism: Mechanism) -> Self {
+        match mechanism {
+            Mechanism::Ptrace => Self::unpinned(),
+            Mechanism::Systrap | Mechanism::Native => Self::detect(),
         }
     }
 

@@ -137,7 +137,7 @@ impl TrapRunner {
             mechanism,
             search,
             options,
-            placement: StubPlacement::detect(),
+            placement: StubPlacement::default_for(mechanism),
             available: None,
         }
     }
