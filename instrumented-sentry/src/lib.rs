@@ -14,10 +14,10 @@
 //! | 0 | [`segment`] | the segment set (B-tree, optional max-gap tracking), gap searches |
 //! | 0 | [`probes`] | rdtsc probes, TSC calibration, cycle histograms |
 //! | 0 | [`host`] | host facts and calls: `vm.max_map_count`, `lseek(SEEK_DATA)`, CPUID |
-//! | 1 | [`platform`] | the address-space seam (`AddressSpace`, `PlatformError`) and its implementations: the in-process arena, KVM page tables, and the KVM VMM with its guest programs |
+//! | 1 | [`platform`] | the address-space seam (`AddressSpace`, `PlatformError`) and its implementations: the in-process arena, KVM page tables, the KVM VMM with its guest programs, and the trapped-process mechanism (ptrace, systrap) with its stub |
 //! | 2 | [`mm`] | the memory manager: VMAs (createVMA, findAvailable), PMAs, memory file, page allocator, mapAS, faults, system calls |
 //! | 3 | [`workload`] | the workloads (Exp1, Exp2, malloc, trace replay) over the `MemoryTarget` surface |
-//! | 4 | [`runners`] | the `PlatformRunner` seam and its runners: native, inproc, kvm |
+//! | 4 | [`runners`] | the `PlatformRunner` seam and its runners: native, inproc, kvm, trap (ptrace, systrap, the native stub) |
 //!
 //! So the order reads: address types, segment set, probes and host facts;
 //! then platform; then mm; then workload; then runners.

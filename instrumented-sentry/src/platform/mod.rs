@@ -4,7 +4,9 @@
 //! - [`inproc_address_space`]: the in-process platform (host `mmap` of the
 //!   memory file into an arena of this process);
 //! - [`kvm`]: the KVM platform (guest page tables over memory slots, the
-//!   VMM, the guest programs).
+//!   VMM, the guest programs);
+//! - [`trap`]: the ptrace and systrap platforms (a trapped stub process;
+//!   its address space is `trap::address_space::TrapAddressSpace`).
 //!
 //! This module depends only on the leaf modules (`addr`, `segment`,
 //! `host`): never on the memory manager, the workloads or the runners. An

@@ -9,11 +9,15 @@
 //!
 //! - [`native`]: real host system calls, no sentry (the runc baseline);
 //! - [`inproc`]: the sentry in this process as a target and runner;
-//! - [`kvm`]: the workload as a KVM guest, the sentry as its kernel.
+//! - [`kvm`]: the workload as a KVM guest, the sentry as its kernel;
+//! - [`trap`]: the workload as a separate process (the stub) trapped by
+//!   ptrace or systrap, the sentry serving its calls; and the same stub
+//!   loop natively.
 
 pub mod inproc;
 pub mod kvm;
 pub mod native;
+pub mod trap;
 
 use thiserror::Error;
 

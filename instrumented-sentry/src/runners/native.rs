@@ -35,6 +35,29 @@ pub fn map_count_error(needed: u64, limit: u64, what: &str) -> TargetError {
     }
 }
 
+/// A file of `size` bytes in the temporary directory, unlinked at once
+/// (the open descriptor keeps it): what native file mappings map.
+pub fn unlinked_temp_file(size: u64) -> Result<File, TargetError> {
+    let dir: PathBuf = std::env::temp_dir();
+    let seq = TEMP_FILE_SEQ.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!(
+        "sentryprof-native-{}-{seq}.data",
+        std::process::id()
+    ));
+    let platform_err =
+        |e: std::io::Error| TargetError::Platform(format!("{}: {e}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(platform_err)?;
+    // The open descriptor keeps the file; its name is not needed.
+    std::fs::remove_file(&path).map_err(platform_err)?;
+    file.set_len(size).map_err(platform_err)?;
+    Ok(file)
+}
+
 /// Real host mmaps of this process, tracked so that only they are unmapped.
 #[derive(Debug, Default)]
 pub struct NativeTarget {
@@ -82,23 +105,7 @@ impl Drop for NativeTarget {
 
 impl MemoryTarget for NativeTarget {
     fn create_file(&mut self, size: u64) -> Result<FileHandle, TargetError> {
-        let dir: PathBuf = std::env::temp_dir();
-        let seq = TEMP_FILE_SEQ.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(
-            "sentryprof-native-{}-{seq}.data",
-            std::process::id()
-        ));
-        let platform_err =
-            |e: std::io::Error| TargetError::Platform(format!("{}: {e}", path.display()));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(platform_err)?;
-        // The open descriptor keeps the file; its name is not needed.
-        std::fs::remove_file(&path).map_err(platform_err)?;
-        file.set_len(size).map_err(platform_err)?;
+        let file = unlinked_temp_file(size)?;
         let idx = u32::try_from(self.files.len()).map_err(|_| TargetError::Errno(Errno::EBADF))?;
         self.files.push(file);
         Ok(FileHandle(idx))

@@ -319,10 +319,26 @@ pub fn refused_is_unavailable(mech: Mechanism, this_test: &str) {
         assert_reaped(pid);
         return;
     }
+    let stdout = rerun_refused(this_test, REFUSED_CHILD);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.find("UNAVAILABLE: ").map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("no Unavailable line in: {stdout}"));
+    let _ = writeln!(std::io::stderr(), "{line}");
+    assert!(
+        line.contains(&format!("{}: ", mech.name())) && line.contains("not permitted"),
+        "{line}"
+    );
+}
+
+/// Re-runs the test `this_test` of this binary with `env` set, under a
+/// seccomp filter that makes `ptrace` and `seccomp` fail with EPERM (a
+/// sandbox that refuses both); returns its stdout after checking it passed.
+pub fn rerun_refused(this_test: &str, env: &str) -> String {
     let prog = seccomp::refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
     cmd.args([this_test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(REFUSED_CHILD, "1");
+        .env(env, "1");
     // SAFETY: the hook runs in the forked child before exec and makes only
     // two system calls (prctl, seccomp) on a program built before the fork.
     unsafe {
@@ -348,13 +364,5 @@ pub fn refused_is_unavailable(mech: Mechanism, this_test: &str) {
         "child failed: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.find("UNAVAILABLE: ").map(|i| &l[i..]))
-        .unwrap_or_else(|| panic!("no Unavailable line in: {stdout}"));
-    let _ = writeln!(std::io::stderr(), "{line}");
-    assert!(
-        line.contains(&format!("{}: ", mech.name())) && line.contains("not permitted"),
-        "{line}"
-    );
+    stdout.into_owned()
 }

@@ -28,8 +28,11 @@
 //! - [`seccomp`]: the systrap filter;
 //! - [`tracee`]: ptrace requests; [`decode`]: a fault's access type;
 //! - [`ptrace`], [`systrap`]: the two sentry loops;
-//! - [`costs`]: where the time of a trapped call goes.
+//! - [`costs`]: where the time of a trapped call goes;
+//! - [`address_space`]: the mapAS seam over [`StubOps`] (the memory
+//!   manager's `AddressSpace` on these platforms).
 
+pub mod address_space;
 pub mod channel;
 pub mod costs;
 pub mod decode;
@@ -79,17 +82,41 @@ impl Mechanism {
     }
 }
 
-/// The stub's loop: `iterations` times `mmap(addr, len, prot, flags, fd,
-/// offset)`, then (optionally) one write per page of `pattern ^ page
-/// address`, then (optionally) `munmap`. Each step is timed with `rdtsc`.
+/// What the stub's loop repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// `mmap(addr, len, prot, flags, fd, offset)`, then (optionally) one
+    /// write per page, then (optionally) `munmap`.
+    #[default]
+    Mmap,
+    /// `malloc(len)` of glibc reduced to the system calls it makes (the
+    /// rule of the sentry's malloc model, `workload::exec::MallocModel`):
+    /// below 128 KiB a chunk of `max(len + 8, 32)` rounded up to 16 from
+    /// the top of the brk heap, growing it with `brk(end + round_up(need +
+    /// 128 KiB, 4096))`; at or above, its own `mmap(NULL, round_up(len +
+    /// 16, 4096), RW, MAP_PRIVATE|MAP_ANONYMOUS)`. malloc writes the chunk
+    /// headers (the size word of an mmapped chunk; the new top chunk's
+    /// header) as glibc does; with `touch` one write per page of the block
+    /// follows. Nothing is freed. `prot`, `flags`, `fd`, `offset` and
+    /// `unmap` are ignored.
+    Malloc,
+}
+
+/// The stub's loop: `iterations` times the [`Shape`] (by default
+/// `mmap(addr, len, prot, flags, fd, offset)`, then optionally one write
+/// per page of `pattern ^ page address`, then optionally `munmap`). Each
+/// step is timed with `rdtsc`, and so is the whole loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Workload {
+    /// What each iteration does.
+    pub shape: Shape,
     /// Iterations (at most [`MAX_ITERATIONS`]).
     pub iterations: u64,
     /// mmap's address argument (0 for "anywhere"; with `MAP_FIXED` it
     /// must lie in the application range).
     pub addr: u64,
-    /// Bytes per mapping (page-aligned, non-zero).
+    /// Bytes per mapping or malloc (non-zero; an mmap rounds it up to a
+    /// page, a touch writes every page it overlaps).
     pub len: u64,
     /// `PROT_*`.
     pub prot: i32,
@@ -111,6 +138,7 @@ impl Workload {
     /// Private anonymous read-write mappings of `len` bytes.
     pub fn anon(iterations: u64, len: u64) -> Workload {
         Workload {
+            shape: Shape::Mmap,
             iterations,
             addr: 0,
             len,
@@ -129,8 +157,8 @@ impl Workload {
         if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
             return bad("iterations must be between 1 and 2^22");
         }
-        if self.len == 0 || self.len % 4096 != 0 || self.len > APP_LEN {
-            return bad("len must be a non-zero multiple of 4096 within the application range");
+        if self.len == 0 || self.len > APP_LEN {
+            return bad("len must be non-zero and at most the application range");
         }
         let fixed = self.flags & libc::MAP_FIXED != 0;
         let in_range = self.addr >= APP_BASE
@@ -418,6 +446,8 @@ pub struct TrialReport {
     pub calls: Vec<CallTimes>,
     /// The stops the sentry served, in order.
     pub served: Vec<ServedCall>,
+    /// The stub's loop, first iteration to last, in TSC cycles.
+    pub loop_cycles: u64,
 }
 
 /// A stub, spawned and waiting to be served.
@@ -494,11 +524,23 @@ impl Trial {
             Mechanism::Ptrace => ptrace::serve(&mut self.process, &self.region, handler),
             Mechanism::Systrap => systrap::serve(&mut self.process, &self.region, handler),
         };
+        let served = match served {
+            // A request on a stub that died under it (killed between two
+            // stops): what counts is how it died.
+            Err(
+                e @ TrapError::Os {
+                    errno: libc::ESRCH, ..
+                },
+            ) if !self.process.reaped() => Err(self.death_after(e)),
+            other => other,
+        };
         self.process.kill_and_reap();
         let served = served?;
+        let h = self.region.header();
         Ok(TrialReport {
             calls: self.calls(),
             served,
+            loop_cycles: get(&h.t_loop_end).wrapping_sub(get(&h.t_loop_start)),
         })
     }
 
@@ -507,6 +549,19 @@ impl Trial {
             Status::Exited(0) => Ok(()),
             other => Err(self.died(other)),
         }
+    }
+
+    /// The stub vanished under a request that failed with `e`: waits for
+    /// its end and names it (or returns `e` if it is not dead after all).
+    fn death_after(&mut self, e: TrapError) -> TrapError {
+        for _ in 0..16 {
+            match self.process.wait_blocking() {
+                Ok(status @ (Status::Signaled(_) | Status::Exited(_))) => return self.died(status),
+                Ok(Status::Stopped(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        e
     }
 
     fn died(&self, status: Status) -> TrapError {
@@ -541,6 +596,13 @@ impl Trial {
 
 fn write_workload(region: &Region, w: &Workload) {
     let h = region.header();
+    set(
+        &h.shape,
+        match w.shape {
+            Shape::Mmap => shared::shape::MMAP,
+            Shape::Malloc => shared::shape::MALLOC,
+        },
+    );
     set(&h.iterations, w.iterations);
     set(&h.addr, w.addr);
     set(&h.len, w.len);

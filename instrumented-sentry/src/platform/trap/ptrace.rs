@@ -228,6 +228,11 @@ fn serve_fault(
     record.handler_start = rdtsc();
     let res = handler.fault(&fault, ops);
     record.handler_end = rdtsc();
+    // A host call that failed under the handler (the stub died during it)
+    // is the trial's error, whatever the handler made of it.
+    if let Some(e) = ops.error.take() {
+        return Err(e);
+    }
     match res {
         FaultResult::Resolved => Ok(()),
         FaultResult::NotResolved => Err(TrapError::UnresolvedFault {

@@ -29,6 +29,14 @@ pub mod state {
     pub const EXITED: u32 = 6;
 }
 
+/// Loop shapes (the `shape` word).
+pub mod shape {
+    /// The mmap loop.
+    pub const MMAP: u64 = 0;
+    /// The malloc loop.
+    pub const MALLOC: u64 = 1;
+}
+
 /// Set-up steps a stub reports a failure of.
 pub mod step {
     /// `PTRACE_TRACEME`.
@@ -57,6 +65,8 @@ pub struct HostSlot {
 #[repr(C, align(64))]
 #[derive(Default)]
 pub struct Header {
+    /// Workload: the loop's shape ([`shape`]).
+    pub shape: AtomicU64,
     /// Workload: iterations.
     pub iterations: AtomicU64,
     /// Workload: mmap address argument.
@@ -83,6 +93,10 @@ pub struct Header {
     pub setup_errno: AtomicU64,
     /// Which set-up step failed ([`step`]).
     pub setup_step: AtomicU64,
+    /// The loop started (TSC).
+    pub t_loop_start: AtomicU64,
+    /// The loop ended (TSC).
+    pub t_loop_end: AtomicU64,
 
     /// The channel word ([`state`]).
     pub state: AtomicU32,

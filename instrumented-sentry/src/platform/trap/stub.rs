@@ -24,7 +24,7 @@
 //!    allowed site.
 
 use super::channel::{post, wait_change, Waited};
-use super::shared::{get, set, state, step, Header, Record};
+use super::shared::{get, set, shape, state, step, Header, Record};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
 use super::Mechanism;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -228,8 +228,71 @@ unsafe fn install_systrap(h: &Header, filter: *const libc::sock_fprog) {
     }
 }
 
-/// The workload: `iterations` times mmap, optional touch, optional munmap.
+/// The workload: the loop of the header's shape, with its start and end
+/// stamped.
 fn run_loop(h: &Header, records: &[Record], systrap: bool) {
+    set(&h.t_loop_start, rdtsc());
+    if get(&h.shape) == shape::MALLOC {
+        malloc_loop(h, records, systrap);
+    } else {
+        mmap_loop(h, records, systrap);
+    }
+    set(&h.t_loop_end, rdtsc());
+}
+
+/// Whether a raw system-call result is an error (`-4095..0`).
+fn failed(r: i64) -> bool {
+    (-4095..0).contains(&r)
+}
+
+/// One write per page overlapping `[addr, addr + len)`: `pattern ^ page`
+/// as a word at each page start (`wide`, page-aligned `addr`), else one
+/// byte at `addr` and at each later page start.
+fn touch_pages(addr: u64, len: u64, pattern: u64, wide: bool) {
+    let end = addr.wrapping_add(len.max(1));
+    let mut at = addr;
+    while at < end {
+        let page = at & !4095;
+        if wide {
+            // SAFETY: `at` is the start of a page of the mapping the loop
+            // just made (or, trapped, one the sentry resolves on the fault);
+            // nothing else of this program lives there.
+            unsafe { std::ptr::write_volatile(at as *mut u64, pattern ^ page) };
+        } else {
+            // SAFETY: `at` lies in the block malloc just returned (as above:
+            // memory of the workload only).
+            unsafe { std::ptr::write_volatile(at as *mut u8, 1) };
+        }
+        at = page.wrapping_add(4096);
+    }
+}
+
+/// Copies the SIGSYS handler's stamps of the call just made (systrap)
+/// into the iteration's record, before a later call or fault overwrites
+/// them.
+fn copy_handler_stamps(h: &Header, rec: &Record) {
+    for (dst, src) in [
+        (&rec.t_handler, &h.t_handler),
+        (&rec.t_posted, &h.t_posted),
+        (&rec.t_reply_seen, &h.t_reply_seen),
+        (&rec.t_host_done, &h.t_host_done),
+    ] {
+        set(dst, get(src));
+    }
+}
+
+/// Stores one iteration's result and stamps and publishes the progress.
+fn record(h: &Header, rec: &Record, i: u64, addr: i64, stamps: [u64; 4]) {
+    set(&rec.addr, addr as u64);
+    set(&rec.t_enter, stamps[0]);
+    set(&rec.t_return, stamps[1]);
+    set(&rec.t_touched, stamps[2]);
+    set(&rec.t_unmapped, stamps[3]);
+    h.progress.store(i + 1, Ordering::Release);
+}
+
+/// `iterations` times mmap, optional touch, optional munmap.
+fn mmap_loop(h: &Header, records: &[Record], systrap: bool) {
     let n = get(&h.iterations);
     let args = [
         get(&h.addr),
@@ -256,26 +319,11 @@ fn run_loop(h: &Header, records: &[Record], systrap: bool) {
         let addr = unsafe { workload_syscall(libc::SYS_mmap, args) };
         let t_return = rdtsc();
         if systrap {
-            for (dst, src) in [
-                (&rec.t_handler, &h.t_handler),
-                (&rec.t_posted, &h.t_posted),
-                (&rec.t_reply_seen, &h.t_reply_seen),
-                (&rec.t_host_done, &h.t_host_done),
-            ] {
-                set(dst, get(src));
-            }
+            copy_handler_stamps(h, rec);
         }
-        let ok = !(-4095..0).contains(&addr);
+        let ok = !failed(addr);
         if touch && ok {
-            let mut off = 0;
-            while off < len {
-                let page = (addr as u64).wrapping_add(off);
-                // SAFETY: the page lies in the mapping mmap just returned
-                // (or, on a trapped platform, one the sentry resolves on
-                // the fault); nothing else of this program lives there.
-                unsafe { std::ptr::write_volatile(page as *mut u64, pattern ^ page) };
-                off += 4096;
-            }
+            touch_pages(addr as u64, len, pattern, true);
         }
         let t_touched = rdtsc();
         if unmap && ok {
@@ -283,12 +331,105 @@ fn run_loop(h: &Header, records: &[Record], systrap: bool) {
             unsafe { workload_syscall(libc::SYS_munmap, [addr as u64, len, 0, 0, 0, 0]) };
         }
         let t_unmapped = rdtsc();
-        set(&rec.addr, addr as u64);
-        set(&rec.t_enter, t_enter);
-        set(&rec.t_return, t_return);
-        set(&rec.t_touched, t_touched);
-        set(&rec.t_unmapped, t_unmapped);
-        h.progress.store(i + 1, Ordering::Release);
+        record(h, rec, i, addr, [t_enter, t_return, t_touched, t_unmapped]);
+    }
+}
+
+/// glibc's `M_MMAP_THRESHOLD`, `M_TOP_PAD`, `SIZE_SZ`, alignment and
+/// minimum chunk (as `workload::exec`'s malloc model).
+const MALLOC_MMAP_THRESHOLD: u64 = 128 * 1024;
+const MALLOC_TOP_PAD: u64 = 128 * 1024;
+const MALLOC_SIZE_SZ: u64 = 8;
+const MALLOC_ALIGN: u64 = 16;
+const MALLOC_MIN_CHUNK: u64 = 32;
+
+/// The stub's brk heap.
+#[derive(Default)]
+struct Heap {
+    start: u64,
+    used: u64,
+    end: u64,
+    /// Page of the last header written (0: none yet).
+    header_page: u64,
+}
+
+fn page_up(v: u64) -> u64 {
+    v.wrapping_add(4095) & !4095
+}
+
+/// One `malloc(size)`: the user address, or a raw `-errno`.
+fn stub_malloc(heap: &mut Heap, size: u64) -> i64 {
+    if size >= MALLOC_MMAP_THRESHOLD {
+        let len = page_up(size.saturating_add(2 * MALLOC_SIZE_SZ));
+        let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        // SAFETY: mmap without MAP_FIXED never replaces memory in use.
+        let base = unsafe { workload_syscall(libc::SYS_mmap, [0, len, prot, flags, u64::MAX, 0]) };
+        if !failed(base) {
+            // The chunk's size word.
+            touch_pages(base as u64 + MALLOC_SIZE_SZ, 1, 0, false);
+            return base + 2 * MALLOC_SIZE_SZ as i64;
+        }
+        return base;
+    }
+    if heap.end == 0 {
+        // SAFETY: brk(0) only reads the program break.
+        let b = unsafe { workload_syscall(libc::SYS_brk, [0; 6]) };
+        if failed(b) || b == 0 {
+            return -i64::from(libc::ENOMEM);
+        }
+        heap.start = b as u64;
+        heap.end = b as u64;
+    }
+    let chunk = (size + MALLOC_SIZE_SZ)
+        .max(MALLOC_MIN_CHUNK)
+        .div_ceil(MALLOC_ALIGN)
+        * MALLOC_ALIGN;
+    let top = heap.start + heap.used;
+    if top + chunk + MALLOC_MIN_CHUNK > heap.end {
+        let want = heap.end + page_up(top + chunk + MALLOC_MIN_CHUNK - heap.end + MALLOC_TOP_PAD);
+        // SAFETY: the break only grows, above everything this program uses
+        // (the stub allocates nothing).
+        let got = unsafe { workload_syscall(libc::SYS_brk, [want, 0, 0, 0, 0, 0]) };
+        if got as u64 != want {
+            return -i64::from(libc::ENOMEM);
+        }
+        heap.end = want;
+    }
+    heap.used += chunk;
+    for header in [top, top + chunk] {
+        let page = header & !4095;
+        if page != heap.header_page {
+            touch_pages(header, 1, 0, false);
+            heap.header_page = page;
+        }
+    }
+    (top + MALLOC_SIZE_SZ) as i64
+}
+
+/// `iterations` times `malloc(len)`, optionally touching every page of the
+/// block; nothing is freed. A failed malloc ends the loop.
+fn malloc_loop(h: &Header, records: &[Record], systrap: bool) {
+    let (n, size, touch) = (get(&h.iterations), get(&h.len), get(&h.touch) != 0);
+    let mut heap = Heap::default();
+    for i in 0..n {
+        let Some(rec) = records.get(i as usize) else {
+            break;
+        };
+        let t_enter = rdtsc();
+        let p = stub_malloc(&mut heap, size);
+        let t_return = rdtsc();
+        if systrap {
+            copy_handler_stamps(h, rec);
+        }
+        if touch && !failed(p) {
+            touch_pages(p as u64, size, 0, false);
+        }
+        let t_touched = rdtsc();
+        record(h, rec, i, p, [t_enter, t_return, t_touched, t_touched]);
+        if failed(p) {
+            break;
+        }
     }
 }
 

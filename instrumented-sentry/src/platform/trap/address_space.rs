@@ -1,0 +1,229 @@
+//! The memory manager's address space on the trapped platforms: mapAS
+//! makes pages reachable *in the stub's own address space*, as gVisor's
+//! ptrace and systrap platforms do, by making the stub execute a real
+//! `mmap(MAP_FIXED|MAP_SHARED, memfd, offset)`, `munmap` or `mprotect`.
+//!
+//! The memory manager calls [`AddressSpace::map`] and friends from inside
+//! its own operations, while the sentry serves a trapped call; the
+//! [`StubOps`] of that stop is not reachable from there. So the calls are
+//! *queued* here, in order, and the handler [`flush`](TrapAddressSpace::flush)es
+//! them through the stop's `StubOps` right after the memory-manager call
+//! returns, before the stub resumes (ptrace: each runs at once; systrap:
+//! they travel in the reply and run in the stub's SIGSYS/SIGSEGV handler).
+//!
+//! The model of the stub's host mappings (for
+//! [`AddressSpace::host_mappings`]) uses the kernel's merge rule for
+//! `MAP_SHARED` memfd mappings, as the in-process platform does.
+//!
+//! Host `MAP_POPULATE`: a map made while [`TrapAddressSpace::set_populate`]
+//! is on (the handler turns it on for an application `mmap` with
+//! `MAP_POPULATE`, where gVisor commits eagerly) carries the flag; other
+//! maps leave the host to fault pages in on first touch.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use super::{Mechanism, StubOps, TrapError, APP_BASE, APP_LEN};
+use crate::addr::{Perms, Range};
+use crate::platform::inproc_address_space::{HostMapping, HostMappingFunctions};
+use crate::platform::{AddressSpace, PlatformError};
+use crate::segment::SegmentSet;
+
+/// One host call queued for the stub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StubOp {
+    /// `mmap(addr, len, perms, MAP_FIXED|MAP_SHARED[|MAP_POPULATE], memfd, offset)`.
+    Map {
+        /// Address.
+        addr: u64,
+        /// Length.
+        len: u64,
+        /// Memory-file offset.
+        offset: u64,
+        /// Protection.
+        perms: Perms,
+        /// With `MAP_POPULATE`.
+        populate: bool,
+    },
+    /// `munmap(addr, len)`.
+    Unmap {
+        /// Address.
+        addr: u64,
+        /// Length.
+        len: u64,
+    },
+    /// `mprotect(addr, len, perms)`.
+    Protect {
+        /// Address.
+        addr: u64,
+        /// Length.
+        len: u64,
+        /// Protection.
+        perms: Perms,
+    },
+}
+
+/// The application range of the trapped platforms.
+pub fn app_range() -> Range {
+    Range::new(APP_BASE, APP_BASE + APP_LEN)
+}
+
+/// The stub's address space as the memory manager's platform.
+pub struct TrapAddressSpace {
+    platform: &'static str,
+    memfd: i32,
+    pending: Vec<StubOp>,
+    populate: bool,
+    model: SegmentSet<HostMappingFunctions>,
+    flushed: u64,
+}
+
+impl std::fmt::Debug for TrapAddressSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrapAddressSpace")
+            .field("platform", &self.platform)
+            .field("pending", &self.pending.len())
+            .field("host_mappings", &self.model.len())
+            .finish()
+    }
+}
+
+impl TrapAddressSpace {
+    /// An empty address space over the memory file `memfd` for a stub
+    /// trapped by `mechanism`. The stub inherits the descriptor (it is
+    /// forked after the memory manager is made), so its number is used
+    /// as is in the injected mmaps.
+    pub fn new(mechanism: Mechanism, memfd: BorrowedFd<'_>) -> Result<Self, PlatformError> {
+        let model = SegmentSet::new(app_range(), 8).map_err(|e| PlatformError::Unavailable {
+            platform: mechanism.name(),
+            reason: format!("host mapping model: {e}"),
+        })?;
+        Ok(TrapAddressSpace {
+            platform: mechanism.name(),
+            memfd: memfd.as_raw_fd(),
+            pending: Vec::new(),
+            populate: false,
+            model,
+            flushed: 0,
+        })
+    }
+
+    /// Whether maps queued from now on carry host `MAP_POPULATE`.
+    pub fn set_populate(&mut self, on: bool) {
+        self.populate = on;
+    }
+
+    /// The host calls queued and not yet flushed.
+    pub fn pending(&self) -> &[StubOp] {
+        &self.pending
+    }
+
+    /// Host calls flushed to stubs so far.
+    pub fn flushed(&self) -> u64 {
+        self.flushed
+    }
+
+    /// Runs (ptrace) or queues into the reply (systrap) every pending host
+    /// call, in order, through the current stop's `stub`. Stops at the
+    /// first failure (the trial then fails, see [`StubOps`]). The queue is
+    /// empty afterwards either way.
+    pub fn flush(&mut self, stub: &mut dyn StubOps) -> Result<(), TrapError> {
+        let fd = self.memfd;
+        for op in self.pending.drain(..) {
+            self.flushed += 1;
+            match op {
+                StubOp::Map {
+                    addr,
+                    len,
+                    offset,
+                    perms,
+                    populate,
+                } => stub.mmap_fixed(addr, len, perms, fd, offset, populate)?,
+                StubOp::Unmap { addr, len } => stub.munmap(addr, len)?,
+                StubOp::Protect { addr, len, perms } => stub.mprotect(addr, len, perms)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the queued calls (the stub is gone).
+    pub fn discard_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    fn check(&self, addr: u64, len: u64) -> Result<Range, PlatformError> {
+        let r = app_range();
+        match addr.checked_add(len) {
+            Some(end) if len > 0 && addr >= r.start && end <= r.end => Ok(Range::new(addr, end)),
+            _ => Err(PlatformError::OutOfRange {
+                platform: self.platform,
+                addr,
+                len,
+                range: r,
+            }),
+        }
+    }
+
+    fn model_error(&self, e: impl std::fmt::Display) -> PlatformError {
+        PlatformError::Unavailable {
+            platform: self.platform,
+            reason: format!("host mapping model: {e}"),
+        }
+    }
+}
+
+impl AddressSpace for TrapAddressSpace {
+    fn name(&self) -> &'static str {
+        self.platform
+    }
+
+    fn app_range(&self) -> Range {
+        app_range()
+    }
+
+    fn map(
+        &mut self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        perms: Perms,
+    ) -> Result<(), PlatformError> {
+        let r = self.check(addr, len)?;
+        self.pending.push(StubOp::Map {
+            addr,
+            len,
+            offset: file_offset,
+            perms,
+            populate: self.populate,
+        });
+        self.model.remove_range(r);
+        self.model
+            .insert_with_merge(
+                r,
+                HostMapping {
+                    offset: file_offset,
+                    perms,
+                },
+            )
+            .map(drop)
+            .map_err(|e| self.model_error(e))
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
+        let r = self.check(addr, len)?;
+        self.pending.push(StubOp::Unmap { addr, len });
+        self.model.remove_range(r);
+        Ok(())
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, perms: Perms) -> Result<(), PlatformError> {
+        let r = self.check(addr, len)?;
+        self.pending.push(StubOp::Protect { addr, len, perms });
+        self.model.isolate(r);
+        self.model.update_range(r, |_, v| v.perms = perms);
+        Ok(())
+    }
+
+    fn host_mappings(&self) -> u64 {
+        self.model.len() as u64
+    }
+}
