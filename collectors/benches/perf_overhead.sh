@@ -3,7 +3,11 @@
 # alternately without and with `--collect probes,perf` (default frequency),
 # several times. Prints the median wall and CPU time of whole runs, and the
 # median over points of the per-call latency ratio (perf / no perf) read
-# from the bundles. Target: sampling adds <= 5%.
+# from the bundles. Target (issue 15): sampling adds <= 2%.
+#
+# The comparison is checked before it is quoted: the probes-only bundles
+# must hold no sampled stacks and the probes+perf ones must hold some;
+# otherwise the script stops with exit 1.
 #
 # usage: collectors/benches/perf_overhead.sh [SENTRYPROF]
 # env: RUNS=N (default 5), WORK=DIR (kept), EXTRA="more run flags"
@@ -19,9 +23,13 @@ mkdir -p "$work"
 python3 - "$sp" "$work" "$runs" "${EXTRA:-}" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time
 sp, work, runs, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
-base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",
-        "--platform", "native,inproc", "--iterations", "2000,5000", "--size", "4K",
-        "--trials", "5", "--warmup-trials", "1"] + extra
+# MAIN=1: the main job exactly as `sentryprof` with no arguments runs it.
+if os.environ.get("MAIN") == "1":
+    base = ["run"] + extra
+else:
+    base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",
+            "--platform", "native,inproc", "--iterations", "2000,5000", "--size", "4K",
+            "--trials", "5", "--warmup-trials", "1"] + extra
 variants = {"probes": ["--collect", "probes"], "probes,perf": ["--collect", "probes,perf"]}
 res = {k: [] for k in variants}
 lat = {k: {} for k in variants}
@@ -41,6 +49,13 @@ for i in range(runs):
         for p in run["points"]:
             key = (p["platform"], p.get("search"), p["iterations"])
             lat[name].setdefault(key, []).append(p["latency_ns"]["median"])
+        samples = (run.get("profile") or {}).get("samples", 0)
+        folded = os.path.join(out, "stacks.folded")
+        stacked = os.path.exists(folded) and os.path.getsize(folded) > 0
+        if name == "probes" and (samples or stacked):
+            sys.exit(f"error: {out}: the probes-only run sampled ({samples} samples): the comparison would not measure sampling")
+        if name == "probes,perf" and not (samples or stacked):
+            sys.exit(f"error: {out}: the probes+perf run holds no samples: nothing was sampled")
         if run.get("profile"):
             notes[name] = (run["profile"]["event"], run["profile"]["samples"], run["profile"]["lost_samples"])
 for name in variants:
@@ -54,7 +69,7 @@ for key in sorted(lat["probes"], key=str):
     a = statistics.median(lat["probes"][key]); b = statistics.median(lat["probes,perf"].get(key, [a]))
     ratios.append(b / a)
     print(f"  point {key}: {a:9.1f} ns/call -> {b:9.1f} ns/call ({b/a:.3f}x)")
-print(f"per-call latency, median ratio over points: {statistics.median(ratios):.3f}x (target <= 1.05x)")
+print(f"per-call latency, median ratio over points: {statistics.median(ratios):.3f}x (target <= 1.02x)")
 if "probes,perf" in notes:
     ev, n, lost = notes["probes,perf"]
     print(f"sampling event {ev}, {n} samples in the last run, {lost} lost")
