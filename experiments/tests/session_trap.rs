@@ -4,11 +4,10 @@
 //! platforms still run; replay on them is refused before any work.
 
 use std::io::Write as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 
 use experiments::{GapSearch, Mapping, Observer, Plan, PlanRequest, PlatformKind, Session};
-use instrumented_sentry::platform::trap::seccomp;
+use instrumented_sentry::platform::trap::process::refuse_calls_on_exec;
 use instrumented_sentry::workload::WorkloadKind;
 
 /// Set in the re-run of a test under the refusing filter.
@@ -115,26 +114,10 @@ fn exp1_on_ptrace_and_systrap_has_points_with_the_probe_steps() {
 /// Re-runs `this_test` under a seccomp filter that makes `ptrace` and
 /// `seccomp` fail with EPERM (a container without them); its stdout.
 fn rerun_refused(this_test: &str) -> String {
-    let prog = seccomp::refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
     cmd.args([this_test, "--exact", "--nocapture", "--test-threads=1"])
         .env(REFUSED_CHILD, "1");
-    // SAFETY: the hook runs in the forked child before exec and makes only
-    // two system calls (prctl, seccomp) on a program built before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fprog = libc::sock_fprog {
-                len: prog.len() as u16,
-                filter: prog.as_ptr().cast_mut(),
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+    refuse_calls_on_exec(&mut cmd, &[libc::SYS_ptrace, libc::SYS_seccomp]);
     let out = cmd.output().expect("re-run under the refusing filter");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
