@@ -22,6 +22,8 @@ fn doctor_prints_every_check_and_exits_0() {
         "tsc",
         "max_map_count",
         "kallsyms",
+        "ptrace",
+        "seccomp_trap",
     ] {
         assert!(text.contains(name), "missing {name}:\n{text}");
     }
@@ -35,7 +37,7 @@ fn doctor_json_matches_the_machine() {
         .expect("run");
     assert_eq!(o.status.code(), Some(0));
     let caps: bundle::Capabilities = serde_json::from_slice(&o.stdout).expect("capabilities JSON");
-    assert_eq!(caps.checks.len(), 9);
+    assert_eq!(caps.checks.len(), 11);
     if caps.kvm_available {
         assert!(std::path::Path::new("/dev/kvm").exists());
     }

@@ -12,7 +12,7 @@ use instrumented_sentry::workload::{Mapping, WorkloadKind};
 pub trait Named: Sized {
     /// What the value is, for the error ("platform", "gap search").
     const WHAT: &'static str;
-    /// The names accepted, for the error ("native, inproc or kvm").
+    /// The names accepted, for the error ("native, inproc, kvm, ptrace or systrap").
     const EXPECTED: &'static str;
     /// The value of `name`, if it is one.
     fn from_name(name: &str) -> Option<Self>;
@@ -36,7 +36,7 @@ impl Named for Mapping {
 
 impl Named for PlatformKind {
     const WHAT: &'static str = "platform";
-    const EXPECTED: &'static str = "native, inproc or kvm";
+    const EXPECTED: &'static str = "native, inproc, kvm, ptrace or systrap";
     fn from_name(name: &str) -> Option<Self> {
         PlatformKind::from_name(name)
     }
@@ -95,6 +95,37 @@ pub fn parse_list<T>(
 pub fn parse_named_list<T: Named>(flag: &'static str, raw: &[String]) -> Result<Vec<T>, PlanError> {
     parse_list(flag, raw, |s| parse_named(flag, s))
 }
+
+/// `--platform`: each item a platform name, optionally `/SEARCH`
+/// (`systrap/maxgap`) to run that platform on that search only. Returns
+/// the platforms and the searches they are restricted to.
+pub fn parse_platforms(raw: &[String]) -> Result<PlatformList, PlanError> {
+    let items = parse_list("platform", raw, |s| {
+        let (name, search) = match s.split_once('/') {
+            Some((n, s)) => (
+                n.trim(),
+                Some(parse_named::<GapSearch>("platform", s.trim())?),
+            ),
+            None => (s, None),
+        };
+        let platform: PlatformKind = parse_named("platform", name)?;
+        if platform == PlatformKind::Native && search.is_some() {
+            return Err(PlanError::NativeSearch {
+                given: s.to_string(),
+            });
+        }
+        Ok((platform, search))
+    })?;
+    let platforms = items.iter().map(|&(p, _)| p).collect();
+    let searches = items
+        .into_iter()
+        .filter_map(|(p, s)| s.map(|s| (p, s)))
+        .collect();
+    Ok((platforms, searches))
+}
+
+/// Platforms, and the searches some of them are restricted to.
+pub type PlatformList = (Vec<PlatformKind>, Vec<(PlatformKind, GapSearch)>);
 
 /// `--touch-modes`: `touch` or `notouch` each.
 pub fn parse_touch_modes(raw: &[String]) -> Result<Vec<bool>, PlanError> {

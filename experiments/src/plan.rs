@@ -48,14 +48,23 @@ pub enum PlatformKind {
     Inproc,
     /// The workload as a KVM guest, the sentry as its kernel.
     Kvm,
+    /// The workload as a stub process stopped at each system call by
+    /// `PTRACE_SYSEMU`, served by the sentry (gVisor's original platform).
+    Ptrace,
+    /// The stub's system calls trapped by a seccomp `SECCOMP_RET_TRAP`
+    /// filter and handed to the sentry through shared memory (gVisor's
+    /// default platform).
+    Systrap,
 }
 
 impl PlatformKind {
     /// Every platform, in the order help text lists them.
-    pub const ALL: [PlatformKind; 3] = [
+    pub const ALL: [PlatformKind; 5] = [
         PlatformKind::Native,
         PlatformKind::Inproc,
         PlatformKind::Kvm,
+        PlatformKind::Ptrace,
+        PlatformKind::Systrap,
     ];
 
     /// Command-line and `run.json` name.
@@ -64,7 +73,18 @@ impl PlatformKind {
             PlatformKind::Native => "native",
             PlatformKind::Inproc => "inproc",
             PlatformKind::Kvm => "kvm",
+            PlatformKind::Ptrace => "ptrace",
+            PlatformKind::Systrap => "systrap",
         }
+    }
+
+    /// Whether the workload runs as the stub process (native, ptrace,
+    /// systrap: one program for all three).
+    pub fn runs_stub(self) -> bool {
+        matches!(
+            self,
+            PlatformKind::Native | PlatformKind::Ptrace | PlatformKind::Systrap
+        )
     }
 
     /// Parse a name as [`name`](Self::name) prints it.
@@ -122,6 +142,9 @@ pub struct PlanRequest {
     pub platforms: Vec<PlatformKind>,
     /// Gap searches of the sentry [default: linear, maxgap].
     pub searches: Vec<GapSearch>,
+    /// Platforms restricted to some searches (`--platform systrap/maxgap`):
+    /// such a platform runs only the searches listed for it here.
+    pub platform_searches: Vec<(PlatformKind, GapSearch)>,
     /// Counted trials per point [default: 12].
     pub trials: Option<u32>,
     /// Warm-up trials per point [default: 2].
@@ -272,10 +295,14 @@ fn workload_params(req: &PlanRequest) -> Result<Params, PlanError> {
 fn platform_choices(
     platforms: &[PlatformKind],
     searches: &[GapSearch],
+    restricted: &[(PlatformKind, GapSearch)],
     is_replay: bool,
 ) -> Result<Vec<PlatformChoice>, PlanError> {
     let mut choices = Vec::new();
     for &p in platforms {
+        if is_replay && matches!(p, PlatformKind::Ptrace | PlatformKind::Systrap) {
+            return Err(PlanError::StubReplay { platform: p.name() });
+        }
         if p == PlatformKind::Native {
             if is_replay {
                 return Err(PlanError::NativeReplay);
@@ -285,7 +312,17 @@ fn platform_choices(
                 search: None,
             });
         } else {
-            for &s in searches {
+            let only: Vec<GapSearch> = restricted
+                .iter()
+                .filter(|&&(q, _)| q == p)
+                .map(|&(_, s)| s)
+                .collect();
+            let searches = if only.is_empty() {
+                searches.to_vec()
+            } else {
+                dedup(&only)
+            };
+            for s in searches {
                 choices.push(PlatformChoice {
                     platform: p,
                     search: Some(s),
@@ -428,7 +465,8 @@ impl Plan {
         } else {
             dedup(&req.searches)
         };
-        let choices = platform_choices(&platforms, &searches, p.is_replay())?;
+        let choices =
+            platform_choices(&platforms, &searches, &req.platform_searches, p.is_replay())?;
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
         let specs = expand(&p)?;

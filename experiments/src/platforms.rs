@@ -6,8 +6,10 @@
 //! cannot be used here returns one line saying why; the run records a failure for each of its
 //! points and the other platforms still run.
 
+use instrumented_sentry::platform::trap::Mechanism;
 use instrumented_sentry::runners::inproc::{InprocOptions, InprocRunner};
-use instrumented_sentry::runners::native::NativeRunner;
+use instrumented_sentry::runners::trap::trap_available;
+use instrumented_sentry::runners::trap::{StubNativeRunner, TrapRunner};
 use instrumented_sentry::segment::GapSearch;
 
 /// The runner seam, re-exported so the rest of the crate names
@@ -36,17 +38,26 @@ pub fn make_runner(
     choice: PlatformChoice,
     options: SentryOptions,
 ) -> Result<Box<dyn PlatformRunner>, String> {
+    let search = choice.search.unwrap_or(GapSearch::MaxGap);
+    let inproc = InprocOptions {
+        probes: options.probes,
+        subtract_probe_cost: options.subtract_probe_cost,
+        probe_every: options.probe_every,
+        keep_last: options.keep_memory,
+    };
     match choice.platform {
-        PlatformKind::Native => Ok(Box::new(NativeRunner::new())),
-        PlatformKind::Inproc => Ok(Box::new(InprocRunner::new(
-            choice.search.unwrap_or(GapSearch::MaxGap),
-            InprocOptions {
-                probes: options.probes,
-                subtract_probe_cost: options.subtract_probe_cost,
-                probe_every: options.probe_every,
-                keep_last: options.keep_memory,
-            },
-        ))),
+        // The stub's loop with real calls: the program ptrace and systrap
+        // trap, so the three measure one workload.
+        PlatformKind::Native => Ok(Box::new(StubNativeRunner::new())),
+        PlatformKind::Inproc => Ok(Box::new(InprocRunner::new(search, inproc))),
+        PlatformKind::Ptrace => {
+            trap_available(Mechanism::Ptrace)?;
+            Ok(Box::new(TrapRunner::ptrace(search, inproc)))
+        }
+        PlatformKind::Systrap => {
+            trap_available(Mechanism::Systrap)?;
+            Ok(Box::new(TrapRunner::systrap(search, inproc)))
+        }
         PlatformKind::Kvm => {
             use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
             kvm_available()?;
@@ -55,10 +66,7 @@ pub fn make_runner(
                 subtract_probe_cost: options.subtract_probe_cost,
                 probe_every: options.probe_every,
             };
-            Ok(Box::new(KvmRunner::new(
-                choice.search.unwrap_or(GapSearch::MaxGap),
-                kvm,
-            )))
+            Ok(Box::new(KvmRunner::new(search, kvm)))
         }
     }
 }

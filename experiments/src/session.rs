@@ -117,10 +117,16 @@ impl Session {
             probe_every: self.plan.probe_every,
             keep_memory: self.plan.keep_memory,
         };
+        let mut refused: Vec<String> = Vec::new();
         for choice in self.plan.platforms.clone() {
             let r = platforms::make_runner(choice, options);
+            // One line per refused platform, not per search.
             if let Err(why) = &r {
-                self.note(format!("--platform {}: {why}", choice.label()), observer);
+                if !refused.contains(why) {
+                    refused.push(why.clone());
+                    let name = choice.platform.name();
+                    self.note(format!("--platform {name}: {why}"), observer);
+                }
             }
             self.runners.push(r);
         }
@@ -353,5 +359,6 @@ fn run_json(plan: &Plan, calibration: &Calibration) -> RunJson {
     run.capabilities = collectors::capabilities::check_capabilities();
     run.trials = plan.trials;
     run.warmup_trials = plan.warmup_trials;
+    run.notes.extend(crate::summary::boundary_line(plan));
     run
 }

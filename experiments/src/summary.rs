@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::Calibration;
 use bundle::PointFailure;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, PlatformKind};
 
 /// "sentryprof run: exp1 — 9 point(s): 3 parameter set(s) x [native,
 /// inproc/linear, inproc/maxgap], 12 trial(s) after 2 warm-up".
@@ -26,6 +26,20 @@ pub fn header_line(plan: &Plan) -> String {
         plan.warmup_trials
     )
 }
+
+/// The label of inproc wherever a run has it: its numbers are the
+/// sentry's alone, with no system-call boundary; `None` without inproc.
+pub fn boundary_line(plan: &Plan) -> Option<String> {
+    plan.platforms
+        .iter()
+        .any(|c| c.platform == PlatformKind::Inproc)
+        .then(|| INPROC_NO_BOUNDARY.to_string())
+}
+
+/// What inproc measures, as stdout and the report say it.
+pub const INPROC_NO_BOUNDARY: &str = "inproc: the sentry called as a function in this process \
+     — no system-call boundary (the sentry's own work, not a sandbox's cost; systrap, ptrace \
+     and kvm have a boundary)";
 
 /// "probes: TSC 2.400 GHz, probe pair cost 40 cycles (not subtracted),
 /// timing 1 call in 8 (call counts exact)", or "probes: off".

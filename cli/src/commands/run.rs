@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// Gap searches of the sentry: linear, maxgap [default: linear,maxgap]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub search: Vec<String>,
-    /// Platforms: native, inproc, kvm [default: native,inproc]
+    /// Platforms: native, inproc, kvm, ptrace, systrap; PLATFORM/SEARCH runs it on that search only [default: native,inproc]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub platform: Vec<String>,
     /// Calls per trial [default: exp1 5000,10000,25000; exp2 and malloc 25000]
@@ -94,17 +94,16 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The README's main job: Exp1, private file mappings, no touch, 4 KiB,
-    /// 5,000 / 10,000 / 25,000 calls (the study's Figure 3), linear against
-    /// max-gap against native, 12 trials after 2 warm-up trials, with the
-    /// probes and perf sampling (which falls back to the probes alone, with
-    /// a note, where perf_event_open is refused).
+    /// The README's main job: Exp1 (Figure 3), private 4 KiB, no touch, 5,000 /
+    /// 10,000 / 25,000 calls: native, systrap max-gap (its linear walk would take
+    /// ~45 s), inproc linear and max-gap (no boundary), 12 trials after 2
+    /// warm-up, probes and perf sampling (probes alone where perf is refused).
     pub fn main_job() -> Self {
         RunArgs {
             workload: Some("exp1".to_string()),
             mapping: vec!["private".to_string()],
             search: vec!["linear".to_string(), "maxgap".to_string()],
-            platform: vec!["native".to_string(), "inproc".to_string()],
+            platform: vec!["native".into(), "systrap/maxgap".into(), "inproc".into()],
             iterations: vec!["5000".into(), "10000".into(), "25000".into()],
             size: vec!["4K".to_string()],
             trials: Some(12),

@@ -15,7 +15,9 @@ use crate::perf::{open_error_hint, perf_event_paranoid};
 use crate::symbolize::kallsyms::kallsyms_readable;
 use bundle::{Capabilities, CapabilityCheck};
 use instrumented_sentry::host;
+use instrumented_sentry::platform::trap::Mechanism;
 use instrumented_sentry::probes::measure_tsc_hz;
+use instrumented_sentry::runners::trap::trap_available;
 
 /// Iterations of the guest loop used to measure the host/guest split.
 const SPLIT_LOOP_ITERATIONS: u32 = 100_000;
@@ -81,6 +83,8 @@ const CHECKS: &[(&str, Check)] = &[
     ("tsc", check_tsc),
     ("max_map_count", check_max_map_count),
     ("kallsyms", check_kallsyms),
+    ("ptrace", check_ptrace),
+    ("seccomp_trap", check_seccomp_trap),
 ];
 
 /// Run every check. Takes about 100 ms (TSC calibration, a short counter
@@ -264,6 +268,41 @@ fn check_kvm(probe: &mut Probe) -> Verdict {
             e.to_string(),
             format!("/dev/kvm unusable: {e}; the kvm platform is unavailable"),
             Some("load kvm_intel/kvm_amd, enable nested virtualization, or add the user to group kvm"),
+        ),
+    }
+}
+
+/// Whether the ptrace platform works: a one-iteration stub trial.
+fn check_ptrace(_probe: &mut Probe) -> Verdict {
+    trap_verdict(Mechanism::Ptrace, "PTRACE_SYSEMU stops a stub process")
+}
+
+/// Whether the systrap platform works: a one-iteration stub trial under
+/// a `SECCOMP_RET_TRAP` filter.
+fn check_seccomp_trap(_probe: &mut Probe) -> Verdict {
+    trap_verdict(
+        Mechanism::Systrap,
+        "a SECCOMP_RET_TRAP filter traps a stub's calls",
+    )
+}
+
+fn trap_verdict(mechanism: Mechanism, works: &str) -> Verdict {
+    let platform = mechanism.name();
+    match trap_available(mechanism) {
+        Ok(()) => verdict(
+            true,
+            "available",
+            format!("{works}; --platform {platform} runs"),
+            None,
+        ),
+        Err(why) => verdict(
+            false,
+            "refused",
+            format!("{why}; --platform {platform} is unavailable"),
+            Some(match mechanism {
+                Mechanism::Ptrace => "allow ptrace (CAP_SYS_PTRACE in a container, kernel.yama.ptrace_scope below 3)",
+                _ => "allow seccomp filters (a container's own seccomp profile may refuse seccomp(2))",
+            }),
         ),
     }
 }

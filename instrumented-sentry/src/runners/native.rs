@@ -35,6 +35,34 @@ pub fn map_count_error(needed: u64, limit: u64, what: &str) -> TargetError {
     }
 }
 
+/// Refuses a point whose file mappings would pass `vm.max_map_count`
+/// (file mappings at offset 0 never merge: one host mapping each), with
+/// the limit and the `sysctl` that raises it; the count of this process
+/// (or of a fork of it, which starts with the same mappings) is the base.
+pub fn check_map_count(spec: &PointSpec) -> Result<(), PointError> {
+    let PointWork::Mmap { mapping } = &spec.work else {
+        return Ok(());
+    };
+    if !mapping.is_file_backed() {
+        return Ok(());
+    }
+    let (Some(limit), Some(now)) = (max_map_count(), process_mappings()) else {
+        return Ok(());
+    };
+    let needed = now + spec.iterations + 16;
+    if needed > limit {
+        return Err(PointError::from_target(
+            map_count_error(
+                needed,
+                limit,
+                &format!("{} mmap x{}", mapping, spec.iterations),
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}
+
 /// A file of `size` bytes in the temporary directory, unlinked at once
 /// (the open descriptor keeps it): what native file mappings map.
 pub fn unlinked_temp_file(size: u64) -> Result<File, TargetError> {
@@ -320,25 +348,7 @@ impl PlatformRunner for NativeRunner {
                  MAP_FIXED and brk calls natively would rewrite this process's own memory"
                     .to_string(),
             )),
-            PointWork::Mmap { mapping } if mapping.is_file_backed() => {
-                // File mappings at offset 0 never merge: one VMA each.
-                let (Some(limit), Some(now)) = (max_map_count(), process_mappings()) else {
-                    return Ok(());
-                };
-                let needed = now + spec.iterations + 16;
-                if needed > limit {
-                    return Err(PointError::from_target(
-                        map_count_error(
-                            needed,
-                            limit,
-                            &format!("{} mmap x{}", mapping, spec.iterations),
-                        ),
-                        None,
-                    ));
-                }
-                Ok(())
-            }
-            _ => Ok(()),
+            _ => check_map_count(spec),
         }
     }
 

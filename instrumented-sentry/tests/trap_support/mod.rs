@@ -4,14 +4,14 @@
 #![allow(dead_code)]
 
 use instrumented_sentry::addr::Perms;
+use instrumented_sentry::platform::trap::process::refuse_calls_on_exec;
 use instrumented_sentry::platform::trap::{
-    seccomp, Fault, FaultResult, Mechanism, StubOps, SyscallHandler, TrapError, TrappedCall, Trial,
+    Fault, FaultResult, Mechanism, StubOps, SyscallHandler, TrapError, TrappedCall, Trial,
     TrialReport, Workload, APP_BASE,
 };
 use instrumented_sentry::platform::PlatformError;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 
 /// A memory file of `len` bytes.
 pub fn memfd(len: u64) -> OwnedFd {
@@ -335,26 +335,10 @@ pub fn refused_is_unavailable(mech: Mechanism, this_test: &str) {
 /// seccomp filter that makes `ptrace` and `seccomp` fail with EPERM (a
 /// sandbox that refuses both); returns its stdout after checking it passed.
 pub fn rerun_refused(this_test: &str, env: &str) -> String {
-    let prog = seccomp::refuse(&[libc::SYS_ptrace, libc::SYS_seccomp]);
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
     cmd.args([this_test, "--exact", "--nocapture", "--test-threads=1"])
         .env(env, "1");
-    // SAFETY: the hook runs in the forked child before exec and makes only
-    // two system calls (prctl, seccomp) on a program built before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fprog = libc::sock_fprog {
-                len: prog.len() as u16,
-                filter: prog.as_ptr().cast_mut(),
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+    refuse_calls_on_exec(&mut cmd, &[libc::SYS_ptrace, libc::SYS_seccomp]);
     let out = cmd
         .output()
         .expect("re-run the test under the refusing filter");

@@ -5,7 +5,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use experiments::names::{parse_list, parse_named, parse_named_list, parse_touch_modes};
+use experiments::names::{
+    parse_list, parse_named, parse_named_list, parse_platforms, parse_touch_modes,
+};
 use experiments::units::{parse_iterations, parse_size};
 use experiments::{PlanError, PlanRequest};
 
@@ -22,6 +24,7 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, PlanError> {
     } else {
         parse_touch_modes(&args.touch_modes)?
     };
+    let (platforms, platform_searches) = parse_platforms(&args.platform)?;
     Ok(PlanRequest {
         workload,
         trace: args.trace.clone(),
@@ -29,8 +32,9 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, PlanError> {
         touch,
         iterations: parse_list("iterations", &args.iterations, parse_iterations)?,
         sizes: parse_list("size", &args.size, parse_size)?,
-        platforms: parse_named_list("platform", &args.platform)?,
+        platforms,
         searches: parse_named_list("search", &args.search)?,
+        platform_searches,
         trials: args.trials,
         warmup_trials: args.warmup_trials,
         collect: parse_named_list("collect", &args.collect)?,

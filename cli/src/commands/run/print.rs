@@ -32,6 +32,9 @@ impl Observer for Printer {
     fn run_started(&mut self, plan: &Plan, calibration: &Calibration) {
         println!("{}", summary::header_line(plan));
         println!("{}", summary::probes_line(plan, calibration));
+        if let Some(line) = summary::boundary_line(plan) {
+            println!("{line}");
+        }
     }
 
     fn collector_started(&mut self, notes: &[String]) {

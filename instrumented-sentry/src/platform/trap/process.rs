@@ -166,3 +166,28 @@ pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
         matches!((lo, hi), (Some(lo), Some(hi)) if lo < end && start < hi)
     }))
 }
+
+/// Makes `cmd`'s child, before it execs, install a seccomp filter under
+/// which the system calls `nrs` fail with EPERM (a sandbox that refuses
+/// them, e.g. ptrace and seccomp in a container): how tests check the
+/// refusal lines honestly.
+pub fn refuse_calls_on_exec(cmd: &mut std::process::Command, nrs: &[i64]) {
+    use std::os::unix::process::CommandExt as _;
+    let prog = super::seccomp::refuse(nrs);
+    // SAFETY: the hook runs in the forked child before exec and makes only
+    // two system calls (prctl, seccomp) on a program built before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as u16,
+                filter: prog.as_ptr().cast_mut(),
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}

@@ -28,4 +28,4 @@ pub mod runner;
 
 pub use handler::{MmHandler, TrapMm, STUB_FILE_FD};
 pub use placement::StubPlacement;
-pub use runner::{StubNativeRunner, TrapRunner};
+pub use runner::{trap_available, StubNativeRunner, TrapRunner};

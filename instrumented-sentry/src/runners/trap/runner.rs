@@ -19,7 +19,7 @@ use crate::platform::trap::{
 use crate::platform::PlatformError;
 use crate::probes::Calibration;
 use crate::runners::inproc::{target_error, InprocOptions, InprocRunner};
-use crate::runners::native::unlinked_temp_file;
+use crate::runners::native::{check_map_count, unlinked_temp_file};
 use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::segment::GapSearch;
 use crate::workload::exec::{experiment_call, MALLOC_MMAP_THRESHOLD};
@@ -253,6 +253,21 @@ fn probe_spec() -> PointSpec {
     }
 }
 
+/// Whether `mechanism` (ptrace or systrap) works here: a one-iteration
+/// trial through the runner. Errors: one line saying why not (a refused
+/// `PTRACE_TRACEME` or seccomp filter names the call and the errno).
+pub fn trap_available(mechanism: Mechanism) -> Result<(), String> {
+    let options = InprocOptions {
+        probes: false,
+        subtract_probe_cost: false,
+        probe_every: 1,
+        keep_last: false,
+    };
+    TrapRunner::new(mechanism, GapSearch::MaxGap, options)
+        .check_point(&probe_spec())
+        .map_err(|e| e.to_string())
+}
+
 impl PlatformRunner for TrapRunner {
     fn platform(&self) -> &'static str {
         self.mechanism.name()
@@ -318,7 +333,8 @@ impl PlatformRunner for StubNativeRunner {
     }
 
     fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {
-        check_stub_point("native", spec)
+        check_stub_point("native", spec)?;
+        check_map_count(spec)
     }
 
     fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
