@@ -21,9 +21,10 @@
 //! prints the graph: crates with their workspace dependencies, then per
 //! crate the module-level edges folded to top-level modules.
 //!
-//! `instrumented-sentry` is checked like the others; the order of its
-//! layers inside the crate (segment and addr, platform, mm, workload,
-//! runners) is kept by its own `tests/layering.rs`.
+//! `instrumented-sentry` is checked like the others (this is the one cycle
+//! check of the workspace); the order of its layers inside the crate
+//! (segment and addr, platform, mm, workload, runners) is kept by its own
+//! `tests/layering.rs`.
 
 mod support;
 
@@ -60,10 +61,9 @@ const CRATE_LAYERS: &[(&str, &[&str])] = &[
 
 /// Edges allowed to close a cycle: `(crate, type, the file defining it,
 /// files holding inherent `impl` blocks of it)`; each of those files may
-/// refer to the defining one. Only `instrumented-sentry`'s two split types
-/// (the same list as its `tests/layering.rs`): gVisor's memory manager is one
-/// type with one file per concern, and the segment set keeps its tree,
-/// checker, iterators and searches apart.
+/// refer to the defining one. Only `instrumented-sentry`'s two split types:
+/// gVisor's memory manager is one type with one file per concern, and the
+/// segment set keeps its tree, checker, iterators and searches apart.
 const IMPL_SPLITS: &[(&str, &str, &str, &[&str])] = &[
     (
         "instrumented-sentry",
