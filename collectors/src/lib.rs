@@ -5,6 +5,7 @@
 
 pub mod capabilities;
 pub mod collector;
+mod fast_map;
 pub mod perf;
 pub mod perf_script;
 pub mod proc_maps;

@@ -3,10 +3,11 @@
 //! bad input; a [`RunError`] is bad input or the environment, see its
 //! variants).
 
-use crate::WorkloadKind;
+use instrumented_sentry::runners::PointError;
+use instrumented_sentry::workload::WorkloadKind;
 use thiserror::Error;
 
-use crate::plan::{MAX_PROBE_EVERY, MAX_TRIALS, MAX_WARMUP_TRIALS};
+use crate::limits::{MAX_PROBE_EVERY, MAX_TRIALS, MAX_WARMUP_TRIALS};
 
 /// A request that cannot become a plan.
 #[derive(Debug, Error)]
@@ -193,6 +194,6 @@ pub enum RunError {
         /// The file's name in the bundle.
         name: &'static str,
         /// Why.
-        source: crate::platforms::PointError,
+        source: PointError,
     },
 }

@@ -17,8 +17,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::Calibration;
 use bundle::{Point, RunJson};
+use instrumented_sentry::probes::Calibration;
 
 use crate::plan::Plan;
 

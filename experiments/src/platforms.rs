@@ -13,7 +13,8 @@ use instrumented_sentry::runners::trap::{StubNativeRunner, TrapRunner};
 use instrumented_sentry::segment::GapSearch;
 
 /// The runner seam, re-exported so the rest of the crate names
-/// `instrumented-sentry`'s runner paths only here.
+/// `instrumented-sentry`'s runner paths only here (but [`crate::error`],
+/// which sits below every module, names `PointError` itself).
 pub use instrumented_sentry::runners::{PlatformRunner, PointError, TrialOutcome};
 
 use crate::plan::{PlatformChoice, PlatformKind};

@@ -15,11 +15,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::Calibration;
 use bundle::{
     BundleKind, BundleWriter, LoadedBundle, PointFailure, ProfileInfo, RunJson, WorkloadInfo,
     STACKS_FOLDED,
 };
+use instrumented_sentry::probes::Calibration;
 
 use crate::collect::{self, PointCollector};
 use crate::error::RunError;

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::Calibration;
 use bundle::PointFailure;
+use instrumented_sentry::probes::Calibration;
 
 use crate::plan::{Plan, PlatformKind};
 

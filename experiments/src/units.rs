@@ -3,7 +3,7 @@
 //! limits. Errors are [`PlanError::Number`], naming the flag.
 
 use crate::error::PlanError;
-use crate::plan::{MAX_ITERATIONS, MAX_SIZE};
+use crate::limits::{MAX_ITERATIONS, MAX_SIZE};
 
 fn number(flag: &'static str, given: &str, problem: impl Into<String>) -> PlanError {
     PlanError::Number {

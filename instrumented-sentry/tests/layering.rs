@@ -1,18 +1,14 @@
-//! The crate's layers import downward only, and files of one layer import
-//! each other without cycles.
+//! The crate's layers import downward only.
 //!
 //! Every file under `src/` gets the layer of its top-level module (below).
 //! Every `crate::…` path in it (use lines, inline paths, doc links) and every
 //! `super::…` path is resolved to the module it names; a path into a higher
 //! layer fails the test, naming the file, the line and both layers.
 //!
-//! Within a layer, the paths between files (in code, not doc links) make a graph that must have no
-//! cycle (a path to an item re-exported by a `mod.rs` is an edge to that
-//! `mod.rs`), except for the edges listed in [`IMPL_SPLITS`]: a file holding
-//! `impl` blocks of a type defined in another file (gVisor's memory manager
-//! is one type whose methods live in one file per concern).
+//! File-level import cycles (within a layer, the only place one can close)
+//! are checked for every crate of the workspace by
+//! `cli/tests/import_graph.rs`, with the `impl` splits it allows.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: a module may use its own layer and those below.
@@ -26,48 +22,6 @@ const LAYERS: &[(&str, u32)] = &[
     ("workload", 3),
     ("runners", 4),
 ];
-
-/// Edges allowed to close a cycle: `(type, the file defining it, files
-/// holding inherent `impl` blocks of it)`; each of those files may import
-/// the defining one.
-const IMPL_SPLITS: &[(&str, &str, &[&str])] = &[
-    (
-        "MemoryManager",
-        "mm/manager.rs",
-        &[
-            "mm/vma.rs",
-            "mm/pma.rs",
-            "mm/syscalls.rs",
-            "mm/fault.rs",
-            "mm/address_space.rs",
-        ],
-    ),
-    (
-        "SegmentSet",
-        "segment/set.rs",
-        &[
-            "segment/tree.rs",
-            "segment/check.rs",
-            "segment/iter.rs",
-            "segment/search.rs",
-        ],
-    ),
-];
-
-fn is_impl_split(from: &str, to: &str) -> bool {
-    IMPL_SPLITS
-        .iter()
-        .any(|&(_, def, files)| def == to && files.contains(&from))
-}
-
-/// Whether `text` holds an inherent `impl` block of `ty`.
-fn holds_impl_of(text: &str, ty: &str) -> bool {
-    text.lines().any(|l| {
-        l.starts_with("impl")
-            && !l.contains(" for ")
-            && (l.contains(&format!(" {ty}<")) || l.contains(&format!(" {ty} {{")))
-    })
-}
 
 fn layer_of(top: &str) -> Option<u32> {
     LAYERS.iter().find(|(m, _)| *m == top).map(|&(_, l)| l)
@@ -208,73 +162,6 @@ fn upward(rel: &str, module: &[String], text: &str) -> Vec<String> {
     out
 }
 
-/// The file a module path lands in: the longest prefix that is a file.
-fn file_of(path: &[String], files: &BTreeMap<Vec<String>, String>) -> Option<String> {
-    (1..=path.len())
-        .rev()
-        .find_map(|n| files.get(&path[..n]).cloned())
-}
-
-/// File-level edges within each layer, without the listed impl splits.
-fn same_layer_edges(sources: &[SourceFile]) -> BTreeMap<String, BTreeSet<String>> {
-    let files: BTreeMap<Vec<String>, String> = sources
-        .iter()
-        .map(|s| (s.module.clone(), s.rel.clone()))
-        .collect();
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for s in sources {
-        let Some(own) = s.module.first().and_then(|m| layer_of(m)) else {
-            continue;
-        };
-        for r in references(&s.module, &s.text, false) {
-            let Some(to) = file_of(&r.path, &files) else {
-                continue;
-            };
-            let same = files
-                .iter()
-                .find(|(_, f)| **f == to)
-                .and_then(|(m, _)| m.first())
-                .and_then(|m| layer_of(m))
-                == Some(own);
-            if to != s.rel && same && !is_impl_split(&s.rel, &to) {
-                edges.entry(s.rel.clone()).or_default().insert(to);
-            }
-        }
-    }
-    edges
-}
-
-/// A cycle in `edges`, as the files along it, if there is one.
-fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
-    fn visit(
-        n: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        done: &mut BTreeSet<String>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        if let Some(i) = stack.iter().position(|s| s == n) {
-            let mut cycle = stack[i..].to_vec();
-            cycle.push(n.to_string());
-            return Some(cycle);
-        }
-        if !done.insert(n.to_string()) {
-            return None;
-        }
-        stack.push(n.to_string());
-        for m in edges.get(n).into_iter().flatten() {
-            if let Some(c) = visit(m, edges, done, stack) {
-                return Some(c);
-            }
-        }
-        stack.pop();
-        None
-    }
-    let mut done = BTreeSet::new();
-    edges
-        .keys()
-        .find_map(|n| visit(n, edges, &mut done, &mut Vec::new()))
-}
-
 fn sources() -> Vec<SourceFile> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out = Vec::new();
@@ -306,28 +193,7 @@ fn no_module_refers_to_a_higher_layer() {
 }
 
 #[test]
-fn no_file_level_import_cycle_within_a_layer() {
-    let sources = sources();
-    for &(ty, _, files) in IMPL_SPLITS {
-        for file in files {
-            let s = sources
-                .iter()
-                .find(|s| s.rel == *file)
-                .expect("listed file exists");
-            assert!(
-                holds_impl_of(&s.text, ty),
-                "{file} is listed as holding impl blocks of {ty} but holds none"
-            );
-        }
-    }
-    let edges = same_layer_edges(&sources);
-    if let Some(cycle) = find_cycle(&edges) {
-        panic!("import cycle: {}", cycle.join(" -> "));
-    }
-}
-
-#[test]
-fn the_check_catches_an_upward_import_and_a_cycle() {
+fn the_check_catches_an_upward_import() {
     let module = vec!["platform".to_string(), "inproc_address_space".to_string()];
     let text = "use crate::addr::Range;\nuse crate::mm::MemoryManager;\n";
     let v = upward("platform/inproc_address_space.rs", &module, text);
@@ -338,11 +204,4 @@ fn the_check_catches_an_upward_import_and_a_cycle() {
     assert_eq!(upward("segment/set.rs", &module, text).len(), 1);
     let plain_comment = "// crate::runners is mentioned in a plain comment\n";
     assert!(upward("segment/set.rs", &module, plain_comment).is_empty());
-
-    let mut edges = BTreeMap::new();
-    edges.insert("a.rs".to_string(), BTreeSet::from(["b.rs".to_string()]));
-    edges.insert("b.rs".to_string(), BTreeSet::from(["a.rs".to_string()]));
-    assert!(find_cycle(&edges).is_some());
-    edges.remove("b.rs");
-    assert!(find_cycle(&edges).is_none());
 }

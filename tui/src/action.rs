@@ -9,7 +9,7 @@ use flamegraph::compare::Comparison;
 
 use crate::error::TuiError;
 use crate::model::BundleModel;
-use crate::state::Tab;
+use crate::tab::Tab;
 
 /// One step of user intent or a worker's result.
 #[derive(Debug)]

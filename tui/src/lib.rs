@@ -6,7 +6,8 @@
 //!   tree and tables), loaded by [`loader`] on a thread of its own;
 //! - [`table`], [`charts`]: what the cycle table and the charts show;
 //! - [`keys`], [`action`] and [`state`]: keys become actions, actions update
-//!   the state (event → action → state update);
+//!   the state (event → action → state update); [`tab`] names the views
+//!   both speak of;
 //! - [`ui`]: drawing the state into a ratatui frame, nothing else;
 //! - [`app`] and [`terminal`]: the event loop and the terminal guard that
 //!   restores the terminal on quit, error, Ctrl-C and panic;
@@ -27,6 +28,7 @@ pub mod live;
 pub mod loader;
 pub mod model;
 pub mod state;
+pub mod tab;
 pub mod table;
 pub mod terminal;
 pub mod ui;

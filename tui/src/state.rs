@@ -12,39 +12,8 @@ use crate::charts::{mappings_of, ChartAxis};
 use crate::error::TuiError;
 use crate::flame::{columns_of, nav, NodeId, SearchMatches, ROOT};
 use crate::model::BundleModel;
+pub use crate::tab::Tab;
 use crate::table::{next_platform, other_strategy, TableKind, TableView};
-
-/// The views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Overview,
-    Table,
-    Flame,
-    Charts,
-    Compare,
-}
-
-impl Tab {
-    /// Every tab in display order.
-    pub const ALL: [Tab; 5] = [
-        Tab::Overview,
-        Tab::Table,
-        Tab::Flame,
-        Tab::Charts,
-        Tab::Compare,
-    ];
-
-    /// Title in the tab bar.
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Overview => "Overview",
-            Tab::Table => "Cycle table",
-            Tab::Flame => "Flame",
-            Tab::Charts => "Charts",
-            Tab::Compare => "Compare",
-        }
-    }
-}
 
 /// A bundle being loaded or ready.
 #[derive(Debug)]

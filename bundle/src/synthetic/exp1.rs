@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{exp1_base, Spread, TSC_HZ};
+use super::builders::{exp1_base, Spread, TSC_HZ};
 use crate::folded::FoldedStacks;
 use crate::schema::{
     CallSeries, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats, SITE_CREATE_VMA,

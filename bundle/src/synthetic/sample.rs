@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{exp1_base, Spread, TSC_HZ};
+use super::builders::{exp1_base, Spread, TSC_HZ};
 use crate::folded::FoldedStacks;
 use crate::io::{BundleError, BundleWriter};
 use crate::schema::{

@@ -4,8 +4,8 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::error::{open_error_hint, PerfError};
 use super::sys::{self, CounterValue, EventKind, EventSpec};
-use super::{open_error_hint, PerfError};
 use bundle::PointCounters;
 
 /// Which task a counter set follows.

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::cpus::online_cpus;
+use super::error::{open_error_hint, PerfError};
 use super::records::{Comm, Fork, Mmap, Record, Sample};
 use super::ring::RingReader;
 use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
-use super::{online_cpus, open_error_hint, PerfError};
 
 /// Default sampling frequency (Hz): odd, so it does not beat with 1 kHz
 /// timers, and low enough to cost well under 5%.

@@ -8,6 +8,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::classify::MappingKind;
 use super::content_index::{Confirm, ContentTable, Location, Seen};
+use super::granule::{Granularity, SharingError, PAGE_SIZE};
 use super::ksm::read_host_ksm;
 use super::report::{
     ConfirmationReport, KindReport, Place, ScanTiming, SharingReport, SourceReport, SourceStatus,
@@ -15,7 +16,6 @@ use super::report::{
 };
 use super::source::{OpenSource, ReadError, Run, SourceKind, SourceSpec};
 use super::sys::MAX_IOVECS;
-use super::{Granularity, SharingError, PAGE_SIZE};
 
 /// Address space covered by one read of `/proc/PID/pagemap` (or one
 /// SEEK_DATA walk): 64 MiB, i.e. 128 KiB of pagemap entries.

@@ -9,8 +9,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::classify::{classify_mapping, MappingKind};
+use super::granule::{SharingError, PAGE_SIZE};
 use super::sys::{process_vm_readv, seek_data_or_hole, MAX_IOVECS};
-use super::{SharingError, PAGE_SIZE};
 use crate::proc_maps::parse_maps;
 
 /// A source named by the user.

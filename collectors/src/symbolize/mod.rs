@@ -36,7 +36,7 @@ pub struct Symbolizer {
     kernel_loaded: bool,
     guest: Option<GuestSymbolMap>,
     objects: HashMap<String, Option<ElfObject>>,
-    cache: crate::stack_fold::FastMap<(u32, u64), Arc<str>>,
+    cache: crate::fast_map::FastMap<(u32, u64), Arc<str>>,
     /// Objects that could not be opened, with why (reported once each).
     pub problems: Vec<String>,
 }

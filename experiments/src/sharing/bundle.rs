@@ -8,7 +8,7 @@ use bundle::{BundleKind, BundleWriter, Machine, RunJson, WorkloadInfo};
 use collectors::sharing::report::{SharingReport, SHARING_JSON};
 use flamegraph::charts::{bar_chart, BarChart};
 
-use super::SharingSetupError;
+use super::error::SharingSetupError;
 
 /// Name of the chart in a sharing bundle.
 pub const SHARING_SVG: &str = "sharing.svg";

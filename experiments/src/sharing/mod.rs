@@ -2,36 +2,20 @@
 //! for page (the measurement of Barker et al., USENIX ATC 2012) over live
 //! processes, raw memory images and the sentry's memory file of a run
 //! bundle. [`plan`] validates the request, [`collectors::sharing`] scans,
-//! [`bundle`] writes the result bundle.
+//! [`bundle`] writes the result bundle; every failure is a
+//! [`SharingSetupError`].
 
 pub mod bundle;
+mod error;
 pub mod plan;
 
 use std::path::PathBuf;
 
-use collectors::sharing::report::{SharingReport, SHARING_JSON};
-use collectors::sharing::{analyze, SharingError};
-use thiserror::Error;
+use collectors::sharing::analyze;
+use collectors::sharing::report::SharingReport;
 
+pub use error::SharingSetupError;
 pub use plan::{SharingConfig, SharingRequest};
-
-/// Why a sharing analysis wrote no bundle.
-#[derive(Debug, Error)]
-pub enum SharingSetupError {
-    /// The request is wrong (flags, a bundle without memory.img).
-    #[error("{0}")]
-    BadInput(String),
-    /// The analysis failed ([`SharingError::NothingScanned`] is the
-    /// environment's fault, the rest the input's).
-    #[error(transparent)]
-    Analysis(#[from] SharingError),
-    /// A bundle could not be read or written.
-    #[error(transparent)]
-    Bundle(#[from] ::bundle::BundleError),
-    /// The report could not be encoded.
-    #[error("cannot encode {SHARING_JSON}: {0}")]
-    Encode(serde_json::Error),
-}
 
 /// Scan what `config` names and write the bundle; returns the report and
 /// the bundle's directory.

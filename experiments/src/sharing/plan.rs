@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bundle::read_bundle;
 use collectors::sharing::{Granularity, ScanOptions, SourceSpec};
 
-use super::SharingSetupError;
+use super::error::SharingSetupError;
 use crate::session::MEMORY_IMAGE as MEMORY_IMG;
 
 /// The sources and settings of a sharing analysis, as given.

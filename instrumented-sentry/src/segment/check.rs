@@ -2,9 +2,9 @@
 //! scratch, without trusting any cached value or navigation helper.
 
 use super::error::InvariantError;
+use super::functions::SegmentFunctions;
 use super::set::SegmentSet;
 use super::tree::NIL;
-use super::SegmentFunctions;
 use crate::addr::Range;
 
 /// State of one in-order walk over the tree.

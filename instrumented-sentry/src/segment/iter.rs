@@ -2,9 +2,9 @@
 //!
 //! Iterators borrow the set, so it cannot change while they live.
 
+use super::functions::SegmentFunctions;
 use super::set::SegmentSet;
 use super::tree::{Found, Pos};
-use super::SegmentFunctions;
 use crate::addr::Range;
 
 /// Segments in increasing address order, up to an end address.

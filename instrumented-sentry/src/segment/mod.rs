@@ -50,91 +50,15 @@
 
 mod check;
 mod error;
+mod functions;
+mod gap_search;
 mod iter;
 mod search;
 mod set;
 mod tree;
 
 pub use error::{InvariantError, ParseGapSearchError, SegmentError};
+pub use functions::SegmentFunctions;
+pub use gap_search::GapSearch;
 pub use iter::{Gaps, GapsIn, GapsRev, Segments, SegmentsRev};
 pub use set::SegmentSet;
-
-use crate::addr::Range;
-use std::fmt;
-use std::str::FromStr;
-
-/// The per-set-type policy of a [`SegmentSet`], like gVisor's `Functions`.
-///
-/// Implement it on a zero-sized marker type and use
-/// `SegmentSet<MyFunctions>`.
-pub trait SegmentFunctions {
-    /// The value stored with each segment.
-    type Value;
-
-    /// Whether nodes cache the largest gap below them. Sets that never run
-    /// [`GapSearch::MaxGap`] set this to `false` and pay nothing for it
-    /// (every use is behind this compile-time constant).
-    const TRACK_MAX_GAP: bool;
-
-    /// Decides whether two adjacent segments may merge.
-    ///
-    /// Preconditions: `left.end == right.start`.
-    ///
-    /// Postconditions: `Some(v)` means the set may replace both segments by
-    /// one segment `[left.start, right.end)` with value `v`; `None` keeps
-    /// them apart.
-    fn merge(
-        left: Range,
-        left_value: &Self::Value,
-        right: Range,
-        right_value: &Self::Value,
-    ) -> Option<Self::Value>;
-
-    /// Splits a segment's value at an address.
-    ///
-    /// Preconditions: `range.start < at < range.end`.
-    ///
-    /// Postconditions: returns the values for `[range.start, at)` and
-    /// `[at, range.end)`.
-    fn split(range: Range, value: &Self::Value, at: u64) -> (Self::Value, Self::Value);
-}
-
-/// Which gap search to run. Both return identical results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GapSearch {
-    /// Step gap by gap (gVisor before the max-gap fix): O(n).
-    Linear,
-    /// Skip subtrees whose cached max gap is too small: O(t log n).
-    MaxGap,
-}
-
-impl GapSearch {
-    /// The stable lower-case name: `linear` or `maxgap`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            GapSearch::Linear => "linear",
-            GapSearch::MaxGap => "maxgap",
-        }
-    }
-}
-
-impl fmt::Display for GapSearch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for GapSearch {
-    type Err = ParseGapSearchError;
-
-    /// Parses `linear` or `maxgap` (also `max-gap`, `max_gap`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "linear" => Ok(GapSearch::Linear),
-            "maxgap" | "max-gap" | "max_gap" => Ok(GapSearch::MaxGap),
-            other => Err(ParseGapSearchError {
-                input: other.to_string(),
-            }),
-        }
-    }
-}

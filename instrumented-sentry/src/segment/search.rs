@@ -14,9 +14,10 @@
 //! clipped part. `min_len == 0` is treated as 1: only non-empty gaps are
 //! returned.
 
+use super::functions::SegmentFunctions;
+use super::gap_search::GapSearch;
 use super::set::SegmentSet;
 use super::tree::{Found, Pos, NIL};
-use super::{GapSearch, SegmentFunctions};
 use crate::addr::Range;
 
 /// Length of the part of `g` at or above `from`.

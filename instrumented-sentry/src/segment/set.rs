@@ -4,8 +4,8 @@
 //! public operation preserves.
 
 use super::error::SegmentError;
+use super::functions::SegmentFunctions;
 use super::tree::{Found, Node, Pos, NIL};
-use super::SegmentFunctions;
 use crate::addr::Range;
 use std::fmt;
 use std::marker::PhantomData;

@@ -4,8 +4,8 @@
 //! rotations and node merges). Callers of the primitives flush the max-gap
 //! cache (`flush_dirty`) before returning to the user.
 
+use super::functions::SegmentFunctions;
 use super::set::SegmentSet;
-use super::SegmentFunctions;
 use crate::addr::Range;
 
 /// "No node": the root's parent.

@@ -1,7 +1,7 @@
 //! The observer that prints what `sentryprof run` shows: on stdout the
 //! run's header, each point's latency line and cycle table, the final
-//! tables ([`super::table`]) and where the bundle went; on stderr notes
-//! and progress ([`super::progress`], off with `--quiet`).
+//! tables ([`flamegraph::run_tables`]) and where the bundle went; on stderr notes
+//! and progress ([`experiments::progress`], off with `--quiet`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,8 +9,8 @@ use std::time::Duration;
 use bundle::{Point, RunJson};
 use experiments::{summary, Calibration, Observer, Plan};
 
-use super::table;
 use experiments::progress::Progress;
+use flamegraph::run_tables as table;
 
 /// Prints a run as it goes.
 #[derive(Debug)]

@@ -22,7 +22,10 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use super::{Mechanism, StubOps, TrapError, APP_BASE, APP_LEN};
+use super::error::TrapError;
+use super::handler::StubOps;
+use super::mechanism::Mechanism;
+use super::workload::{APP_BASE, APP_LEN};
 use crate::addr::{Perms, Range};
 use crate::platform::inproc_address_space::{HostMapping, HostMappingFunctions};
 use crate::platform::{AddressSpace, PlatformError};

@@ -4,7 +4,8 @@
 //! up to the median total.
 
 use super::channel::SPIN_CYCLES;
-use super::{Mechanism, TrialReport};
+use super::mechanism::Mechanism;
+use super::report::{CallTimes, ServedCall, TrialReport};
 use std::fmt;
 
 /// Median cycles of each part of a trapped call.
@@ -60,8 +61,8 @@ fn split_of<T>(
 
 /// One mmap with the sentry's record of it.
 struct Row {
-    c: super::CallTimes,
-    s: super::ServedCall,
+    c: CallTimes,
+    s: ServedCall,
 }
 
 fn d(a: u64, b: u64) -> u64 {
@@ -74,7 +75,7 @@ pub fn mmap_split(mechanism: Mechanism, report: &TrialReport) -> Split {
     let rows: Vec<Row> = report
         .calls
         .iter()
-        .zip(served.chain(std::iter::repeat(&super::ServedCall::default())))
+        .zip(served.chain(std::iter::repeat(&ServedCall::default())))
         .map(|(c, s)| Row { c: *c, s: *s })
         .collect();
     let total: fn(&Row) -> u64 = |r| d(r.c.enter, r.c.returned);

@@ -4,8 +4,8 @@
 //! itself dies. (The death signal follows the *thread* that forked: a stub
 //! lives inside one call of the platform, on the thread that made it.)
 
+use super::error::TrapError;
 use super::stub::{child_main, ChildPlan};
-use super::TrapError;
 
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

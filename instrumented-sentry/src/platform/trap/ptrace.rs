@@ -20,13 +20,14 @@
 //! reads RAX and later restores the saved registers (with `orig_rax = -1`,
 //! so the kernel sees no system call to restart).
 
+use super::death::died;
+use super::error::TrapError;
+use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 use super::process::{Status, StubProcess};
+use super::report::ServedCall;
 use super::shared::Region;
 use super::sys::{rdtsc, site_addrs};
 use super::tracee::{self, PtraceResult};
-use super::{
-    died, Fault, FaultResult, HostCall, ServedCall, StubOps, SyscallHandler, TrapError, TrappedCall,
-};
 use crate::platform::PlatformError;
 
 const PLATFORM: &str = "ptrace";

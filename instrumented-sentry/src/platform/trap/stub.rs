@@ -24,9 +24,9 @@
 //!    allowed site.
 
 use super::channel::{post, wait_change, Waited};
+use super::mechanism::Mechanism;
 use super::shared::{get, set, shape, state, step, Header, Record};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
-use super::Mechanism;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Exit status of a stub whose set-up failed (the step and errno are in the

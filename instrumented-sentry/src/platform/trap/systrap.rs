@@ -19,12 +19,13 @@
 //! instead of hanging it.
 
 use super::channel::{post, wait_change, Waited};
+use super::death::died;
+use super::error::TrapError;
+use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 use super::process::{Status, StubProcess};
+use super::report::ServedCall;
 use super::shared::{get, set, state, Header, Region, MAX_HOST_CALLS};
 use super::sys::rdtsc;
-use super::{
-    died, Fault, FaultResult, HostCall, ServedCall, StubOps, SyscallHandler, TrapError, TrappedCall,
-};
 use std::sync::atomic::Ordering;
 
 const PLATFORM: &str = "systrap";

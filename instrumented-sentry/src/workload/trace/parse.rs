@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::{Trace, TraceCall, TraceOp, TraceResult};
+use super::model::{Trace, TraceCall, TraceOp, TraceResult};
 use crate::workload::target::*;
 
 /// Why a trace could not be read.

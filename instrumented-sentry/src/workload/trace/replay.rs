@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Trace, TraceCall, TraceOp, TraceResult};
+use super::model::{Trace, TraceCall, TraceOp, TraceResult};
 use crate::addr::page_round_up;
 use crate::workload::target::{
     Errno, FileHandle, MemoryTarget, MmapCall, TargetError, MAP_ANONYMOUS, MREMAP_DONTUNMAP,

@@ -1,0 +1,167 @@
+//! The sentry's side of a trapped stub: the calls and faults it is given
+//! ([`TrappedCall`], [`Fault`]), what it answers, and what it can make the
+//! stub do ([`StubOps`], [`HostCall`]).
+
+use super::error::TrapError;
+use super::workload::{APP_BASE, APP_LEN};
+use crate::addr::Perms;
+use crate::platform::PlatformError;
+
+/// A trapped system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrappedCall {
+    /// System call number.
+    pub nr: i64,
+    /// Arguments (rdi, rsi, rdx, r10, r8, r9).
+    pub args: [u64; 6],
+    /// The instruction after the `syscall`.
+    pub rip: u64,
+}
+
+/// A fault of the stub on a page it has no (sufficient) host mapping for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The faulting address.
+    pub addr: u64,
+    /// Whether the access was a write (systrap: the page-fault error code;
+    /// ptrace: decoded from the faulting instruction).
+    pub write: bool,
+    /// The faulting instruction.
+    pub rip: u64,
+}
+
+/// What the sentry made of a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultResult {
+    /// The page is now mapped: the stub re-runs the faulting instruction.
+    Resolved,
+    /// Not the sentry's to fix: the trial fails.
+    NotResolved,
+}
+
+/// A host system call the sentry makes the stub execute, with the result
+/// that counts as success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCall {
+    /// Short name for errors (`mmap`, `munmap`, `mprotect`).
+    pub op: &'static str,
+    /// System call number.
+    pub nr: i64,
+    /// Arguments.
+    pub args: [u64; 6],
+    /// The result of a successful call.
+    pub expect: i64,
+}
+
+impl HostCall {
+    /// The error for a call that returned `got`.
+    pub(super) fn error(&self, platform: &'static str, got: i64) -> PlatformError {
+        PlatformError::Host {
+            platform,
+            op: self.op,
+            addr: self.args[0],
+            len: self.args[1],
+            errno: if got < 0 {
+                i32::try_from(-got).unwrap_or(libc::EIO)
+            } else {
+                libc::EINVAL
+            },
+        }
+    }
+}
+
+/// What a handler can make the stub do. Every call maps, unmaps or
+/// protects pages of the application range only.
+///
+/// On ptrace a call runs at once; on systrap it is queued in the reply and
+/// runs in the stub before the stub resumes (a failure then fails the trial
+/// at the next stop). Either way the trial fails if a host call fails, even
+/// if the handler ignores the `Err`.
+pub trait StubOps {
+    /// The platform name.
+    fn platform(&self) -> &'static str;
+    /// The stub's pid.
+    fn pid(&self) -> i32;
+    /// Runs (or queues) one host call in the stub.
+    fn host_call(&mut self, call: HostCall) -> Result<(), TrapError>;
+
+    /// `mmap(addr, len, perms, MAP_FIXED|MAP_SHARED[|MAP_POPULATE], fd,
+    /// offset)` in the stub; `fd` is the stub's (inherited) descriptor.
+    fn mmap_fixed(
+        &mut self,
+        addr: u64,
+        len: u64,
+        perms: Perms,
+        fd: i32,
+        offset: u64,
+        populate: bool,
+    ) -> Result<(), TrapError> {
+        self.check_range(addr, len)?;
+        let flags =
+            libc::MAP_FIXED | libc::MAP_SHARED | if populate { libc::MAP_POPULATE } else { 0 };
+        self.host_call(HostCall {
+            op: "mmap",
+            nr: libc::SYS_mmap,
+            args: [
+                addr,
+                len,
+                perms.prot() as u64,
+                flags as u64,
+                fd as u64,
+                offset,
+            ],
+            expect: addr as i64,
+        })
+    }
+
+    /// `munmap(addr, len)` in the stub.
+    fn munmap(&mut self, addr: u64, len: u64) -> Result<(), TrapError> {
+        self.check_range(addr, len)?;
+        self.host_call(HostCall {
+            op: "munmap",
+            nr: libc::SYS_munmap,
+            args: [addr, len, 0, 0, 0, 0],
+            expect: 0,
+        })
+    }
+
+    /// `mprotect(addr, len, perms)` in the stub.
+    fn mprotect(&mut self, addr: u64, len: u64, perms: Perms) -> Result<(), TrapError> {
+        self.check_range(addr, len)?;
+        self.host_call(HostCall {
+            op: "mprotect",
+            nr: libc::SYS_mprotect,
+            args: [addr, len, perms.prot() as u64, 0, 0, 0],
+            expect: 0,
+        })
+    }
+
+    /// Refuses ranges outside the application range.
+    fn check_range(&self, addr: u64, len: u64) -> Result<(), TrapError> {
+        let ok = addr >= APP_BASE
+            && len > 0
+            && addr
+                .checked_add(len)
+                .is_some_and(|e| e <= APP_BASE + APP_LEN);
+        if ok {
+            Ok(())
+        } else {
+            Err(PlatformError::OutOfRange {
+                platform: self.platform(),
+                addr,
+                len,
+                range: crate::addr::Range::new(APP_BASE, APP_BASE + APP_LEN),
+            }
+            .into())
+        }
+    }
+}
+
+/// The sentry's side of a trapped stub.
+pub trait SyscallHandler {
+    /// Serves one trapped call; returns the value for RAX (`-errno` on
+    /// failure).
+    fn handle(&mut self, call: &TrappedCall, stub: &mut dyn StubOps) -> i64;
+    /// Serves a fault.
+    fn fault(&mut self, fault: &Fault, stub: &mut dyn StubOps) -> FaultResult;
+}

@@ -1,0 +1,52 @@
+//! What a trial measured: [`TrialReport`] and its per-call records.
+
+/// One iteration of the stub's loop, in TSC cycles (0 where not measured).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTimes {
+    /// mmap's raw result.
+    pub addr: i64,
+    /// Before the mmap instruction.
+    pub enter: u64,
+    /// After mmap returned.
+    pub returned: u64,
+    /// After the touch.
+    pub touched: u64,
+    /// After munmap.
+    pub unmapped: u64,
+    /// systrap: SIGSYS handler entry.
+    pub handler_entry: u64,
+    /// systrap: request posted.
+    pub posted: u64,
+    /// systrap: reply seen by the stub.
+    pub reply_seen: u64,
+    /// systrap: reply's host calls done.
+    pub host_done: u64,
+}
+
+/// One stop the sentry served, in TSC cycles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServedCall {
+    /// System call number, or -1 for a fault.
+    pub nr: i64,
+    /// The sentry saw the stop.
+    pub seen: u64,
+    /// The handler started.
+    pub handler_start: u64,
+    /// The handler returned (systrap: the reply is posted right after).
+    pub handler_end: u64,
+    /// ptrace: cycles spent injecting host calls inside the handler.
+    pub host_cycles: u64,
+    /// ptrace: the stub was resumed.
+    pub resumed: u64,
+}
+
+/// What a trial measured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrialReport {
+    /// The stub's iterations, in order.
+    pub calls: Vec<CallTimes>,
+    /// The stops the sentry served, in order.
+    pub served: Vec<ServedCall>,
+    /// The stub's loop, first iteration to last, in TSC cycles.
+    pub loop_cycles: u64,
+}
