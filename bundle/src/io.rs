@@ -25,8 +25,14 @@ pub enum BundleError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: bundle format version {found:?} is not readable by this sentryprof (reads {FORMAT_MAJOR}.x)")]
+    #[error("{path}: bundle format version {found} is not readable by this sentryprof (reads {FORMAT_MAJOR}.x)")]
     Version { path: PathBuf, found: String },
+    #[error("{path}: {field} names {rel:?}, which is outside the bundle (only relative paths inside it are read)")]
+    OutsideBundle {
+        path: PathBuf,
+        field: String,
+        rel: String,
+    },
     #[error(
         "{path}: output already exists and is not a sentryprof bundle; refusing to replace it"
     )]
@@ -192,10 +198,59 @@ impl LoadedBundle {
         self.dir.join(rel)
     }
 
-    /// Read a file of the bundle (relative path) as text.
+    /// Read a file of the bundle (relative path) as text. A path that leaves
+    /// the bundle (absolute, `..`, or a symbolic link pointing out of it) is
+    /// refused.
     pub fn read_text(&self, rel: &str) -> Result<String, BundleError> {
+        let outside = || BundleError::OutsideBundle {
+            path: self.dir.join(RUN_JSON),
+            field: "a file name".to_string(),
+            rel: rel.to_string(),
+        };
+        if !is_inside_rel(rel) {
+            return Err(outside());
+        }
         let p = self.path_of(rel);
+        if let (Ok(real), Ok(root)) = (fs::canonicalize(&p), fs::canonicalize(&self.dir)) {
+            if !real.starts_with(&root) {
+                return Err(outside());
+            }
+        }
         fs::read_to_string(&p).map_err(|e| BundleError::io(&p, e))
+    }
+}
+
+/// True when `rel` is a non-empty relative path made of plain names only
+/// (no root, no drive prefix, no `..`): joined to a directory it stays in it.
+pub fn is_inside_rel(rel: &str) -> bool {
+    use std::path::Component;
+    !rel.is_empty()
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+/// Every relative path `run.json` names must stay inside the bundle.
+fn check_paths_inside(run: &RunJson, json_path: &Path) -> Result<(), BundleError> {
+    let mut named: Vec<(String, &str)> = Vec::new();
+    if let Some(p) = &run.profile {
+        named.push(("profile.folded".to_string(), &p.folded));
+    }
+    for (i, pt) in run.points.iter().enumerate() {
+        if let Some(f) = &pt.folded {
+            named.push((format!("points[{i}].folded"), f));
+        }
+    }
+    for (i, f) in run.files.iter().enumerate() {
+        named.push((format!("files[{i}]"), f));
+    }
+    match named.into_iter().find(|(_, rel)| !is_inside_rel(rel)) {
+        Some((field, rel)) => Err(BundleError::OutsideBundle {
+            path: json_path.to_path_buf(),
+            field,
+            rel: rel.to_string(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -230,12 +285,7 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
             path: json_path.clone(),
             source: e,
         })?;
-    let found = version
-        .get("format_version")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    let major = found.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    let (found, major) = describe_version(version.get("format_version"));
     if major != Some(FORMAT_MAJOR) {
         return Err(BundleError::Version {
             path: json_path,
@@ -246,7 +296,38 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
         path: json_path.clone(),
         source: e,
     })?;
+    check_paths_inside(&run, &json_path)?;
     Ok(LoadedBundle { dir, run })
+}
+
+/// What a `format_version` field holds, as the error message shows it, and
+/// its major when it is a string `"M.m"`.
+fn describe_version(v: Option<&serde_json::Value>) -> (String, Option<u32>) {
+    match v {
+        None => ("(the format_version field is missing)".to_string(), None),
+        Some(serde_json::Value::String(s)) => (
+            format!("{s:?}"),
+            s.split('.').next().and_then(|m| m.parse::<u32>().ok()),
+        ),
+        Some(other) => (
+            format!(
+                "{other} (a JSON {}, expected a string like \"{FORMAT_MAJOR}.0\")",
+                json_kind(other)
+            ),
+            None,
+        ),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +373,53 @@ mod tests {
         fs::write(root.path().join(RUN_JSON), r#"{"format_version":"2.0"}"#).unwrap();
         let err = read_bundle(root.path()).unwrap_err().to_string();
         assert!(err.contains("run.json") && err.contains("2.0"), "{err}");
+    }
+
+    #[test]
+    fn numeric_or_missing_version_names_what_was_found() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join(RUN_JSON), r#"{"format_version":1}"#).unwrap();
+        let err = read_bundle(root.path()).unwrap_err().to_string();
+        assert!(err.contains("version 1 (a JSON number"), "{err}");
+        fs::write(root.path().join(RUN_JSON), r#"{"kind":"run"}"#).unwrap();
+        let err = read_bundle(root.path()).unwrap_err().to_string();
+        assert!(err.contains("format_version field is missing"), "{err}");
+        assert!(!err.contains("\"\""), "{err}");
+    }
+
+    #[test]
+    fn paths_read_from_a_bundle_stay_inside_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        fs::write(root.path().join("secret"), b"s 1\n").unwrap();
+        let mut run = RunJson::new(BundleKind::Run);
+        run.profile = Some(crate::schema::ProfileInfo {
+            event: "cycles".into(),
+            folded: "../../../../etc/passwd".into(),
+            ..Default::default()
+        });
+        let w = BundleWriter::create(&dir).unwrap();
+        w.finish(&run).unwrap();
+        let err = read_bundle(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("profile.folded") && err.contains("outside the bundle"),
+            "{err}"
+        );
+        run.profile = None;
+        run.files = vec!["/etc/passwd".into()];
+        fs::write(dir.join(RUN_JSON), serde_json::to_vec(&run).unwrap()).unwrap();
+        assert!(read_bundle(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("files[0]"));
+        // A symbolic link inside the bundle that points out of it.
+        run.files.clear();
+        fs::write(dir.join(RUN_JSON), serde_json::to_vec(&run).unwrap()).unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret"), dir.join("link.folded")).unwrap();
+        let b = read_bundle(&dir).unwrap();
+        let err = b.read_text("link.folded").unwrap_err().to_string();
+        assert!(err.contains("outside the bundle"), "{err}");
+        assert!(b.read_text("../secret").is_err());
     }
 
     #[test]
