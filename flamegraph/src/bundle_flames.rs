@@ -105,6 +105,28 @@ fn empty(b: &LoadedBundle, why: &str) -> RenderError {
     }
 }
 
+/// `--diff-search` naming a strategy no point of the bundle used.
+fn known_search(b: &LoadedBundle, before: &str, after: &str) -> Result<()> {
+    let have: std::collections::BTreeSet<&str> = b
+        .run
+        .points
+        .iter()
+        .filter_map(|p| p.search.as_deref())
+        .collect();
+    match [before, after].into_iter().find(|s| !have.contains(s)) {
+        Some(s) => Err(RenderError::InvalidOption(format!(
+            "--diff-search {before},{after}: {s:?} is not a search strategy of {} (it has: {})",
+            b.dir.join(RUN_JSON).display(),
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// " | blue: guest, orange: host kernel" for the kinds of frames present.
 fn colour_key(stacks: &FoldedStacks) -> String {
     let (mut guest, mut kernel) = (false, false);
@@ -271,6 +293,7 @@ pub fn bundle_flamegraphs(
             });
         }
         DiffMode::Searches { before, after } => {
+            known_search(b, before, after)?;
             let (sa, probes_a) = search_stacks(b, before, opts.probes)?;
             let (sb, probes_b) = search_stacks(b, after, opts.probes || probes_a)?;
             let (sa, probes) = if probes_b && !probes_a {

@@ -1,0 +1,70 @@
+//! The bad-input contract of issue 14, one test per numbered case: exit 2,
+//! one line naming the input and the problem, no panic, nothing written.
+//! docs/contract.md lists every case with its result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bundle::synthetic::{exp1_run, sampled_profile};
+use bundle::{BundleWriter, RunJson, STACKS_FOLDED};
+
+fn sentryprof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentryprof"))
+        .args(args)
+        .output()
+        .expect("running sentryprof")
+}
+
+fn sampled_bundle(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let mut run: RunJson = exp1_run();
+    let w = BundleWriter::create(&dir).unwrap();
+    let (f, info) = sampled_profile();
+    w.write_file(STACKS_FOLDED, f.to_text().as_bytes()).unwrap();
+    run.profile = Some(info);
+    w.finish(&run).unwrap();
+    dir
+}
+
+/// Exit 2, one line on stderr containing every `mention`, no panic.
+fn assert_bad(o: &Output, mentions: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    for m in mentions {
+        assert!(err.contains(m), "stderr {err:?} should name {m:?}");
+    }
+}
+
+fn svgs(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".svg"))
+        .collect()
+}
+
+#[test]
+fn case8_min_width_wider_than_the_graph_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = sampled_bundle(tmp.path(), "a");
+    let o = sentryprof(&["flamegraph", a.to_str().unwrap(), "--min-width", "5000"]);
+    assert_bad(&o, &["--min-width 5000", "1200"]);
+    assert!(svgs(&a).is_empty(), "{:?}", svgs(&a));
+}
+
+#[test]
+fn case9_diff_search_names_the_unknown_strategy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = sampled_bundle(tmp.path(), "a");
+    let o = sentryprof(&[
+        "flamegraph",
+        a.to_str().unwrap(),
+        "--diff-search",
+        "linear,foo",
+    ]);
+    assert_bad(&o, &["\"foo\" is not a search strategy", "linear, maxgap"]);
+    assert!(svgs(&a).is_empty(), "{:?}", svgs(&a));
+}
