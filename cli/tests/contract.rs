@@ -68,3 +68,38 @@ fn case9_diff_search_names_the_unknown_strategy() {
     assert_bad(&o, &["\"foo\" is not a search strategy", "linear, maxgap"]);
     assert!(svgs(&a).is_empty(), "{:?}", svgs(&a));
 }
+
+#[test]
+fn case12_sharing_of_an_empty_image_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = tmp.path().join("empty.img");
+    std::fs::write(&img, b"").unwrap();
+    let out = tmp.path().join("out");
+    let o = sentryprof(&[
+        "sharing",
+        "--image",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad(&o, &["empty.img", "empty"]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn case13_sharing_refuses_a_pid_given_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let me = std::process::id().to_string();
+    let o = sentryprof(&[
+        "sharing",
+        "--pid",
+        &me,
+        "--pid",
+        &me,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad(&o, &["--pid", &me, "twice"]);
+    assert!(!out.exists());
+}
