@@ -75,6 +75,23 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// Check, before any work, that a bundle may be written at `dir`: it does
+/// not exist, is an empty directory, or is an earlier bundle. Anything else
+/// (a file, a directory with other content) would be lost and is refused.
+pub fn check_out_dir(dir: &Path) -> Result<(), BundleError> {
+    if dir.exists() && !dir.join(RUN_JSON).is_file() {
+        let empty_dir = fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty_dir {
+            return Err(BundleError::WouldClobber {
+                path: dir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A bundle being written. Files go into a temporary directory beside the
 /// final path; [`finish`](Self::finish) writes `run.json` and renames the
 /// directory into place. Dropping it unfinished removes the temporary
@@ -90,16 +107,7 @@ impl BundleWriter {
     /// Start a bundle that will end up at `dir`. Fails if `dir` exists and is
     /// something other than an earlier bundle (it will not be replaced).
     pub fn create(dir: &Path) -> Result<Self, BundleError> {
-        if dir.exists() && !dir.join(RUN_JSON).is_file() {
-            let empty_dir = fs::read_dir(dir)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            if !empty_dir {
-                return Err(BundleError::WouldClobber {
-                    path: dir.to_path_buf(),
-                });
-            }
-        }
+        check_out_dir(dir)?;
         let parent = match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

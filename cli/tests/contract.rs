@@ -103,3 +103,26 @@ fn case13_sharing_refuses_a_pid_given_twice() {
     assert_bad(&o, &["--pid", &me, "twice"]);
     assert!(!out.exists());
 }
+
+#[test]
+fn case6_record_checks_out_before_running_the_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let precious = tmp.path().join("precious.txt");
+    std::fs::write(&precious, b"keep").unwrap();
+    let marker = tmp.path().join("ran");
+    let o = sentryprof(&[
+        "record",
+        "--out",
+        precious.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &format!("touch {}", marker.display()),
+    ]);
+    assert_bad(&o, &["precious.txt", "not a sentryprof bundle"]);
+    assert!(
+        !marker.exists(),
+        "the command ran although --out was unusable"
+    );
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep");
+}

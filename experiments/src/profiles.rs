@@ -82,6 +82,8 @@ impl RecordRequest {
                 hz: self.frequency_hz,
             });
         }
+        // Refuse an --out that would be thrown away only after the command ran.
+        bundle::check_out_dir(&self.out_dir())?;
         Ok(record(&RecordConfig {
             command: self.command.clone(),
             frequency_hz: self.frequency_hz,
