@@ -126,3 +126,61 @@ fn case6_record_checks_out_before_running_the_command() {
     );
     assert_eq!(std::fs::read(&precious).unwrap(), b"keep");
 }
+
+fn replay(dir: &Path, trace: &str) -> Output {
+    let t = dir.join("t.txt");
+    std::fs::write(&t, trace).unwrap();
+    sentryprof(&[
+        "run",
+        "--workload",
+        "replay",
+        "--trace",
+        t.to_str().unwrap(),
+        "--platform",
+        "inproc",
+        "--search",
+        "maxgap",
+        "--trials",
+        "1",
+        "--warmup-trials",
+        "0",
+        "--collect",
+        "probes",
+        "--quiet",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn case1_unknown_syscalls_are_counted_on_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = replay(
+        tmp.path(),
+        "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n\
+         frobnicate(0x1, 2) = 0\n",
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("1 matched the trace, 0 mismatched")
+            && out.contains("1 unknown syscall line(s) not replayed (frobnicate 1)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn case4_a_trace_whose_every_call_fails_exits_2_with_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = replay(
+        tmp.path(),
+        "mmap(NULL, 18446744073709547520, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n\
+         mmap(NULL, 70368744177664, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n\
+         brk(0xffffffffffffffff) = 0x1000\n",
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("mismatched (first: line 1 mmap"), "{out}");
+    assert_bad(&o, &["t.txt", "every one of the 3 replayed call(s) failed"]);
+    // The bundle with the counts is whole.
+    assert!(tmp.path().join("out").join("run.json").is_file());
+}

@@ -49,6 +49,7 @@ pub mod plan;
 pub mod platforms;
 pub mod profiles;
 pub mod progress;
+pub mod replay_summary;
 pub mod session;
 pub mod sharing;
 pub mod summary;

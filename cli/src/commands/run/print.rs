@@ -56,6 +56,9 @@ impl Observer for Printer {
         self.progress.point_end("done");
         println!("{label}: {}", table::latency_line(point));
         print!("{}", table::cycle_table(point));
+        if let Some(line) = experiments::replay_summary::replay_line(point) {
+            println!("{label}: {line}");
+        }
     }
 
     fn point_failed(&mut self, _index: usize, label: &str, error: &str) {
