@@ -184,3 +184,14 @@ fn case4_a_trace_whose_every_call_fails_exits_2_with_counts() {
     // The bundle with the counts is whole.
     assert!(tmp.path().join("out").join("run.json").is_file());
 }
+
+#[test]
+fn case3_an_overflowing_mmap_offset_names_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = replay(
+        tmp.path(),
+        "brk(NULL) = 0x555555559000\n\
+         mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, 3, 0xfffffffffffff000) = 0x7f0000000000\n",
+    );
+    assert_bad(&o, &["t.txt:2: EOVERFLOW", "offset + length"]);
+}
