@@ -23,9 +23,14 @@ fn counts_map(v: &Value, key: &str) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
+/// "name count, ..." with names cut to 40 characters (a trace may name a
+/// syscall with megabytes).
 fn listed(m: &BTreeMap<String, u64>) -> String {
     m.iter()
-        .map(|(k, n)| format!("{k} {n}"))
+        .map(|(k, n)| match k.char_indices().nth(40) {
+            Some((at, _)) => format!("{}… {n}", &k[..at]),
+            None => format!("{k} {n}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
