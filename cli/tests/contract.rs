@@ -195,3 +195,16 @@ fn case3_an_overflowing_mmap_offset_names_file_and_line() {
     );
     assert_bad(&o, &["t.txt:2: EOVERFLOW", "offset + length"]);
 }
+
+#[test]
+fn case18_flag_errors_are_one_line_naming_the_flag() {
+    assert_bad(
+        &sentryprof(&["run", "--size", "-4096"]),
+        &["--size", "-4096"],
+    );
+    assert_bad(&sentryprof(&["run", "--trials", "x"]), &["--trials", "'x'"]);
+    assert_bad(&sentryprof(&["run", "--bogus"]), &["--bogus"]);
+    assert_bad(&sentryprof(&["flamegraph"]), &["<BUNDLE>"]);
+    let help = sentryprof(&["run", "--help"]);
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--size"));
+}

@@ -54,6 +54,7 @@ pub mod session;
 pub mod sharing;
 pub mod summary;
 pub mod units;
+pub mod usage;
 
 pub use error::{PlanError, RunError};
 pub use observer::Observer;

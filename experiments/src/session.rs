@@ -129,7 +129,8 @@ impl Session {
     /// Measure every point, then write the bundle; returns its directory.
     ///
     /// Errors: interrupted, no point measured, or the bundle could not be
-    /// written; the staging directory is removed then.
+    /// written; the staging directory is removed then. A replay of which
+    /// every call failed is an error too, after its bundle is written.
     pub fn execute(mut self, observer: &mut dyn Observer) -> Result<PathBuf, RunError> {
         self.measure_all(observer)?;
         if self.run.points.is_empty() {
@@ -149,7 +150,10 @@ impl Session {
         self.render_into_staging(observer)?;
         let dir = self.writer.finish(&self.run)?;
         observer.bundle_written(&dir, &self.run, self.started.elapsed());
-        Ok(dir)
+        match crate::replay_summary::all_replays_failed(&self.run) {
+            Some(e) => Err(RunError::ReplayFailed(e)),
+            None => Ok(dir),
+        }
     }
 
     /// Every point in run order: specs × platform choices.

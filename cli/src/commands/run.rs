@@ -130,14 +130,10 @@ pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
         None
     };
     let feed = live::LiveFeed::new(view.as_ref(), session.plan());
-    let dir = session.execute(&mut (printer, feed))?;
+    session.execute(&mut (printer, feed))?;
     if let Some(view) = view {
         view.finish()
             .map_err(|e| CliError::Environment(format!("--tui: {e}")))?;
     }
-    // A trace of which no call could be replayed is bad input (exit 2).
-    match experiments::replay_summary::all_replays_failed(&bundle::read_bundle(&dir)?.run) {
-        Some(e) => Err(CliError::BadInput(e)),
-        None => Ok(Outcome::Success),
-    }
+    Ok(Outcome::Success)
 }
