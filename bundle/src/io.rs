@@ -118,10 +118,11 @@ impl BundleWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".to_string());
         let tmp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        // Errors name the output asked for, not the hidden staging path.
         if tmp_dir.exists() {
-            fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+            fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
         }
-        fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+        fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
         Ok(BundleWriter {
             final_dir: dir.to_path_buf(),
             tmp_dir,
@@ -142,17 +143,18 @@ impl BundleWriter {
     /// Write a file (relative path) into the bundle being built.
     pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let path = self.tmp_dir.join(rel);
+        let shown = self.final_dir.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| BundleError::io(parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| BundleError::io(&shown, e))?;
         }
-        fs::write(&path, bytes).map_err(|e| BundleError::io(&path, e))
+        fs::write(&path, bytes).map_err(|e| BundleError::io(&shown, e))
     }
 
     /// Write `run.json` and move the bundle into place, replacing an earlier
     /// bundle at the same path only now that the new one is complete.
     pub fn finish(mut self, run: &RunJson) -> Result<PathBuf, BundleError> {
         let json = serde_json::to_vec_pretty(run).map_err(|e| BundleError::Corrupt {
-            path: self.tmp_dir.join(RUN_JSON),
+            path: self.final_dir.join(RUN_JSON),
             source: e,
         })?;
         self.write_file(RUN_JSON, &json)?;
@@ -196,13 +198,32 @@ impl Drop for BundleWriter {
 /// A bundle read from disk.
 #[derive(Debug, Clone)]
 pub struct LoadedBundle {
+    /// The bundle's directory, as messages and rendered files name it.
     pub dir: PathBuf,
     pub run: RunJson,
+    /// Where its files are while it is still being written (the staging
+    /// directory of a [`BundleWriter`]); None for a bundle in place.
+    pub staging: Option<PathBuf>,
 }
 
 impl LoadedBundle {
-    /// Path of a file of the bundle given relative to it.
+    /// A bundle being written to `dir` whose files are still in `staging`:
+    /// read from there, named as `dir` in messages and rendered files.
+    pub fn staged(dir: &Path, staging: &Path, run: RunJson) -> Self {
+        LoadedBundle {
+            dir: dir.to_path_buf(),
+            run,
+            staging: Some(staging.to_path_buf()),
+        }
+    }
+
+    /// Path to read a file of the bundle given relative to it.
     pub fn path_of(&self, rel: &str) -> PathBuf {
+        self.staging.as_ref().unwrap_or(&self.dir).join(rel)
+    }
+
+    /// Path of a file of the bundle as messages name it (under [`Self::dir`]).
+    pub fn shown_path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
@@ -219,12 +240,13 @@ impl LoadedBundle {
             return Err(outside());
         }
         let p = self.path_of(rel);
-        if let (Ok(real), Ok(root)) = (fs::canonicalize(&p), fs::canonicalize(&self.dir)) {
+        let root = self.staging.as_ref().unwrap_or(&self.dir);
+        if let (Ok(real), Ok(root)) = (fs::canonicalize(&p), fs::canonicalize(root)) {
             if !real.starts_with(&root) {
                 return Err(outside());
             }
         }
-        fs::read_to_string(&p).map_err(|e| BundleError::io(&p, e))
+        fs::read_to_string(&p).map_err(|e| BundleError::io(&self.shown_path(rel), e))
     }
 }
 
@@ -305,7 +327,11 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
         source: e,
     })?;
     check_paths_inside(&run, &json_path)?;
-    Ok(LoadedBundle { dir, run })
+    Ok(LoadedBundle {
+        dir,
+        run,
+        staging: None,
+    })
 }
 
 /// What a `format_version` field holds, as the error message shows it, and
@@ -428,6 +454,30 @@ mod tests {
         let err = b.read_text("link.folded").unwrap_err().to_string();
         assert!(err.contains("outside the bundle"), "{err}");
         assert!(b.read_text("../secret").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_output_not_its_staging_path() {
+        let err = BundleWriter::create(Path::new("/proc/sentryprof-x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/proc/sentryprof-x:"), "{err}");
+        assert!(!err.contains(".tmp-"), "{err}");
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let w = BundleWriter::create(&dir).unwrap();
+        fs::write(w.staging_dir().join("sub"), b"a file").unwrap();
+        let err = w.write_file("sub/x.svg", b"").unwrap_err().to_string();
+        assert!(
+            err.contains(&*dir.join("sub/x.svg").to_string_lossy()),
+            "{err}"
+        );
+        let staged = LoadedBundle::staged(&dir, w.staging_dir(), RunJson::new(BundleKind::Run));
+        let err = staged.read_text("missing.folded").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&*dir.join("missing.folded").to_string_lossy()),
+            "{err}"
+        );
     }
 
     #[test]

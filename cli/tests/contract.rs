@@ -208,3 +208,26 @@ fn case18_flag_errors_are_one_line_naming_the_flag() {
     let help = sentryprof(&["run", "--help"]);
     assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--size"));
 }
+
+#[test]
+fn case15_errors_and_reports_name_the_final_path() {
+    let o = sentryprof(&["record", "--out", "/proc/sentryprof-x", "--", "true"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains(".tmp-"), "{err}");
+    let tmp = tempfile::tempdir().unwrap();
+    let o = replay(
+        tmp.path(),
+        "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = tmp.path().join("out");
+    for f in ["report.txt", "report.html"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(!text.contains(".tmp-"), "{f} names the staging directory");
+        assert!(
+            text.contains(&*out.to_string_lossy()),
+            "{f} names {}",
+            out.display()
+        );
+    }
+}

@@ -312,10 +312,11 @@ impl Session {
     /// appears with its SVGs or not at all. A part that cannot be drawn is
     /// a note in `run.json`, not a lost run.
     fn render_into_staging(&mut self, observer: &mut dyn Observer) -> Result<(), RunError> {
-        let staged = LoadedBundle {
-            dir: self.writer.staging_dir().to_path_buf(),
-            run: self.run.clone(),
-        };
+        let staged = LoadedBundle::staged(
+            self.writer.final_dir(),
+            self.writer.staging_dir(),
+            self.run.clone(),
+        );
         match flamegraph::default_outputs::default_outputs(&staged) {
             Ok(out) => {
                 for f in &out.files {
