@@ -101,6 +101,41 @@ pub struct BundleWriter {
     final_dir: PathBuf,
     tmp_dir: PathBuf,
     finished: bool,
+    stale_removed: Vec<PathBuf>,
+}
+
+/// Remove the staging directories (`.NAME.tmp-PID`, `.NAME.old-PID`) that
+/// earlier writers of `NAME` in `parent` left when they were killed: those
+/// whose process is gone. Returns what was removed.
+fn remove_stale_staging(parent: &Path, name: &str) -> Vec<PathBuf> {
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let (tmp, old) = (format!(".{name}.tmp-"), format!(".{name}.old-"));
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        let pid = file_name
+            .strip_prefix(&tmp)
+            .or_else(|| file_name.strip_prefix(&old))
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid == own || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = e.path();
+        let gone = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 impl BundleWriter {
@@ -118,6 +153,7 @@ impl BundleWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".to_string());
         let tmp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        let stale_removed = remove_stale_staging(&parent, &name);
         // Errors name the output asked for, not the hidden staging path.
         if tmp_dir.exists() {
             fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
@@ -127,7 +163,29 @@ impl BundleWriter {
             final_dir: dir.to_path_buf(),
             tmp_dir,
             finished: false,
+            stale_removed,
         })
+    }
+
+    /// One line saying which staging directories of killed earlier writers
+    /// [`create`](Self::create) removed, if any.
+    pub fn stale_note(&self) -> Option<String> {
+        let first = self.stale_removed.first()?;
+        Some(format!(
+            "removed {} staging director{} left by a killed earlier run ({}{})",
+            self.stale_removed.len(),
+            if self.stale_removed.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            first.display(),
+            if self.stale_removed.len() > 1 {
+                ", ..."
+            } else {
+                ""
+            }
+        ))
     }
 
     /// Where the bundle will be once finished.
@@ -478,6 +536,34 @@ mod tests {
             err.starts_with(&*dir.join("missing.folded").to_string_lossy()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn stale_staging_of_dead_processes_is_removed_with_a_note() {
+        let root = tempfile::tempdir().unwrap();
+        // A process that has exited: its pid is free (until reused).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = root.path().join(format!(".b.tmp-{dead}"));
+        fs::create_dir(&stale).unwrap();
+        fs::write(stale.join("stacks.folded"), b"x 1\n").unwrap();
+        // One of a live process (this one's parent) stays.
+        let live = root
+            .path()
+            .join(format!(".b.tmp-{}", std::os::unix::process::parent_id()));
+        fs::create_dir(&live).unwrap();
+        let w = BundleWriter::create(&root.path().join("b")).unwrap();
+        assert!(!stale.exists() && live.exists());
+        let note = w.stale_note().unwrap();
+        assert!(
+            note.contains("removed 1 staging directory")
+                && note.contains(&format!(".b.tmp-{dead}")),
+            "{note}"
+        );
+        drop(w);
+        let w = BundleWriter::create(&root.path().join("b")).unwrap();
+        assert!(w.stale_note().is_none());
     }
 
     #[test]

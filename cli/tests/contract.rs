@@ -231,3 +231,22 @@ fn case15_errors_and_reports_name_the_final_path() {
         );
     }
 }
+
+#[test]
+fn case11_stale_staging_of_a_killed_run_is_removed_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = tmp.path().join(format!(".out.tmp-{dead}"));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("run.json"), b"{}").unwrap();
+    let o = replay(
+        tmp.path(),
+        "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!stale.exists(), "stale staging directory left");
+    assert!(err.contains("removed 1 staging directory"), "{err}");
+}

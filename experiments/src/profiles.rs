@@ -108,6 +108,7 @@ impl RecordRequest {
         run.tsc_hz = caps.tsc_hz.unwrap_or(0);
         run.capabilities = caps;
         run.notes = rec.notes.clone();
+        run.notes.extend(writer.stale_note());
         if !rec.status.success() {
             run.notes
                 .push(format!("the command ended with {}", rec.status));
@@ -132,6 +133,7 @@ pub fn import_perf_script(
     run.command = std::env::args().collect();
     run.created_unix = now_unix();
     run.workload.name = "import".to_string();
+    run.notes.extend(writer.stale_note());
     run.workload.params = serde_json::json!({
         "format": "perf-script",
         "source": file.display().to_string(),

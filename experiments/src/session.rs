@@ -73,6 +73,9 @@ impl Session {
             runners: Vec::new(),
             last_inproc: None,
         };
+        if let Some(n) = session.writer.stale_note() {
+            session.note(n, observer);
+        }
         session.start_collector(observer);
         session.make_runners(observer);
         Ok(session)
