@@ -79,6 +79,11 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
 /// not exist, is an empty directory, or is an earlier bundle. Anything else
 /// (a file, a directory with other content) would be lost and is refused.
 pub fn check_out_dir(dir: &Path) -> Result<(), BundleError> {
+    // An earlier bundle is kept as NAME.old: that path must be free for it.
+    let old = old_path(dir);
+    if dir.join(RUN_JSON).is_file() && old.exists() && !old.join(RUN_JSON).is_file() {
+        return Err(BundleError::WouldClobber { path: old });
+    }
     if dir.exists() && !dir.join(RUN_JSON).is_file() {
         let empty_dir = fs::read_dir(dir)
             .map(|mut d| d.next().is_none())
@@ -90,6 +95,17 @@ pub fn check_out_dir(dir: &Path) -> Result<(), BundleError> {
         }
     }
     Ok(())
+}
+
+/// Where the earlier bundle at `dir` is kept when a new one replaces it:
+/// `NAME.old` beside it (as perf keeps `perf.data.old`).
+pub fn old_path(dir: &Path) -> PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "bundle".into());
+    name.push(".old");
+    dir.with_file_name(name)
 }
 
 /// A bundle being written. Files go into a temporary directory beside the
@@ -167,6 +183,18 @@ impl BundleWriter {
         })
     }
 
+    /// One line saying that the output holds an earlier bundle and where
+    /// it will be kept, if it does.
+    pub fn replace_note(&self) -> Option<String> {
+        self.final_dir.join(RUN_JSON).is_file().then(|| {
+            format!(
+                "{} holds an earlier bundle: it is kept as {} once this one is complete",
+                self.final_dir.display(),
+                old_path(&self.final_dir).display()
+            )
+        })
+    }
+
     /// One line saying which staging directories of killed earlier writers
     /// [`create`](Self::create) removed, if any.
     pub fn stale_note(&self) -> Option<String> {
@@ -209,7 +237,8 @@ impl BundleWriter {
     }
 
     /// Write `run.json` and move the bundle into place, replacing an earlier
-    /// bundle at the same path only now that the new one is complete.
+    /// bundle at the same path only now that the new one is complete; the
+    /// earlier one is kept as `NAME.old` ([`old_path`]).
     pub fn finish(mut self, run: &RunJson) -> Result<PathBuf, BundleError> {
         let json = serde_json::to_vec_pretty(run).map_err(|e| BundleError::Corrupt {
             path: self.final_dir.join(RUN_JSON),
@@ -238,7 +267,14 @@ impl BundleWriter {
             return Err(BundleError::io(&self.final_dir, e));
         }
         if let Some(old) = old {
-            let _ = fs::remove_dir_all(old);
+            // Keep the earlier bundle as NAME.old, replacing an older one.
+            let kept = old_path(&self.final_dir);
+            if kept.join(RUN_JSON).is_file() {
+                let _ = fs::remove_dir_all(&kept);
+            }
+            if fs::rename(&old, &kept).is_err() {
+                let _ = fs::remove_dir_all(old);
+            }
         }
         self.finished = true;
         Ok(self.final_dir.clone())
@@ -564,6 +600,36 @@ mod tests {
         drop(w);
         let w = BundleWriter::create(&root.path().join("b")).unwrap();
         assert!(w.stale_note().is_none());
+    }
+
+    #[test]
+    fn a_replaced_bundle_is_kept_as_old() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let write = |body: &[u8]| {
+            let w = BundleWriter::create(&dir).unwrap();
+            w.write_file("stacks.folded", body).unwrap();
+            w.finish(&RunJson::new(BundleKind::Run)).unwrap();
+        };
+        write(b"first 1\n");
+        assert!(BundleWriter::create(&dir).unwrap().replace_note().is_some());
+        write(b"second 1\n");
+        let old = root.path().join("b.old");
+        assert_eq!(fs::read(old.join("stacks.folded")).unwrap(), b"first 1\n");
+        write(b"third 1\n");
+        assert_eq!(fs::read(old.join("stacks.folded")).unwrap(), b"second 1\n");
+        assert_eq!(
+            fs::read_dir(root.path()).unwrap().count(),
+            2,
+            "b and b.old only"
+        );
+        // A b.old that is not a bundle is not replaced: refused up front.
+        fs::remove_dir_all(&old).unwrap();
+        fs::write(&old, b"precious").unwrap();
+        assert!(matches!(
+            BundleWriter::create(&dir),
+            Err(BundleError::WouldClobber { .. })
+        ));
     }
 
     #[test]

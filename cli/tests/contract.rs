@@ -250,3 +250,17 @@ fn case11_stale_staging_of_a_killed_run_is_removed_with_a_note() {
     assert!(!stale.exists(), "stale staging directory left");
     assert!(err.contains("removed 1 staging directory"), "{err}");
 }
+
+#[test]
+fn case14_out_on_an_existing_bundle_keeps_it_as_old() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000000000\n";
+    assert!(replay(tmp.path(), trace).status.success());
+    let first = std::fs::read(tmp.path().join("out/run.json")).unwrap();
+    let o = replay(tmp.path(), trace);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("it is kept as") && err.contains("out.old"), "{err}");
+    assert_eq!(std::fs::read(tmp.path().join("out.old/run.json")).unwrap(), first);
+    assert!(tmp.path().join("out/run.json").is_file());
+}

@@ -109,6 +109,7 @@ impl RecordRequest {
         run.capabilities = caps;
         run.notes = rec.notes.clone();
         run.notes.extend(writer.stale_note());
+        run.notes.extend(writer.replace_note());
         if !rec.status.success() {
             run.notes
                 .push(format!("the command ended with {}", rec.status));
@@ -134,6 +135,7 @@ pub fn import_perf_script(
     run.created_unix = now_unix();
     run.workload.name = "import".to_string();
     run.notes.extend(writer.stale_note());
+    run.notes.extend(writer.replace_note());
     run.workload.params = serde_json::json!({
         "format": "perf-script",
         "source": file.display().to_string(),

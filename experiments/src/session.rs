@@ -73,7 +73,8 @@ impl Session {
             runners: Vec::new(),
             last_inproc: None,
         };
-        if let Some(n) = session.writer.stale_note() {
+        let notes = [session.writer.stale_note(), session.writer.replace_note()];
+        for n in notes.into_iter().flatten() {
             session.note(n, observer);
         }
         session.start_collector(observer);
