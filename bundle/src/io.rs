@@ -75,6 +75,83 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// Write several files all or nothing: every one goes to a temporary file
+/// beside its final path first (written and synced); only when all are
+/// written are they renamed into place. A failure while writing (a full
+/// disk) removes the temporary files and leaves every final path as it was.
+pub fn write_files_atomic(files: &[(PathBuf, &[u8])]) -> Result<(), BundleError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let result = (|| {
+        for (path, bytes) in files {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                name.unwrap_or_else(|| "out".into()),
+                std::process::id()
+            ));
+            staged.push((tmp.clone(), path));
+            let write = || -> std::io::Result<()> {
+                let mut f = fs::File::create(&tmp)?;
+                f.write_all(bytes)?;
+                f.sync_all()
+            };
+            write().map_err(|e| BundleError::io(path, e))?;
+        }
+        Ok(())
+    })()
+    .and_then(|()| rename_all(&staged));
+    for (tmp, _) in &staged {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
+/// Rename every temporary file onto its final path; on a failure, put back
+/// what the earlier renames replaced (or removed what they created).
+fn rename_all(staged: &[(PathBuf, &Path)]) -> Result<(), BundleError> {
+    // (final path, where its earlier file was moved to, if it had one)
+    let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::new();
+    let mut result = Ok(());
+    for (tmp, path) in staged {
+        let had_file = fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+        let bak = had_file.then(|| tmp.with_extension("bak"));
+        if let Some(b) = &bak {
+            if let Err(e) = fs::rename(path, b) {
+                result = Err(BundleError::io(path, e));
+                break;
+            }
+        }
+        if let Err(e) = fs::rename(tmp, path) {
+            if let Some(b) = &bak {
+                let _ = fs::rename(b, path);
+            }
+            result = Err(BundleError::io(path, e));
+            break;
+        }
+        done.push((path, bak));
+    }
+    for (path, bak) in done.into_iter().rev() {
+        match (&result, bak) {
+            (Ok(()), Some(b)) => {
+                let _ = fs::remove_file(b);
+            }
+            (Ok(()), None) => {}
+            (Err(_), Some(b)) => {
+                let _ = fs::rename(b, path);
+            }
+            (Err(_), None) => {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+    result
+}
+
 /// Check, before any work, that a bundle may be written at `dir`: it does
 /// not exist, is an empty directory, or is an earlier bundle. Anything else
 /// (a file, a directory with other content) would be lost and is refused.
@@ -630,6 +707,38 @@ mod tests {
             BundleWriter::create(&dir),
             Err(BundleError::WouldClobber { .. })
         ));
+    }
+
+    #[test]
+    fn a_set_of_files_is_written_all_or_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let a = root.path().join("report.txt");
+        fs::write(&a, b"old").unwrap();
+        // The second file cannot be written (its directory is a file).
+        fs::write(root.path().join("blocked"), b"").unwrap();
+        let files: Vec<(PathBuf, &[u8])> = vec![
+            (a.clone(), b"new"),
+            (root.path().join("blocked/x.csv"), b"x"),
+        ];
+        let err = write_files_atomic(&files).unwrap_err().to_string();
+        assert!(err.contains("blocked"), "{err}");
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        // A final path taken by a directory fails at the renames: the
+        // earlier renamed file is put back.
+        fs::create_dir(root.path().join("dir.csv")).unwrap();
+        let files2: Vec<(PathBuf, &[u8])> =
+            vec![(a.clone(), b"new"), (root.path().join("dir.csv"), b"x")];
+        assert!(write_files_atomic(&files2).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 3);
+        write_files_atomic(&files[..1]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new");
     }
 
     #[test]

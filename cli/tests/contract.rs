@@ -260,7 +260,43 @@ fn case14_out_on_an_existing_bundle_keeps_it_as_old() {
     let o = replay(tmp.path(), trace);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("it is kept as") && err.contains("out.old"), "{err}");
-    assert_eq!(std::fs::read(tmp.path().join("out.old/run.json")).unwrap(), first);
+    assert!(
+        err.contains("it is kept as") && err.contains("out.old"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("out.old/run.json")).unwrap(),
+        first
+    );
     assert!(tmp.path().join("out/run.json").is_file());
+}
+
+#[test]
+fn case10_report_files_appear_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = sampled_bundle(tmp.path(), "a");
+    let out = tmp.path().join("rep");
+    std::fs::create_dir(&out).unwrap();
+    // One of the files of the set cannot be written: a directory sits where
+    // functions.csv goes (a full disk fails the same way, on some file).
+    std::fs::create_dir(out.join("functions.csv")).unwrap();
+    let o = sentryprof(&[
+        "report",
+        a.to_str().unwrap(),
+        "--format",
+        "text,csv,md",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad(&o, &["functions.csv"]);
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["functions.csv".to_string()],
+        "half-written report"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bundle::folded::FoldedStacks;
 use bundle::{
-    write_file_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
+    write_files_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
 };
 
 use crate::error::{RenderError, Result};
@@ -334,14 +334,14 @@ pub fn bundle_flamegraphs(
     Ok(files)
 }
 
-/// Write rendered files into `dir`, each atomically (a temporary file and a
-/// rename: never a zero-byte or partial file).
+/// Write rendered files into `dir`, all or nothing: temporary files first,
+/// renamed into place only once every one is written (never a zero-byte or
+/// partial file, nor some files of a set without the others).
 pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    for f in files {
-        let path = dir.join(&f.name);
-        write_file_atomic(&path, &f.bytes)?;
-        out.push(path);
-    }
-    Ok(out)
+    let set: Vec<(std::path::PathBuf, &[u8])> = files
+        .iter()
+        .map(|f| (dir.join(&f.name), f.bytes.as_slice()))
+        .collect();
+    write_files_atomic(&set)?;
+    Ok(set.into_iter().map(|(p, _)| p).collect())
 }
