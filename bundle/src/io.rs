@@ -52,27 +52,7 @@ impl BundleError {
 /// a rename, so `path` is either its old content or the whole new content,
 /// never empty or partial.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".to_string());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(BundleError::io(path, e));
-    }
-    Ok(())
+    write_files_atomic(&[(path.to_path_buf(), bytes)])
 }
 
 /// Write several files all or nothing: every one goes to a temporary file
