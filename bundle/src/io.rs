@@ -25,8 +25,14 @@ pub enum BundleError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: bundle format version {found:?} is not readable by this sentryprof (reads {FORMAT_MAJOR}.x)")]
+    #[error("{path}: bundle format version {found} is not readable by this sentryprof (reads {FORMAT_MAJOR}.x)")]
     Version { path: PathBuf, found: String },
+    #[error("{path}: {field} names {rel:?}, which is outside the bundle (only relative paths inside it are read)")]
+    OutsideBundle {
+        path: PathBuf,
+        field: String,
+        rel: String,
+    },
     #[error(
         "{path}: output already exists and is not a sentryprof bundle; refusing to replace it"
     )]
@@ -46,27 +52,117 @@ impl BundleError {
 /// a rename, so `path` is either its old content or the whole new content,
 /// never empty or partial.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".to_string());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    write_files_atomic(&[(path.to_path_buf(), bytes)])
+}
+
+/// Write several files all or nothing: every one goes to a temporary file
+/// beside its final path first (written and synced); only when all are
+/// written are they renamed into place. A failure while writing (a full
+/// disk) removes the temporary files and leaves every final path as it was.
+pub fn write_files_atomic(files: &[(PathBuf, &[u8])]) -> Result<(), BundleError> {
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(BundleError::io(path, e));
+        for (path, bytes) in files {
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            fs::create_dir_all(&dir).map_err(|e| BundleError::io(&dir, e))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}",
+                name.unwrap_or_else(|| "out".into()),
+                std::process::id()
+            ));
+            staged.push((tmp.clone(), path));
+            let write = || -> std::io::Result<()> {
+                let mut f = fs::File::create(&tmp)?;
+                f.write_all(bytes)?;
+                f.sync_all()
+            };
+            write().map_err(|e| BundleError::io(path, e))?;
+        }
+        Ok(())
+    })()
+    .and_then(|()| rename_all(&staged));
+    for (tmp, _) in &staged {
+        let _ = fs::remove_file(tmp);
+    }
+    result
+}
+
+/// Rename every temporary file onto its final path; on a failure, put back
+/// what the earlier renames replaced (or removed what they created).
+fn rename_all(staged: &[(PathBuf, &Path)]) -> Result<(), BundleError> {
+    // (final path, where its earlier file was moved to, if it had one)
+    let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::new();
+    let mut result = Ok(());
+    for (tmp, path) in staged {
+        let had_file = fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+        let bak = had_file.then(|| tmp.with_extension("bak"));
+        if let Some(b) = &bak {
+            if let Err(e) = fs::rename(path, b) {
+                result = Err(BundleError::io(path, e));
+                break;
+            }
+        }
+        if let Err(e) = fs::rename(tmp, path) {
+            if let Some(b) = &bak {
+                let _ = fs::rename(b, path);
+            }
+            result = Err(BundleError::io(path, e));
+            break;
+        }
+        done.push((path, bak));
+    }
+    for (path, bak) in done.into_iter().rev() {
+        match (&result, bak) {
+            (Ok(()), Some(b)) => {
+                let _ = fs::remove_file(b);
+            }
+            (Ok(()), None) => {}
+            (Err(_), Some(b)) => {
+                let _ = fs::rename(b, path);
+            }
+            (Err(_), None) => {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+    result
+}
+
+/// Check, before any work, that a bundle may be written at `dir`: it does
+/// not exist, is an empty directory, or is an earlier bundle. Anything else
+/// (a file, a directory with other content) would be lost and is refused.
+pub fn check_out_dir(dir: &Path) -> Result<(), BundleError> {
+    // An earlier bundle is kept as NAME.old: that path must be free for it.
+    let old = old_path(dir);
+    if dir.join(RUN_JSON).is_file() && old.exists() && !old.join(RUN_JSON).is_file() {
+        return Err(BundleError::WouldClobber { path: old });
+    }
+    if dir.exists() && !dir.join(RUN_JSON).is_file() {
+        let empty_dir = fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty_dir {
+            return Err(BundleError::WouldClobber {
+                path: dir.to_path_buf(),
+            });
+        }
     }
     Ok(())
+}
+
+/// Where the earlier bundle at `dir` is kept when a new one replaces it:
+/// `NAME.old` beside it (as perf keeps `perf.data.old`).
+pub fn old_path(dir: &Path) -> PathBuf {
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "bundle".into());
+    name.push(".old");
+    dir.with_file_name(name)
 }
 
 /// A bundle being written. Files go into a temporary directory beside the
@@ -78,22 +174,48 @@ pub struct BundleWriter {
     final_dir: PathBuf,
     tmp_dir: PathBuf,
     finished: bool,
+    stale_removed: Vec<PathBuf>,
+}
+
+/// Remove the staging directories (`.NAME.tmp-PID`, `.NAME.old-PID`) that
+/// earlier writers of `NAME` in `parent` left when they were killed: those
+/// whose process is gone. Returns what was removed.
+fn remove_stale_staging(parent: &Path, name: &str) -> Vec<PathBuf> {
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let (tmp, old) = (format!(".{name}.tmp-"), format!(".{name}.old-"));
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        let pid = file_name
+            .strip_prefix(&tmp)
+            .or_else(|| file_name.strip_prefix(&old))
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid == own || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = e.path();
+        let gone = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 impl BundleWriter {
     /// Start a bundle that will end up at `dir`. Fails if `dir` exists and is
     /// something other than an earlier bundle (it will not be replaced).
     pub fn create(dir: &Path) -> Result<Self, BundleError> {
-        if dir.exists() && !dir.join(RUN_JSON).is_file() {
-            let empty_dir = fs::read_dir(dir)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            if !empty_dir {
-                return Err(BundleError::WouldClobber {
-                    path: dir.to_path_buf(),
-                });
-            }
-        }
+        check_out_dir(dir)?;
         let parent = match dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -104,15 +226,51 @@ impl BundleWriter {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".to_string());
         let tmp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        let stale_removed = remove_stale_staging(&parent, &name);
+        // Errors name the output asked for, not the hidden staging path.
         if tmp_dir.exists() {
-            fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+            fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
         }
-        fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(&tmp_dir, e))?;
+        fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
         Ok(BundleWriter {
             final_dir: dir.to_path_buf(),
             tmp_dir,
             finished: false,
+            stale_removed,
         })
+    }
+
+    /// One line saying that the output holds an earlier bundle and where
+    /// it will be kept, if it does.
+    pub fn replace_note(&self) -> Option<String> {
+        self.final_dir.join(RUN_JSON).is_file().then(|| {
+            format!(
+                "{} holds an earlier bundle: it is kept as {} once this one is complete",
+                self.final_dir.display(),
+                old_path(&self.final_dir).display()
+            )
+        })
+    }
+
+    /// One line saying which staging directories of killed earlier writers
+    /// [`create`](Self::create) removed, if any.
+    pub fn stale_note(&self) -> Option<String> {
+        let first = self.stale_removed.first()?;
+        Some(format!(
+            "removed {} staging director{} left by a killed earlier run ({}{})",
+            self.stale_removed.len(),
+            if self.stale_removed.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            first.display(),
+            if self.stale_removed.len() > 1 {
+                ", ..."
+            } else {
+                ""
+            }
+        ))
     }
 
     /// Where the bundle will be once finished.
@@ -128,17 +286,19 @@ impl BundleWriter {
     /// Write a file (relative path) into the bundle being built.
     pub fn write_file(&self, rel: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let path = self.tmp_dir.join(rel);
+        let shown = self.final_dir.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| BundleError::io(parent, e))?;
+            fs::create_dir_all(parent).map_err(|e| BundleError::io(&shown, e))?;
         }
-        fs::write(&path, bytes).map_err(|e| BundleError::io(&path, e))
+        fs::write(&path, bytes).map_err(|e| BundleError::io(&shown, e))
     }
 
     /// Write `run.json` and move the bundle into place, replacing an earlier
-    /// bundle at the same path only now that the new one is complete.
+    /// bundle at the same path only now that the new one is complete; the
+    /// earlier one is kept as `NAME.old` ([`old_path`]).
     pub fn finish(mut self, run: &RunJson) -> Result<PathBuf, BundleError> {
         let json = serde_json::to_vec_pretty(run).map_err(|e| BundleError::Corrupt {
-            path: self.tmp_dir.join(RUN_JSON),
+            path: self.final_dir.join(RUN_JSON),
             source: e,
         })?;
         self.write_file(RUN_JSON, &json)?;
@@ -164,7 +324,14 @@ impl BundleWriter {
             return Err(BundleError::io(&self.final_dir, e));
         }
         if let Some(old) = old {
-            let _ = fs::remove_dir_all(old);
+            // Keep the earlier bundle as NAME.old, replacing an older one.
+            let kept = old_path(&self.final_dir);
+            if kept.join(RUN_JSON).is_file() {
+                let _ = fs::remove_dir_all(&kept);
+            }
+            if fs::rename(&old, &kept).is_err() {
+                let _ = fs::remove_dir_all(old);
+            }
         }
         self.finished = true;
         Ok(self.final_dir.clone())
@@ -182,20 +349,89 @@ impl Drop for BundleWriter {
 /// A bundle read from disk.
 #[derive(Debug, Clone)]
 pub struct LoadedBundle {
+    /// The bundle's directory, as messages and rendered files name it.
     pub dir: PathBuf,
     pub run: RunJson,
+    /// Where its files are while it is still being written (the staging
+    /// directory of a [`BundleWriter`]); None for a bundle in place.
+    pub staging: Option<PathBuf>,
 }
 
 impl LoadedBundle {
-    /// Path of a file of the bundle given relative to it.
+    /// A bundle being written to `dir` whose files are still in `staging`:
+    /// read from there, named as `dir` in messages and rendered files.
+    pub fn staged(dir: &Path, staging: &Path, run: RunJson) -> Self {
+        LoadedBundle {
+            dir: dir.to_path_buf(),
+            run,
+            staging: Some(staging.to_path_buf()),
+        }
+    }
+
+    /// Path to read a file of the bundle given relative to it.
     pub fn path_of(&self, rel: &str) -> PathBuf {
+        self.staging.as_ref().unwrap_or(&self.dir).join(rel)
+    }
+
+    /// Path of a file of the bundle as messages name it (under [`Self::dir`]).
+    pub fn shown_path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
-    /// Read a file of the bundle (relative path) as text.
+    /// Read a file of the bundle (relative path) as text. A path that leaves
+    /// the bundle (absolute, `..`, or a symbolic link pointing out of it) is
+    /// refused.
     pub fn read_text(&self, rel: &str) -> Result<String, BundleError> {
+        let outside = || BundleError::OutsideBundle {
+            path: self.dir.join(RUN_JSON),
+            field: "a file name".to_string(),
+            rel: rel.to_string(),
+        };
+        if !is_inside_rel(rel) {
+            return Err(outside());
+        }
         let p = self.path_of(rel);
-        fs::read_to_string(&p).map_err(|e| BundleError::io(&p, e))
+        let root = self.staging.as_ref().unwrap_or(&self.dir);
+        if let (Ok(real), Ok(root)) = (fs::canonicalize(&p), fs::canonicalize(root)) {
+            if !real.starts_with(&root) {
+                return Err(outside());
+            }
+        }
+        fs::read_to_string(&p).map_err(|e| BundleError::io(&self.shown_path(rel), e))
+    }
+}
+
+/// True when `rel` is a non-empty relative path made of plain names only
+/// (no root, no drive prefix, no `..`): joined to a directory it stays in it.
+pub fn is_inside_rel(rel: &str) -> bool {
+    use std::path::Component;
+    !rel.is_empty()
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
+/// Every relative path `run.json` names must stay inside the bundle.
+fn check_paths_inside(run: &RunJson, json_path: &Path) -> Result<(), BundleError> {
+    let mut named: Vec<(String, &str)> = Vec::new();
+    if let Some(p) = &run.profile {
+        named.push(("profile.folded".to_string(), &p.folded));
+    }
+    for (i, pt) in run.points.iter().enumerate() {
+        if let Some(f) = &pt.folded {
+            named.push((format!("points[{i}].folded"), f));
+        }
+    }
+    for (i, f) in run.files.iter().enumerate() {
+        named.push((format!("files[{i}]"), f));
+    }
+    match named.into_iter().find(|(_, rel)| !is_inside_rel(rel)) {
+        Some((field, rel)) => Err(BundleError::OutsideBundle {
+            path: json_path.to_path_buf(),
+            field,
+            rel: rel.to_string(),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -230,12 +466,7 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
             path: json_path.clone(),
             source: e,
         })?;
-    let found = version
-        .get("format_version")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
-    let major = found.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    let (found, major) = describe_version(version.get("format_version"));
     if major != Some(FORMAT_MAJOR) {
         return Err(BundleError::Version {
             path: json_path,
@@ -246,7 +477,42 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
         path: json_path.clone(),
         source: e,
     })?;
-    Ok(LoadedBundle { dir, run })
+    check_paths_inside(&run, &json_path)?;
+    Ok(LoadedBundle {
+        dir,
+        run,
+        staging: None,
+    })
+}
+
+/// What a `format_version` field holds, as the error message shows it, and
+/// its major when it is a string `"M.m"`.
+fn describe_version(v: Option<&serde_json::Value>) -> (String, Option<u32>) {
+    match v {
+        None => ("(the format_version field is missing)".to_string(), None),
+        Some(serde_json::Value::String(s)) => (
+            format!("{s:?}"),
+            s.split('.').next().and_then(|m| m.parse::<u32>().ok()),
+        ),
+        Some(other) => (
+            format!(
+                "{other} (a JSON {}, expected a string like \"{FORMAT_MAJOR}.0\")",
+                json_kind(other)
+            ),
+            None,
+        ),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +558,167 @@ mod tests {
         fs::write(root.path().join(RUN_JSON), r#"{"format_version":"2.0"}"#).unwrap();
         let err = read_bundle(root.path()).unwrap_err().to_string();
         assert!(err.contains("run.json") && err.contains("2.0"), "{err}");
+    }
+
+    #[test]
+    fn numeric_or_missing_version_names_what_was_found() {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join(RUN_JSON), r#"{"format_version":1}"#).unwrap();
+        let err = read_bundle(root.path()).unwrap_err().to_string();
+        assert!(err.contains("version 1 (a JSON number"), "{err}");
+        fs::write(root.path().join(RUN_JSON), r#"{"kind":"run"}"#).unwrap();
+        let err = read_bundle(root.path()).unwrap_err().to_string();
+        assert!(err.contains("format_version field is missing"), "{err}");
+        assert!(!err.contains("\"\""), "{err}");
+    }
+
+    #[test]
+    fn paths_read_from_a_bundle_stay_inside_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        fs::write(root.path().join("secret"), b"s 1\n").unwrap();
+        let mut run = RunJson::new(BundleKind::Run);
+        run.profile = Some(crate::schema::ProfileInfo {
+            event: "cycles".into(),
+            folded: "../../../../etc/passwd".into(),
+            ..Default::default()
+        });
+        let w = BundleWriter::create(&dir).unwrap();
+        w.finish(&run).unwrap();
+        let err = read_bundle(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("profile.folded") && err.contains("outside the bundle"),
+            "{err}"
+        );
+        run.profile = None;
+        run.files = vec!["/etc/passwd".into()];
+        fs::write(dir.join(RUN_JSON), serde_json::to_vec(&run).unwrap()).unwrap();
+        assert!(read_bundle(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("files[0]"));
+        // A symbolic link inside the bundle that points out of it.
+        run.files.clear();
+        fs::write(dir.join(RUN_JSON), serde_json::to_vec(&run).unwrap()).unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret"), dir.join("link.folded")).unwrap();
+        let b = read_bundle(&dir).unwrap();
+        let err = b.read_text("link.folded").unwrap_err().to_string();
+        assert!(err.contains("outside the bundle"), "{err}");
+        assert!(b.read_text("../secret").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_output_not_its_staging_path() {
+        let err = BundleWriter::create(Path::new("/proc/sentryprof-x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/proc/sentryprof-x:"), "{err}");
+        assert!(!err.contains(".tmp-"), "{err}");
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let w = BundleWriter::create(&dir).unwrap();
+        fs::write(w.staging_dir().join("sub"), b"a file").unwrap();
+        let err = w.write_file("sub/x.svg", b"").unwrap_err().to_string();
+        assert!(
+            err.contains(&*dir.join("sub/x.svg").to_string_lossy()),
+            "{err}"
+        );
+        let staged = LoadedBundle::staged(&dir, w.staging_dir(), RunJson::new(BundleKind::Run));
+        let err = staged.read_text("missing.folded").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&*dir.join("missing.folded").to_string_lossy()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stale_staging_of_dead_processes_is_removed_with_a_note() {
+        let root = tempfile::tempdir().unwrap();
+        // A process that has exited: its pid is free (until reused).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = root.path().join(format!(".b.tmp-{dead}"));
+        fs::create_dir(&stale).unwrap();
+        fs::write(stale.join("stacks.folded"), b"x 1\n").unwrap();
+        // One of a live process (this one's parent) stays.
+        let live = root
+            .path()
+            .join(format!(".b.tmp-{}", std::os::unix::process::parent_id()));
+        fs::create_dir(&live).unwrap();
+        let w = BundleWriter::create(&root.path().join("b")).unwrap();
+        assert!(!stale.exists() && live.exists());
+        let note = w.stale_note().unwrap();
+        assert!(
+            note.contains("removed 1 staging directory")
+                && note.contains(&format!(".b.tmp-{dead}")),
+            "{note}"
+        );
+        drop(w);
+        let w = BundleWriter::create(&root.path().join("b")).unwrap();
+        assert!(w.stale_note().is_none());
+    }
+
+    #[test]
+    fn a_replaced_bundle_is_kept_as_old() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let write = |body: &[u8]| {
+            let w = BundleWriter::create(&dir).unwrap();
+            w.write_file("stacks.folded", body).unwrap();
+            w.finish(&RunJson::new(BundleKind::Run)).unwrap();
+        };
+        write(b"first 1\n");
+        assert!(BundleWriter::create(&dir).unwrap().replace_note().is_some());
+        write(b"second 1\n");
+        let old = root.path().join("b.old");
+        assert_eq!(fs::read(old.join("stacks.folded")).unwrap(), b"first 1\n");
+        write(b"third 1\n");
+        assert_eq!(fs::read(old.join("stacks.folded")).unwrap(), b"second 1\n");
+        assert_eq!(
+            fs::read_dir(root.path()).unwrap().count(),
+            2,
+            "b and b.old only"
+        );
+        // A b.old that is not a bundle is not replaced: refused up front.
+        fs::remove_dir_all(&old).unwrap();
+        fs::write(&old, b"precious").unwrap();
+        assert!(matches!(
+            BundleWriter::create(&dir),
+            Err(BundleError::WouldClobber { .. })
+        ));
+    }
+
+    #[test]
+    fn a_set_of_files_is_written_all_or_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let a = root.path().join("report.txt");
+        fs::write(&a, b"old").unwrap();
+        // The second file cannot be written (its directory is a file).
+        fs::write(root.path().join("blocked"), b"").unwrap();
+        let files: Vec<(PathBuf, &[u8])> = vec![
+            (a.clone(), b"new"),
+            (root.path().join("blocked/x.csv"), b"x"),
+        ];
+        let err = write_files_atomic(&files).unwrap_err().to_string();
+        assert!(err.contains("blocked"), "{err}");
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        // A final path taken by a directory fails at the renames: the
+        // earlier renamed file is put back.
+        fs::create_dir(root.path().join("dir.csv")).unwrap();
+        let files2: Vec<(PathBuf, &[u8])> =
+            vec![(a.clone(), b"new"), (root.path().join("dir.csv"), b"x")];
+        assert!(write_files_atomic(&files2).is_err());
+        assert_eq!(fs::read(&a).unwrap(), b"old");
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 3);
+        write_files_atomic(&files[..1]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new");
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub mod stats;
 pub mod synthetic;
 pub mod tsc;
 
-pub use io::{read_bundle, write_file_atomic, BundleError, BundleWriter, LoadedBundle};
+pub use io::{
+    check_out_dir, read_bundle, write_file_atomic, write_files_atomic, BundleError, BundleWriter,
+    LoadedBundle,
+};
 pub use machine::mem_total_bytes;
 pub use schema::*;

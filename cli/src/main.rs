@@ -58,13 +58,28 @@ fn dispatch(command: Command) -> Result<Outcome, CliError> {
     }
 }
 
+/// Parse the command line; `--size -4096` is a value its flag refuses.
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let negatives = |a: clap::Arg| {
+        let takes = a.get_action().takes_values() && !a.is_positional();
+        a.allow_negative_numbers(takes)
+    };
+    let cmd = Cli::command().mut_subcommands(|sc| sc.mut_args(negatives));
+    Cli::from_arg_matches(&cmd.try_get_matches()?)
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let line = experiments::usage::one_line(&e.render().to_string());
+            eprintln!("sentryprof: error: {line}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
         }
     };
     let command = cli

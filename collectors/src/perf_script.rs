@@ -310,6 +310,13 @@ fn inline_stack(after_tid: &str) -> Option<&str> {
     }
 }
 
+/// Whether an event line carries its one-frame stack at its end.
+fn ends_with_frame(line: &str) -> bool {
+    event_line_parts(line)
+        .and_then(|p| inline_stack(&line[p.rest..]))
+        .is_some_and(|s| stack_line_parts(s).is_some())
+}
+
 /// `ADDR SYMBOL (MODULE)` → (addr, symbol, module).
 fn stack_line_parts(line: &str) -> Option<(&str, &str, &str)> {
     let mut first = line.trim_start().splitn(2, ' ');
@@ -398,6 +405,13 @@ fn fold_chunk(
             }
         } else {
             match f.on_event_line(line) {
+                // Cut inside an event's header: no newline, no frame follows.
+                Ok(()) if is_last_partial && f.in_event && !ends_with_frame(line) => {
+                    return Err(malformed(format!(
+                        "truncated event line at end of input (no newline, no frames): {}",
+                        excerpt(line)
+                    )));
+                }
                 Ok(()) => {}
                 Err(problem) => {
                     let what = if is_last_partial {
@@ -701,6 +715,12 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         let e = fold("a 1 1.0: cycles: \n\t1 f (m)\n\t2 g (/usr/li").unwrap_err();
         assert!(
             e.to_string().starts_with("t.txt:3: truncated stack line"),
+            "{e}"
+        );
+        // Cut mid-way through the header line of the last event.
+        let e = fold("a 1 1.0: cycles: \n\t1 f (m)\n\na 1 2.0: cyc").unwrap_err();
+        assert!(
+            e.to_string().starts_with("t.txt:4: truncated event line"),
             "{e}"
         );
         let e = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap_err();

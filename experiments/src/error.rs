@@ -180,6 +180,9 @@ pub enum RunError {
     /// The user interrupted the run (environment).
     #[error("interrupted; no bundle written")]
     Interrupted,
+    /// Every replayed call of the trace failed; the bundle holds the counts.
+    #[error("{0}")]
+    ReplayFailed(String),
     /// Every point failed (environment).
     #[error("no point could be measured ({failed} failed; first: {first}); no bundle written")]
     NothingMeasured {

@@ -50,10 +50,12 @@ pub mod plan;
 pub mod platforms;
 pub mod profiles;
 pub mod progress;
+pub mod replay_summary;
 pub mod session;
 pub mod sharing;
 pub mod summary;
 pub mod units;
+pub mod usage;
 
 pub use error::{PlanError, RunError};
 pub use observer::Observer;

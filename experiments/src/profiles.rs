@@ -82,6 +82,8 @@ impl RecordRequest {
                 hz: self.frequency_hz,
             });
         }
+        // Refuse an --out that would be thrown away only after the command ran.
+        bundle::check_out_dir(&self.out_dir())?;
         Ok(record(&RecordConfig {
             command: self.command.clone(),
             frequency_hz: self.frequency_hz,
@@ -106,6 +108,8 @@ impl RecordRequest {
         run.tsc_hz = caps.tsc_hz.unwrap_or(0);
         run.capabilities = caps;
         run.notes = rec.notes.clone();
+        run.notes.extend(writer.stale_note());
+        run.notes.extend(writer.replace_note());
         if !rec.status.success() {
             run.notes
                 .push(format!("the command ended with {}", rec.status));
@@ -130,6 +134,8 @@ pub fn import_perf_script(
     run.command = std::env::args().collect();
     run.created_unix = now_unix();
     run.workload.name = "import".to_string();
+    run.notes.extend(writer.stale_note());
+    run.notes.extend(writer.replace_note());
     run.workload.params = serde_json::json!({
         "format": "perf-script",
         "source": file.display().to_string(),

@@ -73,6 +73,10 @@ impl Session {
             runners: Vec::new(),
             last_inproc: None,
         };
+        let notes = [session.writer.stale_note(), session.writer.replace_note()];
+        for n in notes.into_iter().flatten() {
+            session.note(n, observer);
+        }
         session.start_collector(observer);
         session.make_runners(observer);
         Ok(session)
@@ -135,7 +139,8 @@ impl Session {
     /// Measure every point, then write the bundle; returns its directory.
     ///
     /// Errors: interrupted, no point measured, or the bundle could not be
-    /// written; the staging directory is removed then.
+    /// written; the staging directory is removed then. A replay of which
+    /// every call failed is an error too, after its bundle is written.
     pub fn execute(mut self, observer: &mut dyn Observer) -> Result<PathBuf, RunError> {
         self.measure_all(observer)?;
         if self.run.points.is_empty() {
@@ -155,7 +160,10 @@ impl Session {
         self.render_into_staging(observer)?;
         let dir = self.writer.finish(&self.run)?;
         observer.bundle_written(&dir, &self.run, self.started.elapsed());
-        Ok(dir)
+        match crate::replay_summary::all_replays_failed(&self.run) {
+            Some(e) => Err(RunError::ReplayFailed(e)),
+            None => Ok(dir),
+        }
     }
 
     /// Every point in run order: specs × platform choices.
@@ -314,10 +322,11 @@ impl Session {
     /// appears with its SVGs or not at all. A part that cannot be drawn is
     /// a note in `run.json`, not a lost run.
     fn render_into_staging(&mut self, observer: &mut dyn Observer) -> Result<(), RunError> {
-        let staged = LoadedBundle {
-            dir: self.writer.staging_dir().to_path_buf(),
-            run: self.run.clone(),
-        };
+        let staged = LoadedBundle::staged(
+            self.writer.final_dir(),
+            self.writer.staging_dir(),
+            self.run.clone(),
+        );
         match flamegraph::default_outputs::default_outputs(&staged) {
             Ok(out) => {
                 for f in &out.files {

@@ -9,6 +9,14 @@ use instrumented_sentry::probes::Calibration;
 
 use crate::plan::{Plan, PlatformKind};
 
+/// The lines a run starts with: the header, the probes line, and (when the
+/// plan has a platform without a system-call boundary) the boundary line.
+pub fn start_lines(plan: &Plan, calibration: &Calibration) -> Vec<String> {
+    let mut lines = vec![header_line(plan), probes_line(plan, calibration)];
+    lines.extend(boundary_line(plan));
+    lines
+}
+
 /// "sentryprof run: exp1 — 9 point(s): 3 parameter set(s) x [native,
 /// inproc/linear, inproc/maxgap], 12 trial(s) after 2 warm-up".
 pub fn header_line(plan: &Plan) -> String {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bundle::folded::FoldedStacks;
 use bundle::{
-    write_file_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
+    write_files_atomic, LoadedBundle, Point, GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX, RUN_JSON,
 };
 
 use crate::error::{RenderError, Result};
@@ -102,6 +102,28 @@ fn empty(b: &LoadedBundle, why: &str) -> RenderError {
     RenderError::EmptyProfile {
         source_name: b.dir.join(RUN_JSON).display().to_string(),
         why: why.to_string(),
+    }
+}
+
+/// `--diff-search` naming a strategy no point of the bundle used.
+fn known_search(b: &LoadedBundle, before: &str, after: &str) -> Result<()> {
+    let have: std::collections::BTreeSet<&str> = b
+        .run
+        .points
+        .iter()
+        .filter_map(|p| p.search.as_deref())
+        .collect();
+    match [before, after].into_iter().find(|s| !have.contains(s)) {
+        Some(s) => Err(RenderError::InvalidOption(format!(
+            "--diff-search {before},{after}: {s:?} is not a search strategy of {} (it has: {})",
+            b.dir.join(RUN_JSON).display(),
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -271,6 +293,7 @@ pub fn bundle_flamegraphs(
             });
         }
         DiffMode::Searches { before, after } => {
+            known_search(b, before, after)?;
             let (sa, probes_a) = search_stacks(b, before, opts.probes)?;
             let (sb, probes_b) = search_stacks(b, after, opts.probes || probes_a)?;
             let (sa, probes) = if probes_b && !probes_a {
@@ -311,14 +334,14 @@ pub fn bundle_flamegraphs(
     Ok(files)
 }
 
-/// Write rendered files into `dir`, each atomically (a temporary file and a
-/// rename: never a zero-byte or partial file).
+/// Write rendered files into `dir`, all or nothing: temporary files first,
+/// renamed into place only once every one is written (never a zero-byte or
+/// partial file, nor some files of a set without the others).
 pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    for f in files {
-        let path = dir.join(&f.name);
-        write_file_atomic(&path, &f.bytes)?;
-        out.push(path);
-    }
-    Ok(out)
+    let set: Vec<(std::path::PathBuf, &[u8])> = files
+        .iter()
+        .map(|f| (dir.join(&f.name), f.bytes.as_slice()))
+        .collect();
+    write_files_atomic(&set)?;
+    Ok(set.into_iter().map(|(p, _)| p).collect())
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use bundle::read_bundle;
 
 use crate::bundle_flames::{BundleFlameOptions, DiffMode};
-use crate::flame::Orientation;
+use crate::flame::{Orientation, LAYOUT_WIDTH_PX};
 use crate::{RenderError, Result};
 
 /// Flamegraph settings as given.
@@ -35,6 +35,12 @@ impl FlameRequest {
         if !self.min_width.is_finite() || self.min_width < 0.0 {
             return Err(RenderError::InvalidOption(format!(
                 "--min-width {}: expected a number of pixels >= 0",
+                self.min_width
+            )));
+        }
+        if self.min_width > LAYOUT_WIDTH_PX as f64 {
+            return Err(RenderError::InvalidOption(format!(
+                "--min-width {}: wider than the whole {LAYOUT_WIDTH_PX}-pixel graph, every frame would be left out",
                 self.min_width
             )));
         }

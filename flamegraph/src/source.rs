@@ -20,7 +20,7 @@ pub struct Profile {
 }
 
 fn read_folded(bundle: &LoadedBundle, rel: &str) -> Result<(FoldedStacks, PathBuf)> {
-    let path = bundle.path_of(rel);
+    let path = bundle.shown_path(rel);
     let text = bundle.read_text(rel)?;
     let stacks = FoldedStacks::parse(&text, &path.display().to_string())?;
     Ok((stacks, path))
@@ -40,7 +40,7 @@ pub fn profile_rel(bundle: &LoadedBundle) -> Option<String> {
 /// validated: see [`crate::flame::render_folded_text`]).
 pub fn load_profile_text(bundle: &LoadedBundle) -> Result<Option<(String, PathBuf)>> {
     match profile_rel(bundle) {
-        Some(rel) => Ok(Some((bundle.read_text(&rel)?, bundle.path_of(&rel)))),
+        Some(rel) => Ok(Some((bundle.read_text(&rel)?, bundle.shown_path(&rel)))),
         None => Ok(None),
     }
 }

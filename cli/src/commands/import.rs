@@ -2,7 +2,7 @@
 //! `perf script` into a bundle (`stacks.folded` + `run.json`), so profiles
 //! recorded with Linux perf elsewhere can be rendered and browsed here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use experiments::profiles::import_perf_script;
 
@@ -31,21 +31,9 @@ pub enum ImportFormat {
 }
 
 pub fn run(args: ImportArgs) -> Result<Outcome, CliError> {
-    match args.format {
-        ImportFormat::PerfScript { file, out } => {
-            let out = out.unwrap_or_else(|| default_out(&file));
-            import(&file, &out)?;
-            Ok(Outcome::Success)
-        }
-    }
-}
-
-fn default_out(file: &Path) -> PathBuf {
-    file.with_extension("bundle")
-}
-
-fn import(file: &Path, out: &Path) -> Result<(), CliError> {
-    let (profile, dir) = import_perf_script(file, out).map_err(profile_error)?;
+    let ImportFormat::PerfScript { file, out } = args.format;
+    let out = out.unwrap_or_else(|| file.with_extension("bundle"));
+    let (profile, dir) = import_perf_script(&file, &out).map_err(profile_error)?;
     println!(
         "imported {} samples of '{}' ({} distinct stacks) from {} into {}",
         profile.samples,
@@ -54,5 +42,5 @@ fn import(file: &Path, out: &Path) -> Result<(), CliError> {
         file.display(),
         dir.display()
     );
-    Ok(())
+    Ok(Outcome::Success)
 }

@@ -501,17 +501,16 @@ pub fn analyze(
     let seconds = started.elapsed().as_secs_f64();
     drop(buf);
 
-    let any_read = scanner
-        .per_source
-        .iter()
-        .any(|c| c.scanned > 0 || !c.partial);
+    let any_read = scanner.per_source.iter().any(|c| c.scanned > 0);
     if !any_read {
         let mut notes = notes;
-        notes.extend(
-            sources
-                .iter()
-                .map(|s| format!("{}: exited before any page was read", s.label)),
-        );
+        notes.extend(sources.iter().zip(&scanner.per_source).map(|(s, c)| {
+            if c.partial {
+                format!("{}: exited before any page was read", s.label)
+            } else {
+                format!("{}: holds no data to scan", s.label)
+            }
+        }));
         return Err(SharingError::NothingScanned { notes });
     }
     Ok(build_report(

@@ -64,6 +64,18 @@ impl SharingConfig {
         })?;
         let granularity = Granularity::new(g)
             .map_err(|e| bad(format!("--granularity {}: {e}", args.granularity)))?;
+        refuse_repeats(args)?;
+        for img in &args.images {
+            if std::fs::metadata(img)
+                .map(|m| m.is_file() && m.len() == 0)
+                .unwrap_or(false)
+            {
+                return Err(bad(format!(
+                    "--image {}: the file is empty, nothing to scan",
+                    img.display()
+                )));
+            }
+        }
         let mut sources: Vec<SourceSpec> =
             args.pids.iter().map(|&p| SourceSpec::process(p)).collect();
         sources.extend(
@@ -96,6 +108,30 @@ impl SharingConfig {
     }
 }
 
+/// A source named twice would be scanned twice and its pages counted as
+/// shared with themselves: refused, naming the repeated flag.
+fn refuse_repeats(args: &SharingRequest) -> Result<(), SharingSetupError> {
+    let twice = |flag: &str, what: String| {
+        bad(format!(
+            "{flag} {what} is given twice: a source scanned twice would count its pages as cross-shared"
+        ))
+    };
+    let mut pids = std::collections::BTreeSet::new();
+    if let Some(p) = args.pids.iter().find(|p| !pids.insert(**p)) {
+        return Err(twice("--pid", p.to_string()));
+    }
+    for (flag, list) in [("--image", &args.images), ("--bundle", &args.bundles)] {
+        let mut seen = std::collections::BTreeSet::new();
+        for p in list {
+            let key = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            if !seen.insert(key) {
+                return Err(twice(flag, p.display().to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The sentry memory file of a run bundle, or a clear error saying how to
 /// get one.
 pub fn memory_file_of(dir: &Path) -> Result<PathBuf, SharingSetupError> {
@@ -125,5 +161,37 @@ mod tests {
         assert_eq!(parse_bytes("4096"), Some(4096));
         assert_eq!(parse_bytes("2K"), Some(2048));
         assert_eq!(parse_bytes("x"), None);
+    }
+
+    fn request() -> SharingRequest {
+        SharingRequest {
+            granularity: "4096".into(),
+            top: 10,
+            ..SharingRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_pid_given_twice_is_refused() {
+        let mut r = request();
+        r.pids = vec![std::process::id() as i32, std::process::id() as i32];
+        let err = SharingConfig::new(&r).unwrap_err().to_string();
+        assert!(err.contains("--pid") && err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_or_repeated_image_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let empty = tmp.path().join("empty.img");
+        std::fs::write(&empty, b"").unwrap();
+        let mut r = request();
+        r.images = vec![empty.clone()];
+        let err = SharingConfig::new(&r).unwrap_err().to_string();
+        assert!(err.contains("empty.img") && err.contains("empty"), "{err}");
+        let full = tmp.path().join("full.img");
+        std::fs::write(&full, vec![1u8; 8192]).unwrap();
+        r.images = vec![full.clone(), tmp.path().join(".").join("full.img")];
+        let err = SharingConfig::new(&r).unwrap_err().to_string();
+        assert!(err.contains("--image") && err.contains("twice"), "{err}");
     }
 }

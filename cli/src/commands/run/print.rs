@@ -7,9 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bundle::{Point, RunJson};
-use experiments::{summary, Calibration, Observer, Plan};
-
 use experiments::progress::Progress;
+use experiments::{summary, Calibration, Observer, Plan};
 use flamegraph::run_tables as table;
 
 /// Prints a run as it goes.
@@ -30,11 +29,9 @@ impl Printer {
 
 impl Observer for Printer {
     fn run_started(&mut self, plan: &Plan, calibration: &Calibration) {
-        println!("{}", summary::header_line(plan));
-        println!("{}", summary::probes_line(plan, calibration));
-        if let Some(line) = summary::boundary_line(plan) {
-            println!("{line}");
-        }
+        summary::start_lines(plan, calibration)
+            .iter()
+            .for_each(|l| println!("{l}"));
     }
 
     fn collector_started(&mut self, notes: &[String]) {
@@ -59,6 +56,9 @@ impl Observer for Printer {
         self.progress.point_end("done");
         println!("{label}: {}", table::latency_line(point));
         print!("{}", table::cycle_table(point));
+        if let Some(line) = experiments::replay_summary::replay_line(point) {
+            println!("{label}: {line}");
+        }
     }
 
     fn point_failed(&mut self, _index: usize, label: &str, error: &str) {

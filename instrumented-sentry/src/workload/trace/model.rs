@@ -116,6 +116,24 @@ impl Trace {
             .unwrap_or(0)
     }
 
+    /// The first file-backed mmap whose `offset + len`, rounded up to a
+    /// page, does not fit in 64 bits: its file cannot be made.
+    pub fn overflowing_file_mapping(&self) -> Option<&TraceCall> {
+        self.calls.iter().find(|c| match c.op {
+            TraceOp::Mmap {
+                len,
+                offset,
+                fd: Some(_),
+                flags,
+                ..
+            } if flags & crate::workload::target::MAP_ANONYMOUS == 0 => offset
+                .checked_add(len)
+                .and_then(crate::addr::page_round_up)
+                .is_none(),
+            _ => false,
+        })
+    }
+
     /// For every fd that file-backed mmaps use, the file size the replay
     /// needs: the largest `offset + len` mapped from it.
     pub fn file_sizes(&self) -> BTreeMap<i32, u64> {

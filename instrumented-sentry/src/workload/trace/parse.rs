@@ -110,7 +110,7 @@ fn parse_lines<'a>(
         let bad = |problem: String| TraceError::Malformed {
             source_name: source_name.to_string(),
             line: line_no,
-            problem,
+            problem: capped(problem),
         };
         let line = raw.trim_end_matches(['\r', '\n']).trim();
         if line.is_empty() {
@@ -173,6 +173,17 @@ fn parse_lines<'a>(
         });
     }
     Ok(trace)
+}
+
+/// Longest problem text an error shows, in characters; longer ones (a
+/// quoted line of megabytes) are cut and end in "…".
+pub const MAX_PROBLEM_CHARS: usize = 200;
+
+fn capped(problem: String) -> String {
+    match problem.char_indices().nth(MAX_PROBLEM_CHARS) {
+        Some((at, _)) => format!("{}…", &problem[..at]),
+        None => problem,
+    }
 }
 
 /// Split `[pid N] `, `N ` and timestamp prefixes off a line.
@@ -516,6 +527,18 @@ fn parse_flags(s: &str, names: &[(&str, u32)]) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_bad_line_is_excerpted() {
+        let line = "x".repeat(20 << 20);
+        let e = parse_trace("t.txt", &line).unwrap_err().to_string();
+        assert!(e.starts_with("t.txt:1: "), "{}", &e[..100]);
+        assert!(
+            e.chars().count() < 300 && e.ends_with('…'),
+            "{} chars",
+            e.len()
+        );
+    }
 
     #[test]
     fn flags_and_numbers() {

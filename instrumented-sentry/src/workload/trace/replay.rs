@@ -191,6 +191,12 @@ pub fn replay_trace<T: MemoryTarget>(
         unfinished_at_end: trace.unfinished_at_end,
         ..ReplayCounts::default()
     };
+    if let Some(c) = trace.overflowing_file_mapping() {
+        return Err(TargetError::Unsupported(format!(
+            "{}:{}: EOVERFLOW: this mmap's offset + length passes 2^64, so its file cannot be made for the replay",
+            trace.source, c.line
+        )));
+    }
     // Set-up, untimed: an address space per program image, and its files.
     let mut previous: Option<usize> = None;
     for call in &trace.calls {
