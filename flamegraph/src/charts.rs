@@ -363,7 +363,7 @@ fn size_name(bytes: u64) -> String {
     }
 }
 
-fn stem_part(s: &str) -> String {
+pub(crate) fn stem_part(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()

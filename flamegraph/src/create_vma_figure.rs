@@ -14,7 +14,7 @@ use bundle::folded::FoldedStacks;
 use bundle::{LoadedBundle, Point, SITE_CREATE_VMA, SITE_FIND_AVAILABLE};
 use serde::Serialize;
 
-use crate::charts::Chart;
+use crate::charts::{stem_part, Chart};
 use crate::flame::{render, FlameOptions};
 use crate::functions::weight_meaning;
 use crate::platform_order::platform_key;
@@ -177,12 +177,6 @@ pub fn create_vma_shares(b: &LoadedBundle) -> Result<Vec<CreateVmaShare>> {
         .into_iter()
         .map(|p| p.share)
         .collect())
-}
-
-fn stem_part(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
 }
 
 /// Figures 4 and 5: one flamegraph per sampled point with create_vma
