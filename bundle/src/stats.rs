@@ -160,6 +160,45 @@ impl SplitMix64 {
     }
 }
 
+/// Where the mean of a probe site came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeanSource {
+    /// `mean_cycles` as recorded in run.json: the exact mean of the timed
+    /// calls (the recorders keep an exact sum beside their histogram).
+    Recorded,
+    /// `total_cycles / calls`, for bundles written before `mean_cycles`
+    /// was recorded: exact as well (the total is the sum of the timed calls,
+    /// or with `--probe-every N` their mean times the calls), so there is no
+    /// error bound to state. run.json holds no histogram buckets.
+    Totals,
+}
+
+impl MeanSource {
+    /// "recorded" or "total/calls", for table footnotes.
+    pub fn name(self) -> &'static str {
+        match self {
+            MeanSource::Recorded => "recorded",
+            MeanSource::Totals => "total/calls",
+        }
+    }
+}
+
+/// The mean cycles per call of a probe site and where it came from, or
+/// `None` when the site was never timed (no calls, or neither a mean nor a
+/// total recorded).
+pub fn site_mean(s: &crate::schema::SiteStats) -> Option<(f64, MeanSource)> {
+    if s.calls == 0 {
+        return None;
+    }
+    if s.mean_cycles > 0.0 && s.mean_cycles.is_finite() {
+        return Some((s.mean_cycles, MeanSource::Recorded));
+    }
+    if s.total_cycles > 0.0 && s.total_cycles.is_finite() {
+        return Some((s.total_cycles / s.calls as f64, MeanSource::Totals));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +249,25 @@ mod tests {
         let big: Vec<u64> = (0..500_000).collect();
         let (_, m) = reduce_series(&big, 2000);
         assert!(m.len() <= 2000);
+    }
+
+    #[test]
+    fn site_mean_prefers_the_record_then_the_totals() {
+        use crate::schema::SiteStats;
+        let mut s = SiteStats {
+            calls: 4,
+            median_cycles: 500.0,
+            mean_cycles: 4_791.0,
+            total_cycles: 10_000.0,
+            ..SiteStats::default()
+        };
+        assert_eq!(site_mean(&s), Some((4_791.0, MeanSource::Recorded)));
+        s.mean_cycles = 0.0;
+        assert_eq!(site_mean(&s), Some((2_500.0, MeanSource::Totals)));
+        s.total_cycles = 0.0;
+        assert_eq!(site_mean(&s), None);
+        s.mean_cycles = 7.0;
+        s.calls = 0;
+        assert_eq!(site_mean(&s), None);
     }
 }

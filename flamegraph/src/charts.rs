@@ -7,13 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use bundle::{Point, RunJson, SITE_CREATE_VMA, SITE_FIND_AVAILABLE, SITE_GET_PMAS, SITE_MAP_AS};
+use bundle::{Point, RunJson, SITE_FIND_AVAILABLE};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};
+use crate::malloc_figure::{malloc_chart, malloc_rows};
+use crate::site_cost::{site_cost_groups, SiteCostGroup, FIGURE9_SITES};
 
 /// Pixel size of every chart.
 pub const CHART_SIZE: (u32, u32) = (860, 520);
@@ -21,11 +24,16 @@ pub const CHART_SIZE: (u32, u32) = (860, 520);
 pub const LOG_SPAN: f64 = 100.0;
 
 /// One named line of a [`LineChart`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LineSeries {
     pub name: String,
     /// (x, y) points; drawn in x order.
     pub points: Vec<(f64, f64)>,
+    /// Palette index; None: the series' own index in the chart.
+    pub color: Option<usize>,
+    /// Drawn as a lighter dashed line with hollow markers (a companion
+    /// series, e.g. medians beside means).
+    pub dashed: bool,
 }
 
 /// A line chart, independent of any data source.
@@ -152,7 +160,7 @@ where
             .draw()
             .map_err(&err)?;
         for (i, s) in spec.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let color = PALETTE[s.color.unwrap_or(i) % PALETTE.len()];
             let mut pts: Vec<(f64, f64)> = s
                 .points
                 .iter()
@@ -160,6 +168,10 @@ where
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if s.dashed {
+                draw_dashed(&mut chart, s, &pts, color, spec.markers).map_err(&err)?;
+                continue;
+            }
             chart
                 .draw_series(plotters::series::LineSeries::new(
                     pts.clone(),
@@ -188,6 +200,39 @@ where
         root.present().map_err(&err)?;
     }
     Ok(buf)
+}
+
+/// A companion series: a lighter dashed line, hollow markers, a dashed key.
+fn draw_dashed<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    s: &LineSeries,
+    pts: &[(f64, f64)],
+    color: RGBColor,
+    markers: bool,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let light = color.mix(0.55);
+    chart
+        .draw_series(DashedLineSeries::new(
+            pts.to_vec(),
+            6,
+            4,
+            light.stroke_width(2),
+        ))?
+        .label(s.name.as_str())
+        .legend(move |(x, y)| {
+            DashedPathElement::new(vec![(x, y), (x + 20, y)], 5, 3, light.stroke_width(2))
+        });
+    if markers {
+        chart.draw_series(
+            pts.iter()
+                .map(|p| Circle::new(*p, 3, light.stroke_width(1))),
+        )?;
+    }
+    Ok(())
 }
 
 /// Draw a line chart as SVG text. Axes whose data span two decades or more
@@ -318,7 +363,7 @@ fn size_name(bytes: u64) -> String {
     }
 }
 
-fn stem_part(s: &str) -> String {
+pub(crate) fn stem_part(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
@@ -369,6 +414,7 @@ fn latency_series(by: BTreeMap<String, Vec<&Point>>, x: impl Fn(&Point) -> f64) 
         .map(|(name, pts)| LineSeries {
             name,
             points: pts.iter().map(|p| (x(p), p.latency_ns.median)).collect(),
+            ..LineSeries::default()
         })
         .collect()
 }
@@ -465,6 +511,7 @@ fn find_available_per_call(run: &RunJson) -> Vec<(String, LineChart)> {
                             .enumerate()
                             .map(|(i, y)| (i as f64 * bc + (bc + 1.0) / 2.0, *y))
                             .collect(),
+                        ..LineSeries::default()
                     });
                 }
             }
@@ -495,42 +542,54 @@ fn find_available_per_call(run: &RunJson) -> Vec<(String, LineChart)> {
     charts
 }
 
-/// Figure 9: cost of create_vma, get_pmas, map_as against mapping size.
+/// Figure 9: cost of create_vma, get_pmas, map_as against mapping size:
+/// the means as lines (as the study plotted), the medians beside them as
+/// lighter dashed lines of the same colour.
 fn site_cost_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
+    let mut groups = site_cost_groups(run);
+    groups.sort_by(|a, b| {
+        let key = |g: &SiteCostGroup| {
+            (
+                g.workload.clone(),
+                g.platform.clone(),
+                g.mapping.clone(),
+                if g.touch { "touched" } else { "untouched" },
+                g.iterations,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     let mut charts = Vec::new();
-    let mut by_cfg: BTreeMap<(String, String, String, &str, u64), Vec<&Point>> = BTreeMap::new();
-    for p in &run.points {
-        by_cfg
-            .entry((
-                p.workload.clone(),
-                p.platform_label(),
-                p.mapping.clone(),
-                touch_name(p),
-                p.iterations,
-            ))
-            .or_default()
-            .push(p);
-    }
-    for ((w, plat, mapping, touch, it), pts) in by_cfg {
-        let series: Vec<LineSeries> = [SITE_CREATE_VMA, SITE_GET_PMAS, SITE_MAP_AS]
-            .iter()
-            .map(|site| LineSeries {
-                name: site.to_string(),
+    for g in groups {
+        let mut series = Vec::new();
+        for (k, site) in FIGURE9_SITES.iter().enumerate() {
+            let pts = g.site_points(site);
+            if pts.is_empty() {
+                continue;
+            }
+            series.push(LineSeries {
+                name: format!("{site} mean"),
                 points: pts
                     .iter()
-                    .filter_map(|p| p.sites.get(*site).map(|s| (p.size as f64, s.median_cycles)))
+                    .filter_map(|(x, _, mean)| mean.map(|m| (*x as f64, m)))
                     .collect(),
-            })
-            .filter(|s| !s.points.is_empty())
-            .collect();
-        if series.iter().all(|s| distinct_x(&s.points) < 2) {
-            continue;
+                color: Some(k),
+                dashed: false,
+            });
+            series.push(LineSeries {
+                name: format!("{site} median"),
+                points: pts.iter().map(|(x, med, _)| (*x as f64, *med)).collect(),
+                color: Some(k),
+                dashed: true,
+            });
         }
+        let (w, plat, mapping, it) = (&g.workload, &g.platform, &g.mapping, g.iterations);
+        let touch = if g.touch { "touched" } else { "untouched" };
         charts.push((
             format!(
                 "site_cost_vs_size_{}_{}_{}_{}_x{it}",
-                stem_part(&w),
-                stem_part(&plat),
+                stem_part(w),
+                stem_part(plat),
                 mapping,
                 touch
             ),
@@ -539,7 +598,7 @@ fn site_cost_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
                     "{w}: createVMA / getPMAs / mapAS vs size ({plat}, {mapping}, x{it})"
                 ),
                 x_label: "mapping size (bytes)".into(),
-                y_label: "median cycles per call (TSC)".into(),
+                y_label: "cycles per call (TSC): mean solid, median dashed".into(),
                 series,
                 markers: true,
             },
@@ -558,7 +617,10 @@ fn distinct_x(points: &[(f64, f64)]) -> usize {
 /// Draw the study's figures of a bundle; returns the charts and the notes
 /// for the figures that were skipped.
 pub fn draw_study_charts(run: &RunJson) -> Result<(Vec<Chart>, Vec<String>)> {
-    let (specs, notes) = study_charts(run);
+    let (mut specs, notes) = study_charts(run);
+    // Figure 1 only for bundles with malloc points (no note otherwise: an
+    // mmap bundle is not missing it).
+    specs.extend(malloc_chart(&malloc_rows(run)));
     let mut out = Vec::with_capacity(specs.len());
     for (stem, spec) in specs {
         out.push(Chart {
@@ -591,10 +653,12 @@ mod tests {
                 LineSeries {
                     name: "inproc/linear".into(),
                     points: vec![(4096.0, 5000.0), (1048576.0, 90000.0)],
+                    ..LineSeries::default()
                 },
                 LineSeries {
                     name: "native".into(),
                     points: vec![(4096.0, 3400.0), (1048576.0, 3600.0)],
+                    ..LineSeries::default()
                 },
             ],
             markers: true,

@@ -6,6 +6,7 @@ use bundle::LoadedBundle;
 
 use crate::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode, RenderedFile};
 use crate::charts::draw_study_charts;
+use crate::create_vma_figure::create_vma_flames;
 use crate::error::Result;
 use crate::html::report_html;
 use crate::report::{build_report, to_text};
@@ -69,6 +70,14 @@ pub fn default_outputs(b: &LoadedBundle) -> Result<DefaultOutputs> {
 
     let report = build_report(b)?;
     let (charts, chart_notes) = draw_study_charts(&b.run)?;
+    // Figures 4 and 5: flamegraphs (with scripts), linked, not inlined.
+    for c in create_vma_flames(b)? {
+        out.files.push(RenderedFile {
+            name: format!("{}.svg", c.stem),
+            bytes: c.svg.into_bytes(),
+            description: c.title,
+        });
+    }
     let flame_names: Vec<String> = out.files.iter().map(|f| f.name.clone()).collect();
     for c in &charts {
         out.files.push(RenderedFile {
@@ -113,5 +122,50 @@ mod tests {
         assert!(names.contains(&"report.html") && names.contains(&"report.txt"));
         assert!(names.iter().filter(|n| n.ends_with(".svg")).count() >= 3);
         assert!(out.files.iter().all(|f| !f.bytes.is_empty()));
+    }
+
+    #[test]
+    fn figures_1_4_5_appear_only_with_their_data() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        let w = bundle::BundleWriter::create(&dir).unwrap();
+        let mut run = synthetic::exp1_run();
+        // Two sampled points: the share of find_available grows 40% -> 80%.
+        for (k, (it, fa)) in [(1_000u64, 40u64), (10_000, 80)].into_iter().enumerate() {
+            let rel = format!("points/{k:03}.folded");
+            let text = format!(
+                "main;mmap;create_vma;find_available;walk {fa}\n\
+                 main;mmap;create_vma;insert {}\nmain;mmap;get_pmas 50\n",
+                100 - fa
+            );
+            w.write_file(&rel, text.as_bytes()).unwrap();
+            let p = run
+                .points
+                .iter_mut()
+                .find(|p| p.iterations == it && p.search.as_deref() == Some("linear"))
+                .unwrap();
+            p.folded = Some(rel);
+        }
+        let mut m = synthetic::exp1::point("maxgap", "anon", 5_000, 4096, 3);
+        m.workload = "malloc".into();
+        m.platform = "systrap".into();
+        run.points.push(m);
+        w.finish(&run).unwrap();
+        let b = bundle::read_bundle(&dir).unwrap();
+        let out = default_outputs(&b).unwrap();
+        let names: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
+        assert!(names.contains(&"malloc_throughput.svg"), "{names:?}");
+        let flames: Vec<&&str> = names
+            .iter()
+            .filter(|n| n.starts_with("create_vma_flamegraph_"))
+            .collect();
+        assert_eq!(flames.len(), 2, "{names:?}");
+        let text = out.files.iter().find(|f| f.name == "report.txt").unwrap();
+        let text = String::from_utf8_lossy(&text.bytes);
+        assert!(text.contains("40.0%") && text.contains("80.0%"), "{text}");
+        assert!(text.contains("systrap/maxgap ops/s"), "{text}");
+        assert!(text.contains("no touch malloc points"), "{text}");
+        let svg = out.files.iter().find(|f| f.name == *flames[1]).unwrap();
+        assert!(String::from_utf8_lossy(&svg.bytes).contains("find_available 80.0% of create_vma"));
     }
 }

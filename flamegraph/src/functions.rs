@@ -46,7 +46,7 @@ pub struct FunctionTable {
 }
 
 /// How weights relate to samples: `(unit, samples per weight unit, exact)`.
-fn weight_meaning(profile: Option<&ProfileInfo>) -> (String, f64, bool) {
+pub(crate) fn weight_meaning(profile: Option<&ProfileInfo>) -> (String, f64, bool) {
     match profile {
         Some(p) if p.total_weight > 0 && p.samples > 0 && p.total_weight != p.samples => {
             let unit = p.event.split(':').next().unwrap_or("weight").to_string();

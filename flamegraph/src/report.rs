@@ -7,9 +7,12 @@ use bundle::sites::{probe_cost_note, site_rows, SiteRow, SITE_COLUMNS};
 use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
+use crate::create_vma_figure::{create_vma_shares, CreateVmaShare};
 use crate::error::{RenderError, Result};
 use crate::functions::{function_table, FunctionTable};
+use crate::malloc_figure::{malloc_rows, malloc_table, missing_touch_note, MallocRow};
 use crate::scaling::{fmt_num, verdicts, Model, SeriesVerdict};
+use crate::site_cost::{site_cost_rows, site_cost_table, SiteCostRow};
 use crate::source::{describe_event, describe_run, load_profile};
 use crate::table::Table;
 
@@ -48,6 +51,15 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Notes from the run and from the report (skipped parts).
     pub notes: Vec<String>,
+    /// Figure 1: malloc throughput per platform (malloc bundles only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub malloc: Vec<MallocRow>,
+    /// Figures 4 and 5: findAvailable's share of createVMA per sampled point.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub create_vma: Vec<CreateVmaShare>,
+    /// Figure 9: mean and median cost per call against mapping size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub site_costs: Vec<SiteCostRow>,
 }
 
 /// Linear against max-gap for every configuration measured with both.
@@ -98,6 +110,8 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
     if profile.is_none() {
         notes.push("no sampled profile in this bundle: no per-function table".into());
     }
+    let malloc = malloc_rows(run);
+    notes.extend(missing_touch_note(&malloc));
     let scaling = verdicts(run);
     if scaling.is_empty() && !run.points.is_empty() {
         notes.push("no scaling verdict: needs a per-call series or at least three iteration counts of one configuration".into());
@@ -120,6 +134,9 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
             .map(|f| format!("{}: {}", f.label(), f.error))
             .collect(),
         notes,
+        malloc,
+        create_vma: create_vma_shares(b)?,
+        site_costs: site_cost_rows(run),
     })
 }
 
@@ -242,6 +259,45 @@ pub fn tables(r: &Report, top: usize) -> Vec<(String, Table)> {
             t,
         ));
     }
+    out.extend(figure_tables(r));
+    out
+}
+
+/// Titles of the figure tables, which also name their CSV files.
+const FIG1_TITLE: &str =
+    "Figure 1: malloc throughput by platform (nofree; calls per second = 1e9 / median ns per call)";
+const FIG45_TITLE: &str =
+    "Figures 4 and 5: findAvailable's share of createVMA (sampled stacks under create_vma)";
+const FIG9_TITLE: &str = "Figure 9: cost per call vs mapping size (TSC cycles; mean as the study plotted, median beside)";
+
+/// The tables of the study's figures, each only when the bundle has its data.
+fn figure_tables(r: &Report) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
+    if !r.malloc.is_empty() {
+        out.push((FIG1_TITLE.to_string(), malloc_table(&r.malloc)));
+    }
+    if !r.create_vma.is_empty() {
+        let mut t = Table::new([
+            "point",
+            "mappings",
+            "search",
+            "samples under create_vma",
+            "find_available share",
+        ]);
+        for s in &r.create_vma {
+            t.push(vec![
+                s.point.clone(),
+                s.mappings.to_string(),
+                s.search.clone(),
+                s.samples.to_string(),
+                format!("{:.1}%", s.share * 100.0),
+            ]);
+        }
+        out.push((FIG45_TITLE.to_string(), t));
+    }
+    if !r.site_costs.is_empty() {
+        out.push((FIG9_TITLE.to_string(), site_cost_table(&r.site_costs)));
+    }
     out
 }
 
@@ -308,7 +364,13 @@ pub fn to_csv_files(r: &Report) -> Vec<(String, String)> {
     tables(r, 0)
         .into_iter()
         .map(|(title, t)| {
-            let name = if title.starts_with("Functions") {
+            let name = if title == FIG1_TITLE {
+                "malloc.csv"
+            } else if title == FIG45_TITLE {
+                "create_vma_share.csv"
+            } else if title == FIG9_TITLE {
+                "site_cost.csv"
+            } else if title.starts_with("Functions") {
                 "functions.csv"
             } else if title.starts_with("Probe") {
                 "sites.csv"

@@ -11,6 +11,7 @@ use bundle::LoadedBundle;
 
 use crate::bundle_flames::RenderedFile;
 use crate::charts::draw_study_charts;
+use crate::create_vma_figure::create_vma_flames;
 use crate::export::{export_files, ExportFormat};
 use crate::html::report_html;
 use crate::report::{build_report, to_csv_files, to_json, to_markdown, to_text};
@@ -120,8 +121,18 @@ pub fn render_report(
     if !options.exports.is_empty() {
         files.extend(export_files(bundle, &options.exports)?);
     }
-    // Flamegraphs already beside the report are linked from the page.
-    let html = report_html(&report, &charts, &chart_notes, &flames_in(out_dir));
+    // Figures 4 and 5 are flamegraphs (with scripts): written, and linked
+    // from the page with the flamegraphs already beside the report.
+    let mut flames = flames_in(out_dir);
+    for c in create_vma_flames(bundle)? {
+        let name = format!("{}.svg", c.stem);
+        if !flames.contains(&name) {
+            flames.push(name.clone());
+        }
+        files.push(file(&name, c.svg.into_bytes(), &c.title));
+    }
+    flames.sort();
+    let html = report_html(&report, &charts, &chart_notes, &flames);
     files.push(file(
         "report.html",
         html.into_bytes(),
