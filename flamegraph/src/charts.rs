@@ -15,7 +15,6 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};
-use crate::malloc_figure::{malloc_chart, malloc_rows};
 use crate::site_cost::{site_cost_groups, SiteCostGroup, FIGURE9_SITES};
 
 /// Pixel size of every chart.
@@ -612,24 +611,6 @@ fn distinct_x(points: &[(f64, f64)]) -> usize {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs.dedup();
     xs.len()
-}
-
-/// Draw the study's figures of a bundle; returns the charts and the notes
-/// for the figures that were skipped.
-pub fn draw_study_charts(run: &RunJson) -> Result<(Vec<Chart>, Vec<String>)> {
-    let (mut specs, notes) = study_charts(run);
-    // Figure 1 only for bundles with malloc points (no note otherwise: an
-    // mmap bundle is not missing it).
-    specs.extend(malloc_chart(&malloc_rows(run)));
-    let mut out = Vec::with_capacity(specs.len());
-    for (stem, spec) in specs {
-        out.push(Chart {
-            stem,
-            title: spec.title.clone(),
-            svg: line_chart(&spec)?,
-        });
-    }
-    Ok((out, notes))
 }
 
 #[cfg(test)]

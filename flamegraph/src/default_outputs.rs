@@ -5,12 +5,12 @@
 use bundle::LoadedBundle;
 
 use crate::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode, RenderedFile};
-use crate::charts::draw_study_charts;
 use crate::create_vma_figure::create_vma_flames;
 use crate::error::Result;
 use crate::html::report_html;
 use crate::report::{build_report, to_text};
 use crate::source::profile_rel;
+use crate::study_figures::draw_study_charts;
 
 /// Rows of the function table in the default text and HTML report.
 const DEFAULT_TOP: usize = 30;

@@ -33,6 +33,7 @@ pub mod run_tables;
 pub mod scaling;
 pub mod site_cost;
 pub mod source;
+pub mod study_figures;
 pub mod table;
 
 pub use error::{RenderError, Result};

@@ -10,11 +10,11 @@ use std::path::Path;
 use bundle::LoadedBundle;
 
 use crate::bundle_flames::RenderedFile;
-use crate::charts::draw_study_charts;
 use crate::create_vma_figure::create_vma_flames;
 use crate::export::{export_files, ExportFormat};
 use crate::html::report_html;
 use crate::report::{build_report, to_csv_files, to_json, to_markdown, to_text};
+use crate::study_figures::draw_study_charts;
 use crate::Result;
 
 /// A format of the report's tables.

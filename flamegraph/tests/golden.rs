@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use bundle::synthetic::{exp1_run, sampled_profile};
 use bundle::{read_bundle, BundleWriter, LoadedBundle, STACKS_FOLDED};
 use flamegraph::bundle_flames::{bundle_flamegraphs, BundleFlameOptions, DiffMode};
-use flamegraph::charts::draw_study_charts;
 use flamegraph::flame::Orientation;
 use flamegraph::html::report_html;
 use flamegraph::report::{build_report, to_csv_files, to_json, to_markdown, to_text};
 use flamegraph::scaling::Model;
+use flamegraph::study_figures::draw_study_charts;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
