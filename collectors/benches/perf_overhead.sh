@@ -23,9 +23,12 @@ mkdir -p "$work"
 python3 - "$sp" "$work" "$runs" "${EXTRA:-}" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time
 sp, work, runs, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
-# MAIN=1: the main job exactly as `sentryprof` with no arguments runs it.
+# MAIN=1: the main job's parameters (`RunArgs::main_job` in the cli, what
+# `sentryprof` with no arguments runs), spelled out so --collect can vary.
 if os.environ.get("MAIN") == "1":
-    base = ["run"] + extra
+    base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",
+            "--platform", "native,systrap/maxgap,inproc", "--iterations", "5000,10000,25000",
+            "--size", "4K", "--trials", "12", "--warmup-trials", "2"] + extra
 else:
     base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",
             "--platform", "native,inproc", "--iterations", "2000,5000", "--size", "4K",
