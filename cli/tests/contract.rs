@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bundle::synthetic::{exp1_run, sampled_profile};
-use bundle::{BundleWriter, RunJson, STACKS_FOLDED};
+use bundle::synthetic::write_exp1_bundle;
 
 fn sentryprof(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentryprof"))
@@ -16,14 +15,7 @@ fn sentryprof(args: &[&str]) -> Output {
 }
 
 fn sampled_bundle(root: &Path, name: &str) -> PathBuf {
-    let dir = root.join(name);
-    let mut run: RunJson = exp1_run();
-    let w = BundleWriter::create(&dir).unwrap();
-    let (f, info) = sampled_profile();
-    w.write_file(STACKS_FOLDED, f.to_text().as_bytes()).unwrap();
-    run.profile = Some(info);
-    w.finish(&run).unwrap();
-    dir
+    write_exp1_bundle(&root.join(name), true).unwrap()
 }
 
 /// Exit 2, one line on stderr containing every `mention`, no panic.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bundle::synthetic::{exp1_run, sampled_profile};
+use bundle::synthetic::{sampled_profile, write_exp1_bundle};
 use bundle::{BundleWriter, RunJson, STACKS_FOLDED};
 
 fn sentryprof(args: &[&str]) -> Output {
@@ -15,16 +15,7 @@ fn sentryprof(args: &[&str]) -> Output {
 }
 
 fn bundle(root: &Path, name: &str, sampled: bool) -> PathBuf {
-    let dir = root.join(name);
-    let mut run: RunJson = exp1_run();
-    let w = BundleWriter::create(&dir).unwrap();
-    if sampled {
-        let (f, info) = sampled_profile();
-        w.write_file(STACKS_FOLDED, f.to_text().as_bytes()).unwrap();
-        run.profile = Some(info);
-    }
-    w.finish(&run).unwrap();
-    dir
+    write_exp1_bundle(&root.join(name), sampled).unwrap()
 }
 
 fn svg_ok(p: &Path) {

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use bundle::synthetic::{exp1_run, sampled_profile};
-use bundle::{BundleWriter, STACKS_FOLDED};
+use bundle::synthetic::{sampled_profile, write_exp1_bundle};
+use bundle::STACKS_FOLDED;
 use flamegraph::pprof::decode_pprof_gz;
 
 fn sentryprof(args: &[&str]) -> Output {
@@ -16,14 +16,7 @@ fn sentryprof(args: &[&str]) -> Output {
 }
 
 fn bundle(root: &Path) -> PathBuf {
-    let dir = root.join("b");
-    let mut run = exp1_run();
-    let w = BundleWriter::create(&dir).unwrap();
-    let (f, info) = sampled_profile();
-    w.write_file(STACKS_FOLDED, f.to_text().as_bytes()).unwrap();
-    run.profile = Some(info);
-    w.finish(&run).unwrap();
-    dir
+    write_exp1_bundle(&root.join("b"), true).unwrap()
 }
 
 #[test]

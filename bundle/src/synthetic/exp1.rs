@@ -242,3 +242,20 @@ pub fn sampled_profile() -> (FoldedStacks, ProfileInfo) {
     };
     (f, info)
 }
+
+/// Write the synthetic Exp1 bundle at `dir`, with [`sampled_profile`] as
+/// its `stacks.folded` when `sampled`; returns `dir`.
+pub fn write_exp1_bundle(
+    dir: &std::path::Path,
+    sampled: bool,
+) -> Result<std::path::PathBuf, crate::BundleError> {
+    let mut run = exp1_run();
+    let w = crate::BundleWriter::create(dir)?;
+    if sampled {
+        let (f, info) = sampled_profile();
+        w.write_file(crate::STACKS_FOLDED, f.to_text().as_bytes())?;
+        run.profile = Some(info);
+    }
+    w.finish(&run)?;
+    Ok(dir.to_path_buf())
+}

@@ -23,6 +23,6 @@ pub mod sample;
 pub mod stacks;
 
 pub use builders::TSC_HZ;
-pub use exp1::{exp1_run, sampled_profile};
+pub use exp1::{exp1_run, sampled_profile, write_exp1_bundle};
 pub use sample::{sample_capabilities, sample_folded, sample_point, sample_run, write_bundle};
 pub use stacks::{many_stacks, synthetic_folded};
