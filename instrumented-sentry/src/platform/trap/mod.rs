@@ -55,7 +55,10 @@ pub use error::TrapError;
 pub use handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 pub use mechanism::Mechanism;
 pub use report::{CallTimes, ServedCall, TrialReport};
-pub use workload::{Shape, Workload, APP_BASE, APP_LEN, MAX_ITERATIONS};
+pub use workload::{
+    foreign, Relocation, ReplayCall, Shape, Workload, APP_BASE, APP_LEN, FOREIGN_BASE,
+    MAX_ITERATIONS,
+};
 
 use super::PlatformError;
 use death::died;
@@ -80,6 +83,41 @@ pub struct Trial {
 impl Trial {
     /// Forks a stub that will run `workload` under `mechanism`.
     pub fn spawn(mechanism: Mechanism, workload: &Workload) -> Result<Trial, TrapError> {
+        if workload.shape == Shape::Replay {
+            return Err(TrapError::Workload(
+                "a replay is spawned with Trial::spawn_replay".to_string(),
+            ));
+        }
+        Self::spawn_with(mechanism, workload, &[])
+    }
+
+    /// Forks a stub that replays `calls` under `mechanism` (one iteration
+    /// per call, [`Shape::Replay`]). On [`Mechanism::Native`] the stub
+    /// first fills the free ranges of its address space outside the
+    /// application range with `PROT_NONE` reservations (so the kernel
+    /// places the replay's mappings in the application range), and keeps
+    /// the room above its program break free for `brk` calls.
+    pub fn spawn_replay(mechanism: Mechanism, calls: &[ReplayCall]) -> Result<Trial, TrapError> {
+        let workload = Workload {
+            shape: Shape::Replay,
+            iterations: calls.len() as u64,
+            ..Workload::anon(1, 4096)
+        };
+        for (i, c) in calls.iter().enumerate() {
+            if c.reloc.iter().flatten().any(|r| r.base >= i) {
+                return Err(TrapError::Workload(format!(
+                    "replay call {i} is relocated against a later call"
+                )));
+            }
+        }
+        Self::spawn_with(mechanism, &workload, calls)
+    }
+
+    fn spawn_with(
+        mechanism: Mechanism,
+        workload: &Workload,
+        calls: &[ReplayCall],
+    ) -> Result<Trial, TrapError> {
         let platform = mechanism.name();
         workload.validate()?;
         let unavailable = |reason: String| PlatformError::Unavailable { platform, reason };
@@ -93,9 +131,15 @@ impl Trial {
             }
             Err(e) => return Err(unavailable(format!("cannot read /proc/self/maps: {e}")).into()),
         }
-        let region = Region::new(workload.iterations as usize)
+        let region = Region::new(workload.iterations as usize, calls.len())
             .map_err(|e| unavailable(format!("cannot map the shared region: {e}")))?;
         write_workload(&region, workload);
+        write_replay(&region, calls);
+        if workload.shape == Shape::Replay && mechanism == Mechanism::Native {
+            let holes = process::free_ranges_above(APP_BASE + APP_LEN)
+                .map_err(|e| unavailable(format!("cannot read /proc/self/maps: {e}")))?;
+            write_holes(&region, &holes);
+        }
         let mut prog = seccomp::filter(sys::site_addrs().host_syscall_ret);
         let fprog = libc::sock_fprog {
             len: prog.len() as u16,
@@ -106,6 +150,9 @@ impl Trial {
             header: region.header(),
             records: region.records().as_ptr(),
             n_records: region.records().len(),
+            ops: region.ops().as_ptr(),
+            n_ops: region.ops().len(),
+            holes: region.holes().as_ptr(),
             parent_pid: std::process::id() as i32,
             filter: &fprog,
         };
@@ -202,6 +249,7 @@ impl Trial {
                 posted: get(&r.t_posted),
                 reply_seen: get(&r.t_reply_seen),
                 host_done: get(&r.t_host_done),
+                arg0: get(&r.arg0),
             })
             .collect()
     }
@@ -214,6 +262,7 @@ fn write_workload(region: &Region, w: &Workload) {
         match w.shape {
             Shape::Mmap => shared::shape::MMAP,
             Shape::Malloc => shared::shape::MALLOC,
+            Shape::Replay => shared::shape::REPLAY,
         },
     );
     set(&h.iterations, w.iterations);
@@ -226,4 +275,35 @@ fn write_workload(region: &Region, w: &Workload) {
     set(&h.touch, u64::from(w.touch));
     set(&h.unmap, u64::from(w.unmap));
     set(&h.pattern, w.pattern);
+}
+
+fn write_replay(region: &Region, calls: &[ReplayCall]) {
+    for (op, c) in region.ops().iter().zip(calls) {
+        set(&op.nr, c.nr as u64);
+        let mut args = c.args;
+        let mut checks = 0;
+        for (slot, (reloc, arg)) in c.reloc.iter().zip([0usize, 4]).enumerate() {
+            if let Some(r) = reloc {
+                args[arg] = r.offset;
+                set(&op.base[slot], r.base as u64 + 1);
+                set(&op.fallback[slot], r.fallback);
+                if r.in_app_range {
+                    checks |= [shared::check::ARG0_IN_APP, shared::check::ARG4_IN_APP][slot];
+                }
+            }
+        }
+        for (dst, v) in op.args.iter().zip(args) {
+            set(dst, v);
+        }
+        set(&op.checks, checks);
+    }
+}
+
+fn write_holes(region: &Region, holes: &[(u64, u64)]) {
+    let n = holes.len().min(shared::MAX_HOLES);
+    for (slot, &(start, end)) in region.holes().iter().zip(holes) {
+        set(&slot.start, start);
+        set(&slot.end, end);
+    }
+    set(&region.header().n_holes, n as u64);
 }

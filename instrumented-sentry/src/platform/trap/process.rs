@@ -167,6 +167,49 @@ pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
     }))
 }
 
+/// Room left free below the main thread's stack when filling holes: the
+/// stack grows into it, and the kernel never places mappings above its
+/// mmap base, which lies at least 128 MiB below the stack top.
+const STACK_ROOM: u64 = 64 << 20;
+
+/// The free ranges of this process's address space from `low` up to the
+/// main thread's stack (less [`STACK_ROOM`]), from `/proc/self/maps`, in
+/// address order: what a native replay stub (a fork, with the same
+/// mappings) fills so that the kernel's top-down search reaches the
+/// application range first.
+pub fn free_ranges_above(low: u64) -> std::io::Result<Vec<(u64, u64)>> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let mut holes = Vec::new();
+    let mut prev_end = low;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let range = fields.next().unwrap_or("");
+        let mut it = range.split('-');
+        let lo = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+        let hi = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            continue;
+        };
+        let is_stack = line.trim_end().ends_with("[stack]");
+        if hi <= low {
+            continue;
+        }
+        let hole_end = if is_stack {
+            lo.saturating_sub(STACK_ROOM)
+        } else {
+            lo
+        };
+        if hole_end > prev_end {
+            holes.push((prev_end, hole_end));
+        }
+        if is_stack {
+            break;
+        }
+        prev_end = prev_end.max(hi);
+    }
+    Ok(holes)
+}
+
 /// Makes `cmd`'s child, before it execs, install a seccomp filter under
 /// which the system calls `nrs` fail with EPERM (a sandbox that refuses
 /// them, e.g. ptrace and seccomp in a container): how tests check the

@@ -21,6 +21,8 @@ pub struct CallTimes {
     pub reply_seen: u64,
     /// systrap: reply's host calls done.
     pub host_done: u64,
+    /// Replay: argument 0 as the stub made the call (after relocation).
+    pub arg0: u64,
 }
 
 /// One stop the sentry served, in TSC cycles.

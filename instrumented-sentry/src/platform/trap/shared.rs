@@ -35,7 +35,21 @@ pub mod shape {
     pub const MMAP: u64 = 0;
     /// The malloc loop.
     pub const MALLOC: u64 = 1;
+    /// A trace replay (the region's replay calls).
+    pub const REPLAY: u64 = 2;
 }
+
+/// Bits of [`ReplayOp::checks`].
+pub mod check {
+    /// Argument 0 is relocated and must lie in the application range.
+    pub const ARG0_IN_APP: u64 = 1;
+    /// Argument 4 is relocated and must lie in the application range.
+    pub const ARG4_IN_APP: u64 = 2;
+}
+
+/// Holes of the native stub's address space the stub fills before a
+/// replay, at most.
+pub const MAX_HOLES: usize = 1024;
 
 /// Set-up steps a stub reports a failure of.
 pub mod step {
@@ -128,6 +142,8 @@ pub struct Header {
     pub t_reply_seen: AtomicU64,
     /// The reply's host calls were done.
     pub t_host_done: AtomicU64,
+    /// Replay (native): holes of `holes` to fill before the loop.
+    pub n_holes: AtomicU64,
 }
 
 /// One iteration of the stub's loop (TSC stamps; 0 where not measured).
@@ -152,6 +168,38 @@ pub struct Record {
     pub t_reply_seen: AtomicU64,
     /// systrap: host calls done.
     pub t_host_done: AtomicU64,
+    /// Replay: argument 0 as the call was made (after relocation).
+    pub arg0: AtomicU64,
+}
+
+/// One call of a replay, as the stub reads it (see
+/// `workload::ReplayCall`).
+#[repr(C)]
+#[derive(Default)]
+pub struct ReplayOp {
+    /// System call number.
+    pub nr: AtomicU64,
+    /// Arguments (a relocated one holds its offset).
+    pub args: [AtomicU64; 6],
+    /// Base call index + 1 of argument 0 and argument 4 (0: literal).
+    pub base: [AtomicU64; 2],
+    /// What a relocated argument becomes when its base failed or its
+    /// check fails.
+    pub fallback: [AtomicU64; 2],
+    /// [`check`] bits.
+    pub checks: AtomicU64,
+}
+
+/// A free range of the sentry's address space (native replay: filled with
+/// a `PROT_NONE` reservation so the kernel places the replay's mappings in
+/// the application range).
+#[repr(C)]
+#[derive(Default)]
+pub struct Hole {
+    /// First byte.
+    pub start: AtomicU64,
+    /// One past the last byte.
+    pub end: AtomicU64,
 }
 
 /// The shared mapping.
@@ -159,6 +207,7 @@ pub struct Region {
     base: *mut u8,
     len: usize,
     records: usize,
+    ops: usize,
 }
 
 // SAFETY: the region is plain shared memory whose every field is an atomic;
@@ -171,12 +220,24 @@ fn records_offset() -> usize {
     size_of::<Header>().next_multiple_of(4096)
 }
 
+/// Byte offsets of the replay calls and the holes after `records`
+/// records and `ops` replay calls, and the region's length.
+fn layout(records: usize, ops: usize) -> Option<(usize, usize, usize)> {
+    let ops_at = records
+        .checked_mul(size_of::<Record>())?
+        .checked_add(records_offset())?;
+    let holes_at = ops
+        .checked_mul(size_of::<ReplayOp>())?
+        .checked_add(ops_at)?;
+    let len = holes_at.checked_add(MAX_HOLES * size_of::<Hole>())?;
+    Some((ops_at, holes_at, len))
+}
+
 impl Region {
-    /// Maps a zeroed region for `records` loop iterations.
-    pub fn new(records: usize) -> std::io::Result<Region> {
-        let len = records
-            .checked_mul(size_of::<Record>())
-            .and_then(|b| b.checked_add(records_offset()))
+    /// Maps a zeroed region for `records` loop iterations and `ops` replay
+    /// calls (0 but for a replay), with room for [`MAX_HOLES`] holes.
+    pub fn new(records: usize, ops: usize) -> std::io::Result<Region> {
+        let (_, _, len) = layout(records, ops)
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
         // SAFETY: a fresh anonymous shared mapping; no existing memory is
         // affected.
@@ -197,6 +258,7 @@ impl Region {
             base: p.cast(),
             len,
             records,
+            ops,
         })
     }
 
@@ -219,6 +281,26 @@ impl Region {
                 self.records,
             )
         }
+    }
+}
+
+impl Region {
+    /// The replay calls.
+    pub fn ops(&self) -> &[ReplayOp] {
+        let (ops_at, _, _) = layout(self.records, self.ops).unwrap_or_default();
+        // SAFETY: `ops` zero-filled `ReplayOp`s (all atomics, 8-byte
+        // aligned: they follow the page-aligned records, whose size is a
+        // multiple of 8) lie at `ops_at` inside the mapping (`new` checked
+        // the layout), which lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.base.add(ops_at).cast::<ReplayOp>(), self.ops) }
+    }
+
+    /// The holes array ([`MAX_HOLES`] entries).
+    pub fn holes(&self) -> &[Hole] {
+        let (_, holes_at, _) = layout(self.records, self.ops).unwrap_or_default();
+        // SAFETY: as for `ops`: `MAX_HOLES` zero-filled `Hole`s follow the
+        // replay calls inside the mapping.
+        unsafe { std::slice::from_raw_parts(self.base.add(holes_at).cast::<Hole>(), MAX_HOLES) }
     }
 }
 

@@ -25,8 +25,9 @@
 
 use super::channel::{post, wait_change, Waited};
 use super::mechanism::Mechanism;
-use super::shared::{get, set, shape, state, step, Header, Record};
+use super::shared::{check, get, set, shape, state, step, Header, Hole, Record, ReplayOp};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
+use super::workload::{APP_BASE, APP_LEN};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Exit status of a stub whose set-up failed (the step and errno are in the
@@ -48,6 +49,12 @@ pub struct ChildPlan {
     pub records: *const Record,
     /// Number of records.
     pub n_records: usize,
+    /// The replay calls (a replay only).
+    pub ops: *const ReplayOp,
+    /// Number of replay calls.
+    pub n_ops: usize,
+    /// The holes array ([`super::shared::MAX_HOLES`] entries).
+    pub holes: *const Hole,
     /// The sentry's pid.
     pub parent_pid: i32,
     /// The seccomp program (systrap).
@@ -87,6 +94,13 @@ pub unsafe fn child_main(plan: &ChildPlan) -> ! {
     let h: &Header = unsafe { &*plan.header };
     // SAFETY: likewise for the records that follow the header.
     let records = unsafe { std::slice::from_raw_parts(plan.records, plan.n_records) };
+    // SAFETY: likewise for the replay calls and the holes after them.
+    let (ops, holes) = unsafe {
+        (
+            std::slice::from_raw_parts(plan.ops, plan.n_ops),
+            std::slice::from_raw_parts(plan.holes, super::shared::MAX_HOLES),
+        )
+    };
     // SAFETY: prctl and getppid take plain integers.
     unsafe {
         host_syscall(
@@ -131,7 +145,12 @@ pub unsafe fn child_main(plan: &ChildPlan) -> ! {
             post(h, state::READY, &h.sentry_waiting);
         }
     }
-    run_loop(h, records, plan.mechanism == Mechanism::Systrap);
+    let replay = Replay {
+        ops,
+        holes,
+        native: plan.mechanism == Mechanism::Native,
+    };
+    run_loop(h, records, &replay, plan.mechanism == Mechanism::Systrap);
     if plan.mechanism == Mechanism::Systrap {
         post(h, state::EXITED, &h.sentry_waiting);
     }
@@ -230,14 +249,210 @@ unsafe fn install_systrap(h: &Header, filter: *const libc::sock_fprog) {
 
 /// The workload: the loop of the header's shape, with its start and end
 /// stamped.
-fn run_loop(h: &Header, records: &[Record], systrap: bool) {
+fn run_loop(h: &Header, records: &[Record], replay: &Replay<'_>, systrap: bool) {
+    let mut heap = NativeHeap::default();
+    if get(&h.shape) == shape::REPLAY && replay.native {
+        heap = fill_holes(h, replay.holes);
+    }
     set(&h.t_loop_start, rdtsc());
-    if get(&h.shape) == shape::MALLOC {
-        malloc_loop(h, records, systrap);
-    } else {
-        mmap_loop(h, records, systrap);
+    match get(&h.shape) {
+        shape::MALLOC => malloc_loop(h, records, systrap),
+        shape::REPLAY => replay_loop(h, records, replay, &mut heap, systrap),
+        _ => mmap_loop(h, records, systrap),
     }
     set(&h.t_loop_end, rdtsc());
+}
+
+/// What a replay stub reads besides the header and records.
+struct Replay<'a> {
+    ops: &'a [ReplayOp],
+    holes: &'a [Hole],
+    native: bool,
+}
+
+/// The native replay stub's program break and the reservation above it.
+#[derive(Default)]
+struct NativeHeap {
+    /// Page end of the heap (the break rounded up).
+    end: u64,
+    /// End of the reservation that starts at `end` (0: none was made).
+    fill_top: u64,
+}
+
+const FILL_PROT: u64 = libc::PROT_NONE as u64;
+const FILL_FLAGS: u64 =
+    (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE)
+        as u64;
+
+/// Reserves `[start, end)` with `PROT_NONE` where it is free; true if it
+/// was.
+fn reserve(start: u64, end: u64) -> bool {
+    if start >= end {
+        return false;
+    }
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+    let r = unsafe {
+        host_syscall(
+            libc::SYS_mmap,
+            [start, end - start, FILL_PROT, FILL_FLAGS, u64::MAX, 0],
+        )
+    };
+    if r as u64 == start {
+        return true;
+    }
+    if !failed(r) {
+        // A kernel without MAP_FIXED_NOREPLACE took it as a hint.
+        // SAFETY: unmaps only the mapping just made.
+        unsafe { host_syscall(libc::SYS_munmap, [r as u64, end - start, 0, 0, 0, 0]) };
+    }
+    false
+}
+
+/// Native replay, before the loop: fills the holes the sentry listed
+/// (free ranges above the application range), so that the kernel's
+/// top-down search for an mmap without an address ends in the application
+/// range; the hole above the program break is reserved from the break's
+/// page on (`brk` calls free what they need first, [`brk_room`]).
+fn fill_holes(h: &Header, holes: &[Hole]) -> NativeHeap {
+    // SAFETY: brk(0) only reads the break.
+    let brk0 = unsafe { host_syscall(libc::SYS_brk, [0; 6]) };
+    let mut heap = NativeHeap {
+        end: page_up(brk0 as u64),
+        fill_top: 0,
+    };
+    let n = get(&h.n_holes) as usize;
+    for hole in holes.iter().take(n) {
+        let (mut start, end) = (get(&hole.start), get(&hole.end));
+        let above_break = start <= heap.end && heap.end < end;
+        if above_break {
+            start = heap.end;
+        }
+        if reserve(start, end) && above_break {
+            heap.fill_top = end;
+        }
+    }
+    heap
+}
+
+/// Native replay, before `brk(want)`: frees the reservation above the
+/// heap up to one page past the new break (the kernel wants that page
+/// free). Returns the end of what was freed.
+fn brk_room(heap: &NativeHeap, want: u64) -> u64 {
+    let need = page_up(want).saturating_add(4096).min(heap.fill_top);
+    if heap.fill_top == 0 || need <= heap.end {
+        return heap.end;
+    }
+    // SAFETY: `[end, need)` is part of the reservation made above the heap
+    // (nothing else lives there: the stub maps nothing of its own).
+    unsafe { host_syscall(libc::SYS_munmap, [heap.end, need - heap.end, 0, 0, 0, 0]) };
+    need
+}
+
+/// Native replay, after a `brk` that returned `result`: reserves again
+/// what lies free between the new heap end and `freed`.
+fn brk_refill(heap: &mut NativeHeap, result: i64, freed: u64) {
+    let new_end = page_up(result as u64);
+    if heap.fill_top != 0 {
+        reserve(new_end, freed.max(heap.end).min(heap.fill_top));
+    }
+    heap.end = new_end;
+}
+
+/// Whether `[v, v + len)` lies in the application range.
+fn in_app(v: u64, len: u64) -> bool {
+    let len = page_up(len.max(1));
+    len != 0 && v >= APP_BASE && len <= APP_LEN && v - APP_BASE <= APP_LEN - len
+}
+
+/// The replayed calls' numbers; any other is refused with `ENOSYS`.
+fn replayable(nr: i64) -> bool {
+    matches!(
+        nr,
+        libc::SYS_mmap | libc::SYS_munmap | libc::SYS_mprotect | libc::SYS_brk | libc::SYS_mremap
+    )
+}
+
+/// Computes the arguments of replay call `i` (relocations against the
+/// results recorded so far).
+fn replay_args(op: &ReplayOp, records: &[Record], i: usize) -> [u64; 6] {
+    let mut args = op.args.each_ref().map(get);
+    let checks = get(&op.checks);
+    for (slot, (arg, len_arg, bit)) in [
+        (0usize, 1usize, check::ARG0_IN_APP),
+        (4, 2, check::ARG4_IN_APP),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let base = get(&op.base[slot]) as usize;
+        if base == 0 {
+            continue;
+        }
+        let fallback = get(&op.fallback[slot]);
+        let result = (base - 1 < i)
+            .then(|| records.get(base - 1))
+            .flatten()
+            .map(|r| get(&r.addr) as i64);
+        args[arg] = match result {
+            Some(r) if !failed(r) => {
+                let v = (r as u64).wrapping_add(args[arg]);
+                let ok = if checks & bit != 0 {
+                    in_app(v, args[len_arg])
+                } else {
+                    v >= r as u64
+                };
+                if ok {
+                    v
+                } else {
+                    fallback
+                }
+            }
+            _ => fallback,
+        };
+    }
+    args
+}
+
+/// The replay: each call with its relocated arguments through the
+/// workload's `syscall` site, timed alone. A failed call is recorded and
+/// the replay goes on.
+fn replay_loop(
+    h: &Header,
+    records: &[Record],
+    replay: &Replay<'_>,
+    heap: &mut NativeHeap,
+    systrap: bool,
+) {
+    let n = get(&h.iterations) as usize;
+    for (i, op) in replay.ops.iter().enumerate().take(n) {
+        let Some(rec) = records.get(i) else {
+            break;
+        };
+        let args = replay_args(op, records, i);
+        let nr = get(&op.nr) as i64;
+        let brk_grow = replay.native && nr == libc::SYS_brk && args[0] != 0;
+        let freed = if brk_grow { brk_room(heap, args[0]) } else { 0 };
+        let t_enter = rdtsc();
+        let r = if replayable(nr) {
+            // SAFETY: one of the five memory calls, with every address
+            // argument either 0, above every user address (`foreign`), or
+            // computed from this replay's own results and checked to lie in
+            // the application range (a brk address: at or above the first
+            // break), which this program's own memory does not use.
+            unsafe { workload_syscall(nr, args) }
+        } else {
+            -i64::from(libc::ENOSYS)
+        };
+        let t_return = rdtsc();
+        if systrap {
+            copy_handler_stamps(h, rec);
+        }
+        if brk_grow {
+            brk_refill(heap, r, freed);
+        }
+        set(&rec.arg0, args[0]);
+        record(h, rec, i as u64, r, [t_enter, t_return, t_return, t_return]);
+    }
 }
 
 /// Whether a raw system-call result is an error (`-4095..0`).

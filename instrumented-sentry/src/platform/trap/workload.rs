@@ -29,6 +29,58 @@ pub enum Shape {
     /// follows. Nothing is freed. `prot`, `flags`, `fd`, `offset` and
     /// `unmap` are ignored.
     Malloc,
+    /// A trace replay: the calls of [`ReplayCall`]s given at spawn, one per
+    /// iteration, each made through the workload's own `syscall` site (so
+    /// trapped where the platform traps) and timed alone. `len`, `prot`,
+    /// `flags`, `fd`, `offset`, `touch` and `unmap` are ignored.
+    Replay,
+}
+
+/// An address that is never mapped and that every platform refuses: above
+/// the largest user address of x86_64 (2^56 with 5-level paging). A
+/// replayed address the translation cannot place in the application range
+/// becomes `FOREIGN_BASE` plus its low 48 bits (page offset kept), so the
+/// call fails as it fails on inproc (outside the sentry's range) and never
+/// reaches memory of this program.
+pub const FOREIGN_BASE: u64 = 1 << 57;
+
+/// `addr` moved out of every address space (see [`FOREIGN_BASE`]).
+pub fn foreign(addr: u64) -> u64 {
+    FOREIGN_BASE | (addr & 0x0000_ffff_ffff_ffff)
+}
+
+/// An address argument of a [`ReplayCall`] computed in the stub from the
+/// result of an earlier call of the same replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relocation {
+    /// Index (in the replay's call list) of the earlier call whose result
+    /// is the base; must be below the call's own index.
+    pub base: usize,
+    /// Added to the base (wrapping); the argument's value in the call is
+    /// ignored.
+    pub offset: u64,
+    /// Used instead when the base call failed, or the computed range fails
+    /// its check.
+    pub fallback: u64,
+    /// `true`: the range `[value, value + length)` must lie in the
+    /// application range (length: argument 1 for argument 0, argument 2 for
+    /// argument 4). `false` (a `brk` address): the value must not be below
+    /// the base.
+    pub in_app_range: bool,
+}
+
+/// One call of a replay (see [`Shape::Replay`]): `nr` is one of `mmap`,
+/// `munmap`, `mprotect`, `brk`, `mremap` (the stub refuses any other with
+/// `ENOSYS` without making it); `reloc[0]` computes argument 0 (the
+/// address), `reloc[1]` argument 4 (mremap's new address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayCall {
+    /// System call number.
+    pub nr: i64,
+    /// Arguments (an address literal must be 0 or [`foreign`]).
+    pub args: [u64; 6],
+    /// Relocated address arguments.
+    pub reloc: [Option<Relocation>; 2],
 }
 
 /// The stub's loop: `iterations` times the [`Shape`] (by default
@@ -85,6 +137,9 @@ impl Workload {
         let bad = |what: &str| Err(TrapError::Workload(what.to_string()));
         if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
             return bad("iterations must be between 1 and 2^22");
+        }
+        if self.shape == Shape::Replay {
+            return Ok(());
         }
         if self.len == 0 || self.len > APP_LEN {
             return bad("len must be non-zero and at most the application range");

@@ -20,7 +20,8 @@ pub const STUB_FILE_FD: i32 = 1000;
 /// Serves a stub's calls and faults with a memory manager.
 pub struct MmHandler<'a> {
     mm: &'a mut TrapMm,
-    file: Option<FileId>,
+    /// Descriptor numbers the stub passes → the memory manager's files.
+    files: Vec<(i32, FileId)>,
     /// The first failure that is the environment's, not the application's
     /// (a host limit, a host call that failed): it fails the point.
     failure: Option<String>,
@@ -33,9 +34,15 @@ pub struct MmHandler<'a> {
 impl<'a> MmHandler<'a> {
     /// A handler over `mm`; `file` is what [`STUB_FILE_FD`] stands for.
     pub fn new(mm: &'a mut TrapMm, file: Option<FileId>) -> Self {
+        Self::with_files(mm, file.map(|f| (STUB_FILE_FD, f)).into_iter().collect())
+    }
+
+    /// A handler over `mm` for which each descriptor number of `files`
+    /// stands for its memory-manager file (a trace replay's files).
+    pub fn with_files(mm: &'a mut TrapMm, files: Vec<(i32, FileId)>) -> Self {
         MmHandler {
             mm,
-            file,
+            files,
             failure: None,
             faults: 0,
             calls: 0,
@@ -71,10 +78,11 @@ impl<'a> MmHandler<'a> {
         let (prot, flags, fd) = (a[2] as i32, a[3] as i32, a[4] as i32);
         let file = if flags & libc::MAP_ANONYMOUS != 0 {
             None
-        } else if fd == STUB_FILE_FD && self.file.is_some() {
-            self.file
         } else {
-            return -i64::from(libc::EBADF);
+            match self.files.iter().find(|&&(n, _)| n == fd) {
+                Some(&(_, f)) => Some(f),
+                None => return -i64::from(libc::EBADF),
+            }
         };
         let req = match MmapRequest::from_linux(a[0], a[1], prot, flags, file, a[5]) {
             Ok(r) => r,

@@ -15,7 +15,8 @@
 //! `mmap(MAP_FIXED|MAP_SHARED, memfd, offset)` (or munmap/mprotect) before
 //! it resumes; a touch of a page with a VMA and no PMA arrives as a fault
 //! and runs the fault path. The stub times every call with `rdtsc`; the
-//! trial's time is its whole loop. Trace replay is refused (not yet).
+//! trial's time is its whole loop. A trace replay ([`replay`]) runs the
+//! trace's calls, translated up front, one stub per traced address space.
 //!
 //! - [`runner::TrapRunner`]: `TrapRunner::ptrace(search, options)`,
 //!   `TrapRunner::systrap(search, options)`;
@@ -24,6 +25,7 @@
 
 pub mod handler;
 pub mod placement;
+pub mod replay;
 pub mod runner;
 
 pub use handler::{MmHandler, TrapMm, STUB_FILE_FD};

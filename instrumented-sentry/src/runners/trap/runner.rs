@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::handler::{MmHandler, TrapMm, STUB_FILE_FD};
 use super::placement::StubPlacement;
+use super::replay::replay_on_stub;
 use crate::addr::page_round_up;
 use crate::mm::{FileId, MemoryManager, MmConfig};
 use crate::platform::trap::address_space::TrapAddressSpace;
@@ -25,6 +26,7 @@ use crate::segment::GapSearch;
 use crate::workload::exec::{experiment_call, MALLOC_MMAP_THRESHOLD};
 use crate::workload::spec::{Mapping, PointSpec, PointWork, WorkloadKind};
 use crate::workload::target::{PROT_READ, PROT_WRITE};
+use crate::workload::trace::stub_replay;
 
 /// A trial's failure as a point error: a refused platform is
 /// `Unsupported` (one line), everything else `Failed` (the message names
@@ -41,13 +43,17 @@ pub fn point_error(e: TrapError) -> PointError {
     }
 }
 
-/// Refuses what the stub cannot run: trace replay (not yet), more
-/// iterations than its result array holds, more than the application range.
+/// Refuses what the stub cannot run: more iterations than its result
+/// array holds, more than the application range; a trace the stub cannot
+/// replay (a file offset past 2^64, too many calls in one address space).
 fn check_stub_point(platform: &str, spec: &PointSpec) -> Result<(), PointError> {
-    if let PointWork::Replay { .. } = spec.work {
-        return Err(PointError::Unsupported(format!(
-            "{platform}: trace replay on the stub not yet (the replay's address translation runs in the sentry)"
-        )));
+    if let PointWork::Replay { trace } = &spec.work {
+        return stub_replay(trace)
+            .map(drop)
+            .map_err(|e| match PointError::from_target(e, None) {
+                PointError::Unsupported(m) => PointError::Unsupported(format!("{platform}: {m}")),
+                other => other,
+            });
     }
     if spec.iterations == 0 || spec.iterations > MAX_ITERATIONS || spec.size == 0 {
         return Err(PointError::Unsupported(format!(
@@ -296,6 +302,10 @@ impl PlatformRunner for TrapRunner {
 
     fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
         check_stub_point(self.mechanism.name(), spec)?;
+        if let PointWork::Replay { trace } = &spec.work {
+            let placement = self.placement;
+            return replay_on_stub(self.mechanism, trace, &placement, &mut || self.new_mm());
+        }
         self.trial(spec).map(|(outcome, _)| outcome)
     }
 }
@@ -339,6 +349,13 @@ impl PlatformRunner for StubNativeRunner {
 
     fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
         check_stub_point("native", spec)?;
+        if let PointWork::Replay { trace } = &spec.work {
+            return replay_on_stub(Mechanism::Native, trace, &self.placement, &mut || {
+                Err(PointError::Unsupported(
+                    "native: no memory manager".to_string(),
+                ))
+            });
+        }
         let file: Option<File> = match spec.work {
             PointWork::Mmap { mapping } if mapping.is_file_backed() => {
                 let size = page_round_up(spec.size)
@@ -377,7 +394,7 @@ impl PlatformRunner for StubNativeRunner {
 }
 
 /// The handler of a native stub (never called: nothing is trapped).
-struct NoHandler;
+pub(super) struct NoHandler;
 
 impl crate::platform::trap::SyscallHandler for NoHandler {
     fn handle(

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::addr_map::AddrMap;
 use super::model::{Trace, TraceCall, TraceOp, TraceResult};
 use crate::addr::page_round_up;
 use crate::workload::target::{
@@ -107,64 +108,11 @@ pub struct ReplayOutcome {
     pub host_mappings: u64,
 }
 
-/// Trace ranges → replay ranges, page granular.
-#[derive(Debug, Default)]
-struct AddrMap {
-    /// trace start → (length, replay start); ranges never overlap.
-    ranges: BTreeMap<u64, (u64, u64)>,
-}
-
-impl AddrMap {
-    /// Where the replay has trace address `addr`; `addr` itself when the
-    /// trace never mapped it.
-    fn translate(&self, addr: u64) -> u64 {
-        if let Some((&start, &(len, to))) = self.ranges.range(..=addr).next_back() {
-            if addr - start < len {
-                return to + (addr - start);
-            }
-        }
-        addr
-    }
-
-    /// Forget `[start, start + len)` of the trace.
-    ///
-    /// Postconditions: no range overlaps it; parts of ranges outside it stay.
-    fn remove(&mut self, start: u64, len: u64) {
-        let end = start.saturating_add(len);
-        let overlapping: Vec<(u64, (u64, u64))> = self
-            .ranges
-            .range(..end)
-            .rev()
-            .take_while(|(&s, &(l, _))| s.saturating_add(l) > start)
-            .map(|(&s, &v)| (s, v))
-            .collect();
-        for (s, (l, to)) in overlapping {
-            self.ranges.remove(&s);
-            let e = s.saturating_add(l);
-            if s < start {
-                self.ranges.insert(s, (start - s, to));
-            }
-            if e > end {
-                self.ranges.insert(end, (e - end, to + (end - s)));
-            }
-        }
-    }
-
-    /// Record that trace range `[start, start + len)` is at `to` in the replay.
-    fn insert(&mut self, start: u64, len: u64, to: u64) {
-        if len == 0 {
-            return;
-        }
-        self.remove(start, len);
-        self.ranges.insert(start, (len, to));
-    }
-}
-
 /// The replay state of one traced address space.
 struct Process<T> {
     target: T,
     files: HashMap<i32, FileHandle>,
-    map: AddrMap,
+    map: AddrMap<u64>,
     /// (first traced break, first replayed break).
     brk_bases: Option<(u64, u64)>,
 }
@@ -181,59 +129,33 @@ pub fn replay_trace<T: MemoryTarget>(
     new_target: &mut dyn FnMut() -> Result<T, TargetError>,
 ) -> Result<(ReplayOutcome, Vec<T>), TargetError> {
     let file_sizes = trace.file_sizes();
-    let mut spaces: Vec<Process<T>> = Vec::new();
-    let mut space_of: HashMap<Option<u32>, usize> = HashMap::new();
-    let mut counts = ReplayCounts {
-        trace: trace.source.clone(),
-        unknown_syscalls: trace.unknown_syscalls.clone(),
-        other_lines: trace.other_lines,
-        orphan_resumed: trace.orphan_resumed,
-        unfinished_at_end: trace.unfinished_at_end,
-        ..ReplayCounts::default()
-    };
+    let plan = assign_spaces(trace);
+    let mut counts = ReplayCounts::for_trace(trace);
     if let Some(c) = trace.overflowing_file_mapping() {
-        return Err(TargetError::Unsupported(format!(
-            "{}:{}: EOVERFLOW: this mmap's offset + length passes 2^64, so its file cannot be made for the replay",
-            trace.source, c.line
-        )));
+        return Err(overflow_error(trace, c));
     }
     // Set-up, untimed: an address space per program image, and its files.
-    let mut previous: Option<usize> = None;
-    for call in &trace.calls {
-        if let Some(&i) = space_of.get(&call.pid) {
-            previous = Some(i);
-            continue;
+    let mut spaces: Vec<Process<T>> = Vec::new();
+    for _ in 0..plan.count {
+        let mut target = new_target()?;
+        let mut files = HashMap::new();
+        for (&fd, &size) in &file_sizes {
+            files.insert(fd, target.create_file(file_size(size)?)?);
+            counts.files += 1;
         }
-        let starts_image = matches!(call.op, TraceOp::Brk { addr: 0 });
-        let idx = match previous {
-            Some(prev) if !starts_image => prev,
-            _ => {
-                let mut target = new_target()?;
-                let mut files = HashMap::new();
-                for (&fd, &size) in &file_sizes {
-                    let size =
-                        page_round_up(size.max(1)).ok_or(TargetError::Errno(Errno::EOVERFLOW))?;
-                    files.insert(fd, target.create_file(size)?);
-                    counts.files += 1;
-                }
-                spaces.push(Process {
-                    target,
-                    files,
-                    map: AddrMap::default(),
-                    brk_bases: None,
-                });
-                spaces.len() - 1
-            }
-        };
-        space_of.insert(call.pid, idx);
-        previous = Some(idx);
+        spaces.push(Process {
+            target,
+            files,
+            map: AddrMap::default(),
+            brk_bases: None,
+        });
     }
-    counts.processes = spaces.len() as u64;
-    counts.threads = space_of.len() as u64;
+    counts.processes = plan.count as u64;
+    counts.threads = plan.threads;
 
     let mut elapsed_ns: u64 = 0;
-    for call in &trace.calls {
-        let Some(proc_) = space_of.get(&call.pid).and_then(|&i| spaces.get_mut(i)) else {
+    for (call, &space) in trace.calls.iter().zip(&plan.of_call) {
+        let Some(proc_) = spaces.get_mut(space) else {
             continue;
         };
         let start = Instant::now();
@@ -244,7 +166,7 @@ pub fn replay_trace<T: MemoryTarget>(
             Err(TargetError::Errno(e)) => Err(e),
             Err(other) => return Err(other),
         };
-        record(&mut counts, call, &replayed);
+        counts.record(call, &replayed);
     }
     let host_mappings = spaces.iter().map(|p| p.target.host_mappings()).sum();
     Ok((
@@ -366,6 +288,82 @@ fn trace_succeeded(call: &TraceCall) -> Option<bool> {
     }
 }
 
+impl ReplayCounts {
+    /// Counts of a replay of `trace` before any call: the trace's own
+    /// counts (unknown syscalls, other lines, orphans).
+    pub fn for_trace(trace: &Trace) -> ReplayCounts {
+        ReplayCounts {
+            trace: trace.source.clone(),
+            unknown_syscalls: trace.unknown_syscalls.clone(),
+            other_lines: trace.other_lines,
+            orphan_resumed: trace.orphan_resumed,
+            unfinished_at_end: trace.unfinished_at_end,
+            ..ReplayCounts::default()
+        }
+    }
+
+    /// Counts one replayed call against what the trace recorded for it
+    /// (every platform counts with this: matched when success or failure
+    /// agree).
+    pub fn record(&mut self, call: &TraceCall, replayed: &Result<u64, Errno>) {
+        record(self, call, replayed)
+    }
+}
+
+/// The address space of each call (index into a replay's spaces), how
+/// many spaces, how many process and thread ids: the rule of the module
+/// documentation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpacePlan {
+    /// For each call of the trace, its address space.
+    pub of_call: Vec<usize>,
+    /// Address spaces.
+    pub count: usize,
+    /// Process and thread ids.
+    pub threads: u64,
+}
+
+/// Assigns the trace's calls to address spaces (see the module docs).
+pub fn assign_spaces(trace: &Trace) -> SpacePlan {
+    let mut space_of: HashMap<Option<u32>, usize> = HashMap::new();
+    let mut plan = SpacePlan::default();
+    let mut previous: Option<usize> = None;
+    for call in &trace.calls {
+        let idx = match space_of.get(&call.pid) {
+            Some(&i) => i,
+            None => {
+                let starts_image = matches!(call.op, TraceOp::Brk { addr: 0 });
+                let idx = match previous {
+                    Some(prev) if !starts_image => prev,
+                    _ => {
+                        plan.count += 1;
+                        plan.count - 1
+                    }
+                };
+                space_of.insert(call.pid, idx);
+                idx
+            }
+        };
+        plan.of_call.push(idx);
+        previous = Some(idx);
+    }
+    plan.threads = space_of.len() as u64;
+    plan
+}
+
+/// The error of a trace whose file mmap `c` overflows.
+pub fn overflow_error(trace: &Trace, c: &TraceCall) -> TargetError {
+    TargetError::Unsupported(format!(
+        "{}:{}: EOVERFLOW: this mmap's offset + length passes 2^64, so its file cannot be made for the replay",
+        trace.source, c.line
+    ))
+}
+
+/// The size of a replay's file that the trace maps up to `size` bytes of.
+pub fn file_size(size: u64) -> Result<u64, TargetError> {
+    page_round_up(size.max(1)).ok_or(TargetError::Errno(Errno::EOVERFLOW))
+}
+
 fn record(counts: &mut ReplayCounts, call: &TraceCall, replayed: &Result<u64, Errno>) {
     counts.calls += 1;
     let c = counts
@@ -406,25 +404,5 @@ fn record(counts: &mut ReplayCounts, call: &TraceCall, replayed: &Result<u64, Er
                 },
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addr_map_translates_splits_and_forgets() {
-        let mut m = AddrMap::default();
-        m.insert(0x10000, 0x4000, 0x90000);
-        assert_eq!(m.translate(0x11000), 0x91000);
-        assert_eq!(m.translate(0x14000), 0x14000, "end is exclusive");
-        m.remove(0x11000, 0x1000);
-        assert_eq!(m.translate(0x11000), 0x11000);
-        assert_eq!(m.translate(0x10000), 0x90000);
-        assert_eq!(m.translate(0x12000), 0x92000);
-        m.insert(0x10000, 0x3000, 0x50000);
-        assert_eq!(m.translate(0x12000), 0x52000);
-        assert_eq!(m.translate(0x13000), 0x93000);
     }
 }
