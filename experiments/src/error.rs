@@ -70,26 +70,11 @@ pub enum PlanError {
     /// Iterations or sizes given to a replay.
     #[error("--iterations and --size do not apply to --workload replay (the trace decides)")]
     SizesOnReplay,
-    /// Native asked to replay.
-    #[error(
-        "--platform native cannot replay a trace (MAP_FIXED and brk calls would \
-         rewrite sentryprof's own memory); use inproc or kvm"
-    )]
-    NativeReplay,
     /// A gap search given to native (`native/maxgap`).
     #[error("--platform {given:?}: native has no gap search (it runs no sentry)")]
     NativeSearch {
         /// The item as given.
         given: String,
-    },
-    /// Replay asked for on a trapped-stub platform.
-    #[error(
-        "--platform {platform}: replay is not supported on ptrace/systrap yet \
-         (the replay's address translation runs in the sentry); use inproc or kvm"
-    )]
-    StubReplay {
-        /// The platform asked for.
-        platform: &'static str,
     },
     /// Trials out of range.
     #[error("--trials {trials}: must be between 1 and {MAX_TRIALS}")]

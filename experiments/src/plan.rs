@@ -3,7 +3,7 @@
 //! The front end turns its flags into a [`PlanRequest`] (names, sizes and
 //! counts already parsed into typed values); [`Plan::new`] fills in the
 //! defaults of each workload, refuses combinations that do not go together
-//! (replay needs a trace, native cannot replay, ...) and expands the lists
+//! (replay needs a trace, a replay takes no sizes, ...) and expands the lists
 //! into every combination, in run order. Every error is a [`PlanError`]
 //! that prints as one line naming the flag and the problem.
 
@@ -278,17 +278,10 @@ fn platform_choices(
     platforms: &[PlatformKind],
     searches: &[GapSearch],
     restricted: &[(PlatformKind, GapSearch)],
-    is_replay: bool,
 ) -> Result<Vec<PlatformChoice>, PlanError> {
     let mut choices = Vec::new();
     for &p in platforms {
-        if is_replay && matches!(p, PlatformKind::Ptrace | PlatformKind::Systrap) {
-            return Err(PlanError::StubReplay { platform: p.name() });
-        }
         if p == PlatformKind::Native {
-            if is_replay {
-                return Err(PlanError::NativeReplay);
-            }
             choices.push(PlatformChoice {
                 platform: p,
                 search: None,
@@ -447,8 +440,7 @@ impl Plan {
         } else {
             dedup(&req.searches)
         };
-        let choices =
-            platform_choices(&platforms, &searches, &req.platform_searches, p.is_replay())?;
+        let choices = platform_choices(&platforms, &searches, &req.platform_searches)?;
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
         let specs = expand(&p)?;

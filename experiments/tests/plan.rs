@@ -158,7 +158,7 @@ fn points_that_cannot_fit_are_refused() {
 }
 
 #[test]
-fn replay_reads_its_trace_and_refuses_native() {
+fn replay_reads_its_trace_and_runs_on_native() {
     let trace = fixture("ls.trace");
     let replay = |platforms: Vec<PlatformKind>| PlanRequest {
         workload: Some(WorkloadKind::Replay),
@@ -169,7 +169,9 @@ fn replay_reads_its_trace_and_refuses_native() {
     let plan = Plan::new(&replay(vec![PlatformKind::Inproc])).unwrap();
     assert_eq!(plan.specs.len(), 1);
     assert_eq!(plan.specs[0].iterations, 39);
-    refused(replay(vec![PlatformKind::Native]), "native cannot replay");
+    let native = Plan::new(&replay(vec![PlatformKind::Native])).unwrap();
+    assert_eq!(native.platforms.len(), 1);
+    assert_eq!(native.platforms[0].platform, PlatformKind::Native);
     refused(
         PlanRequest {
             touch: vec![true],

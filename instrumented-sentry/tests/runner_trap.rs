@@ -7,8 +7,6 @@
 mod trap_support;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use instrumented_sentry::addr::PAGE_SIZE;
 use instrumented_sentry::mm::MmConfig;
@@ -20,7 +18,6 @@ use instrumented_sentry::runners::{PlatformRunner, PointError, TrialOutcome};
 use instrumented_sentry::segment::GapSearch;
 use instrumented_sentry::workload::exec::{run_malloc_model_trial, run_mmap_trial};
 use instrumented_sentry::workload::spec::Mapping;
-use instrumented_sentry::workload::trace::parse_trace_file;
 use instrumented_sentry::workload::{PointSpec, PointWork, WorkloadKind};
 
 /// The stub's touch pattern (`Workload::anon`'s default).
@@ -243,35 +240,6 @@ fn native_stub_runs_the_same_loops() {
         assert!(out.elapsed_ns > 0);
         assert!(out.extra["stub_call_median_cycles"].as_u64().unwrap_or(0) > 0);
     }
-}
-
-#[test]
-fn replay_is_refused_not_faked() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/traces/mem-demo.trace");
-    let trace = parse_trace_file(&path).expect("fixture");
-    let spec = PointSpec {
-        workload: WorkloadKind::Replay,
-        work: PointWork::Replay {
-            trace: Arc::new(trace),
-        },
-        touch: false,
-        iterations: 1,
-        size: 0,
-    };
-    for mech in MECHS {
-        let mut r = TrapRunner::new(mech, GapSearch::MaxGap, options());
-        match r.check_point(&spec) {
-            Err(PointError::Unsupported(m)) => {
-                assert!(m.starts_with(mech.name()) && m.contains("not yet"), "{m}")
-            }
-            other => panic!("expected Unsupported, got {other:?}"),
-        }
-    }
-    let mut n = StubNativeRunner::new();
-    assert!(matches!(
-        n.check_point(&spec),
-        Err(PointError::Unsupported(_))
-    ));
 }
 
 const REFUSED_CHILD: &str = "RUNNER_TRAP_REFUSED_CHILD";
