@@ -193,3 +193,32 @@ fn an_impossible_call_fails_that_call_not_the_trial() {
         assert_eq!(count(&o, "mismatched"), 1, "{platform}");
     }
 }
+
+#[test]
+fn a_mapping_the_fork_leaves_out_does_not_draw_native_mappings_out_of_the_range() {
+    // A perf ring buffer is such a mapping (VM_DONTCOPY); MADV_DONTFORK
+    // makes one: in the stub its range is free, and must be filled too.
+    let len = 64 << 10;
+    // SAFETY: a fresh anonymous mapping, unmapped below; nothing else uses it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    // SAFETY: advice on the mapping just made.
+    assert_eq!(unsafe { libc::madvise(p, len, libc::MADV_DONTFORK) }, 0);
+    let spec = replay_spec(fixture("mem-demo.trace"));
+    let mut r = StubNativeRunner::new();
+    r.check_point(&spec).expect("check");
+    let o = r.run_trial(&spec).expect("replay");
+    // SAFETY: unmaps the mapping made above.
+    unsafe { libc::munmap(p, len) };
+    assert_eq!(count(&o, "mapped_outside_app_range"), 0, "{}", o.extra);
+    assert_eq!(count(&o, "matched"), 615);
+}
