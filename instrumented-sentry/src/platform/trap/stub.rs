@@ -389,10 +389,11 @@ fn replay_args(op: &ReplayOp, records: &[Record], i: usize) -> [u64; 6] {
             continue;
         }
         let fallback = get(&op.fallback[slot]);
-        let result = (base - 1 < i)
-            .then(|| records.get(base - 1))
-            .flatten()
-            .map(|r| get(&r.addr) as i64);
+        let result = if base - 1 < i {
+            records.get(base - 1).map(|r| get(&r.addr) as i64)
+        } else {
+            None
+        };
         args[arg] = match result {
             Some(r) if !failed(r) => {
                 let v = (r as u64).wrapping_add(args[arg]);
