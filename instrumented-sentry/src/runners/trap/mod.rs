@@ -27,7 +27,9 @@ pub mod handler;
 pub mod placement;
 pub mod replay;
 pub mod runner;
+pub mod stub_outcome;
 
 pub use handler::{MmHandler, TrapMm, STUB_FILE_FD};
 pub use placement::StubPlacement;
 pub use runner::{trap_available, StubNativeRunner, TrapRunner};
+pub use stub_outcome::point_error;

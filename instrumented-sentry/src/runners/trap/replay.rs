@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::handler::{MmHandler, TrapMm, STUB_FILE_FD};
 use super::placement::StubPlacement;
-use super::runner::{point_error, NoHandler};
+use super::stub_outcome::{point_error, NoHandler};
 use crate::mm::FileId;
 use crate::platform::trap::costs::median;
 use crate::platform::trap::{Mechanism, ReplayCall, Trial, TrialReport, APP_BASE, APP_LEN};

@@ -10,14 +10,14 @@ use serde_json::json;
 use super::handler::{MmHandler, TrapMm, STUB_FILE_FD};
 use super::placement::StubPlacement;
 use super::replay::replay_on_stub;
+use super::stub_outcome::{point_error, NoHandler};
 use crate::addr::page_round_up;
 use crate::mm::{FileId, MemoryManager, MmConfig};
 use crate::platform::trap::address_space::TrapAddressSpace;
 use crate::platform::trap::costs::median;
 use crate::platform::trap::{
-    Mechanism, Shape, TrapError, Trial, TrialReport, Workload, APP_LEN, MAX_ITERATIONS,
+    Mechanism, Shape, Trial, TrialReport, Workload, APP_LEN, MAX_ITERATIONS,
 };
-use crate::platform::PlatformError;
 use crate::probes::Calibration;
 use crate::runners::inproc::{target_error, InprocOptions, InprocRunner};
 use crate::runners::native::{check_map_count, unlinked_temp_file};
@@ -27,21 +27,6 @@ use crate::workload::exec::{experiment_call, MALLOC_MMAP_THRESHOLD};
 use crate::workload::spec::{Mapping, PointSpec, PointWork, WorkloadKind};
 use crate::workload::target::{PROT_READ, PROT_WRITE};
 use crate::workload::trace::stub_replay;
-
-/// A trial's failure as a point error: a refused platform is
-/// `Unsupported` (one line), everything else `Failed` (the message names
-/// the platform; a killed stub names the signal).
-pub fn point_error(e: TrapError) -> PointError {
-    match e {
-        TrapError::Platform(PlatformError::Unavailable { .. }) => {
-            PointError::Unsupported(e.to_string())
-        }
-        TrapError::Platform(PlatformError::MapCountLimit { .. }) => {
-            PointError::HostLimit(e.to_string())
-        }
-        e => PointError::Failed(e.to_string()),
-    }
-}
 
 /// Refuses what the stub cannot run: more iterations than its result
 /// array holds, more than the application range; a trace the stub cannot
@@ -390,26 +375,5 @@ impl PlatformRunner for StubNativeRunner {
             extra,
             probes: Vec::new(),
         })
-    }
-}
-
-/// The handler of a native stub (never called: nothing is trapped).
-pub(super) struct NoHandler;
-
-impl crate::platform::trap::SyscallHandler for NoHandler {
-    fn handle(
-        &mut self,
-        _call: &crate::platform::trap::TrappedCall,
-        _stub: &mut dyn crate::platform::trap::StubOps,
-    ) -> i64 {
-        -i64::from(libc::ENOSYS)
-    }
-
-    fn fault(
-        &mut self,
-        _fault: &crate::platform::trap::Fault,
-        _stub: &mut dyn crate::platform::trap::StubOps,
-    ) -> crate::platform::trap::FaultResult {
-        crate::platform::trap::FaultResult::NotResolved
     }
 }
