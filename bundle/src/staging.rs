@@ -24,7 +24,9 @@ use crate::schema::RUN_JSON;
 /// An `flock` on a directory, released when dropped (and by the kernel
 /// when the process dies, even by SIGKILL).
 #[derive(Debug)]
-pub(crate) struct DirLock(#[allow(dead_code)] fs::File);
+pub(crate) struct DirLock {
+    _file: fs::File,
+}
 
 /// Lock `dir` exclusively. `wait` blocks until it is free; otherwise
 /// `Ok(None)` says another open file holds it.
@@ -39,7 +41,7 @@ pub(crate) fn lock_dir(dir: &Path, wait: bool) -> io::Result<Option<DirLock>> {
     // touched.
     let r = unsafe { libc::flock(f.as_raw_fd(), op) };
     if r == 0 {
-        return Ok(Some(DirLock(f)));
+        return Ok(Some(DirLock { _file: f }));
     }
     let e = io::Error::last_os_error();
     if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
