@@ -416,3 +416,43 @@ fn every_readme_command_runs_as_written() {
         println!("README commands over 60 s here: {}", slow.join("; "));
     }
 }
+
+#[test]
+fn an_exp2_point_that_cannot_fit_in_memory_is_refused_up_front() {
+    // The README's small exp2 says the defaults would not fit: a point that
+    // touches more than this machine's memory is refused before any work.
+    let mib = bundle::mem_total_bytes().expect("MemTotal") >> 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let calls = (mib + 1024).to_string();
+    let t = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_sentryprof"))
+        .args(["run", "--workload", "exp2", "--mapping", "anon", "--touch"])
+        .args([
+            "--platform",
+            "native,inproc,kvm",
+            "--size",
+            "1M",
+            "--iterations",
+            &calls,
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("needs more memory than this machine has") && err.contains(&calls),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "refused only after work"
+    );
+    assert!(
+        fs::read_dir(tmp.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
