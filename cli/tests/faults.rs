@@ -112,6 +112,7 @@ fn exercise(tmp: &Path, out: &Path, faults: &[Fault], bundle_out: bool) {
         let what = format!("#{i} {} ({} after {:?})", f.what, sig_name(f.sig), f.after);
         assert_status(f.sig, status, &what, &err);
         let left = leftovers(parent);
+        println!("{what}: {status}; staging before {pre:?}, after {left:?}");
         if status.success() {
             // Whatever an earlier SIGKILL left is swept, with a note.
             assert!(left.is_empty(), "{what}: left behind {left:?}: {err}");
@@ -168,17 +169,19 @@ fn strings(a: &[&str]) -> Vec<String> {
 }
 
 /// Fixed moments spread over a command that takes about `span`: early,
-/// middle and late, for SIGKILL then SIGINT, alternating.
+/// middle and late (SIGKILL at 5%, 35%, 65%, 90% and 150%, SIGINT at 5%,
+/// 50% and 80%), in that order.
 fn moments(span: Duration) -> Vec<(libc::c_int, Duration)> {
     // Never before 150 ms: the handlers are installed by then.
     let at = |f: f64| Duration::from_secs_f64((span.as_secs_f64() * f).max(0.15));
     vec![
         (libc::SIGKILL, at(0.05)),
         (libc::SIGINT, at(0.05)),
-        (libc::SIGKILL, at(0.5)),
+        (libc::SIGKILL, at(0.35)),
         (libc::SIGINT, at(0.5)),
+        (libc::SIGKILL, at(0.65)),
+        (libc::SIGINT, at(0.8)),
         (libc::SIGKILL, at(0.9)),
-        (libc::SIGINT, at(0.9)),
         (libc::SIGKILL, at(1.5)),
     ]
 }
@@ -198,16 +201,16 @@ fn signals_during_run_keep_the_contract() {
     let args = strings(&[
         "run",
         "--iterations",
-        "1000",
+        "4000",
         "--trials",
-        "3",
+        "4",
         "--warmup-trials",
         "1",
         "--out",
         out.to_str().unwrap(),
     ]);
     let span = time_once(&args);
-    println!("run takes {span:?} here; signals at 5%, 50%, 90%, 150% of it");
+    println!("run takes {span:?} here; signals from 5% to 150% of it");
     let faults: Vec<Fault> = moments(span)
         .into_iter()
         .map(|(sig, after)| Fault {
@@ -384,7 +387,7 @@ fn big_perf_script(dir: &Path, copies: usize) -> PathBuf {
 #[test]
 fn signals_during_import_keep_the_contract() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = big_perf_script(tmp.path(), 3000);
+    let input = big_perf_script(tmp.path(), 6000);
     let out = tmp.path().join("imp");
     let args = vec![
         "import".to_string(),
@@ -394,7 +397,7 @@ fn signals_during_import_keep_the_contract() {
         out.display().to_string(),
     ];
     let span = time_once(&args);
-    println!("import of 58 MB takes {span:?} here");
+    println!("import of 116 MB takes {span:?} here");
     let faults: Vec<Fault> = moments(span)
         .into_iter()
         .map(|(sig, after)| Fault {
