@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::schema::{RunJson, FORMAT_MAJOR, RUN_JSON};
+use crate::staging::{self, DirLock, Swept};
 
 /// Errors from reading or writing a bundle. Each names the file concerned.
 #[derive(Debug, Error)]
 pub enum BundleError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", io_text(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -37,6 +38,24 @@ pub enum BundleError {
         "{path}: output already exists and is not a sentryprof bundle; refusing to replace it"
     )]
     WouldClobber { path: PathBuf },
+    #[error("{path}: another sentryprof (pid {pid}) is writing this bundle now; wait for it to end or choose another --out")]
+    Busy { path: PathBuf, pid: u32 },
+}
+
+/// An I/O error as its message says it, with the errno's name for the
+/// ones a user acts on: `No space left on device (ENOSPC, os error 28)`.
+fn io_text(e: &std::io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::ENOSPC) => "ENOSPC",
+        Some(libc::EDQUOT) => "EDQUOT",
+        Some(libc::EROFS) => "EROFS",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::EIO) => "EIO",
+        _ => return e.to_string(),
+    };
+    e.to_string()
+        .replacen("(os error", &format!("({name}, os error"), 1)
 }
 
 impl BundleError {
@@ -50,8 +69,9 @@ impl BundleError {
 
 /// Write `bytes` to `path` through a temporary file in the same directory and
 /// a rename, so `path` is either its old content or the whole new content,
-/// never empty or partial.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+/// never empty or partial. Returns a note when temporary files of a killed
+/// earlier writer were swept first ([`write_files_atomic`]).
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<Option<String>, BundleError> {
     write_files_atomic(&[(path.to_path_buf(), bytes)])
 }
 
@@ -59,7 +79,13 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
 /// beside its final path first (written and synced); only when all are
 /// written are they renamed into place. A failure while writing (a full
 /// disk) removes the temporary files and leaves every final path as it was.
-pub fn write_files_atomic(files: &[(PathBuf, &[u8])]) -> Result<(), BundleError> {
+/// A SIGKILL leaves each final path whole, old or new; the next writer of
+/// the same files sweeps what was left and returns one line saying so.
+pub fn write_files_atomic(files: &[(PathBuf, &[u8])]) -> Result<Option<String>, BundleError> {
+    let mut swept = Swept::default();
+    for (path, _) in files {
+        staging::sweep_file(path, &mut swept);
+    }
     let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
     let result = (|| {
         for (path, bytes) in files {
@@ -88,7 +114,7 @@ pub fn write_files_atomic(files: &[(PathBuf, &[u8])]) -> Result<(), BundleError>
     for (tmp, _) in &staged {
         let _ = fs::remove_file(tmp);
     }
-    result
+    result.map(|()| staging::swept_note(&swept))
 }
 
 /// Rename every temporary file onto its final path; on a failure, put back
@@ -99,7 +125,7 @@ fn rename_all(staged: &[(PathBuf, &Path)]) -> Result<(), BundleError> {
     let mut result = Ok(());
     for (tmp, path) in staged {
         let had_file = fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
-        let bak = had_file.then(|| tmp.with_extension("bak"));
+        let bak = had_file.then(|| bak_path(path));
         if let Some(b) = &bak {
             if let Err(e) = fs::rename(path, b) {
                 result = Err(BundleError::io(path, e));
@@ -130,6 +156,17 @@ fn rename_all(staged: &[(PathBuf, &Path)]) -> Result<(), BundleError> {
         }
     }
     result
+}
+
+/// `.F.bak-PID` beside `path`: where its earlier file waits while a set is
+/// renamed.
+fn bak_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(
+        ".{}.bak-{}",
+        name.unwrap_or_else(|| "out".into()),
+        std::process::id()
+    ))
 }
 
 /// Check, before any work, that a bundle may be written at `dir`: it does
@@ -166,49 +203,25 @@ pub fn old_path(dir: &Path) -> PathBuf {
 }
 
 /// A bundle being written. Files go into a temporary directory beside the
-/// final path; [`finish`](Self::finish) writes `run.json` and renames the
-/// directory into place. Dropping it unfinished removes the temporary
-/// directory and leaves any earlier bundle at the final path untouched.
+/// final path, locked while this writer lives; [`finish`](Self::finish)
+/// writes `run.json` and renames the directory into place. Dropping it
+/// unfinished removes the temporary directory and leaves any earlier bundle
+/// at the final path untouched.
 #[derive(Debug)]
 pub struct BundleWriter {
     final_dir: PathBuf,
     tmp_dir: PathBuf,
     finished: bool,
-    stale_removed: Vec<PathBuf>,
+    swept: Swept,
+    _lock: Option<DirLock>,
 }
 
-/// Remove the staging directories (`.NAME.tmp-PID`, `.NAME.old-PID`) that
-/// earlier writers of `NAME` in `parent` left when they were killed: those
-/// whose process is gone. Returns what was removed.
-fn remove_stale_staging(parent: &Path, name: &str) -> Vec<PathBuf> {
-    let own = std::process::id();
-    let Ok(entries) = fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    let (tmp, old) = (format!(".{name}.tmp-"), format!(".{name}.old-"));
-    let mut removed = Vec::new();
-    for e in entries.flatten() {
-        let file_name = e.file_name().to_string_lossy().into_owned();
-        let pid = file_name
-            .strip_prefix(&tmp)
-            .or_else(|| file_name.strip_prefix(&old))
-            .and_then(|p| p.parse::<u32>().ok());
-        let Some(pid) = pid else { continue };
-        if pid == own || Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let path = e.path();
-        let gone = if path.is_dir() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        if gone.is_ok() {
-            removed.push(path);
-        }
+/// The directory a bundle at `dir` is renamed in.
+fn parent_of(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     }
-    removed.sort();
-    removed
 }
 
 impl BundleWriter {
@@ -216,27 +229,36 @@ impl BundleWriter {
     /// something other than an earlier bundle (it will not be replaced).
     pub fn create(dir: &Path) -> Result<Self, BundleError> {
         check_out_dir(dir)?;
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = parent_of(dir);
         fs::create_dir_all(&parent).map_err(|e| BundleError::io(&parent, e))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "bundle".to_string());
         let tmp_dir = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        let stale_removed = remove_stale_staging(&parent, &name);
+        // Under the parent's lock: no other writer is renaming a bundle
+        // here, and none can claim this name between the sweep and our
+        // staging directory's lock.
+        let parent_lock = staging::lock_dir(&parent, true).ok().flatten();
+        let swept = staging::sweep_bundle(&parent, &name, &old_path(dir)).map_err(|b| {
+            BundleError::Busy {
+                path: dir.to_path_buf(),
+                pid: b.pid,
+            }
+        })?;
         // Errors name the output asked for, not the hidden staging path.
         if tmp_dir.exists() {
             fs::remove_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
         }
         fs::create_dir_all(&tmp_dir).map_err(|e| BundleError::io(dir, e))?;
+        let lock = staging::lock_dir(&tmp_dir, false).ok().flatten();
+        drop(parent_lock);
         Ok(BundleWriter {
             final_dir: dir.to_path_buf(),
             tmp_dir,
             finished: false,
-            stale_removed,
+            swept,
+            _lock: lock,
         })
     }
 
@@ -253,24 +275,10 @@ impl BundleWriter {
     }
 
     /// One line saying which staging directories of killed earlier writers
-    /// [`create`](Self::create) removed, if any.
+    /// [`create`](Self::create) removed, and which earlier bundle it put
+    /// back, if any.
     pub fn stale_note(&self) -> Option<String> {
-        let first = self.stale_removed.first()?;
-        Some(format!(
-            "removed {} staging director{} left by a killed earlier run ({}{})",
-            self.stale_removed.len(),
-            if self.stale_removed.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            },
-            first.display(),
-            if self.stale_removed.len() > 1 {
-                ", ..."
-            } else {
-                ""
-            }
-        ))
+        staging::swept_note(&self.swept)
     }
 
     /// Where the bundle will be once finished.
@@ -302,8 +310,11 @@ impl BundleWriter {
             source: e,
         })?;
         self.write_file(RUN_JSON, &json)?;
+        // The renames under the parent's lock: a writer that gets the lock
+        // sees a `.NAME.old-PID` only when its writer was killed here.
+        let parent = parent_of(&self.final_dir);
+        let _parent_lock = staging::lock_dir(&parent, true).ok().flatten();
         let old = if self.final_dir.exists() {
-            let parent = self.tmp_dir.parent().unwrap_or(Path::new("."));
             let old = parent.join(format!(
                 ".{}.old-{}",
                 self.final_dir
@@ -329,9 +340,9 @@ impl BundleWriter {
             if kept.join(RUN_JSON).is_file() {
                 let _ = fs::remove_dir_all(&kept);
             }
-            if fs::rename(&old, &kept).is_err() {
-                let _ = fs::remove_dir_all(old);
-            }
+            // If NAME.old cannot take it, it stays in `.NAME.old-PID` for
+            // the next writer's sweep: an earlier bundle is never deleted.
+            let _ = fs::rename(&old, &kept);
         }
         self.finished = true;
         Ok(self.final_dir.clone())
@@ -641,22 +652,98 @@ mod tests {
         let stale = root.path().join(format!(".b.tmp-{dead}"));
         fs::create_dir(&stale).unwrap();
         fs::write(stale.join("stacks.folded"), b"x 1\n").unwrap();
-        // One of a live process (this one's parent) stays.
-        let live = root
+        // One of a live process that does not hold its lock is stale too
+        // (a reused pid): a live writer always holds it.
+        let unlocked = root
             .path()
             .join(format!(".b.tmp-{}", std::os::unix::process::parent_id()));
-        fs::create_dir(&live).unwrap();
+        fs::create_dir(&unlocked).unwrap();
         let w = BundleWriter::create(&root.path().join("b")).unwrap();
-        assert!(!stale.exists() && live.exists());
+        assert!(!stale.exists() && !unlocked.exists());
         let note = w.stale_note().unwrap();
         assert!(
-            note.contains("removed 1 staging directory")
-                && note.contains(&format!(".b.tmp-{dead}")),
+            note.contains("removed 2 staging directories") && note.contains(".b.tmp-"),
             "{note}"
         );
         drop(w);
         let w = BundleWriter::create(&root.path().join("b")).unwrap();
         assert!(w.stale_note().is_none());
+    }
+
+    /// A pid that was in use and is now free (until reused).
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn a_bundle_another_live_writer_holds_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let held = root
+            .path()
+            .join(format!(".b.tmp-{}", std::os::unix::process::parent_id()));
+        fs::create_dir(&held).unwrap();
+        let lock = staging::lock_dir(&held, false).unwrap();
+        assert!(lock.is_some());
+        let err = BundleWriter::create(&root.path().join("b")).unwrap_err();
+        assert!(matches!(err, BundleError::Busy { .. }), "{err}");
+        assert!(
+            err.to_string().contains("is writing this bundle now"),
+            "{err}"
+        );
+        assert!(held.exists(), "a live writer's staging is never swept");
+        drop(lock);
+        assert!(BundleWriter::create(&root.path().join("b")).is_ok());
+    }
+
+    #[test]
+    fn a_bundle_caught_mid_replace_by_a_kill_is_put_back() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b");
+        // Killed after moving the earlier bundle aside, before the new one
+        // took its place: b is missing, its bundle waits in .b.old-PID.
+        let caught = root.path().join(format!(".b.old-{}", dead_pid()));
+        fs::create_dir(&caught).unwrap();
+        fs::write(caught.join(RUN_JSON), b"{}").unwrap();
+        let w = BundleWriter::create(&dir).unwrap();
+        assert!(dir.join(RUN_JSON).is_file() && !caught.exists());
+        let note = w.stale_note().unwrap();
+        assert!(
+            note.contains("put back") && note.contains("b from"),
+            "{note}"
+        );
+        drop(w);
+        // Killed after the new one took its place: the caught one is the
+        // newest earlier bundle and becomes b.old.
+        let caught = root.path().join(format!(".b.old-{}", dead_pid()));
+        fs::create_dir(&caught).unwrap();
+        fs::write(caught.join(RUN_JSON), b"{}").unwrap();
+        fs::write(caught.join("mark"), b"newest").unwrap();
+        let _w = BundleWriter::create(&dir).unwrap();
+        assert_eq!(fs::read(root.path().join("b.old/mark")).unwrap(), b"newest");
+        assert!(dir.join(RUN_JSON).is_file() && !caught.exists());
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_writer_are_swept_with_a_note() {
+        let root = tempfile::tempdir().unwrap();
+        let dead = dead_pid();
+        let report = root.path().join("report.txt");
+        let tmp = root.path().join(format!(".report.txt.tmp-{dead}"));
+        let bak = root.path().join(format!(".report.txt.bak-{dead}"));
+        fs::write(&tmp, b"half").unwrap();
+        fs::write(&bak, b"earlier").unwrap();
+        // Killed between moving report.txt aside and the new one in: the
+        // earlier one is put back, then replaced whole.
+        let note = write_file_atomic(&report, b"new").unwrap().unwrap();
+        assert!(note.contains("removed 1 temporary file"), "{note}");
+        assert!(note.contains("put back"), "{note}");
+        assert_eq!(fs::read(&report).unwrap(), b"new");
+        let left: Vec<_> = fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "report.txt only: {left:?}");
+        assert!(write_file_atomic(&report, b"again").unwrap().is_none());
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! - [`tsc`]: TSC cycles to nanoseconds and back ([`RunJson::cycles_to_ns`]);
 //! - [`synthetic`]: synthetic bundles, data for tests, benches and examples
 //!   (never read by a renderer);
-//! - `machine`: what machine wrote a bundle.
+//! - `machine`: what machine wrote a bundle;
+//! - `staging`: the locks of writers at work, and the sweep of what killed
+//!   writers left beside their outputs.
 //!
 //! A bundle is written into a temporary sibling directory and renamed into
 //! place at the end ([`BundleWriter::finish`]), so an interrupted run leaves
@@ -31,13 +33,14 @@ mod labels;
 mod machine;
 mod schema;
 pub mod sites;
+mod staging;
 pub mod stats;
 pub mod synthetic;
 pub mod tsc;
 
 pub use io::{
-    check_out_dir, read_bundle, write_file_atomic, write_files_atomic, BundleError, BundleWriter,
-    LoadedBundle,
+    check_out_dir, old_path, read_bundle, write_file_atomic, write_files_atomic, BundleError,
+    BundleWriter, LoadedBundle,
 };
 pub use machine::mem_total_bytes;
 pub use schema::*;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use thiserror::Error;
 
-/// A command failed. Every variant prints as one line and exits with 2.
+/// A command failed: one line on stderr, exit 2 (`Interrupted`: 130).
 #[derive(Debug, Error)]
 pub enum CliError {
     /// The user's input is wrong: flags, files, bundles, traces.
@@ -16,6 +16,21 @@ pub enum CliError {
     Environment(String),
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
+    /// Ctrl-C or SIGTERM stopped the command; the line says what was kept.
+    #[error("{0}")]
+    Interrupted(String),
+}
+
+impl CliError {
+    /// Print the error's one line on stderr; its exit status.
+    pub fn report(&self) -> ExitCode {
+        if let CliError::Interrupted(line) = self {
+            eprintln!("sentryprof: {line}");
+            return ExitCode::from(130); // 128 + SIGINT, as a shell gives
+        }
+        eprintln!("sentryprof: error: {self}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    }
 }
 
 impl From<experiments::PlanError> for CliError {
@@ -28,6 +43,7 @@ impl From<experiments::RunError> for CliError {
     fn from(e: experiments::RunError) -> Self {
         match e {
             experiments::RunError::Bundle(b) => CliError::Bundle(b),
+            e @ experiments::RunError::Interrupted { .. } => CliError::Interrupted(e.to_string()),
             other => CliError::Environment(other.to_string()),
         }
     }

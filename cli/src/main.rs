@@ -87,9 +87,6 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| Command::Run(commands::run::RunArgs::main_job()));
     match dispatch(command) {
         Ok(outcome) => outcome.exit_code(),
-        Err(e) => {
-            eprintln!("sentryprof: error: {e}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(e) => e.report(),
     }
 }

@@ -43,6 +43,9 @@ pub enum RecordError {
 /// A finished recording.
 #[derive(Debug, Clone)]
 pub struct Recording {
+    /// The recording was stopped (Ctrl-C, SIGTERM) before the command
+    /// ended: the command was sent SIGTERM and the samples up to then kept.
+    pub interrupted: bool,
     pub folded: FoldedStacks,
     pub info: ProfileInfo,
     pub status: ExitStatus,
@@ -52,8 +55,58 @@ pub struct Recording {
     pub processes: usize,
 }
 
+/// How often the wait for the command looks at the stop request.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How long a stopped command has after SIGTERM before SIGKILL.
+const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Run the command to completion under the sampler and fold its samples.
 pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
+    record_until(config, &|| false)
+}
+
+/// Wait for `child`; when `stop()` turns true first, end it (SIGTERM, as
+/// perf record does, then SIGKILL after [`TERM_GRACE`]). Returns its
+/// status and whether it was stopped.
+fn wait_or_stop(
+    child: &mut std::process::Child,
+    stop: &dyn Fn() -> bool,
+) -> std::io::Result<(ExitStatus, bool)> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            // A Ctrl-C at a terminal reaches the command too, which may
+            // end before the stop request is seen here.
+            return Ok((status, stop()));
+        }
+        if stop() {
+            break;
+        }
+        std::thread::sleep(STOP_POLL);
+    }
+    // SAFETY: kill() on the pid of a child not yet reaped; no memory effects.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let asked = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, true));
+        }
+        if asked.elapsed() > TERM_GRACE {
+            child.kill()?;
+            return Ok((child.wait()?, true));
+        }
+        std::thread::sleep(STOP_POLL);
+    }
+}
+
+/// [`record`], stopping early when `stop()` turns true (checked every
+/// 10 ms): the command is ended and the samples so far are folded.
+pub fn record_until(
+    config: &RecordConfig,
+    stop: &dyn Fn() -> bool,
+) -> Result<Recording, RecordError> {
     let (program, args) = config
         .command
         .split_first()
@@ -78,10 +131,11 @@ pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
                 e.to_string()
             },
         })?;
-    let status = child.wait().map_err(|source| RecordError::Wait {
-        command: shown.clone(),
-        source,
-    })?;
+    let (status, interrupted) =
+        wait_or_stop(&mut child, stop).map_err(|source| RecordError::Wait {
+            command: shown.clone(),
+            source,
+        })?;
     let mut out = sampler.stop();
     out.side_band.sort_by_key(|r| r.time());
     let base = shown.rsplit('/').next().unwrap_or(&shown).to_string();
@@ -110,6 +164,7 @@ pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
         },
         folded: folded.folded,
         status,
+        interrupted,
         notes,
         processes: view.spaces(),
     })

@@ -3,6 +3,8 @@
 //! bad input; a [`RunError`] is bad input or the environment, see its
 //! variants).
 
+use std::path::PathBuf;
+
 use instrumented_sentry::runners::PointError;
 use instrumented_sentry::workload::WorkloadKind;
 use thiserror::Error;
@@ -155,6 +157,17 @@ pub enum PlanError {
     EmptyOut,
 }
 
+/// The line of an interrupted run: what was kept.
+fn interrupted_line(saved: Option<&std::path::Path>, measured: usize, total: usize) -> String {
+    match saved {
+        Some(dir) => format!(
+            "interrupted: {measured} of {total} point(s) were done; they are saved in {} (the rest were not run)",
+            dir.display()
+        ),
+        None => format!("interrupted before any of {total} point(s) was measured; no bundle written"),
+    }
+}
+
 /// A run that ended without a bundle.
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -162,9 +175,18 @@ pub enum RunError {
     /// path is not ours, or the disk refused).
     #[error(transparent)]
     Bundle(#[from] bundle::BundleError),
-    /// The user interrupted the run (environment).
-    #[error("interrupted; no bundle written")]
-    Interrupted,
+    /// Ctrl-C or SIGTERM stopped the run between trials: the points
+    /// measured until then are written as the bundle (`saved`), or none
+    /// was measured and nothing is written. `sentryprof` exits 130.
+    #[error("{}", interrupted_line(.saved.as_deref(), *.measured, *.total))]
+    Interrupted {
+        /// The bundle written with the points measured, if any.
+        saved: Option<PathBuf>,
+        /// Points measured (or failed) before the signal.
+        measured: usize,
+        /// Points the plan had.
+        total: usize,
+    },
     /// Every replayed call of the trace failed; the bundle holds the counts.
     #[error("{0}")]
     ReplayFailed(String),

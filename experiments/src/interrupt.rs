@@ -1,7 +1,16 @@
-//! Ctrl-C during a run: the first SIGINT (or SIGTERM) asks the run to stop
-//! after the current trial, so the bundle writer can remove its temporary
-//! directory and leave no half bundle; a second one ends the process at
-//! once (the default action, restored by the first).
+//! Ctrl-C (SIGINT) and SIGTERM: the first one asks the command to stop at
+//! its next safe point instead of dying where it stands; a second one ends
+//! the process at once (the default action, restored by the first). Every
+//! verb that writes a bundle or files ends interrupted with exit status 130
+//! and one line saying what was kept (docs/contract.md):
+//!
+//! - `run`: stops after the current trial; the points done are written as
+//!   the bundle (none done: no bundle);
+//! - `record`: the command is sent SIGTERM and the samples so far are
+//!   written as the bundle;
+//! - `import`: nothing is written (the staging directory goes);
+//! - `report`: while rendering, nothing is written; once the files are
+//!   being renamed into place, the set is finished (exit 0).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -2,6 +2,16 @@
 //! under the current directory, one naming rule for every verb.
 
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the epoch now (0 if the clock is before it): the time
+/// default names and `created_unix` are made from.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// `sentryprof-out/{kind}-YYYYMMDD-HHMMSS` for the UTC time `now_unix`.
 pub fn default_out_dir(kind: &str, now_unix: u64) -> PathBuf {

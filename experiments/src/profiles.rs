@@ -6,12 +6,11 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bundle::{BundleError, BundleKind, BundleWriter, ProfileInfo, RunJson, STACKS_FOLDED};
 use collectors::capabilities::check_capabilities;
 use collectors::perf_script::{self, ImportedProfile, PerfScriptError};
-use collectors::record::{record, RecordConfig, RecordError, Recording};
+use collectors::record::{record_until, RecordConfig, RecordError, Recording};
 use thiserror::Error;
 
 /// Largest sampling frequency `record` accepts, in Hz.
@@ -36,13 +35,16 @@ pub enum ProfileError {
     /// The bundle could not be written.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// Ctrl-C or SIGTERM during an import: nothing was written.
+    #[error("interrupted: nothing imported, no bundle written")]
+    Interrupted,
 }
 
-fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+impl ProfileError {
+    /// The machine's fault (perf_event_open refused), not the input's.
+    pub fn is_environment(&self) -> bool {
+        matches!(self, ProfileError::Record(RecordError::Perf(_)))
+    }
 }
 
 /// What `sentryprof record` is asked for.
@@ -75,64 +77,117 @@ impl RecordRequest {
             .unwrap_or_else(|| PathBuf::from(format!("record-{}", self.base_name())))
     }
 
-    /// Check the request, then run and sample the command.
-    pub fn record(&self) -> Result<Recording, ProfileError> {
+    /// Check the request, claim `--out` (before the command runs: an
+    /// output that cannot be written refuses the work), run and sample the
+    /// command, and write the bundle. Ctrl-C or SIGTERM stops the command
+    /// (SIGTERM to it) and the samples up to then are written as the
+    /// bundle ([`RecordOutcome::interrupted`]).
+    pub fn record_into_bundle(&self) -> Result<RecordOutcome, ProfileError> {
         if self.frequency_hz == 0 || self.frequency_hz > MAX_RECORD_FREQUENCY_HZ {
             return Err(ProfileError::Frequency {
                 hz: self.frequency_hz,
             });
         }
-        // Refuse an --out that would be thrown away only after the command ran.
-        bundle::check_out_dir(&self.out_dir())?;
-        Ok(record(&RecordConfig {
+        crate::interrupt::install();
+        let writer = BundleWriter::create(&self.out_dir())?;
+        let config = RecordConfig {
             command: self.command.clone(),
             frequency_hz: self.frequency_hz,
-        })?)
+        };
+        let rec = record_until(&config, &crate::interrupt::requested)?;
+        let (dir, notes) = self.write_bundle(writer, &rec)?;
+        Ok(RecordOutcome { rec, dir, notes })
     }
 
-    /// Write `rec` as a bundle of kind `record`; returns its directory.
-    pub fn write_bundle(&self, rec: &Recording) -> Result<PathBuf, ProfileError> {
-        let writer = BundleWriter::create(&self.out_dir())?;
+    /// Write `rec` as a bundle of kind `record` through `writer`; returns
+    /// its directory and the bundle's notes.
+    fn write_bundle(
+        &self,
+        writer: BundleWriter,
+        rec: &Recording,
+    ) -> Result<(PathBuf, Vec<String>), ProfileError> {
         writer.write_file(STACKS_FOLDED, rec.folded.to_text().as_bytes())?;
         let mut run = RunJson::new(BundleKind::Record);
         run.command = std::env::args().collect();
-        run.created_unix = now_unix();
+        run.created_unix = crate::out_dir::now_unix();
         run.workload.name = "record".to_string();
         run.workload.params = serde_json::json!({
             "command": self.command.iter().map(|c| c.to_string_lossy().into_owned()).collect::<Vec<_>>(),
             "exit_status": rec.status.code(),
             "processes": rec.processes,
+            "interrupted": rec.interrupted,
         });
         let mut caps = check_capabilities();
         caps.sampling_event = Some(rec.info.event.clone());
         run.tsc_hz = caps.tsc_hz.unwrap_or(0);
         run.capabilities = caps;
-        run.notes = rec.notes.clone();
         run.notes.extend(writer.stale_note());
         run.notes.extend(writer.replace_note());
-        if !rec.status.success() {
+        run.notes.extend(rec.notes.iter().cloned());
+        // Printed by `record`; the interruption is its last line instead.
+        let shown = run.notes.clone();
+        if rec.interrupted {
+            run.notes.push(format!(
+                "interrupted: recording stopped by a signal; '{}' was sent SIGTERM and the samples up to then are kept",
+                self.base_name()
+            ));
+        } else if !rec.status.success() {
             run.notes
                 .push(format!("the command ended with {}", rec.status));
         }
         run.profile = Some(rec.info.clone());
-        Ok(writer.finish(&run)?)
+        Ok((writer.finish(&run)?, shown))
+    }
+}
+
+/// A recording written as a bundle.
+#[derive(Debug)]
+pub struct RecordOutcome {
+    /// The recording.
+    pub rec: Recording,
+    /// The bundle's directory.
+    pub dir: PathBuf,
+    /// The bundle's notes (fallbacks, a swept or replaced bundle, the
+    /// interruption).
+    pub notes: Vec<String>,
+}
+
+impl RecordOutcome {
+    /// The one line `record` prints at the end: what was recorded and
+    /// where; it starts with `interrupted:` when a signal stopped it.
+    pub fn summary(&self, req: &RecordRequest) -> String {
+        let rec = &self.rec;
+        format!(
+            "{}recorded {} samples of {} ({} Hz, {} lost) from '{}' ({}) into {}",
+            if rec.interrupted { "interrupted: " } else { "" },
+            rec.info.samples,
+            rec.info.event,
+            req.frequency_hz,
+            rec.info.lost_samples,
+            req.base_name(),
+            rec.status,
+            self.dir.display()
+        )
     }
 }
 
 /// Fold the `perf script` text of `file` into a bundle at `out` (kind
-/// `import`); returns the profile and the bundle's directory. The file is
-/// parsed before the bundle is created: bad input leaves nothing.
+/// `import`); returns the profile, the bundle's directory and its notes. The file is
+/// parsed before the bundle is created: bad input leaves nothing, nor does
+/// Ctrl-C or SIGTERM ([`ProfileError::Interrupted`]).
 pub fn import_perf_script(
     file: &Path,
     out: &Path,
-) -> Result<(ImportedProfile, PathBuf), ProfileError> {
+) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
+    // Ctrl-C while parsing cancels the import: the staging directory goes.
+    crate::interrupt::install();
     let profile = perf_script::import_file(file)?;
     let writer = BundleWriter::create(out)?;
     let folded_text = profile.folded.to_text();
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;
     let mut run = RunJson::new(BundleKind::Import);
     run.command = std::env::args().collect();
-    run.created_unix = now_unix();
+    run.created_unix = crate::out_dir::now_unix();
     run.workload.name = "import".to_string();
     run.notes.extend(writer.stale_note());
     run.notes.extend(writer.replace_note());
@@ -156,6 +211,9 @@ pub fn import_perf_script(
         lost_samples: 0,
         total_weight: profile.folded.total_weight(),
     });
+    if crate::interrupt::requested() {
+        return Err(ProfileError::Interrupted);
+    }
     let dir = writer.finish(&run)?;
-    Ok((profile, dir))
+    Ok((profile, dir, run.notes))
 }

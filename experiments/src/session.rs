@@ -138,12 +138,23 @@ impl Session {
 
     /// Measure every point, then write the bundle; returns its directory.
     ///
-    /// Errors: interrupted, no point measured, or the bundle could not be
-    /// written; the staging directory is removed then. A replay of which
-    /// every call failed is an error too, after its bundle is written.
+    /// Errors: no point measured, or the bundle could not be written; the
+    /// staging directory is removed then. Interrupted (Ctrl-C, SIGTERM):
+    /// the points measured so far are written as the bundle, with a note,
+    /// and [`RunError::Interrupted`] says where. A replay of which every
+    /// call failed is an error too, after its bundle is written.
     pub fn execute(mut self, observer: &mut dyn Observer) -> Result<PathBuf, RunError> {
-        self.measure_all(observer)?;
+        let done = self.measure_all(observer)?;
+        let total = self.plan.point_count();
+        let interrupted = done < total;
         if self.run.points.is_empty() {
+            if interrupted {
+                return Err(RunError::Interrupted {
+                    saved: None,
+                    measured: done,
+                    total,
+                });
+            }
             return Err(RunError::NothingMeasured {
                 failed: self.run.failures.len(),
                 first: self
@@ -154,20 +165,35 @@ impl Session {
                     .unwrap_or_else(|| "none".to_string()),
             });
         }
+        if interrupted {
+            let note = format!(
+                "interrupted after {done} of {total} point(s): the bundle holds the points done, the rest were not run"
+            );
+            self.note(note, observer);
+        }
         self.finish_collector(observer)?;
         self.keep_memory(observer)?;
         observer.run_measured(&self.run);
         self.render_into_staging(observer)?;
         let dir = self.writer.finish(&self.run)?;
         observer.bundle_written(&dir, &self.run, self.started.elapsed());
+        if interrupted {
+            return Err(RunError::Interrupted {
+                saved: Some(dir),
+                measured: done,
+                total,
+            });
+        }
         match crate::replay_summary::all_replays_failed(&self.run) {
             Some(e) => Err(RunError::ReplayFailed(e)),
             None => Ok(dir),
         }
     }
 
-    /// Every point in run order: specs × platform choices.
-    fn measure_all(&mut self, observer: &mut dyn Observer) -> Result<(), RunError> {
+    /// Every point in run order: specs × platform choices. Returns how
+    /// many were done (measured or failed) before an interruption, all of
+    /// them when there was none.
+    fn measure_all(&mut self, observer: &mut dyn Observer) -> Result<usize, RunError> {
         let plan = TrialPlan {
             trials: self.plan.trials,
             warmup_trials: self.plan.warmup_trials,
@@ -175,14 +201,17 @@ impl Session {
         let mut index = 0usize;
         for si in 0..self.plan.specs.len() {
             for ci in 0..self.plan.platforms.len() {
-                self.measure_one(index, si, ci, plan, observer)?;
+                if !self.measure_one(index, si, ci, plan, observer)? {
+                    return Ok(index);
+                }
                 index += 1;
             }
         }
-        Ok(())
+        Ok(index)
     }
 
-    /// Point `index`: spec `si` on platform choice `ci`.
+    /// Point `index`: spec `si` on platform choice `ci`; false when it
+    /// was interrupted.
     fn measure_one(
         &mut self,
         index: usize,
@@ -190,7 +219,7 @@ impl Session {
         ci: usize,
         plan: TrialPlan,
         observer: &mut dyn Observer,
-    ) -> Result<(), RunError> {
+    ) -> Result<bool, RunError> {
         let spec = &self.plan.specs[si];
         let choice = self.plan.platforms[ci];
         let skeleton = measure::point_skeleton(
@@ -220,7 +249,7 @@ impl Session {
             }
             Err(MeasureError::Interrupted) => {
                 observer.point_interrupted(index, &label);
-                return Err(RunError::Interrupted);
+                return Ok(false);
             }
             Err(MeasureError::Point(e)) => {
                 let error = e.to_string();
@@ -235,7 +264,7 @@ impl Session {
                 });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A measured point into `run.json`, its folded stacks beside it.

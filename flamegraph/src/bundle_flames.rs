@@ -336,12 +336,17 @@ pub fn bundle_flamegraphs(
 
 /// Write rendered files into `dir`, all or nothing: temporary files first,
 /// renamed into place only once every one is written (never a zero-byte or
-/// partial file, nor some files of a set without the others).
-pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<Vec<std::path::PathBuf>> {
+/// partial file, nor some files of a set without the others). Returns the
+/// paths written and a note when temporary files a killed earlier writer
+/// left were swept first.
+pub fn write_files(
+    dir: &Path,
+    files: &[RenderedFile],
+) -> Result<(Vec<std::path::PathBuf>, Option<String>)> {
     let set: Vec<(std::path::PathBuf, &[u8])> = files
         .iter()
         .map(|f| (dir.join(&f.name), f.bytes.as_slice()))
         .collect();
-    write_files_atomic(&set)?;
-    Ok(set.into_iter().map(|(p, _)| p).collect())
+    let swept = write_files_atomic(&set)?;
+    Ok((set.into_iter().map(|(p, _)| p).collect(), swept))
 }

@@ -30,6 +30,23 @@ pub enum TableFormat {
     Json,
 }
 
+impl std::str::FromStr for TableFormat {
+    type Err = String;
+    /// `text` (`txt`), `csv`, `md` (`markdown`) or `json`; the error is the
+    /// `--format` flag's one line.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim() {
+            "text" | "txt" => Ok(TableFormat::Text),
+            "csv" => Ok(TableFormat::Csv),
+            "md" | "markdown" => Ok(TableFormat::Markdown),
+            "json" => Ok(TableFormat::Json),
+            other => Err(format!(
+                "--format {other:?}: expected text, csv, md or json"
+            )),
+        }
+    }
+}
+
 /// What to render.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {

@@ -33,7 +33,8 @@ pub enum ImportFormat {
 pub fn run(args: ImportArgs) -> Result<Outcome, CliError> {
     let ImportFormat::PerfScript { file, out } = args.format;
     let out = out.unwrap_or_else(|| file.with_extension("bundle"));
-    let (profile, dir) = import_perf_script(&file, &out).map_err(profile_error)?;
+    let (profile, dir, notes) = import_perf_script(&file, &out).map_err(profile_error)?;
+    (notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
     println!(
         "imported {} samples of '{}' ({} distinct stacks) from {} into {}",
         profile.samples,

@@ -6,7 +6,6 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use collectors::perf::DEFAULT_FREQUENCY_HZ;
-use collectors::record::RecordError;
 use experiments::profiles::{ProfileError, RecordRequest};
 
 use crate::error::{CliError, Outcome};
@@ -30,21 +29,12 @@ pub fn run(args: RecordArgs) -> Result<Outcome, CliError> {
         frequency_hz: args.freq,
         out: args.out,
     };
-    let rec = req.record().map_err(profile_error)?;
-    for n in &rec.notes {
-        eprintln!("sentryprof: note: {n}");
+    let done = req.record_into_bundle().map_err(profile_error)?;
+    (done.notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
+    if done.rec.interrupted {
+        return Err(CliError::Interrupted(done.summary(&req)));
     }
-    let dir = req.write_bundle(&rec).map_err(profile_error)?;
-    println!(
-        "recorded {} samples of {} ({} Hz, {} lost) from '{}' ({}) into {}",
-        rec.info.samples,
-        rec.info.event,
-        args.freq,
-        rec.info.lost_samples,
-        req.base_name(),
-        rec.status,
-        dir.display()
-    );
+    println!("{}", done.summary(&req));
     Ok(Outcome::Success)
 }
 
@@ -52,7 +42,8 @@ pub fn run(args: RecordArgs) -> Result<Outcome, CliError> {
 pub fn profile_error(e: ProfileError) -> CliError {
     match e {
         ProfileError::Bundle(b) => CliError::Bundle(b),
-        ProfileError::Record(RecordError::Perf(_)) => CliError::Environment(e.to_string()),
+        e @ ProfileError::Interrupted => CliError::Interrupted(e.to_string()),
+        e if e.is_environment() => CliError::Environment(e.to_string()),
         other => CliError::BadInput(other.to_string()),
     }
 }

@@ -34,23 +34,11 @@ pub struct ReportArgs {
     pub export: Vec<String>,
 }
 
-fn table_format(s: &str) -> Result<TableFormat, CliError> {
-    match s.trim() {
-        "text" | "txt" => Ok(TableFormat::Text),
-        "csv" => Ok(TableFormat::Csv),
-        "md" | "markdown" => Ok(TableFormat::Markdown),
-        "json" => Ok(TableFormat::Json),
-        other => Err(CliError::BadInput(format!(
-            "--format {other:?}: expected text, csv, md or json"
-        ))),
-    }
-}
-
 pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
     let formats = args
         .format
         .iter()
-        .map(|f| table_format(f))
+        .map(|f| TableFormat::from_str(f).map_err(CliError::BadInput))
         .collect::<Result<Vec<_>, _>>()?;
     let exports = args
         .export
@@ -67,8 +55,17 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
         top: args.top,
         exports,
     };
+    experiments::interrupt::install(); // Ctrl-C while rendering: nothing written
     let report = render_report(&bundle, &options, &out_dir).map_err(render_error)?;
-    let paths = write_files(&out_dir, &report.files).map_err(render_error)?;
+    if experiments::interrupt::requested() {
+        return Err(CliError::Interrupted(
+            "interrupted: no report file written".into(),
+        ));
+    }
+    let (paths, swept) = write_files(&out_dir, &report.files).map_err(render_error)?;
+    swept
+        .iter()
+        .for_each(|n| eprintln!("sentryprof: note: {n}"));
     if let Some(t) = report.text {
         print!("{t}");
     }

@@ -3,7 +3,6 @@
 //! memory images and the sentry's memory file of a run bundle.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use collectors::sharing::SharingError;
 use experiments::sharing::{SharingConfig, SharingRequest, SharingSetupError};
@@ -40,10 +39,7 @@ pub struct SharingArgs {
 }
 
 pub fn run(args: SharingArgs) -> Result<Outcome, CliError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = experiments::out_dir::now_unix();
     let cfg = SharingConfig::new(&SharingRequest {
         pids: args.pids,
         images: args.images,
