@@ -15,10 +15,6 @@
 //! or the `tui` verb run in a detached tmux terminal (SKIP line without
 //! tmux). `cargo test` itself is not run from inside a test (a visible
 //! line says so).
-//!
-//! `run --workload replay` (default platforms include native) is accepted
-//! with exit 0 or with one error line (exit 2) until replay on native is
-//! merged (branch trap-replay).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -377,12 +373,10 @@ fn every_readme_command_runs_as_written() {
             if r.took > Duration::from_secs(60) {
                 slow.push(format!("{shown} ({:.0} s)", r.took.as_secs_f64()));
             }
-            let replay = args.iter().any(|a| a == "replay");
             let compare = args.first().is_some_and(|a| a == "compare");
             let ok = match r.code {
                 Some(0) => true,
                 Some(1) => compare, // a regression found: a valid outcome
-                Some(2) => replay && r.stderr.trim_end().lines().count() == 1,
                 _ => false,
             };
             assert!(
