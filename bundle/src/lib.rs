@@ -36,8 +36,8 @@ pub mod synthetic;
 pub mod tsc;
 
 pub use io::{
-    check_out_dir, read_bundle, write_file_atomic, write_files_atomic, BundleError, BundleWriter,
-    LoadedBundle,
+    check_out_dir, parse_run_json, read_bundle, write_file_atomic, write_files_atomic, BundleError,
+    BundleWriter, LoadedBundle,
 };
 pub use machine::mem_total_bytes;
 pub use schema::*;
