@@ -93,7 +93,7 @@ pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
     }
     if out.lost > 0 {
         notes.push(format!(
-            "{} perf records were lost (ring buffer full); lower --freq",
+            "{} perf records were lost (ring buffer full); lower --perf-freq",
             out.lost
         ));
     }

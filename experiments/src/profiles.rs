@@ -21,7 +21,7 @@ pub const MAX_RECORD_FREQUENCY_HZ: u64 = 100_000;
 #[derive(Debug, Error)]
 pub enum ProfileError {
     /// A sampling frequency out of range (bad input).
-    #[error("--freq {hz} is out of range (1..={MAX_RECORD_FREQUENCY_HZ})")]
+    #[error("--perf-freq {hz} is out of range (1..={MAX_RECORD_FREQUENCY_HZ})")]
     Frequency {
         /// The frequency asked for.
         hz: u64,
@@ -97,6 +97,7 @@ impl RecordRequest {
         let mut run = RunJson::new(BundleKind::Record);
         run.command = std::env::args().collect();
         run.created_unix = now_unix();
+        run.machine = bundle::Machine::current();
         run.workload.name = "record".to_string();
         run.workload.params = serde_json::json!({
             "command": self.command.iter().map(|c| c.to_string_lossy().into_owned()).collect::<Vec<_>>(),
@@ -133,6 +134,7 @@ pub fn import_perf_script(
     let mut run = RunJson::new(BundleKind::Import);
     run.command = std::env::args().collect();
     run.created_unix = now_unix();
+    run.machine = bundle::Machine::current();
     run.workload.name = "import".to_string();
     run.notes.extend(writer.stale_note());
     run.notes.extend(writer.replace_note());
@@ -158,4 +160,30 @@ pub fn import_perf_script(
     });
     let dir = writer.finish(&run)?;
     Ok((profile, dir))
+}
+
+/// The line `sentryprof record` prints on stdout when the bundle is written.
+pub fn recorded_line(req: &RecordRequest, rec: &Recording, dir: &Path) -> String {
+    format!(
+        "recorded {} samples of {} ({} Hz, {} lost) from '{}' ({}) into {}",
+        rec.info.samples,
+        rec.info.event,
+        req.frequency_hz,
+        rec.info.lost_samples,
+        req.base_name(),
+        rec.status,
+        dir.display()
+    )
+}
+
+/// The line `sentryprof import perf-script` prints on stdout.
+pub fn imported_line(profile: &ImportedProfile, file: &Path, dir: &Path) -> String {
+    format!(
+        "imported {} samples of '{}' ({} distinct stacks) from {} into {}",
+        profile.samples,
+        profile.event,
+        profile.folded.len(),
+        file.display(),
+        dir.display()
+    )
 }

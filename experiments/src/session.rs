@@ -102,8 +102,11 @@ impl Session {
             frequency_hz: self.plan.perf_freq,
         };
         match collect::make_perf_collector(&options) {
-            Ok(c) => {
+            Ok(mut c) => {
                 observer.collector_started(&c.start_notes());
+                for n in c.take_notes() {
+                    self.note(n, observer);
+                }
                 self.collector = Some(c);
             }
             Err(why) => self.note(
