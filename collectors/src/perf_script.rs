@@ -49,6 +49,8 @@ pub enum PerfScriptError {
     },
     #[error("{source_name}: no samples found (empty input, or not `perf script` output)")]
     Empty { source_name: String },
+    #[error("{source_name}: every one of the {samples} sample(s) has period 0: nothing to weigh")]
+    ZeroPeriod { source_name: String, samples: u64 },
 }
 
 /// What one import produced.
@@ -125,9 +127,18 @@ pub fn fold_perf_script(
             }
         }
     }
+    // A stack of period 0 weighs nothing (and is left out of the folded
+    // stacks): samples that all have period 0 make no profile.
+    merged.retain(|_, weight| *weight > 0);
     if merged.is_empty() {
-        return Err(PerfScriptError::Empty {
-            source_name: source_name.to_string(),
+        let source_name = source_name.to_string();
+        return Err(if samples > 0 {
+            PerfScriptError::ZeroPeriod {
+                source_name,
+                samples,
+            }
+        } else {
+            PerfScriptError::Empty { source_name }
         });
     }
     let mut folded = FoldedStacks::new();

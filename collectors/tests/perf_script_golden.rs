@@ -72,3 +72,27 @@ fn missing_file_empty_and_garbage_are_errors() {
     let e = fold_perf_script(&garbage, "garbage.bin").unwrap_err();
     assert!(e.to_string().starts_with("garbage.bin:"), "{e}");
 }
+
+#[test]
+fn fuzz_found_samples_of_period_zero_are_an_error_not_an_empty_profile() {
+    // Found by `fuzz/run.sh` (target perf_script): a sample of period 0,
+    // the only one of the first event, was counted but folded into nothing,
+    // so the import succeeded with no stack at all.
+    let path = fixtures().join("bad").join("fuzz-zero-period.txt");
+    let e = import_file(&path).unwrap_err();
+    assert!(
+        matches!(e, PerfScriptError::ZeroPeriod { samples: 1, .. }),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: every one of the 1 sample(s) has period 0: nothing to weigh",
+            path.display()
+        )
+    );
+    // A zero-period sample beside a weighed one is left out, not an error.
+    let text = b"a 1 1.0: 0 cpu-clock: \n\t1 f (m)\n\na 1 1.1: 5 cpu-clock: \n\t1 g (m)\n";
+    let p = fold_perf_script(text, "mixed.txt").unwrap();
+    assert_eq!(p.folded.to_text(), "a;g 5\n");
+}

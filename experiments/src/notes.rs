@@ -1,7 +1,9 @@
 //! What the front end says on stderr besides errors: notes (a fallback, a
 //! step skipped, a file written) and the progress of a run. `--quiet`, a
-//! flag of every verb, silences them all for the whole process; errors are
-//! never silenced, and what a verb prints on stdout (its results) stays.
+//! flag of every verb, silences them for the whole process. Never silenced:
+//! errors, what a verb prints on stdout (its results), and what happened to
+//! files at `--out` (an earlier bundle kept as `NAME.old`, stale staging
+//! directories removed; [`crate::Observer::output_note`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -75,7 +75,8 @@ impl Session {
         };
         let notes = [session.writer.stale_note(), session.writer.replace_note()];
         for n in notes.into_iter().flatten() {
-            session.note(n, observer);
+            observer.output_note(&n);
+            session.run.notes.push(n);
         }
         session.start_collector(observer);
         session.make_runners(observer);

@@ -45,6 +45,10 @@ impl Observer for Printer {
         experiments::notes::say(&format!("sentryprof: {note}"));
     }
 
+    fn output_note(&mut self, note: &str) {
+        eprintln!("sentryprof: {note}");
+    }
+
     fn point_started(&mut self, index: usize, label: &str) {
         self.progress.point_start(index, label);
     }
