@@ -470,30 +470,38 @@ pub fn read_bundle(path: &Path) -> Result<LoadedBundle, BundleError> {
         return Err(BundleError::NotABundle { path: dir });
     }
     let bytes = fs::read(&json_path).map_err(|e| BundleError::io(&json_path, e))?;
-    // Check the version before the full schema, so a newer major is reported
-    // as such rather than as a schema mismatch.
-    let version: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| BundleError::Corrupt {
-            path: json_path.clone(),
-            source: e,
-        })?;
-    let (found, major) = describe_version(version.get("format_version"));
-    if major != Some(FORMAT_MAJOR) {
-        return Err(BundleError::Version {
-            path: json_path,
-            found,
-        });
-    }
-    let run: RunJson = serde_json::from_value(version).map_err(|e| BundleError::Corrupt {
-        path: json_path.clone(),
-        source: e,
-    })?;
-    check_paths_inside(&run, &json_path)?;
+    let run = parse_run_json(&bytes, &json_path)?;
     Ok(LoadedBundle {
         dir,
         run,
         staging: None,
     })
+}
+
+/// Parse the bytes of a `run.json` (`json_path` names it in errors): the
+/// format version first, then the schema, then every path it names must stay
+/// inside the bundle. The entry point of `read_bundle` and of the fuzz target.
+pub fn parse_run_json(bytes: &[u8], json_path: &Path) -> Result<RunJson, BundleError> {
+    // Check the version before the full schema, so a newer major is reported
+    // as such rather than as a schema mismatch.
+    let version: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| BundleError::Corrupt {
+            path: json_path.to_path_buf(),
+            source: e,
+        })?;
+    let (found, major) = describe_version(version.get("format_version"));
+    if major != Some(FORMAT_MAJOR) {
+        return Err(BundleError::Version {
+            path: json_path.to_path_buf(),
+            found,
+        });
+    }
+    let run: RunJson = serde_json::from_value(version).map_err(|e| BundleError::Corrupt {
+        path: json_path.to_path_buf(),
+        source: e,
+    })?;
+    check_paths_inside(&run, json_path)?;
+    Ok(run)
 }
 
 /// What a `format_version` field holds, as the error message shows it, and

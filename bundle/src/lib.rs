@@ -39,7 +39,8 @@ pub mod synthetic;
 pub mod tsc;
 
 pub use io::{
-    check_out_dir, old_path, read_bundle, write_file_atomic, write_files_atomic, BundleError,
+    check_out_dir, old_path, parse_run_json, read_bundle, write_file_atomic, write_files_atomic,
+    BundleError,
     BundleWriter, LoadedBundle,
 };
 pub use machine::mem_total_bytes;

@@ -20,6 +20,9 @@ use error::{CliError, Outcome, EXIT_BAD_INPUT};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// No notes or progress on stderr (errors still print)
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    experiments::notes::set_quiet(cli.quiet);
     let command = cli
         .command
         .unwrap_or_else(|| Command::Run(commands::run::RunArgs::main_job()));

@@ -112,6 +112,13 @@ impl PerfCollector {
         })
     }
 
+    /// The notes made so far (the fallback event, counters off), handed
+    /// over once so the caller can show them when they happen; `finish`
+    /// returns only the later ones.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
     /// The sampling event in use ("cycles:HG" or "cpu-clock").
     pub fn event(&self) -> &SamplingEvent {
         self.sampler.event()
@@ -175,7 +182,7 @@ impl PerfCollector {
         let lost = self.lost + rest.lost;
         if lost > 0 {
             notes.push(format!(
-                "{lost} perf records were lost (ring buffer full); raise the buffer or lower --freq"
+                "{lost} perf records were lost (ring buffer full); raise the buffer or lower --perf-freq"
             ));
         }
         RunProfile {

@@ -49,6 +49,8 @@ pub enum PerfScriptError {
     },
     #[error("{source_name}: no samples found (empty input, or not `perf script` output)")]
     Empty { source_name: String },
+    #[error("{source_name}: every one of the {samples} sample(s) has period 0: nothing to weigh")]
+    ZeroPeriod { source_name: String, samples: u64 },
 }
 
 /// What one import produced.
@@ -111,12 +113,20 @@ pub fn fold_perf_script(
         })
     };
     let mut merged: HashMap<String, u64> = HashMap::new();
+    let mut total: u64 = 0;
     let mut samples = 0;
     let mut skipped = 0;
     for (i, r) in results.into_iter().enumerate() {
         let r = r.map_err(|e| relocate_error(e, text, chunks.get(i).map_or(0, |c| c.0)))?;
         samples += r.samples;
         skipped += r.skipped;
+        total = total
+            .checked_add(r.total)
+            .ok_or_else(|| PerfScriptError::Malformed {
+                source_name: source_name.to_string(),
+                line: 0,
+                problem: WEIGHT_OVERFLOW.to_string(),
+            })?;
         if merged.is_empty() {
             merged = r.stacks;
         } else {
@@ -125,9 +135,18 @@ pub fn fold_perf_script(
             }
         }
     }
+    // A stack of period 0 weighs nothing (and is left out of the folded
+    // stacks): samples that all have period 0 make no profile.
+    merged.retain(|_, weight| *weight > 0);
     if merged.is_empty() {
-        return Err(PerfScriptError::Empty {
-            source_name: source_name.to_string(),
+        let source_name = source_name.to_string();
+        return Err(if samples > 0 {
+            PerfScriptError::ZeroPeriod {
+                source_name,
+                samples,
+            }
+        } else {
+            PerfScriptError::Empty { source_name }
         });
     }
     let mut folded = FoldedStacks::new();
@@ -247,7 +266,12 @@ struct ChunkResult {
     stacks: HashMap<String, u64>,
     samples: u64,
     skipped: u64,
+    /// The sum of every weight folded (kept within u64).
+    total: u64,
 }
+
+/// The problem of periods whose sum does not fit the profile's weights.
+const WEIGHT_OVERFLOW: &str = "the periods add up past 2^64, more than any real profile";
 
 /// The fields of an event line.
 struct EventParts<'a> {
@@ -368,6 +392,7 @@ fn fold_chunk(
             stacks: HashMap::new(),
             samples: 0,
             skipped: 0,
+            total: 0,
         },
     };
     let ends_with_newline = text.last() == Some(&b'\n');
@@ -390,7 +415,7 @@ fn fold_chunk(
             problem,
         };
         if line.is_empty() {
-            f.end_event();
+            f.end_event().map_err(|p| malformed(p.to_string()))?;
         } else if f.in_event {
             if f.filter == Filter::Skip {
                 continue;
@@ -424,7 +449,13 @@ fn fold_chunk(
             }
         }
     }
-    f.end_event();
+    f.end_event()
+        .map_err(|problem| PerfScriptError::Malformed {
+            source_name: source_name.to_string(),
+            // The last line (the count went one past it at a final newline).
+            line: lineno.saturating_sub(usize::from(ends_with_newline)).max(1),
+            problem: problem.to_string(),
+        })?;
     Ok(f.out)
 }
 
@@ -464,7 +495,7 @@ impl ChunkFolder<'_> {
             if !self.on_stack_line(stack) {
                 return Err("event line ends with something that is not a frame".to_string());
             }
-            self.end_event();
+            self.end_event()?;
         }
         Ok(())
     }
@@ -504,7 +535,8 @@ impl ChunkFolder<'_> {
         true
     }
 
-    fn end_event(&mut self) {
+    /// Fold the event read so far. Errors when the weights would pass u64.
+    fn end_event(&mut self) -> Result<(), &'static str> {
         if !self.frames.is_empty() && self.filter == Filter::Keep {
             let len = self.comm.len() + self.frames.iter().map(|f| f.len() + 1).sum::<usize>();
             let mut key = String::with_capacity(len);
@@ -514,6 +546,8 @@ impl ChunkFolder<'_> {
                 key.push_str(fr);
             }
             let w = self.period.unwrap_or(1);
+            // Every stack's weight is at most the total: one check for both.
+            self.out.total = self.out.total.checked_add(w).ok_or(WEIGHT_OVERFLOW)?;
             match self.out.stacks.get_mut(&key) {
                 Some(v) => *v += w,
                 None => {
@@ -526,6 +560,7 @@ impl ChunkFolder<'_> {
         self.filter = Filter::Keep;
         self.frames.clear();
         self.period = None;
+        Ok(())
     }
 }
 

@@ -147,7 +147,7 @@ pub fn record_until(
     }
     if out.lost > 0 {
         notes.push(format!(
-            "{} perf records were lost (ring buffer full); lower --freq",
+            "{} perf records were lost (ring buffer full); lower --perf-freq",
             out.lost
         ));
     }

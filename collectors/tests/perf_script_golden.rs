@@ -72,3 +72,56 @@ fn missing_file_empty_and_garbage_are_errors() {
     let e = fold_perf_script(&garbage, "garbage.bin").unwrap_err();
     assert!(e.to_string().starts_with("garbage.bin:"), "{e}");
 }
+
+#[test]
+fn fuzz_found_samples_of_period_zero_are_an_error_not_an_empty_profile() {
+    // Found by `fuzz/run.sh` (target perf_script): a sample of period 0,
+    // the only one of the first event, was counted but folded into nothing,
+    // so the import succeeded with no stack at all.
+    let path = fixtures().join("bad").join("fuzz-zero-period.txt");
+    let e = import_file(&path).unwrap_err();
+    assert!(
+        matches!(e, PerfScriptError::ZeroPeriod { samples: 1, .. }),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: every one of the 1 sample(s) has period 0: nothing to weigh",
+            path.display()
+        )
+    );
+    // A zero-period sample beside a weighed one is left out, not an error.
+    let text = b"a 1 1.0: 0 cpu-clock: \n\t1 f (m)\n\na 1 1.1: 5 cpu-clock: \n\t1 g (m)\n";
+    let p = fold_perf_script(text, "mixed.txt").unwrap();
+    assert_eq!(p.folded.to_text(), "a;g 5\n");
+}
+
+#[test]
+fn fuzz_found_periods_past_2_64_are_an_error_naming_the_line() {
+    // Found by `fuzz/run.sh` (target perf_script): periods of
+    // 888888888888001001 added up past u64 (a panic with overflow checks,
+    // silently wrapped weights without).
+    let path = fixtures().join("bad").join("fuzz-period-overflow.txt");
+    let e = import_file(&path).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, PerfScriptError::Malformed { line, .. } if line > 1),
+        "{msg}"
+    );
+    assert!(msg.starts_with(&format!("{}:", path.display())), "{msg}");
+    assert!(
+        msg.contains(":26: the periods add up past 2^64, more than any real profile"),
+        "{msg}"
+    );
+    // Two stacks whose sum passes u64: refused too (the total is what
+    // run.json records).
+    let big = u64::MAX / 2 + 1;
+    let text =
+        format!("a 1 1.0: {big} cpu-clock: \n\t1 f (m)\n\na 1 1.1: {big} cpu-clock: \n\t1 g (m)\n");
+    let e = fold_perf_script(text.as_bytes(), "two.txt").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "two.txt:5: the periods add up past 2^64, more than any real profile"
+    );
+}

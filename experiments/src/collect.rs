@@ -57,8 +57,13 @@ pub trait PointCollector {
     /// After the last point: the run's profile and one-line notes for
     /// `run.json` (fallbacks, lost samples). Called once.
     fn finish(&mut self) -> (Option<RunProfile>, Vec<String>);
-    /// One-line notes to show at the start (the event chosen, fallbacks).
+    /// Lines to show at the start (the event chosen).
     fn start_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The notes of starting (fallbacks, counters off), handed over once,
+    /// to be shown and recorded as they happen rather than after the run.
+    fn take_notes(&mut self) -> Vec<String> {
         Vec::new()
     }
 }
@@ -123,6 +128,13 @@ impl PointCollector for PerfPointCollector {
             }
             None => (None, Vec::new()),
         }
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        self.inner
+            .as_mut()
+            .map(PerfCollector::take_notes)
+            .unwrap_or_default()
     }
 
     fn start_notes(&self) -> Vec<String> {

@@ -20,7 +20,8 @@
 //!   ([`summary`] has the lines `sentryprof run` prints about a plan).
 //!
 //! [`names`] and [`units`] parse names, sizes and counts as users write
-//! them, within the [`limits`] a plan accepts; [`progress`] is the progress line a run shows on stderr; [`out_dir`] names
+//! them, within the [`limits`] a plan accepts; [`progress`] is the progress line a run shows on stderr and [`notes`] the
+//! notes (both off with `--quiet`); [`out_dir`] names
 //! default output directories for every verb; [`profiles`] and [`sharing`]
 //! write the bundles of `sentryprof record`, `import` and `sharing`.
 //!
@@ -44,6 +45,7 @@ pub mod interrupt;
 pub mod limits;
 pub mod measure;
 pub mod names;
+pub mod notes;
 pub mod observer;
 pub mod out_dir;
 pub mod plan;

@@ -32,6 +32,12 @@ pub trait Observer {
     /// A note recorded in `run.json` that the user should see now (a
     /// fallback, a platform that cannot run here, lost samples).
     fn note(&mut self, note: &str) {}
+    /// A note about files at the output path (an earlier bundle kept as
+    /// `NAME.old`, stale staging directories removed): what happened to
+    /// the user's files, shown even where other notes are silenced.
+    fn output_note(&mut self, note: &str) {
+        self.note(note)
+    }
     /// Point `index` (of [`Plan::point_count`]) begins.
     fn point_started(&mut self, index: usize, label: &str) {}
     /// Trial `k` (0-based) of `of` of point `index` is about to run.
@@ -72,6 +78,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn note(&mut self, note: &str) {
         self.0.note(note);
         self.1.note(note);
+    }
+    fn output_note(&mut self, note: &str) {
+        self.0.output_note(note);
+        self.1.output_note(note);
     }
     fn point_started(&mut self, index: usize, label: &str) {
         self.0.point_started(index, label);

@@ -20,7 +20,7 @@ pub const MAX_RECORD_FREQUENCY_HZ: u64 = 100_000;
 #[derive(Debug, Error)]
 pub enum ProfileError {
     /// A sampling frequency out of range (bad input).
-    #[error("--freq {hz} is out of range (1..={MAX_RECORD_FREQUENCY_HZ})")]
+    #[error("--perf-freq {hz} is out of range (1..={MAX_RECORD_FREQUENCY_HZ})")]
     Frequency {
         /// The frequency asked for.
         hz: u64,
@@ -110,6 +110,7 @@ impl RecordRequest {
         let mut run = RunJson::new(BundleKind::Record);
         run.command = std::env::args().collect();
         run.created_unix = crate::out_dir::now_unix();
+        run.machine = bundle::Machine::current();
         run.workload.name = "record".to_string();
         run.workload.params = serde_json::json!({
             "command": self.command.iter().map(|c| c.to_string_lossy().into_owned()).collect::<Vec<_>>(),
@@ -123,9 +124,11 @@ impl RecordRequest {
         run.capabilities = caps;
         run.notes.extend(writer.stale_note());
         run.notes.extend(writer.replace_note());
-        run.notes.extend(rec.notes.iter().cloned());
-        // Printed by `record`; the interruption is its last line instead.
+        // Printed by `record` (what happened at `--out`, never silenced);
+        // the fallback notes are printed by their own path (silenced by
+        // `--quiet`), the interruption is `record`'s last line.
         let shown = run.notes.clone();
+        run.notes.extend(rec.notes.iter().cloned());
         if rec.interrupted {
             run.notes.push(format!(
                 "interrupted: recording stopped by a signal; '{}' was sent SIGTERM and the samples up to then are kept",
@@ -147,8 +150,8 @@ pub struct RecordOutcome {
     pub rec: Recording,
     /// The bundle's directory.
     pub dir: PathBuf,
-    /// The bundle's notes (fallbacks, a swept or replaced bundle, the
-    /// interruption).
+    /// What happened at `--out` (a swept staging directory, an earlier
+    /// bundle kept as `NAME.old`); the fallbacks are in `rec.notes`.
     pub notes: Vec<String>,
 }
 
@@ -187,7 +190,8 @@ pub fn import_perf_script(
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;
     let mut run = RunJson::new(BundleKind::Import);
     run.command = std::env::args().collect();
-    run.created_unix = crate::out_dir::now_unix();
+        run.created_unix = crate::out_dir::now_unix();
+        run.machine = bundle::Machine::current();
     run.workload.name = "import".to_string();
     run.notes.extend(writer.stale_note());
     run.notes.extend(writer.replace_note());
@@ -216,4 +220,16 @@ pub fn import_perf_script(
     }
     let dir = writer.finish(&run)?;
     Ok((profile, dir, run.notes))
+}
+
+/// The line `sentryprof import perf-script` prints on stdout.
+pub fn imported_line(profile: &ImportedProfile, file: &Path, dir: &Path) -> String {
+    format!(
+        "imported {} samples of '{}' ({} distinct stacks) from {} into {}",
+        profile.samples,
+        profile.event,
+        profile.folded.len(),
+        file.display(),
+        dir.display()
+    )
 }

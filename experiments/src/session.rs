@@ -75,7 +75,8 @@ impl Session {
         };
         let notes = [session.writer.stale_note(), session.writer.replace_note()];
         for n in notes.into_iter().flatten() {
-            session.note(n, observer);
+            observer.output_note(&n);
+            session.run.notes.push(n);
         }
         session.start_collector(observer);
         session.make_runners(observer);
@@ -102,8 +103,11 @@ impl Session {
             frequency_hz: self.plan.perf_freq,
         };
         match collect::make_perf_collector(&options) {
-            Ok(c) => {
+            Ok(mut c) => {
                 observer.collector_started(&c.start_notes());
+                for n in c.take_notes() {
+                    self.note(n, observer);
+                }
                 self.collector = Some(c);
             }
             Err(why) => self.note(

@@ -413,6 +413,9 @@ impl AppState {
                     TableKind::Sites => TableKind::Functions,
                 };
                 t.set_kind(kind);
+                if kind == TableKind::Sites {
+                    self.open_on_a_point_with_sites();
+                }
                 self.refresh_table();
             }
             Action::StartInput => {
@@ -432,6 +435,36 @@ impl AppState {
             Action::Activate => self.jump_to_flame(),
             _ => {}
         }
+    }
+
+    /// The site table opens on a point that has sites: when the current one
+    /// has none (a native point), the first that has, and a message says why.
+    fn open_on_a_point_with_sites(&mut self) {
+        let Some(model) = first_model(&self.bundles) else {
+            return;
+        };
+        let points = &model.run.points;
+        let at = self.table.point;
+        let Some(here) = points.get(at) else {
+            return;
+        };
+        if crate::table::point_has_sites(model, at) {
+            return;
+        }
+        let why = crate::table::no_sites_reason(here);
+        self.message = Some(match crate::table::first_point_with_sites(model) {
+            Some(j) => {
+                self.table.point = j;
+                format!(
+                    "{}: {why}; showing point {}/{}: {}",
+                    here.label(),
+                    j + 1,
+                    points.len(),
+                    points[j].label()
+                )
+            }
+            None => format!("no point of this bundle has probe sites ({why})"),
+        });
     }
 
     fn change_point(&mut self, action: &Action) {
@@ -485,11 +518,13 @@ impl AppState {
             TableKind::Sites => (model.sites[row].site.clone(), false),
         };
         // Functions match by exact frame name; a probe site matches the
-        // sentry's frames of that step ("find_available" ~ "findAvailable").
+        // sentry's frames of that step by their whole name, or its last
+        // `::` part ("find_available" ~ "findAvailable",
+        // "MemoryManager::find_available"; "mmap" is not "run_mmap_trial").
         let pattern = if exact {
             format!("^{}$", regex::escape(&name))
         } else {
-            format!("(?i){}", regex::escape(&name).replace('_', "_?"))
+            site_frame_pattern(&name)
         };
         self.tab = Tab::Flame;
         self.flame.zoom.clear();
@@ -659,4 +694,10 @@ impl AppState {
             _ => {}
         }
     }
+}
+
+/// The search that finds the frames of probe site `site`: whole frame names
+/// (or their last `::` part), case-insensitive, an underscore optional.
+pub fn site_frame_pattern(site: &str) -> String {
+    format!("(?i)(^|::){}$", regex::escape(site).replace('_', "_?"))
 }

@@ -176,6 +176,34 @@ fn compare_sites(a: &SiteRow, b: &SiteRow, col: usize) -> Ordering {
     }
 }
 
+/// Whether point `index` of `model` has a probe site with calls to show.
+pub fn point_has_sites(model: &BundleModel, index: usize) -> bool {
+    model
+        .sites
+        .iter()
+        .any(|r| r.point_index == index && r.calls > 0)
+}
+
+/// Why `point` shows no site rows, in words.
+pub fn no_sites_reason(point: &Point) -> String {
+    if point.platform == "native" {
+        "native runs the workload on the host kernel, outside the sentry: it has no probe sites"
+            .to_string()
+    } else if point.sites.is_empty() {
+        format!(
+            "{} recorded no probe sites (probes were off for this run)",
+            point.platform
+        )
+    } else {
+        "no probe site was called at this point".to_string()
+    }
+}
+
+/// The first point of `model` with probe sites, if any.
+pub fn first_point_with_sites(model: &BundleModel) -> Option<usize> {
+    (0..model.run.points.len()).find(|&j| point_has_sites(model, j))
+}
+
 /// The parameters two points must share to be "the same point" on another
 /// platform or with another search strategy.
 fn same_workload(a: &Point, b: &Point) -> bool {

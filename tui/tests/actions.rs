@@ -370,3 +370,110 @@ fn every_listed_key_does_something_in_its_view() {
     let q = KeyEvent::new(crossterm::event::KeyCode::Char('q'), KeyModifiers::NONE);
     assert!(matches!(action_for(q, &s), Some(Action::InputChar('q'))));
 }
+
+/// The sample bundle with its native points first, as `run`'s default
+/// platform order (native, then the sentry's) gives them.
+fn native_first_model() -> tui::model::BundleModel {
+    let mut run = bundle::synthetic::sample_run(1.0);
+    run.points.sort_by_key(|p| p.platform != "native");
+    assert_eq!(run.points[0].platform, "native");
+    tui::model::BundleModel::from_parts(
+        "/bundles/native-first".into(),
+        run,
+        bundle::synthetic::sample_folded(),
+        tui::model::ProfileSource::Samples {
+            file: "stacks.folded".into(),
+            event: None,
+        },
+    )
+}
+
+#[test]
+fn the_site_table_opens_on_a_point_with_sites_and_says_why() {
+    let mut s = loaded(vec![native_first_model()], 120, 40);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind],
+    );
+    let m = s.primary().unwrap();
+    let shown = &m.run.points[s.table.point];
+    assert_ne!(shown.platform, "native", "opened on {}", shown.label());
+    assert!(!s.table.rows.is_empty(), "the opened point has site rows");
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(
+        msg.contains("native") && msg.contains("no probe sites") && msg.contains("showing point"),
+        "{msg:?}"
+    );
+    // A bundle where no point has sites says so, and stays where it was.
+    let mut run = bundle::synthetic::sample_run(1.0);
+    run.points.retain(|p| p.platform == "native");
+    let only_native = tui::model::BundleModel::from_parts(
+        "/bundles/native".into(),
+        run,
+        bundle::synthetic::sample_folded(),
+        tui::model::ProfileSource::Samples {
+            file: "stacks.folded".into(),
+            event: None,
+        },
+    );
+    let mut s = loaded(vec![only_native], 120, 40);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind],
+    );
+    assert_eq!(s.table.point, 0);
+    assert!(s.table.rows.is_empty());
+    let msg = s.message.clone().unwrap_or_default();
+    assert!(
+        msg.starts_with("no point of this bundle has probe sites (native"),
+        "{msg:?}"
+    );
+}
+
+#[test]
+fn enter_on_a_site_matches_whole_frame_names() {
+    // run_mmap_trial (heavier) contains "mmap" but is not the mmap site.
+    let mut folded = bundle::folded::FoldedStacks::new();
+    folded.add_joined("sentryprof;run_mmap_trial;mmap;createVMA".into(), 100);
+    folded.add_joined("sentryprof;run_mmap_trial;mmap64_[k]".into(), 500);
+    folded.add_joined("sentryprof;run_mmap_trial;MemoryManager::mmap".into(), 40);
+    let m = tui::model::BundleModel::from_parts(
+        "/bundles/names".into(),
+        bundle::synthetic::sample_run(1.0),
+        folded,
+        tui::model::ProfileSource::Samples {
+            file: "stacks.folded".into(),
+            event: None,
+        },
+    );
+    let mut s = loaded(vec![m], 120, 40);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind],
+    );
+    let m = s.primary().unwrap();
+    assert_eq!(m.sites[s.table.rows[s.table.selected]].site, "mmap");
+    apply(&mut s, vec![Action::Activate]);
+    assert_eq!(s.tab, Tab::Flame);
+    assert_eq!(selected_name(&s), "mmap");
+    let m = s.primary().unwrap();
+    let search = s.flame.search.as_ref().unwrap();
+    let mut names: Vec<&str> = search.nodes.iter().map(|&n| m.tree.name(n)).collect();
+    names.sort();
+    assert_eq!(names, ["MemoryManager::mmap", "mmap"]);
+    let pattern = regex::Regex::new(&tui::state::site_frame_pattern("find_available")).unwrap();
+    for name in [
+        "findAvailable",
+        "find_available",
+        "MemoryManager::find_available",
+    ] {
+        assert!(pattern.is_match(name), "{name}");
+    }
+    for name in [
+        "findAvailableLocked",
+        "run_find_available",
+        "xfind_available",
+    ] {
+        assert!(!pattern.is_match(name), "{name}");
+    }
+}

@@ -189,3 +189,102 @@ fn loading_view_names_the_bundle() {
     let text = text_of(&render(&s, 80, 20));
     assert!(text.contains("loading /data/big-bundle"), "{text}");
 }
+
+#[test]
+fn a_long_breadcrumb_keeps_the_zoom_target_and_the_match_count_visible() {
+    for width in [100u16, 80, 64] {
+        let mut s = loaded(vec![model(1.0)], width, 20);
+        apply(&mut s, vec![Action::GoTab(Tab::Flame)]);
+        // Zoom five levels deep: sentryprof > ... > createVMA.
+        apply(&mut s, (0..5).map(|_| Action::Down).collect());
+        apply(&mut s, vec![Action::Activate, Action::StartInput]);
+        apply(&mut s, "Gap".chars().map(Action::InputChar).collect());
+        apply(&mut s, vec![Action::InputSubmit]);
+        let text = text_of(&render(&s, width, 20));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("view: "))
+            .unwrap_or_else(|| panic!("no breadcrumb at width {width}:\n{text}"));
+        assert!(line.chars().count() <= usize::from(width));
+        assert!(
+            line.contains(" > createVMA   /Gap/: 1 frame, "),
+            "{width}: {line:?}"
+        );
+        assert!(line.ends_with("   icicle"), "{width}: {line:?}");
+        if width < 100 {
+            assert!(line.starts_with("view: … > "), "{width}: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn breadcrumb_cuts_from_the_left() {
+    use tui::ui::flame::breadcrumb;
+    let path = ["sentryprof", "run_point", "Workload::exp1", "createVMA"];
+    assert_eq!(breadcrumb(&[], 5), "view: all");
+    assert_eq!(
+        breadcrumb(&path, 80),
+        "view: all > sentryprof > run_point > Workload::exp1 > createVMA"
+    );
+    assert_eq!(
+        breadcrumb(&path, 40),
+        "view: … > Workload::exp1 > createVMA"
+    );
+    assert_eq!(breadcrumb(&path, 20), "view: … > createVMA");
+    assert_eq!(breadcrumb(&path, 12), "view: …teVMA");
+}
+
+#[test]
+fn overview_leaves_out_machine_facts_the_bundle_lacks() {
+    let text = |m: tui::model::BundleModel| {
+        let s = loaded(vec![m], 120, 40);
+        text_of(&render(&s, 120, 40))
+    };
+    let full = text(model(1.0));
+    let machine = full.lines().find(|l| l.contains("machine")).unwrap();
+    assert!(
+        machine.contains("sandbox-01") && machine.contains(" cores · "),
+        "{machine}"
+    );
+    let mut run = bundle::synthetic::sample_run(1.0);
+    run.machine = bundle::Machine::default();
+    let bare = text(tui::model::BundleModel::from_parts(
+        PathBuf::from("/bundles/bare"),
+        run,
+        bundle::synthetic::sample_folded(),
+        tui::model::ProfileSource::Samples {
+            file: "stacks.folded".into(),
+            event: None,
+        },
+    ));
+    let machine = bare.lines().find(|l| l.contains("machine")).unwrap();
+    assert!(machine.contains("not recorded in this bundle"), "{machine}");
+    assert!(!bare.contains("0 cores") && !bare.contains("0B"), "{bare}");
+}
+
+#[test]
+fn an_empty_site_table_says_why() {
+    let mut s = loaded(vec![model(1.0)], 110, 16);
+    apply(
+        &mut s,
+        vec![Action::GoTab(Tab::Table), Action::ToggleTableKind],
+    );
+    let platform = |s: &AppState| {
+        s.primary().unwrap().run.points[s.table.point]
+            .platform
+            .clone()
+    };
+    for _ in 0..5 {
+        if platform(&s) == "native" {
+            break;
+        }
+        apply(&mut s, vec![Action::NextPlatform]);
+    }
+    assert_eq!(platform(&s), "native");
+    assert!(s.table.rows.is_empty());
+    let text = text_of(&render(&s, 110, 16));
+    assert!(
+        text.contains("native runs the workload on the host kernel"),
+        "{text}"
+    );
+}

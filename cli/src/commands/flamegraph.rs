@@ -16,7 +16,7 @@ pub struct FlamegraphArgs {
     /// The bundle directory (or its run.json).
     pub bundle: PathBuf,
     /// Directory to write the SVGs into (default: the bundle directory).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Icicle orientation (root at the top) instead of flame.
     #[arg(long)]

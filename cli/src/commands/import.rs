@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use experiments::profiles::import_perf_script;
+use experiments::profiles::{import_perf_script, imported_line};
 
 use super::record::profile_error;
 use crate::error::{CliError, Outcome};
@@ -23,9 +23,9 @@ pub enum ImportFormat {
     PerfScript {
         /// The `perf script` text file.
         file: PathBuf,
-        /// Bundle directory to write (default: FILE with its extension
-        /// replaced by `.bundle`).
-        #[arg(long)]
+        /// Bundle directory [default: FILE with its extension replaced by
+        /// `.bundle`]
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
 }
@@ -35,13 +35,6 @@ pub fn run(args: ImportArgs) -> Result<Outcome, CliError> {
     let out = out.unwrap_or_else(|| file.with_extension("bundle"));
     let (profile, dir, notes) = import_perf_script(&file, &out).map_err(profile_error)?;
     (notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
-    println!(
-        "imported {} samples of '{}' ({} distinct stacks) from {} into {}",
-        profile.samples,
-        profile.event,
-        profile.folded.len(),
-        file.display(),
-        dir.display()
-    );
+    println!("{}", imported_line(&profile, &file, &dir));
     Ok(Outcome::Success)
 }

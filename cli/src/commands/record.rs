@@ -1,4 +1,4 @@
-//! `sentryprof record [--freq N] [--out DIR] -- COMMAND ARGS...`: sample
+//! `sentryprof record [--perf-freq HZ] [--out DIR] -- COMMAND ARGS...`: sample
 //! any command and its children with perf_event_open and write a bundle
 //! (`stacks.folded` + `run.json` of kind `record`).
 
@@ -12,11 +12,11 @@ use crate::error::{CliError, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Samples per second.
-    #[arg(long, default_value_t = DEFAULT_FREQUENCY_HZ)]
-    pub freq: u64,
-    /// Bundle directory to write (default: record-COMMAND).
-    #[arg(long)]
+    /// Sampling frequency, in Hz (`--freq` is an older name for it)
+    #[arg(long, alias = "freq", value_name = "HZ", default_value_t = DEFAULT_FREQUENCY_HZ)]
+    pub perf_freq: u64,
+    /// Bundle directory [default: record-COMMAND]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The command to run and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -26,10 +26,11 @@ pub struct RecordArgs {
 pub fn run(args: RecordArgs) -> Result<Outcome, CliError> {
     let req = RecordRequest {
         command: args.command,
-        frequency_hz: args.freq,
+        frequency_hz: args.perf_freq,
         out: args.out,
     };
     let done = req.record_into_bundle().map_err(profile_error)?;
+    (done.rec.notes.iter()).for_each(|n| experiments::notes::note(n));
     (done.notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
     if done.rec.interrupted {
         return Err(CliError::Interrupted(done.summary(&req)));

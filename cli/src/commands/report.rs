@@ -19,14 +19,14 @@ pub struct ReportArgs {
     /// The bundle directory (or its run.json).
     pub bundle: PathBuf,
     /// Directory to write into (default: the bundle directory).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Table formats: text (printed, and report.txt), csv (functions.csv,
     /// sites.csv, scaling.csv, strategies.csv), md (report.md), json (report.json).
     #[arg(long, value_delimiter = ',', default_value = "text")]
     pub format: Vec<String>,
     /// Rows of the function table in text, Markdown and HTML (0: all).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 30)]
     pub top: usize,
     /// Also export the profile: folded, json, csv, pprof (profile.folded,
     /// profile.json, profile.csv, profile.pb.gz).

@@ -21,7 +21,7 @@ pub use args::RunArgs;
 /// Run `sentryprof run`.
 pub fn run(args: RunArgs) -> Result<Outcome, CliError> {
     let plan = Plan::new(&args::request(&args)?)?;
-    let mut printer = print::Printer::new(plan.point_count(), args.quiet || args.tui);
+    let mut printer = print::Printer::new(&plan, experiments::notes::is_quiet() || args.tui);
     let session = Session::prepare(plan, &mut printer)?;
     // --tui: the live view takes the terminal until the run is over; what
     // the run prints meanwhile is shown when the view closes.

@@ -58,7 +58,7 @@ pub fn run(args: SharingArgs) -> Result<Outcome, CliError> {
     } else {
         print!("{}", report.render_text());
     }
-    eprintln!("wrote {}", dir.display());
+    experiments::notes::say(&format!("wrote {}", dir.display()));
     Ok(Outcome::Success)
 }
 

@@ -16,7 +16,7 @@ use crate::state::{AppState, FlameView};
 /// Draw the flame view of `model` into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
     let [info, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
-    frame.render_widget(Paragraph::new(info_lines(state, model)), info);
+    frame.render_widget(Paragraph::new(info_lines(state, model, info.width)), info);
     let mut cells = Vec::new();
     draw_frames(frame.buffer_mut(), body, &state.flame, model, &mut cells);
 }
@@ -29,7 +29,11 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn info_lines(state: &AppState, model: &BundleModel) -> Vec<Line<'static>> {
+/// The two info lines for a view `width` columns wide. The second holds the
+/// breadcrumb, the search's matches and the orientation; the breadcrumb
+/// gets what the other two leave and is cut from the left, so the zoom
+/// target (its end) and the match count stay visible.
+fn info_lines(state: &AppState, model: &BundleModel, width: u16) -> Vec<Line<'static>> {
     let tree = &model.tree;
     let view = &state.flame;
     let zoom = view.zoom_root();
@@ -55,32 +59,69 @@ fn info_lines(state: &AppState, model: &BundleModel) -> Vec<Line<'static>> {
             node.self_weight
         )),
     ]);
-    let mut second = vec![Span::raw(if zoom == ROOT {
-        "view: all".to_string()
+    let path: Vec<&str> = if zoom == ROOT {
+        Vec::new()
     } else {
-        let path: Vec<&str> = tree.path(zoom).iter().map(|&n| tree.name(n)).collect();
-        format!("view: all > {}", path.join(" > "))
-    })];
+        tree.path(zoom).iter().map(|&n| tree.name(n)).collect()
+    };
+    let mode = format!("   {}", if view.icicle { "icicle" } else { "flame" });
+    // The shortest breadcrumb that still names the zoom target.
+    let least = match path.last() {
+        Some(target) => format!("view: … > {target}").chars().count(),
+        None => "view: all".len(),
+    };
+    let width = usize::from(width);
+    let mut second = Vec::new();
+    let mut used = mode.chars().count();
     if let Some(search) = &view.search {
         let (all, total) = search.matched_weight(tree, ROOT);
         let (in_view, view_total) = search.matched_weight(tree, zoom);
-        second.push(Span::styled(
-            format!(
-                "   /{}/: {} frame{}, {:.2}% of samples ({:.2}% of view)",
-                search.pattern,
-                search.nodes.len(),
-                if search.nodes.len() == 1 { "" } else { "s" },
-                percent(all, total),
-                percent(in_view, view_total)
-            ),
-            Style::default().fg(style::MATCH_BG),
-        ));
+        let count = format!(
+            "   /{}/: {} frame{}, {:.2}% of samples",
+            search.pattern,
+            search.nodes.len(),
+            if search.nodes.len() == 1 { "" } else { "s" },
+            percent(all, total),
+        );
+        let in_view = format!(" ({:.2}% of view)", percent(in_view, view_total));
+        // The share of the view is the first thing left out when narrow.
+        let text = if least + used + count.chars().count() + in_view.chars().count() <= width {
+            count + &in_view
+        } else {
+            count
+        };
+        used += text.chars().count();
+        second.push(Span::styled(text, Style::default().fg(style::MATCH_BG)));
     }
-    second.push(Span::raw(format!(
-        "   {}",
-        if view.icicle { "icicle" } else { "flame" }
-    )));
+    second.push(Span::raw(mode));
+    second.insert(0, Span::raw(breadcrumb(&path, width.saturating_sub(used))));
     vec![first, Line::from(second)]
+}
+
+/// `view: all > a > b > c` for the zoom path `[a, b, c]`, in at most `room`
+/// columns: frames are dropped from the left (`view: … > b > c`) until it
+/// fits; the last frame, the zoom target, is kept (cut from its left too
+/// when even it alone does not fit).
+pub fn breadcrumb(path: &[&str], room: usize) -> String {
+    let full = std::iter::once("all")
+        .chain(path.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" > ");
+    let full = format!("view: {full}");
+    if full.chars().count() <= room || path.is_empty() {
+        return full;
+    }
+    for skip in 1..path.len() {
+        let cut = format!("view: … > {}", path[skip..].join(" > "));
+        if cut.chars().count() <= room {
+            return cut;
+        }
+    }
+    let target = path[path.len() - 1];
+    let keep = room.saturating_sub("view: …".chars().count());
+    let n = target.chars().count();
+    let tail: String = target.chars().skip(n.saturating_sub(keep)).collect();
+    format!("view: …{tail}")
 }
 
 /// Lay out and paint the frames. `cells` is scratch space reused by callers

@@ -7,6 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
+use bundle::Machine;
+
 use super::style;
 use crate::charts::{bytes, duration_ns, si};
 use crate::model::BundleModel;
@@ -68,6 +70,28 @@ pub fn utc_time(unix: u64) -> String {
     )
 }
 
+/// The machine a bundle was made on: the facts it holds, in order
+/// (hostname, kernel, CPU, cores, memory); facts left empty or zero are
+/// left out, and a bundle with none says so.
+pub fn machine_text(m: &Machine) -> String {
+    let mut parts: Vec<String> = [&m.hostname, &m.kernel, &m.cpu_model]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    if m.cores > 0 {
+        parts.push(format!("{} cores", m.cores));
+    }
+    if m.memory_bytes > 0 {
+        parts.push(bytes(m.memory_bytes));
+    }
+    if parts.is_empty() {
+        "not recorded in this bundle".to_string()
+    } else {
+        parts.join(" · ")
+    }
+}
+
 /// Every line of the overview.
 pub fn overview_lines(model: &BundleModel) -> Vec<Line<'static>> {
     let run = &model.run;
@@ -89,17 +113,7 @@ pub fn overview_lines(model: &BundleModel) -> Vec<Line<'static>> {
                 "unknown".into()
             },
         ),
-        field(
-            "machine",
-            format!(
-                "{} · {} · {} · {} cores · {}",
-                m.hostname,
-                m.kernel,
-                m.cpu_model,
-                m.cores,
-                bytes(m.memory_bytes)
-            ),
-        ),
+        field("machine", machine_text(m)),
         field(
             "workload",
             format!("{} {}", run.workload.name, run.workload.params),

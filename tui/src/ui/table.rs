@@ -5,7 +5,7 @@
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::sites::{site_row, SiteColumns};
@@ -108,4 +108,34 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel
         ts.select(Some(view.selected - offset));
     }
     frame.render_stateful_widget(table, area, &mut ts);
+    if view.rows.is_empty() {
+        let why = empty_reason(state, model);
+        // Inside the border, below the header row.
+        let inner = Rect::new(
+            area.x + 1,
+            area.y + 2,
+            area.width.saturating_sub(2),
+            area.height.saturating_sub(3).min(2),
+        );
+        frame.render_widget(Paragraph::new(why).wrap(Wrap { trim: true }), inner);
+    }
+}
+
+/// Why the table has no row, in words.
+fn empty_reason(state: &AppState, model: &BundleModel) -> String {
+    let view = &state.table;
+    if !view.filter.is_empty() {
+        return format!(
+            "no row matches the filter {:?} (Esc clears it)",
+            view.filter
+        );
+    }
+    match (view.kind, model.run.points.get(view.point)) {
+        (TableKind::Sites, Some(p)) => format!(
+            "{} ([ ]: another point, p: another platform)",
+            crate::table::no_sites_reason(p)
+        ),
+        (TableKind::Sites, None) => "this bundle has no measured points".to_string(),
+        (TableKind::Functions, _) => "no function: the profile holds no samples".to_string(),
+    }
 }

@@ -76,9 +76,6 @@ pub struct RunArgs {
     /// Bundle directory [default: sentryprof-out/run-YYYYMMDD-HHMMSS (UTC)]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// No progress lines on stderr
-    #[arg(long)]
-    pub quiet: bool,
     /// Show the run live in the terminal: progress per point and each
     /// point's cycle table as it is measured (q stops the run; when it is
     /// over, Enter opens the bundle in the browser)

@@ -18,11 +18,12 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer for `total_points` points; `quiet` silences the progress
-    /// lines (not the results).
-    pub fn new(total_points: usize, quiet: bool) -> Self {
+    /// A printer for the points of `plan`; `quiet` silences the progress
+    /// lines and bar (not the results).
+    pub fn new(plan: &Plan, quiet: bool) -> Self {
+        let trials = plan.warmup_trials + plan.trials;
         Printer {
-            progress: Progress::new(total_points, quiet),
+            progress: Progress::new(plan.point_count(), trials, quiet),
         }
     }
 }
@@ -41,6 +42,10 @@ impl Observer for Printer {
     }
 
     fn note(&mut self, note: &str) {
+        experiments::notes::say(&format!("sentryprof: {note}"));
+    }
+
+    fn output_note(&mut self, note: &str) {
         eprintln!("sentryprof: {note}");
     }
 
