@@ -188,6 +188,12 @@ fn a_forked_child_is_sampled_and_cpu_wide_scope_is_reported() {
         .iter()
         .filter(|s| s.pid != child as u32 && s.pid != ours)
         .count();
-    assert!(of_child > 50, "expected ~200 samples of the forked child, got {of_child}");
-    assert_eq!(others, 0, "samples of processes outside this tree were kept");
+    assert!(
+        of_child > 50,
+        "expected ~200 samples of the forked child, got {of_child}"
+    );
+    assert_eq!(
+        others, 0,
+        "samples of processes outside this tree were kept"
+    );
 }

@@ -102,11 +102,12 @@ pub fn latency_fit_text(points: &[Point]) -> String {
             );
         }
         let l = &f.linear;
+        let sign = if l.slope < 0.0 { '-' } else { '+' };
         let _ = writeln!(
             out,
-            "  {label}: {} + {:.4} ns per mapping, R² {:.4} over {} counts ({:.0}..{:.0}); best model {}",
+            "  {label}: {} {sign} {:.4} ns per mapping, R² {:.4} over {} counts ({:.0}..{:.0}); best model {}",
             fmt_ns(l.intercept),
-            l.slope,
+            l.slope.abs(),
             l.r2,
             f.n,
             f.x_min,
@@ -197,7 +198,11 @@ mod tests {
         assert_eq!(fits.len(), 1, "{fits:?}");
         let (label, f) = &fits[0];
         assert_eq!(label, "exp1 systrap/linear private 4096B x* notouch");
-        assert!((f.linear.slope - 0.0095).abs() < 1e-12, "{}", f.linear.slope);
+        assert!(
+            (f.linear.slope - 0.0095).abs() < 1e-12,
+            "{}",
+            f.linear.slope
+        );
         assert!((f.linear.intercept - 1.0).abs() < 1e-9);
         assert!((f.linear.r2 - (1.0 - 1.5 / 182.0)).abs() < 1e-9);
         let text = latency_fit_text(&points);
@@ -209,7 +214,10 @@ mod tests {
 
     #[test]
     fn no_fit_text_without_three_mapping_counts() {
-        let points = vec![point("native", "linear", 1000, 5.0), point("native", "linear", 2000, 6.0)];
+        let points = vec![
+            point("native", "linear", 1000, 5.0),
+            point("native", "linear", 2000, 6.0),
+        ];
         assert_eq!(latency_fit_text(&points), "");
     }
 }

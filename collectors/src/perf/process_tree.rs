@@ -114,7 +114,12 @@ mod tests {
         let mut t = ProcessTree::new(100);
         let kept = t.filter(
             vec![task(101, 100, 5), task(300, 200, 6), task(102, 101, 7)],
-            vec![sample(100, 1), sample(101, 8), sample(102, 9), sample(300, 9)],
+            vec![
+                sample(100, 1),
+                sample(101, 8),
+                sample(102, 9),
+                sample(300, 9),
+            ],
             vec![],
         );
         let pids: Vec<u32> = kept.iter().map(|s| s.pid).collect();
@@ -137,7 +142,11 @@ mod tests {
     #[test]
     fn an_exited_child_pid_reused_by_another_process_is_dropped() {
         let mut t = ProcessTree::new(100);
-        t.filter(vec![task(101, 100, 1)], vec![sample(101, 2)], vec![task(101, 100, 3)]);
+        t.filter(
+            vec![task(101, 100, 1)],
+            vec![sample(101, 2)],
+            vec![task(101, 100, 3)],
+        );
         assert!(!t.contains(101));
         // A thread of the root exiting keeps the root.
         let mut thread_exit = task(100, 100, 4);

@@ -232,7 +232,10 @@ impl Sampler {
         match Self::open_scoped(config, true, Vec::new()) {
             Ok(s) => Ok(s),
             Err(PerfError::Open { source, .. })
-                if matches!(source.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) =>
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EACCES) | Some(libc::EPERM)
+                ) =>
             {
                 let why = format!(
                     "CPU-wide sampling refused ({}): sampling per task, which adds to every context switch of the sampled tasks",
