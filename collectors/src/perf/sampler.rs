@@ -27,8 +27,23 @@ use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
 /// timers, and low enough to cost well under 5%.
 pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 
-/// Interval between two drains of the ring buffers.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
+/// Bytes a sample is assumed to take in a ring buffer (header, ip, ids,
+/// time, period and a call chain of ~50 frames), to size the drain interval.
+const SAMPLE_BYTES_BOUND: u64 = 512;
+/// Shortest and longest interval between two drains of the ring buffers.
+const DRAIN_INTERVAL_MIN: Duration = Duration::from_millis(25);
+const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
+
+/// Interval between two drains: long enough that the drain thread rarely
+/// wakes (each wake-up takes a CPU from the workload; on the trapped
+/// platforms, which spin on both CPUs, that stalls a hand-off), short
+/// enough that a quarter of a CPU's buffer holds what it samples meanwhile.
+pub fn drain_interval(frequency_hz: u64, data_pages: usize) -> Duration {
+    let quarter = (data_pages as u64 * 4096) / 4;
+    let per_second = frequency_hz.max(1) * SAMPLE_BYTES_BOUND;
+    let fill = Duration::from_micros(quarter * 1_000_000 / per_second);
+    fill.clamp(DRAIN_INTERVAL_MIN, DRAIN_INTERVAL_MAX)
+}
 
 /// Whom to sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +375,7 @@ impl Sampler {
             drain_tid: AtomicU32::new(0),
         });
         let s2 = Arc::clone(&shared);
+        let interval = drain_interval(config.frequency_hz, config.data_pages);
         let thread = std::thread::Builder::new()
             .name("perf-drain".to_string())
             .spawn(move || {
@@ -368,7 +384,7 @@ impl Sampler {
                 s2.drain_tid.store(tid as u32, Ordering::Relaxed);
                 while !s2.stop.load(Ordering::Relaxed) {
                     s2.drain();
-                    std::thread::sleep(DRAIN_INTERVAL);
+                    std::thread::sleep(interval);
                 }
             })
             .map_err(PerfError::Thread)?;
@@ -443,6 +459,21 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_interval_follows_the_buffer_and_frequency() {
+        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
+        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
+        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
+        assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
+        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
+        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
     }
 }
 
