@@ -1,7 +1,10 @@
 //! A bundle written by `sentryprof run` before the workspace was re-laid
 //! (format 1.0, commit 093602b) is read and rendered byte for byte as it
 //! was then: every flamegraph, chart, table, export and report.html, and
-//! what `report` prints.
+//! what `report` prints. One intended change since: the latency charts
+//! draw their series in platform order (native, ptrace, systrap, inproc,
+//! kvm), so `latency_vs_mappings_*.svg` and the chart in `report.html` were
+//! re-rendered (same series and values, native first).
 //!
 //! The fixture was made with
 //! `sentryprof run --workload exp1 --mapping private --platform native,inproc,kvm

@@ -148,3 +148,52 @@ fn skip_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{args}");
 }
+
+#[test]
+fn a_forked_child_is_sampled_and_cpu_wide_scope_is_reported() {
+    use collectors::perf::{SampleTarget, Sampler, SamplerConfig};
+    let sampler = match Sampler::open(SamplerConfig {
+        frequency_hz: 999,
+        target: SampleTarget::ThisProcess,
+        data_pages: 64,
+        prefer_hardware: true,
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            skip_line(format_args!("SKIP: perf_event_open refused here: {e}"));
+            return;
+        }
+    };
+    eprintln!("sampling scope: {}", sampler.event().scope());
+    sampler.enable().expect("enable");
+    // SAFETY: the child only spins (clock_gettime and arithmetic) and
+    // leaves with _exit, touching no lock another thread could hold.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        spin_for_sampling_test(200);
+        // SAFETY: ends the forked child without running the parent's
+        // exit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above; `status` is writable.
+    let rc = unsafe { libc::waitpid(child, &mut status, 0) };
+    assert_eq!(rc, child);
+    let out = sampler.stop();
+    let of_child = out.samples.iter().filter(|s| s.pid == child as u32).count();
+    let ours = std::process::id();
+    let others = out
+        .samples
+        .iter()
+        .filter(|s| s.pid != child as u32 && s.pid != ours)
+        .count();
+    assert!(
+        of_child > 50,
+        "expected ~200 samples of the forked child, got {of_child}"
+    );
+    assert_eq!(
+        others, 0,
+        "samples of processes outside this tree were kept"
+    );
+}

@@ -139,7 +139,11 @@ impl PointCollector for PerfPointCollector {
 
     fn start_notes(&self) -> Vec<String> {
         match &self.inner {
-            Some(c) => vec![format!("perf: sampling with {}", c.event().name)],
+            Some(c) => vec![format!(
+                "perf: sampling with {} ({})",
+                c.event().name,
+                c.event().scope()
+            )],
             None => Vec::new(),
         }
     }

@@ -1,10 +1,14 @@
 //! A run in words, as `sentryprof run` prints it: the plan's header line,
-//! the probes' calibration, the list of failed points. Front ends print
-//! these; the session itself prints nothing.
+//! the probes' calibration, the least-squares fit of latency against the
+//! number of mappings, the list of failed points. Front ends print these;
+//! the session itself prints nothing.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use bundle::PointFailure;
+use bundle::{Point, PointFailure, RunJson};
+use flamegraph::run_tables::fmt_ns;
+use flamegraph::scaling::{fit, ScalingFit};
 use instrumented_sentry::probes::Calibration;
 
 use crate::plan::{Plan, PlatformKind};
@@ -75,6 +79,66 @@ pub fn probes_line(plan: &Plan, calibration: &Calibration) -> String {
     )
 }
 
+/// What a run prints after its latency table: the latency fits
+/// ([`latency_fit_text`]) and the failures ([`failures_text`]).
+pub fn end_text(run: &RunJson) -> String {
+    let mut out = latency_fit_text(&run.points);
+    out.push_str(&failures_text(&run.failures));
+    out
+}
+
+/// Least-squares line `latency = a + b * mappings` through the median
+/// latency of each point of one Exp1 series (platform/search, mapping,
+/// size, touch), for series with 3 or more mapping counts; the same fit
+/// the report's scaling table shows as "R² lin". Empty when no series has
+/// three counts.
+pub fn latency_fit_text(points: &[Point]) -> String {
+    let mut out = String::new();
+    for (label, f) in latency_fits(points) {
+        if out.is_empty() {
+            let _ = writeln!(
+                out,
+                "latency vs mappings, least squares over the point medians (Exp1 series with >= 3 mapping counts):"
+            );
+        }
+        let l = &f.linear;
+        let sign = if l.slope < 0.0 { '-' } else { '+' };
+        let _ = writeln!(
+            out,
+            "  {label}: {} {sign} {:.4} ns per mapping, R² {:.4} over {} counts ({:.0}..{:.0}); best model {}",
+            fmt_ns(l.intercept),
+            l.slope.abs(),
+            l.r2,
+            f.n,
+            f.x_min,
+            f.x_max,
+            f.best.name()
+        );
+    }
+    out
+}
+
+/// The fits of [`latency_fit_text`], by series label ("exp1
+/// systrap/linear private 4096B x* notouch"), in label order.
+pub fn latency_fits(points: &[Point]) -> Vec<(String, ScalingFit)> {
+    let mut groups: BTreeMap<String, Vec<&Point>> = BTreeMap::new();
+    for p in points.iter().filter(|p| p.workload == "exp1") {
+        groups
+            .entry(p.label_without_iterations())
+            .or_default()
+            .push(p);
+    }
+    groups
+        .into_iter()
+        .filter_map(|(label, mut pts)| {
+            pts.sort_by_key(|p| p.iterations);
+            let xs: Vec<f64> = pts.iter().map(|p| p.iterations as f64).collect();
+            let ys: Vec<f64> = pts.iter().map(|p| p.latency_ns.median).collect();
+            fit(&xs, &ys).map(|f| (label, f))
+        })
+        .collect()
+}
+
 /// "N point(s) failed:" and one indented line per failure; empty without
 /// failures.
 pub fn failures_text(failures: &[PointFailure]) -> String {
@@ -92,4 +156,68 @@ pub fn failures_text(failures: &[PointFailure]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bundle::LatencyStats;
+
+    fn point(platform: &str, search: &str, iterations: u64, median: f64) -> Point {
+        Point {
+            workload: "exp1".into(),
+            platform: platform.into(),
+            search: Some(search.into()),
+            mapping: "private".into(),
+            iterations,
+            size: 4096,
+            latency_ns: LatencyStats {
+                median,
+                ..LatencyStats::default()
+            },
+            ..Point::default()
+        }
+    }
+
+    #[test]
+    fn latency_fit_matches_a_hand_computed_least_squares_line() {
+        // x = 1000, 2000, 3000; y = 10, 21, 29 ns. By hand: mean x 2000,
+        // mean y 20, Sxy = (-1000)(-10) + 0 + 1000*9 = 19,000,
+        // Sxx = 2,000,000, slope 0.0095 ns/mapping, intercept 20 - 19 = 1;
+        // predictions 10.5, 20, 29.5, RSS 0.25 + 1 + 0.25 = 1.5,
+        // TSS 100 + 1 + 81 = 182, R² = 1 - 1.5/182 = 0.991758.
+        let points = vec![
+            point("systrap", "linear", 2000, 21.0),
+            point("systrap", "linear", 1000, 10.0),
+            point("systrap", "linear", 3000, 29.0),
+            // Two counts only: no fit for this series.
+            point("systrap", "maxgap", 1000, 5.0),
+            point("systrap", "maxgap", 3000, 5.0),
+        ];
+        let fits = latency_fits(&points);
+        assert_eq!(fits.len(), 1, "{fits:?}");
+        let (label, f) = &fits[0];
+        assert_eq!(label, "exp1 systrap/linear private 4096B x* notouch");
+        assert!(
+            (f.linear.slope - 0.0095).abs() < 1e-12,
+            "{}",
+            f.linear.slope
+        );
+        assert!((f.linear.intercept - 1.0).abs() < 1e-9);
+        assert!((f.linear.r2 - (1.0 - 1.5 / 182.0)).abs() < 1e-9);
+        let text = latency_fit_text(&points);
+        assert!(text.contains("systrap/linear"), "{text}");
+        assert!(text.contains("R² 0.9918"), "{text}");
+        assert!(text.contains("1 ns + 0.0095 ns per mapping"), "{text}");
+        assert!(!text.contains("systrap/maxgap"), "{text}");
+    }
+
+    #[test]
+    fn no_fit_text_without_three_mapping_counts() {
+        let points = vec![
+            point("native", "linear", 1000, 5.0),
+            point("native", "linear", 2000, 6.0),
+        ];
+        assert_eq!(latency_fit_text(&points), "");
+    }
 }

@@ -15,6 +15,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};
+use crate::platform_order::platform_key;
 use crate::site_cost::{site_cost_groups, SiteCostGroup, FIGURE9_SITES};
 
 /// Pixel size of every chart.
@@ -368,17 +369,18 @@ pub(crate) fn stem_part(s: &str) -> String {
         .collect()
 }
 
-/// Group points by a key, then within each group by series name, into
-/// `(group key, series name -> points)`.
-fn grouped<K: Ord>(
-    run: &RunJson,
-    key: impl Fn(&Point) -> K,
-) -> BTreeMap<K, BTreeMap<String, Vec<&Point>>> {
-    let mut g: BTreeMap<K, BTreeMap<String, Vec<&Point>>> = BTreeMap::new();
+/// Series of one chart by platform label, in the platforms' drawing
+/// order ([`platform_key`]: native, ptrace, systrap, inproc, kvm, others).
+type BySeries<'a> = BTreeMap<(usize, String), Vec<&'a Point>>;
+
+/// Group points by a key, then within each group by series name (the
+/// platform label, in drawing order), into `(group key, series -> points)`.
+fn grouped<K: Ord>(run: &RunJson, key: impl Fn(&Point) -> K) -> BTreeMap<K, BySeries<'_>> {
+    let mut g: BTreeMap<K, BySeries<'_>> = BTreeMap::new();
     for p in &run.points {
         g.entry(key(p))
             .or_default()
-            .entry(p.platform_label())
+            .entry(platform_key(&p.platform_label()))
             .or_default()
             .push(p);
     }
@@ -408,9 +410,9 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
 }
 
 /// One line per series of a group: median latency against `x` of each point.
-fn latency_series(by: BTreeMap<String, Vec<&Point>>, x: impl Fn(&Point) -> f64) -> Vec<LineSeries> {
+fn latency_series(by: BySeries<'_>, x: impl Fn(&Point) -> f64) -> Vec<LineSeries> {
     by.into_iter()
-        .map(|(name, pts)| LineSeries {
+        .map(|((_, name), pts)| LineSeries {
             name,
             points: pts.iter().map(|p| (x(p), p.latency_ns.median)).collect(),
             ..LineSeries::default()
@@ -498,7 +500,7 @@ fn find_available_per_call(run: &RunJson) -> Vec<(String, LineChart)> {
         )
     }) {
         let mut series = Vec::new();
-        for (name, pts) in by {
+        for ((_, name), pts) in by {
             for p in pts {
                 for s in p.series.iter().filter(|s| s.site == SITE_FIND_AVAILABLE) {
                     let bc = s.bucket_calls.max(1) as f64;
@@ -550,7 +552,7 @@ fn site_cost_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
         let key = |g: &SiteCostGroup| {
             (
                 g.workload.clone(),
-                g.platform.clone(),
+                platform_key(&g.platform),
                 g.mapping.clone(),
                 if g.touch { "touched" } else { "untouched" },
                 g.iterations,
@@ -659,5 +661,66 @@ mod tests {
         };
         let svg = bar_chart(&bars).unwrap();
         assert!(svg.contains("private") && svg.contains("unique") && svg.contains("pages"));
+    }
+
+    #[test]
+    fn latency_charts_list_platforms_in_the_drawing_order() {
+        use bundle::{CallSeries, LatencyStats};
+        let mut run = RunJson::default();
+        for (platform, search) in [
+            ("kvm", Some("maxgap")),
+            ("inproc", Some("linear")),
+            ("systrap", Some("maxgap")),
+            ("native", None),
+            ("ptrace", Some("maxgap")),
+        ] {
+            for it in [1000u64, 2000] {
+                run.points.push(Point {
+                    workload: "exp1".into(),
+                    platform: platform.into(),
+                    search: search.map(String::from),
+                    mapping: "private".into(),
+                    iterations: it,
+                    size: 4096,
+                    latency_ns: LatencyStats {
+                        median: 1000.0 + it as f64,
+                        ..LatencyStats::default()
+                    },
+                    series: vec![CallSeries {
+                        site: SITE_FIND_AVAILABLE.into(),
+                        bucket_calls: 10,
+                        mean_cycles: vec![200.0, 210.0, 220.0],
+                    }],
+                    ..Point::default()
+                });
+            }
+        }
+        let want = [
+            "native",
+            "ptrace/maxgap",
+            "systrap/maxgap",
+            "inproc/linear",
+            "kvm/maxgap",
+        ];
+        let (charts, _) = study_charts(&run);
+        let mut checked = 0;
+        for (stem, chart) in &charts {
+            if !(stem.starts_with("latency_vs_mappings")
+                || stem.starts_with("find_available_per_call"))
+            {
+                continue;
+            }
+            let mut names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+            names.dedup();
+            assert_eq!(names, want, "{stem}");
+            checked += 1;
+        }
+        // One latency chart and one per-call chart per iteration count.
+        assert_eq!(
+            checked,
+            3,
+            "{:?}",
+            charts.iter().map(|c| &c.0).collect::<Vec<_>>()
+        );
     }
 }

@@ -110,6 +110,7 @@ fn hw_cycles(exclude_host: bool, exclude_guest: bool) -> Option<OwnedFd> {
         disabled: true,
         enable_on_exec: false,
         side_band: false,
+        cpu_wide: false,
     };
     open_counting(spec).ok()
 }

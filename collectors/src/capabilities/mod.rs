@@ -120,6 +120,7 @@ fn counting(kind: EventKind) -> std::io::Result<OwnedFd> {
         disabled: false,
         enable_on_exec: false,
         side_band: false,
+        cpu_wide: false,
     })
 }
 
@@ -210,6 +211,7 @@ fn sampling_opens(kind: EventKind) -> bool {
         disabled: true,
         enable_on_exec: false,
         side_band: false,
+        cpu_wide: false,
     };
     sys::open(&spec, 0, -1)
         .or_else(|_| {

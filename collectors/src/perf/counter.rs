@@ -60,6 +60,7 @@ fn counting(kind: EventKind, exclude_host: bool, exclude_guest: bool) -> EventSp
         disabled: false,
         enable_on_exec: false,
         side_band: false,
+        cpu_wide: false,
     }
 }
 

@@ -10,6 +10,7 @@ mod cpus;
 mod error;
 
 pub mod counter;
+pub mod process_tree;
 pub mod records;
 pub mod ring;
 pub mod sampler;

@@ -92,6 +92,8 @@ pub enum Record {
     Mmap(Mmap),
     Comm(Comm),
     Fork(Fork),
+    /// A task ended (PERF_RECORD_EXIT, laid out as a fork record).
+    Exit(Fork),
     /// PERF_RECORD_LOST: records dropped because the buffer was full.
     Lost(u64),
     /// PERF_RECORD_LOST_SAMPLES: samples dropped (e.g. by the PMU driver).
@@ -130,6 +132,17 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The body of a FORK or EXIT record.
+fn parse_task(c: &mut Cursor<'_>) -> Option<Fork> {
+    Some(Fork {
+        pid: c.u32()?,
+        ppid: c.u32()?,
+        tid: c.u32()?,
+        ptid: c.u32()?,
+        time: c.u64()?,
+    })
+}
+
 /// Decode one whole record (header included).
 pub fn parse_record(rec: &[u8]) -> Record {
     let mut c = Cursor { buf: rec, pos: 0 };
@@ -152,15 +165,8 @@ pub fn parse_record(rec: &[u8]) -> Record {
                 time: trailer_time(rec),
             }))
         })(),
-        b::PERF_RECORD_FORK => (|| {
-            Some(Record::Fork(Fork {
-                pid: c.u32()?,
-                ppid: c.u32()?,
-                tid: c.u32()?,
-                ptid: c.u32()?,
-                time: c.u64()?,
-            }))
-        })(),
+        b::PERF_RECORD_FORK => parse_task(&mut c).map(Record::Fork),
+        b::PERF_RECORD_EXIT => parse_task(&mut c).map(Record::Exit),
         b::PERF_RECORD_LOST => (|| {
             c.u64()?;
             Some(Record::Lost(c.u64()?))

@@ -1,7 +1,15 @@
-//! Sampling with perf_event_open: one event per online CPU (needed for
-//! `inherit` with a ring buffer), each with its ring buffer, drained by a
-//! background thread while the workload runs. Samples are only stored here;
-//! symbolization happens later (see `crate::symbolize`).
+//! Sampling with perf_event_open: one event per online CPU, each with its
+//! ring buffer, drained by a background thread while the workload runs.
+//! Samples are only stored here; symbolization happens later (see
+//! `crate::symbolize`).
+//!
+//! This process ([`SampleTarget::ThisProcess`]) is sampled by CPU-wide
+//! events filtered to its process tree ([`super::process_tree`]) where the
+//! kernel allows them (root, CAP_PERFMON or perf_event_paranoid <= 0):
+//! per-task events (`inherit`, the fallback) are switched out and in with
+//! every context switch of a sampled task, which re-arms the cpu-clock
+//! timer each time (`perf bench sched pipe`: 1–3 µs per switch here, see
+//! docs/collectors.md).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -11,6 +19,7 @@ use std::time::Duration;
 
 use super::cpus::online_cpus;
 use super::error::{open_error_hint, PerfError};
+use super::process_tree::ProcessTree;
 use super::records::{Comm, Fork, Mmap, Record, Sample};
 use super::ring::RingReader;
 use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
@@ -19,8 +28,23 @@ use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
 /// timers, and low enough to cost well under 5%.
 pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 
-/// Interval between two drains of the ring buffers.
-const DRAIN_INTERVAL: Duration = Duration::from_millis(25);
+/// Bytes a sample is assumed to take in a ring buffer (header, ip, ids,
+/// time, period and a call chain of ~50 frames), to size the drain interval.
+const SAMPLE_BYTES_BOUND: u64 = 512;
+/// Shortest and longest interval between two drains of the ring buffers.
+const DRAIN_INTERVAL_MIN: Duration = Duration::from_millis(25);
+const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
+
+/// Interval between two drains: long enough that the drain thread rarely
+/// wakes (each wake-up takes a CPU from the workload; on the trapped
+/// platforms, which spin on both CPUs, that stalls a hand-off), short
+/// enough that a quarter of a CPU's buffer holds what it samples meanwhile.
+pub fn drain_interval(frequency_hz: u64, data_pages: usize) -> Duration {
+    let quarter = (data_pages as u64 * 4096) / 4;
+    let per_second = frequency_hz.max(1) * SAMPLE_BYTES_BOUND;
+    let fill = Duration::from_micros(quarter * 1_000_000 / per_second);
+    fill.clamp(DRAIN_INTERVAL_MIN, DRAIN_INTERVAL_MAX)
+}
 
 /// Whom to sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +88,8 @@ pub struct SamplingEvent {
     pub hardware: bool,
     /// Kernel samples and call chains included.
     pub kernel: bool,
+    /// Opened CPU-wide and filtered to this process tree (else per task).
+    pub cpu_wide: bool,
     /// Why a better event was not used, one line each.
     pub fallbacks: Vec<String>,
 }
@@ -81,10 +107,20 @@ impl SamplingEvent {
             "software timer, hardware cycles unavailable"
         };
         Some(format!(
-            "sampling with {} ({what}): {}",
+            "sampling with {} ({what}, {}): {}",
             self.name,
+            self.scope(),
             self.fallbacks.join("; ")
         ))
+    }
+
+    /// Where the events sit: "CPU-wide, this process tree" or "per task".
+    pub fn scope(&self) -> &'static str {
+        if self.cpu_wide {
+            "CPU-wide, this process tree"
+        } else {
+            "per task"
+        }
     }
 }
 
@@ -121,6 +157,8 @@ pub struct SamplerOutput {
 struct Shared {
     rings: Mutex<Vec<RingReader>>,
     store: Mutex<SamplerOutput>,
+    /// The process tree the samples are filtered to (CPU-wide events).
+    tree: Option<Mutex<ProcessTree>>,
     stop: AtomicBool,
     /// Thread id of the drain thread, whose own samples are dropped.
     drain_tid: AtomicU32,
@@ -137,8 +175,11 @@ impl Shared {
         let drain_tid = self.drain_tid.load(Ordering::Relaxed);
         let mut samples = Vec::new();
         let mut side = Vec::new();
+        let mut forks = Vec::new();
+        let mut exits = Vec::new();
         let mut lost = 0;
         let mut corrupt = 0;
+        let cpu_wide = self.tree.is_some();
         {
             let mut rings = lock(&self.rings);
             for r in rings.iter_mut() {
@@ -151,12 +192,17 @@ impl Shared {
                     }
                     Record::Mmap(m) => side.push(SideRecord::Mmap(m)),
                     Record::Comm(c) => side.push(SideRecord::Comm(c)),
+                    Record::Fork(f) if cpu_wide => forks.push(f),
                     Record::Fork(f) => side.push(SideRecord::Fork(f)),
+                    Record::Exit(e) if cpu_wide => exits.push(e),
                     Record::Lost(n) | Record::LostSamples(n) => lost += n,
-                    Record::Other(_) => {}
+                    Record::Exit(_) | Record::Other(_) => {}
                 });
                 corrupt += r.corrupt - before;
             }
+        }
+        if let Some(tree) = &self.tree {
+            samples = lock(tree).filter(forks, samples, exits);
         }
         if samples.is_empty() && side.is_empty() && lost == 0 && corrupt == 0 {
             return;
@@ -195,6 +241,29 @@ impl Sampler {
     /// Tries `cycles:HG` with kernel call chains, then without kernel, then
     /// `cpu-clock` likewise; errors only when all are refused.
     pub fn open(config: SamplerConfig) -> Result<Self, PerfError> {
+        Self::check(&config)?;
+        if config.target != SampleTarget::ThisProcess {
+            return Self::open_scoped(config, false, Vec::new());
+        }
+        match Self::open_scoped(config, true, Vec::new()) {
+            Ok(s) => Ok(s),
+            Err(PerfError::Open { source, .. })
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EACCES) | Some(libc::EPERM)
+                ) =>
+            {
+                let why = format!(
+                    "CPU-wide sampling refused ({}): sampling per task, which adds to every context switch of the sampled tasks",
+                    open_error_hint(&source)
+                );
+                Self::open_scoped(config, false, vec![why])
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn check(config: &SamplerConfig) -> Result<(), PerfError> {
         if config.frequency_hz == 0 || config.frequency_hz > 100_000 {
             return Err(PerfError::Config(format!(
                 "sampling frequency {} Hz is out of range (1..=100000)",
@@ -207,13 +276,22 @@ impl Sampler {
                 config.data_pages
             )));
         }
+        Ok(())
+    }
+
+    /// Open on every CPU, CPU-wide (`cpu_wide`: every task, filtered to
+    /// this process tree) or for this process's tasks only.
+    fn open_scoped(
+        config: SamplerConfig,
+        cpu_wide: bool,
+        mut fallbacks: Vec<String>,
+    ) -> Result<Self, PerfError> {
         let cpus = online_cpus();
         let mut kinds = Vec::new();
         if config.prefer_hardware {
             kinds.push(EventKind::HwCycles);
         }
         kinds.push(EventKind::SwCpuClock);
-        let mut fallbacks = Vec::new();
         let mut last_err = None;
         for kind in kinds {
             for exclude_kernel in [false, true] {
@@ -233,6 +311,7 @@ impl Sampler {
                     // instead, and an MMAP2 record per mmap() would slow the
                     // very mmap path being measured.
                     side_band: config.target == SampleTarget::ExecedChildren,
+                    cpu_wide,
                 };
                 let name = event_name(kind, exclude_kernel);
                 match open_all(&spec, &cpus) {
@@ -241,6 +320,7 @@ impl Sampler {
                             name,
                             hardware: kind == EventKind::HwCycles,
                             kernel: !exclude_kernel,
+                            cpu_wide,
                             fallbacks,
                         };
                         return Self::start(fds, event, config);
@@ -252,8 +332,9 @@ impl Sampler {
                             matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM));
                         last_err = Some((name, e, hint));
                         // Excluding the kernel only helps when the refusal
-                        // was about permissions.
-                        if !permission {
+                        // was about permissions; a CPU-wide event refused
+                        // for permissions is retried per task by `open`.
+                        if !permission || cpu_wide {
                             break;
                         }
                     }
@@ -284,13 +365,18 @@ impl Sampler {
             let ring = RingBuffer::map(fd.as_fd(), config.data_pages).map_err(PerfError::Mmap)?;
             rings.push(RingReader::new(ring));
         }
+        let tree = event
+            .cpu_wide
+            .then(|| Mutex::new(ProcessTree::new(std::process::id())));
         let shared = Arc::new(Shared {
             rings: Mutex::new(rings),
             store: Mutex::new(SamplerOutput::default()),
+            tree,
             stop: AtomicBool::new(false),
             drain_tid: AtomicU32::new(0),
         });
         let s2 = Arc::clone(&shared);
+        let interval = drain_interval(config.frequency_hz, config.data_pages);
         let thread = std::thread::Builder::new()
             .name("perf-drain".to_string())
             .spawn(move || {
@@ -299,7 +385,7 @@ impl Sampler {
                 s2.drain_tid.store(tid as u32, Ordering::Relaxed);
                 while !s2.stop.load(Ordering::Relaxed) {
                     s2.drain();
-                    std::thread::sleep(DRAIN_INTERVAL);
+                    std::thread::sleep(interval);
                 }
             })
             .map_err(PerfError::Thread)?;
@@ -377,6 +463,21 @@ impl Drop for Sampler {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_interval_follows_the_buffer_and_frequency() {
+        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
+        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
+        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
+        assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
+        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
+        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
+    }
+}
+
 fn event_name(kind: EventKind, exclude_kernel: bool) -> String {
     let base = match kind {
         EventKind::HwCycles => "cycles:HG",
@@ -395,5 +496,6 @@ fn event_name(kind: EventKind, exclude_kernel: bool) -> String {
 }
 
 fn open_all(spec: &EventSpec, cpus: &[i32]) -> std::io::Result<Vec<OwnedFd>> {
-    cpus.iter().map(|&cpu| sys::open(spec, 0, cpu)).collect()
+    let pid = if spec.cpu_wide { -1 } else { 0 };
+    cpus.iter().map(|&cpu| sys::open(spec, pid, cpu)).collect()
 }

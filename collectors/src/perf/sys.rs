@@ -54,6 +54,10 @@ pub struct EventSpec {
     pub enable_on_exec: bool,
     /// Also emit MMAP2 (with data mappings), COMM and FORK/EXIT records.
     pub side_band: bool,
+    /// Opened for every task of a CPU (pid -1, see [`open`]) to sample one
+    /// process tree: FORK/EXIT records (to follow the tree), no samples of
+    /// the idle task, no `inherit` (it only applies to per-task events).
+    pub cpu_wide: bool,
 }
 
 impl EventSpec {
@@ -87,7 +91,11 @@ impl EventSpec {
             }
         }
         attr.set_disabled(u64::from(self.disabled));
-        attr.set_inherit(u64::from(self.inherit));
+        attr.set_inherit(u64::from(self.inherit && !self.cpu_wide));
+        if self.cpu_wide {
+            attr.set_task(1);
+            attr.set_exclude_idle(1);
+        }
         attr.set_enable_on_exec(u64::from(self.enable_on_exec));
         attr.set_exclude_kernel(u64::from(self.exclude_kernel));
         attr.set_exclude_hv(u64::from(self.exclude_kernel));

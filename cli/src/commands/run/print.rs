@@ -83,7 +83,7 @@ impl Observer for Printer {
         println!();
         print!("{}", table::latency_table(&run.points));
         print!("{}", table::kvm_beyond_exit_table(&run.points, run.tsc_hz));
-        print!("{}", summary::failures_text(&run.failures));
+        print!("{}", summary::end_text(run));
     }
 
     fn rendered(&mut self, svgs: usize) {
