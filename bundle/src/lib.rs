@@ -40,8 +40,7 @@ pub mod tsc;
 
 pub use io::{
     check_out_dir, old_path, parse_run_json, read_bundle, write_file_atomic, write_files_atomic,
-    BundleError,
-    BundleWriter, LoadedBundle,
+    BundleError, BundleWriter, LoadedBundle,
 };
 pub use machine::mem_total_bytes;
 pub use schema::*;

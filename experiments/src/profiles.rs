@@ -190,8 +190,8 @@ pub fn import_perf_script(
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;
     let mut run = RunJson::new(BundleKind::Import);
     run.command = std::env::args().collect();
-        run.created_unix = crate::out_dir::now_unix();
-        run.machine = bundle::Machine::current();
+    run.created_unix = crate::out_dir::now_unix();
+    run.machine = bundle::Machine::current();
     run.workload.name = "import".to_string();
     run.notes.extend(writer.stale_note());
     run.notes.extend(writer.replace_note());
