@@ -186,3 +186,52 @@ impl<A: AddressSpace> MemoryManager<A> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::addr::Range;
+    use crate::mm::memory_file::DEFAULT_CHUNK_SIZE;
+    use crate::mm::{MemoryManager, MmConfig, MmapRequest};
+    use crate::platform::inproc_address_space::InProcConfig;
+
+    /// Exp2's anonymous pattern (populated top-down mmaps, never unmapped)
+    /// leaves one PMA per memory-file chunk, and the chunk is gVisor's
+    /// 1 GiB: 2,000 mappings of 1 MiB are 2 PMAs, as few as at 1 KiB give.
+    /// With 64 MiB chunks this was 32 PMAs (391 at Exp2's 25,000 calls),
+    /// and every getPMAs descended the deeper PMA tree twice.
+    #[test]
+    fn exp2_anonymous_pmas_break_only_at_gvisor_sized_chunks() {
+        const CALLS: u64 = 2_000;
+        for len in [1u64 << 10, 1 << 20] {
+            let mut mm =
+                MemoryManager::inproc(MmConfig::default(), &InProcConfig::default()).unwrap();
+            assert_eq!(mm.memory_file().chunk_size(), DEFAULT_CHUNK_SIZE);
+            assert_eq!(DEFAULT_CHUNK_SIZE, 1 << 30, "gVisor's pgalloc chunkSize");
+            let req = MmapRequest::anonymous(len);
+            for _ in 0..CALLS {
+                mm.mmap(&req).unwrap();
+            }
+            let pmas: Vec<(Range, super::Pma)> = mm.pmas().collect();
+            let mapped = CALLS * len.next_multiple_of(4096);
+            let bound = mapped.div_ceil(DEFAULT_CHUNK_SIZE);
+            assert!(
+                pmas.len() as u64 <= bound,
+                "len {len}: {} PMAs for {mapped} bytes, more than one per 1 GiB chunk ({bound})",
+                pmas.len()
+            );
+            // Every break between address-adjacent PMAs is a chunk edge.
+            for w in pmas.windows(2) {
+                let ((lr, lp), (rr, rp)) = (w[0], w[1]);
+                if lr.end == rr.start {
+                    assert!(
+                        lp.offset % DEFAULT_CHUNK_SIZE == 0
+                            || (rp.offset + rr.len()) % DEFAULT_CHUNK_SIZE == 0,
+                        "len {len}: PMA break at {:#x} inside a chunk ({lp:?} | {rp:?})",
+                        lr.end
+                    );
+                }
+            }
+            mm.check_invariants().unwrap();
+        }
+    }
+}
