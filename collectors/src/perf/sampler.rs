@@ -463,21 +463,6 @@ impl Drop for Sampler {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn drain_interval_follows_the_buffer_and_frequency() {
-        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
-        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
-        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
-        assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
-        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
-        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
-    }
-}
-
 fn event_name(kind: EventKind, exclude_kernel: bool) -> String {
     let base = match kind {
         EventKind::HwCycles => "cycles:HG",
@@ -498,4 +483,19 @@ fn event_name(kind: EventKind, exclude_kernel: bool) -> String {
 fn open_all(spec: &EventSpec, cpus: &[i32]) -> std::io::Result<Vec<OwnedFd>> {
     let pid = if spec.cpu_wide { -1 } else { 0 };
     cpus.iter().map(|&cpu| sys::open(spec, pid, cpu)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drain_interval_follows_the_buffer_and_frequency() {
+        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
+        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
+        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
+        assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
+        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
+        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
+    }
 }
