@@ -40,6 +40,7 @@ pub mod decode;
 mod error;
 mod handler;
 mod mechanism;
+mod own_holes;
 pub mod process;
 pub mod ptrace;
 mod report;
@@ -145,6 +146,13 @@ impl Trial {
             len: prog.len() as u16,
             filter: prog.as_mut_ptr(),
         };
+        // The native replay stub reads its own maps into this (made before
+        // the fork: the child allocates nothing).
+        let mut maps_buf = if workload.shape == Shape::Replay && mechanism == Mechanism::Native {
+            vec![0u8; MAPS_BUF]
+        } else {
+            Vec::new()
+        };
         let plan = stub::ChildPlan {
             mechanism,
             header: region.header(),
@@ -153,6 +161,8 @@ impl Trial {
             ops: region.ops().as_ptr(),
             n_ops: region.ops().len(),
             holes: region.holes().as_ptr(),
+            maps_buf: maps_buf.as_mut_ptr(),
+            maps_cap: maps_buf.len(),
             parent_pid: std::process::id() as i32,
             filter: &fprog,
         };
@@ -298,6 +308,10 @@ fn write_replay(region: &Region, calls: &[ReplayCall]) {
         set(&op.checks, checks);
     }
 }
+
+/// Room for the native replay stub's `/proc/self/maps` text (about 100
+/// bytes a mapping: 80,000 mappings).
+const MAPS_BUF: usize = 8 << 20;
 
 fn write_holes(region: &Region, holes: &[(u64, u64)]) {
     let n = holes.len().min(shared::MAX_HOLES);

@@ -170,7 +170,7 @@ pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
 /// Room left free below the main thread's stack when filling holes: the
 /// stack grows into it, and the kernel never places mappings above its
 /// mmap base, which lies at least 128 MiB below the stack top.
-const STACK_ROOM: u64 = 64 << 20;
+pub(super) const STACK_ROOM: u64 = 64 << 20;
 
 /// A mapping of `/proc/self/smaps`: range, whether it is the main
 /// thread's stack, whether a fork leaves it out (`VmFlags: dc`, e.g. perf

@@ -25,6 +25,7 @@
 
 use super::channel::{post, wait_change, Waited};
 use super::mechanism::Mechanism;
+use super::own_holes;
 use super::shared::{check, get, set, shape, state, step, Header, Hole, Record, ReplayOp};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
 use super::workload::{APP_BASE, APP_LEN};
@@ -55,6 +56,10 @@ pub struct ChildPlan {
     pub n_ops: usize,
     /// The holes array ([`super::shared::MAX_HOLES`] entries).
     pub holes: *const Hole,
+    /// A buffer for the native replay stub's own `/proc/self/maps`.
+    pub maps_buf: *mut u8,
+    /// Its length (0: none).
+    pub maps_cap: usize,
     /// The sentry's pid.
     pub parent_pid: i32,
     /// The seccomp program (systrap).
@@ -145,11 +150,17 @@ pub unsafe fn child_main(plan: &ChildPlan) -> ! {
             post(h, state::READY, &h.sentry_waiting);
         }
     }
+    // SAFETY: the buffer was allocated by the sentry before the fork for
+    // `maps_cap` bytes; the child's copy is its own and nothing else uses it.
+    let maps_buf = unsafe { std::slice::from_raw_parts_mut(plan.maps_buf, plan.maps_cap) };
     let replay = Replay {
         ops,
         holes,
         native: plan.mechanism == Mechanism::Native,
     };
+    if get(&h.shape) == shape::REPLAY && replay.native {
+        list_own_holes(h, holes, maps_buf);
+    }
     run_loop(h, records, &replay, plan.mechanism == Mechanism::Systrap);
     if plan.mechanism == Mechanism::Systrap {
         post(h, state::EXITED, &h.sentry_waiting);
@@ -306,6 +317,71 @@ fn reserve(start: u64, end: u64) -> bool {
         unsafe { host_syscall(libc::SYS_munmap, [r as u64, end - start, 0, 0, 0, 0]) };
     }
     false
+}
+
+/// Native replay, before the loop: lists the stub's own free ranges above
+/// the application range from its `/proc/self/maps` into `holes` (the
+/// sentry's list was made before the fork, and other sentry threads may
+/// have mapped or unmapped since); keeps the sentry's list when the maps
+/// cannot be read whole or hold more holes than `holes`.
+fn list_own_holes(h: &Header, holes: &[Hole], buf: &mut [u8]) {
+    let Some(len) = read_own_maps(buf) else {
+        return;
+    };
+    let (low, room) = (APP_BASE + APP_LEN, super::process::STACK_ROOM);
+    let mut n = 0usize;
+    if !own_holes::for_each_hole(&buf[..len], low, room, |_, _| n += 1) || n > holes.len() {
+        return;
+    }
+    let mut i = 0usize;
+    own_holes::for_each_hole(&buf[..len], low, room, |s, e| {
+        set(&holes[i].start, s);
+        set(&holes[i].end, e);
+        i += 1;
+    });
+    set(&h.n_holes, n as u64);
+}
+
+/// Reads `/proc/self/maps` into `buf` with raw calls; None when it cannot
+/// be read or does not fit.
+fn read_own_maps(buf: &mut [u8]) -> Option<usize> {
+    let path = b"/proc/self/maps\0";
+    let flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    // SAFETY: the path is a NUL-terminated string that outlives the call.
+    let fd = unsafe { host_syscall(libc::SYS_open, [path.as_ptr() as u64, flags, 0, 0, 0, 0]) };
+    if fd < 0 {
+        return None;
+    }
+    let mut len = 0usize;
+    let whole = loop {
+        if len == buf.len() {
+            break false;
+        }
+        let rest = &mut buf[len..];
+        // SAFETY: reads into the part of `buf` not yet filled, at most its
+        // length.
+        let r = unsafe {
+            host_syscall(
+                libc::SYS_read,
+                [
+                    fd as u64,
+                    rest.as_mut_ptr() as u64,
+                    rest.len() as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        };
+        match r {
+            0 => break true,
+            r if r < 0 => break false,
+            r => len += r as usize,
+        }
+    };
+    // SAFETY: closes the descriptor opened above.
+    unsafe { host_syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]) };
+    whole.then_some(len)
 }
 
 /// Native replay, before the loop: fills the holes the sentry listed
