@@ -3,6 +3,11 @@
 //! the fork (the sentry's list, made before it, misses what other sentry
 //! threads mapped or unmapped in between).
 
+/// Room left free below the main thread's stack when filling holes: the
+/// stack grows into it, and the kernel never places mappings above its
+/// mmap base, which lies at least 128 MiB below the stack top.
+pub const STACK_ROOM: u64 = 64 << 20;
+
 /// Calls `hole(start, end)` for each free range from `low` up to the
 /// mapping named `[stack]` less `stack_room`, in address order. Returns
 /// false (and the holes are not to be trusted) when no `[stack]` line or an

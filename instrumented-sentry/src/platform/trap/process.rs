@@ -5,6 +5,7 @@
 //! lives inside one call of the platform, on the thread that made it.)
 
 use super::error::TrapError;
+use super::own_holes::STACK_ROOM;
 use super::stub::{child_main, ChildPlan};
 
 /// How a wait ended.
@@ -166,11 +167,6 @@ pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
         matches!((lo, hi), (Some(lo), Some(hi)) if lo < end && start < hi)
     }))
 }
-
-/// Room left free below the main thread's stack when filling holes: the
-/// stack grows into it, and the kernel never places mappings above its
-/// mmap base, which lies at least 128 MiB below the stack top.
-pub(super) const STACK_ROOM: u64 = 64 << 20;
 
 /// A mapping of `/proc/self/smaps`: range, whether it is the main
 /// thread's stack, whether a fork leaves it out (`VmFlags: dc`, e.g. perf

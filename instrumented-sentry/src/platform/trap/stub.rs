@@ -328,7 +328,7 @@ fn list_own_holes(h: &Header, holes: &[Hole], buf: &mut [u8]) {
     let Some(len) = read_own_maps(buf) else {
         return;
     };
-    let (low, room) = (APP_BASE + APP_LEN, super::process::STACK_ROOM);
+    let (low, room) = (APP_BASE + APP_LEN, own_holes::STACK_ROOM);
     let mut n = 0usize;
     if !own_holes::for_each_hole(&buf[..len], low, room, |_, _| n += 1) || n > holes.len() {
         return;
