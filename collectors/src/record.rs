@@ -63,7 +63,7 @@ const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Run the command to completion under the sampler and fold its samples.
 pub fn record(config: &RecordConfig) -> Result<Recording, RecordError> {
-    record_until(config, &|| false)
+    record_until(config, &|| false, &|_| {})
 }
 
 /// Wait for `child`; when `stop()` turns true first, end it (SIGTERM, as
@@ -102,10 +102,13 @@ fn wait_or_stop(
 }
 
 /// [`record`], stopping early when `stop()` turns true (checked every
-/// 10 ms): the command is ended and the samples so far are folded.
+/// 10 ms): the command is ended and the samples so far are folded. Each
+/// note goes to `say` when it happens (the sampling fallback before the
+/// command starts) and into [`Recording::notes`].
 pub fn record_until(
     config: &RecordConfig,
     stop: &dyn Fn() -> bool,
+    say: &dyn Fn(&str),
 ) -> Result<Recording, RecordError> {
     let (program, args) = config
         .command
@@ -119,6 +122,8 @@ pub fn record_until(
     })?;
     let mut notes = Vec::new();
     notes.extend(sampler.event().note());
+    notes.iter().for_each(|n| say(n));
+    let started = notes.len();
     let event = sampler.event().name.clone();
     let mut child = Command::new(program)
         .args(args)
@@ -151,6 +156,7 @@ pub fn record_until(
             out.lost
         ));
     }
+    notes[started..].iter().for_each(|n| say(n));
     Ok(Recording {
         info: ProfileInfo {
             event,

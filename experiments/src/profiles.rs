@@ -94,7 +94,7 @@ impl RecordRequest {
             command: self.command.clone(),
             frequency_hz: self.frequency_hz,
         };
-        let rec = record_until(&config, &crate::interrupt::requested)?;
+        let rec = record_until(&config, &crate::interrupt::requested, &crate::notes::note)?;
         let (dir, notes) = self.write_bundle(writer, &rec)?;
         Ok(RecordOutcome { rec, dir, notes })
     }

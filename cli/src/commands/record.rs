@@ -30,7 +30,6 @@ pub fn run(args: RecordArgs) -> Result<Outcome, CliError> {
         out: args.out,
     };
     let done = req.record_into_bundle().map_err(profile_error)?;
-    (done.rec.notes.iter()).for_each(|n| experiments::notes::note(n));
     (done.notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
     if done.rec.interrupted {
         return Err(CliError::Interrupted(done.summary(&req)));
