@@ -553,9 +553,11 @@ impl ChunkFolder<'_> {
         self.in_event = true;
         let Some(parts) = event_line_parts(line) else {
             self.in_event = false;
-            return Err(LineProblem::Odd(
-                "not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')",
-            ));
+            return Err(LineProblem::Odd(if stack_line_parts(line).is_some() {
+                "a stack line outside any event (after a blank line)"
+            } else {
+                "not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')"
+            }));
         };
         let fields = event_fields(&line[parts.rest..]).map_err(LineProblem::Bad)?;
         if let Some(event) = fields.event {
