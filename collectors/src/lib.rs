@@ -8,6 +8,7 @@ pub mod collector;
 mod fast_map;
 pub mod perf;
 pub mod perf_script;
+mod perf_script_line;
 pub mod proc_maps;
 pub mod record;
 pub mod sharing;

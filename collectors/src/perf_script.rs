@@ -19,10 +19,24 @@
 //!   split on `->` (Java inlining) give frames marked `_[i]`.
 //! - A one-frame stack may sit at the end of the event line itself.
 //!
-//! Unlike inferno, which logs and skips lines it cannot read, this importer
-//! rejects them: a line that is neither an event nor a stack line is an
-//! error naming the input and the line number, and so is text holding no
-//! sample at all.
+//! Lines inferno logs a warning for and skips (an event line it cannot read,
+//! such as a stack line after a blank line; a stack line it cannot read,
+//! inside an event or at the end of an event line) are skipped the same way
+//! and counted ([`ImportedProfile::odd_lines`], with the first line
+//! numbers); [`OddLines::Refuse`] (`--strict`) makes the first one an error
+//! naming the line instead.
+//!
+//! Where inferno is silently wrong, this importer says so or does better:
+//!
+//! - the event name and period are read from the fields of the event line
+//!   (`[CPU]`, `TIME:`, `PERIOD`, `EVENT:` each optional), so lines without
+//!   a timestamp keep their event name and period (inferno reads the text
+//!   between the first two `:` of the line, which is empty or `ppp` there);
+//! - a period past u64 or negative is an error naming the line (inferno
+//!   weighs it 1), and so are periods whose sum passes u64;
+//! - input cut in the middle of its last line (no newline) is an error
+//!   naming the line: a cut event line, or a cut stack line;
+//! - text holding no sample at all is an error.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -31,6 +45,8 @@ use std::path::Path;
 use thiserror::Error;
 
 use bundle::folded::FoldedStacks;
+
+use crate::perf_script_line::{event_fields, event_line_parts, stack_line_parts};
 
 /// Why a `perf script` text could not be imported.
 #[derive(Debug, Error)]
@@ -47,11 +63,38 @@ pub enum PerfScriptError {
         line: usize,
         problem: String,
     },
-    #[error("{source_name}: no samples found (empty input, or not `perf script` output)")]
-    Empty { source_name: String },
+    #[error("{source_name}: no samples found (empty input, or not `perf script` output){}", odd_lines_suffix(*odd_lines, *first_odd_line))]
+    Empty {
+        source_name: String,
+        /// Lines skipped as inferno skips them.
+        odd_lines: u64,
+        /// The first of those (1-based; 0 when none).
+        first_odd_line: usize,
+    },
     #[error("{source_name}: every one of the {samples} sample(s) has period 0: nothing to weigh")]
     ZeroPeriod { source_name: String, samples: u64 },
 }
+
+fn odd_lines_suffix(odd_lines: u64, first: usize) -> String {
+    if odd_lines == 0 {
+        String::new()
+    } else {
+        format!("; {odd_lines} unreadable line(s) skipped, the first at line {first}")
+    }
+}
+
+/// What to do with the lines inferno-collapse-perf skips with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OddLines {
+    /// Skip them as inferno does, counting them (the default).
+    #[default]
+    Skip,
+    /// Refuse the input at the first one (`--strict`).
+    Refuse,
+}
+
+/// How many line numbers of skipped lines an import keeps.
+pub const ODD_LINES_SHOWN: usize = 5;
 
 /// What one import produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,39 +107,96 @@ pub struct ImportedProfile {
     pub samples: u64,
     /// Events skipped because their event name differs from [`Self::event`].
     pub skipped_other_events: u64,
+    /// Lines skipped as inferno-collapse-perf skips them (with a warning).
+    pub odd_lines: u64,
+    /// The first of their line numbers (1-based), at most [`ODD_LINES_SHOWN`].
+    pub odd_line_numbers: Vec<usize>,
 }
 
-/// Read `path` and fold its `perf script` text.
+impl ImportedProfile {
+    /// One line saying how many lines were skipped and where, if any were.
+    pub fn odd_lines_note(&self, source_name: &str) -> Option<String> {
+        if self.odd_lines == 0 {
+            return None;
+        }
+        let mut lines: Vec<String> = self
+            .odd_line_numbers
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        if self.odd_lines > lines.len() as u64 {
+            lines.push("...".to_string());
+        }
+        Some(format!(
+            "{source_name}: skipped {} unreadable line(s), as inferno-collapse-perf does (line {}); --strict refuses them",
+            self.odd_lines,
+            lines.join(", ")
+        ))
+    }
+}
+
+/// Read `path` and fold its `perf script` text, skipping odd lines.
 pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| PerfScriptError::Read {
-        path: name.clone(),
-        source,
-    })?;
+    let bytes = read_input(path)?;
     fold_perf_script(&bytes, &name)
 }
 
-/// Fold `perf script` text. `source_name` names the input in errors.
-///
-/// Large inputs are split at event boundaries and folded on two threads;
-/// the result does not depend on the split.
+/// The bytes of `path`, or of stdin when `path` is `-`.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, PerfScriptError> {
+    let read = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    read.map_err(|source| PerfScriptError::Read {
+        path: source_display_name(path),
+        source,
+    })
+}
+
+/// How errors and notes name `path`: `stdin` for `-`.
+pub fn source_display_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Fold `perf script` text, skipping odd lines as inferno does.
+/// `source_name` names the input in errors.
 pub fn fold_perf_script(
     text: &[u8],
     source_name: &str,
+) -> Result<ImportedProfile, PerfScriptError> {
+    fold_perf_script_with(text, source_name, OddLines::Skip)
+}
+
+/// Fold `perf script` text; `odd` says what to do with the lines inferno
+/// skips with a warning.
+///
+/// Large inputs are split at event boundaries and folded on two threads;
+/// the result does not depend on the split.
+pub fn fold_perf_script_with(
+    text: &[u8],
+    source_name: &str,
+    odd: OddLines,
 ) -> Result<ImportedProfile, PerfScriptError> {
     // The event filter is the first event name met: find it up front so that
     // every chunk applies the same one.
     let event = first_event_name(text);
     let chunks = split_chunks(text, worker_count(text.len()));
     let results: Vec<Result<ChunkResult, PerfScriptError>> = if chunks.len() == 1 {
-        vec![fold_chunk(text, event.as_deref(), source_name)]
+        vec![fold_chunk(text, event.as_deref(), source_name, odd)]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|&(start, end)| {
                     let ev = event.as_deref();
-                    scope.spawn(move || fold_chunk(&text[start..end], ev, source_name))
+                    scope.spawn(move || fold_chunk(&text[start..end], ev, source_name, odd))
                 })
                 .collect();
             handles
@@ -116,10 +216,19 @@ pub fn fold_perf_script(
     let mut total: u64 = 0;
     let mut samples = 0;
     let mut skipped = 0;
+    let mut odd_lines = 0;
+    let mut odd_line_numbers = Vec::new();
     for (i, r) in results.into_iter().enumerate() {
-        let r = r.map_err(|e| relocate_error(e, text, chunks.get(i).map_or(0, |c| c.0)))?;
+        let before = lines_before(text, chunks.get(i).map_or(0, |c| c.0));
+        let r = r.map_err(|e| relocate_error(e, before))?;
         samples += r.samples;
         skipped += r.skipped;
+        odd_lines += r.odd_lines;
+        for line in r.odd_line_numbers {
+            if odd_line_numbers.len() < ODD_LINES_SHOWN {
+                odd_line_numbers.push(line + before);
+            }
+        }
         total = total
             .checked_add(r.total)
             .ok_or_else(|| PerfScriptError::Malformed {
@@ -146,7 +255,11 @@ pub fn fold_perf_script(
                 samples,
             }
         } else {
-            PerfScriptError::Empty { source_name }
+            PerfScriptError::Empty {
+                source_name,
+                odd_lines,
+                first_odd_line: odd_line_numbers.first().copied().unwrap_or(0),
+            }
         });
     }
     let mut folded = FoldedStacks::new();
@@ -158,6 +271,8 @@ pub fn fold_perf_script(
         event: event.unwrap_or_default(),
         samples,
         skipped_other_events: skipped,
+        odd_lines,
+        odd_line_numbers,
     })
 }
 
@@ -209,22 +324,24 @@ fn find_blank_line_end(text: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Lines of `text` before byte `chunk_start`.
+fn lines_before(text: &[u8], chunk_start: usize) -> usize {
+    text[..chunk_start].iter().filter(|&&b| b == b'\n').count()
+}
+
 /// Line numbers in chunk errors count from the chunk start: make them count
-/// from the start of the text.
-fn relocate_error(e: PerfScriptError, text: &[u8], chunk_start: usize) -> PerfScriptError {
+/// from the start of the text (`before` lines precede the chunk).
+fn relocate_error(e: PerfScriptError, before: usize) -> PerfScriptError {
     match e {
         PerfScriptError::Malformed {
             source_name,
             line,
             problem,
-        } if chunk_start > 0 => {
-            let before = text[..chunk_start].iter().filter(|&&b| b == b'\n').count();
-            PerfScriptError::Malformed {
-                source_name,
-                line: line + before,
-                problem,
-            }
-        }
+        } if before > 0 => PerfScriptError::Malformed {
+            source_name,
+            line: line + before,
+            problem,
+        },
         other => other,
     }
 }
@@ -248,11 +365,13 @@ fn first_event_name(text: &[u8]) -> Option<String> {
         }
         in_event = true;
         if let Some(parts) = event_line_parts(line) {
-            let after = &line[parts.rest..];
-            if let Some((_, event)) = period_and_event(after) {
+            let Ok(fields) = event_fields(&line[parts.rest..]) else {
+                continue;
+            };
+            if let Some(event) = fields.event {
                 return Some(event.to_string());
             }
-            if inline_stack(after).is_some() {
+            if !fields.tail.is_empty() {
                 in_event = false;
             }
         } else {
@@ -268,94 +387,29 @@ struct ChunkResult {
     skipped: u64,
     /// The sum of every weight folded (kept within u64).
     total: u64,
+    /// Lines skipped as inferno skips them, and the first of their numbers
+    /// (counted from the chunk's start).
+    odd_lines: u64,
+    odd_line_numbers: Vec<usize>,
+}
+
+/// Why a line was not folded.
+enum LineProblem {
+    /// A line inferno skips with a warning: skipped and counted, or refused
+    /// under [`OddLines::Refuse`].
+    Odd(&'static str),
+    /// A line that is an error in any case.
+    Bad(String),
 }
 
 /// The problem of periods whose sum does not fit the profile's weights.
 const WEIGHT_OVERFLOW: &str = "the periods add up past 2^64, more than any real profile";
 
-/// The fields of an event line.
-struct EventParts<'a> {
-    comm: &'a str,
-    /// Byte index just after the pid/tid word and its space.
-    rest: usize,
-}
-
-/// Find the comm: everything before the first all-digit word (or
-/// `digits/digits`) that is followed by a space.
-fn event_line_parts(line: &str) -> Option<EventParts<'_>> {
-    let bytes = line.as_bytes();
-    let mut word_start = 0usize;
-    let mut all_digits = false;
-    let mut last_was_space = false;
-    for (idx, &c) in bytes.iter().enumerate() {
-        if c == b' ' {
-            if all_digits && !last_was_space {
-                if word_start == 0 {
-                    return None;
-                }
-                let comm = line[..word_start - 1].trim();
-                return Some(EventParts {
-                    comm,
-                    rest: idx + 1,
-                });
-            }
-            word_start = idx + 1;
-            all_digits = true;
-        } else if c == b'/' || c.is_ascii_digit() {
-            // Still a candidate pid/tid word ('/' separates pid and tid).
-        } else {
-            all_digits = false;
-        }
-        last_was_space = c == b' ';
-    }
-    None
-}
-
-/// From the text after the pid/tid word: the period (if any) and the event
-/// name, i.e. the words between the first and second ':'.
-fn period_and_event(after_tid: &str) -> Option<(Option<u64>, &str)> {
-    let mut by_colons = after_tid.splitn(3, ':').skip(1);
-    let field = by_colons.next()?;
-    let mut words = field.rsplit(' ');
-    let event = words.next()?;
-    let period = words.next().and_then(|s| s.parse::<u64>().ok());
-    Some((period, event))
-}
-
-/// A one-frame stack written at the end of the event line, if any.
-fn inline_stack(after_tid: &str) -> Option<&str> {
-    let post = after_tid.splitn(3, ':').nth(2)?;
-    let start = post.find([':', ' ']).map(|i| i + 1).unwrap_or(0);
-    let post = post[start..].trim();
-    if post.is_empty() {
-        None
-    } else {
-        Some(post)
-    }
-}
-
 /// Whether an event line carries its one-frame stack at its end.
 fn ends_with_frame(line: &str) -> bool {
     event_line_parts(line)
-        .and_then(|p| inline_stack(&line[p.rest..]))
-        .is_some_and(|s| stack_line_parts(s).is_some())
-}
-
-/// `ADDR SYMBOL (MODULE)` → (addr, symbol, module).
-fn stack_line_parts(line: &str) -> Option<(&str, &str, &str)> {
-    let mut first = line.trim_start().splitn(2, ' ');
-    let pc = first.next()?.trim_end();
-    let mut rest = first.next()?.rsplitn(2, ' ');
-    let module = rest.next()?;
-    if module.len() < 2 || !module.starts_with('(') || !module.ends_with(')') {
-        return None;
-    }
-    let module = &module[1..module.len() - 1];
-    let sym = match rest.next()?.trim() {
-        "" => " ",
-        s => s,
-    };
-    Some((pc, sym, module))
+        .and_then(|p| event_fields(&line[p.rest..]).ok())
+        .is_some_and(|f| stack_line_parts(f.tail).is_some())
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -380,6 +434,7 @@ fn fold_chunk(
     text: &[u8],
     event_filter: Option<&str>,
     source_name: &str,
+    odd: OddLines,
 ) -> Result<ChunkResult, PerfScriptError> {
     let mut f = ChunkFolder {
         event_filter,
@@ -393,6 +448,8 @@ fn fold_chunk(
             samples: 0,
             skipped: 0,
             total: 0,
+            odd_lines: 0,
+            odd_line_numbers: Vec::new(),
         },
     };
     let ends_with_newline = text.last() == Some(&b'\n');
@@ -414,38 +471,51 @@ fn fold_chunk(
             line: lineno,
             problem,
         };
-        if line.is_empty() {
-            f.end_event().map_err(|p| malformed(p.to_string()))?;
+        let problem = if line.is_empty() {
+            f.end_event().map_err(|p| LineProblem::Bad(p.to_string()))
         } else if f.in_event {
-            if f.filter == Filter::Skip {
-                continue;
-            }
-            if !f.on_stack_line(line) {
-                let what = if is_last_partial {
-                    "truncated stack line at end of input"
-                } else {
-                    "not a stack line (expected 'ADDRESS SYMBOL (MODULE)')"
-                };
-                return Err(malformed(format!("{what}: {}", excerpt(line))));
+            if f.filter == Filter::Skip || f.on_stack_line(line) {
+                Ok(())
+            } else if is_last_partial {
+                Err(LineProblem::Bad(
+                    "truncated stack line at end of input".to_string(),
+                ))
+            } else {
+                Err(LineProblem::Odd(
+                    "not a stack line (expected 'ADDRESS SYMBOL (MODULE)')",
+                ))
             }
         } else {
             match f.on_event_line(line) {
                 // Cut inside an event's header: no newline, no frame follows.
                 Ok(()) if is_last_partial && f.in_event && !ends_with_frame(line) => {
-                    return Err(malformed(format!(
-                        "truncated event line at end of input (no newline, no frames): {}",
-                        excerpt(line)
-                    )));
+                    Err(LineProblem::Bad(
+                        "truncated event line at end of input (no newline, no frames)".to_string(),
+                    ))
                 }
-                Ok(()) => {}
-                Err(problem) => {
-                    let what = if is_last_partial {
-                        format!("truncated event line at end of input ({problem})")
-                    } else {
-                        problem
-                    };
-                    return Err(malformed(format!("{what}: {}", excerpt(line))));
+                Err(problem) if is_last_partial => Err(LineProblem::Bad(format!(
+                    "truncated event line at end of input ({})",
+                    problem.text()
+                ))),
+                other => other,
+            }
+        };
+        match problem {
+            Ok(()) => {}
+            Err(LineProblem::Odd(_)) if odd == OddLines::Skip => {
+                f.out.odd_lines += 1;
+                if f.out.odd_line_numbers.len() < ODD_LINES_SHOWN {
+                    f.out.odd_line_numbers.push(lineno);
                 }
+            }
+            Err(LineProblem::Odd(what)) => {
+                return Err(malformed(format!(
+                    "{what}: {} (--strict refuses the lines inferno-collapse-perf skips)",
+                    excerpt(line)
+                )));
+            }
+            Err(LineProblem::Bad(what)) => {
+                return Err(malformed(format!("{what}: {}", excerpt(line))));
             }
         }
     }
@@ -459,6 +529,15 @@ fn fold_chunk(
     Ok(f.out)
 }
 
+impl LineProblem {
+    fn text(&self) -> &str {
+        match self {
+            LineProblem::Odd(what) => what,
+            LineProblem::Bad(what) => what,
+        }
+    }
+}
+
 fn excerpt(line: &str) -> String {
     let mut s: String = line.chars().take(80).collect();
     if s.len() < line.len() {
@@ -468,17 +547,21 @@ fn excerpt(line: &str) -> String {
 }
 
 impl ChunkFolder<'_> {
-    fn on_event_line(&mut self, line: &str) -> Result<(), String> {
+    /// Read an event line. An odd line (one inferno skips) leaves the
+    /// folder outside any event, as inferno does.
+    fn on_event_line(&mut self, line: &str) -> Result<(), LineProblem> {
         self.in_event = true;
         let Some(parts) = event_line_parts(line) else {
-            return Err(
+            self.in_event = false;
+            return Err(LineProblem::Odd(if stack_line_parts(line).is_some() {
+                "a stack line outside any event (after a blank line)"
+            } else {
                 "not a perf script event line (expected 'COMM PID ... TIME: [PERIOD] EVENT:')"
-                    .to_string(),
-            );
+            }));
         };
-        let after = &line[parts.rest..];
-        if let Some((period, event)) = period_and_event(after) {
-            self.period = period;
+        let fields = event_fields(&line[parts.rest..]).map_err(LineProblem::Bad)?;
+        if let Some(event) = fields.event {
+            self.period = fields.period;
             if let Some(filter) = self.event_filter {
                 if event != filter {
                     self.filter = Filter::Skip;
@@ -491,11 +574,15 @@ impl ChunkFolder<'_> {
         for c in parts.comm.chars() {
             self.comm.push(if c == ' ' { '_' } else { c });
         }
-        if let Some(stack) = inline_stack(after) {
-            if !self.on_stack_line(stack) {
-                return Err("event line ends with something that is not a frame".to_string());
+        if !fields.tail.is_empty() {
+            if !self.on_stack_line(fields.tail) {
+                self.in_event = false;
+                return Err(LineProblem::Odd(
+                    "event line ends with something that is not a frame",
+                ));
             }
-            self.end_event()?;
+            self.end_event()
+                .map_err(|p| LineProblem::Bad(p.to_string()))?;
         }
         Ok(())
     }
@@ -744,6 +831,12 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         let e = fold("hello world\n").unwrap_err();
         assert!(
             e.to_string()
+                .ends_with("1 unreadable line(s) skipped, the first at line 1"),
+            "{e}"
+        );
+        let e = fold_perf_script_with(b"hello world\n", "t.txt", OddLines::Refuse).unwrap_err();
+        assert!(
+            e.to_string()
                 .starts_with("t.txt:1: not a perf script event line"),
             "{e}"
         );
@@ -758,8 +851,11 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
             e.to_string().starts_with("t.txt:4: truncated event line"),
             "{e}"
         );
-        let e = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap_err();
+        let strict = |t: &str| fold_perf_script_with(t.as_bytes(), "t.txt", OddLines::Refuse);
+        let e = strict("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap_err();
         assert!(e.to_string().starts_with("t.txt:3:"), "{e}");
+        let p = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap();
+        assert_eq!((p.folded.to_text().as_str(), p.odd_lines), ("a;f 1\n", 1));
     }
 
     #[test]
@@ -775,7 +871,7 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
                 i % 5
             ));
         }
-        let whole = fold_chunk(text.as_bytes(), Some("cycles"), "t").unwrap();
+        let whole = fold_chunk(text.as_bytes(), Some("cycles"), "t", OddLines::Skip).unwrap();
         let mut expect = FoldedStacks::new();
         for (k, v) in whole.stacks {
             expect.add_joined(k, v);
@@ -784,7 +880,8 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
             let chunks = split_chunks(text.as_bytes(), n);
             let mut got = FoldedStacks::new();
             for (s, e) in chunks {
-                let r = fold_chunk(&text.as_bytes()[s..e], Some("cycles"), "t").unwrap();
+                let r = fold_chunk(&text.as_bytes()[s..e], Some("cycles"), "t", OddLines::Skip)
+                    .unwrap();
                 for (k, v) in r.stacks {
                     got.add_joined(k, v);
                 }

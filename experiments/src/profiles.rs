@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bundle::{BundleError, BundleKind, BundleWriter, ProfileInfo, RunJson, STACKS_FOLDED};
 use collectors::capabilities::check_capabilities;
-use collectors::perf_script::{self, ImportedProfile, PerfScriptError};
+use collectors::perf_script::{self, ImportedProfile, OddLines, PerfScriptError};
 use collectors::record::{record_until, RecordConfig, RecordError, Recording};
 use thiserror::Error;
 
@@ -174,17 +174,72 @@ impl RecordOutcome {
     }
 }
 
+/// What `sentryprof import perf-script` is asked for.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The `perf script` text file; `-` reads stdin.
+    pub file: PathBuf,
+    /// Bundle directory [default: FILE with its extension replaced by
+    /// `.bundle`; `stdin.bundle` for `-`].
+    pub out: Option<PathBuf>,
+    /// Refuse the lines inferno-collapse-perf skips with a warning.
+    pub strict: bool,
+}
+
+impl ImportRequest {
+    /// Where the bundle goes.
+    pub fn out_dir(&self) -> PathBuf {
+        match &self.out {
+            Some(out) => out.clone(),
+            None if self.file == Path::new("-") => PathBuf::from("stdin.bundle"),
+            None => self.file.with_extension("bundle"),
+        }
+    }
+
+    /// Import the file into its bundle and print what `import` prints: the
+    /// bundle's notes on stderr (what happened at `--out`, the events of
+    /// other names and the lines skipped), then the summary line on stdout.
+    pub fn import_and_report(&self) -> Result<(), ProfileError> {
+        let odd = if self.strict {
+            OddLines::Refuse
+        } else {
+            OddLines::Skip
+        };
+        let (profile, dir, notes) = import_perf_script_with(&self.file, &self.out_dir(), odd)?;
+        (notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
+        println!("{}", imported_line(&profile, &self.file, &dir));
+        Ok(())
+    }
+}
+
 /// Fold the `perf script` text of `file` into a bundle at `out` (kind
-/// `import`); returns the profile, the bundle's directory and its notes. The file is
-/// parsed before the bundle is created: bad input leaves nothing, nor does
-/// Ctrl-C or SIGTERM ([`ProfileError::Interrupted`]).
+/// `import`), skipping the lines inferno skips; see [`import_perf_script_with`].
 pub fn import_perf_script(
     file: &Path,
     out: &Path,
 ) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
+    import_perf_script_with(file, out, OddLines::Skip)
+}
+
+/// Fold the `perf script` text of `file` (`-`: stdin) into a bundle at
+/// `out` (kind `import`); returns the profile, the bundle's directory and
+/// the notes of its `run.json` (what happened at `--out`, events of other
+/// names skipped, the lines skipped as inferno skips them). The input is read and parsed before the bundle is
+/// created: bad input leaves nothing, nor does Ctrl-C or SIGTERM
+/// ([`ProfileError::Interrupted`]).
+pub fn import_perf_script_with(
+    file: &Path,
+    out: &Path,
+    odd: OddLines,
+) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
+    let bytes = perf_script::read_input(file)?;
+    let source = perf_script::source_display_name(file);
     // Ctrl-C while parsing cancels the import: the staging directory goes.
+    // (Installed after reading, so Ctrl-C on a stdin that never ends stops
+    // the process as usual.)
     crate::interrupt::install();
-    let profile = perf_script::import_file(file)?;
+    let profile = perf_script::fold_perf_script_with(&bytes, &source, odd)?;
+    drop(bytes);
     let writer = BundleWriter::create(out)?;
     let folded_text = profile.folded.to_text();
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;
@@ -197,7 +252,8 @@ pub fn import_perf_script(
     run.notes.extend(writer.replace_note());
     run.workload.params = serde_json::json!({
         "format": "perf-script",
-        "source": file.display().to_string(),
+        "source": source,
+        "odd_lines_skipped": profile.odd_lines,
     });
     if profile.skipped_other_events > 0 {
         run.notes.push(format!(
@@ -205,6 +261,7 @@ pub fn import_perf_script(
             profile.skipped_other_events, profile.event
         ));
     }
+    run.notes.extend(profile.odd_lines_note(&source));
     run.profile = Some(ProfileInfo {
         event: profile.event.clone(),
         folded: STACKS_FOLDED.to_string(),
@@ -229,7 +286,7 @@ pub fn imported_line(profile: &ImportedProfile, file: &Path, dir: &Path) -> Stri
         profile.samples,
         profile.event,
         profile.folded.len(),
-        file.display(),
+        perf_script::source_display_name(file),
         dir.display()
     )
 }

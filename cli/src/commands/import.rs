@@ -1,10 +1,9 @@
-//! `sentryprof import perf-script FILE [--out DIR]`: fold the text of
-//! `perf script` into a bundle (`stacks.folded` + `run.json`), so profiles
-//! recorded with Linux perf elsewhere can be rendered and browsed here.
+//! `sentryprof import perf-script FILE [--out DIR] [--strict]`: `perf script`
+//! text folded into a bundle by `experiments::profiles::ImportRequest`.
 
 use std::path::PathBuf;
 
-use experiments::profiles::{import_perf_script, imported_line};
+use experiments::profiles::ImportRequest;
 
 use super::record::profile_error;
 use crate::error::{CliError, Outcome};
@@ -19,22 +18,23 @@ pub struct ImportArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum ImportFormat {
     /// The text output of `perf script` (default fields, with or without
-    /// call chains), folded as `inferno-collapse-perf` would.
+    /// call chains), folded as `inferno-collapse-perf` would; the lines it
+    /// skips are skipped too, counted and named in a note.
     PerfScript {
-        /// The `perf script` text file.
+        /// The `perf script` text file; `-` reads stdin.
         file: PathBuf,
         /// Bundle directory [default: FILE with its extension replaced by
-        /// `.bundle`]
+        /// `.bundle`; `stdin.bundle` when FILE is `-`]
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Refuse a line inferno-collapse-perf would skip (exit 2, naming it)
+        #[arg(long)]
+        strict: bool,
     },
 }
 
 pub fn run(args: ImportArgs) -> Result<Outcome, CliError> {
-    let ImportFormat::PerfScript { file, out } = args.format;
-    let out = out.unwrap_or_else(|| file.with_extension("bundle"));
-    let (profile, dir, notes) = import_perf_script(&file, &out).map_err(profile_error)?;
-    (notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
-    println!("{}", imported_line(&profile, &file, &dir));
+    let ImportFormat::PerfScript { file, out, strict } = args.format;
+    (ImportRequest { file, out, strict }.import_and_report()).map_err(profile_error)?;
     Ok(Outcome::Success)
 }
