@@ -24,7 +24,7 @@ if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 seeds_of() {
   case "$1" in
     strace_parse) echo "$root/instrumented-sentry/fixtures/traces" ;;
-    perf_script) echo "$root/collectors/fixtures/perf-script $root/collectors/fixtures/bad" ;;
+    perf_script) echo "$root/collectors/fixtures/perf-script $root/collectors/fixtures/bad $root/collectors/fixtures/lenient $root/collectors/fixtures/event-forms" ;;
     bundle_run_json) echo "$here/seeds/bundle_run_json" ;;
     *) echo "fuzz/run.sh: unknown target $1 (targets: ${all_targets[*]})" >&2; exit 2 ;;
   esac
