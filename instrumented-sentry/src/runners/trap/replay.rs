@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::handler::{MmHandler, TrapMm, STUB_FILE_FD};
 use super::placement::StubPlacement;
-use super::stub_outcome::{point_error, NoHandler};
+use super::stub_outcome::{point_error, serve, NoHandler, Served};
 use crate::mm::FileId;
 use crate::platform::trap::costs::median;
 use crate::platform::trap::{Mechanism, ReplayCall, Trial, TrialReport, APP_BASE, APP_LEN};
@@ -200,19 +200,12 @@ fn run_trapped(
     let calls = calls_with_fds(space, &|k| STUB_FILE_FD + k as i32);
     let trial = Trial::spawn_replay(mechanism, &calls).map_err(point_error)?;
     placement.pin_stub(trial.pid());
-    let pin = placement.pin_sentry();
     let mut handler = MmHandler::with_files(&mut mm, files);
-    let result = trial.run(&mut handler);
-    drop(pin);
-    let (faults, trapped_calls) = (handler.faults, handler.calls);
-    let report = result.map_err(point_error)?;
-    if let Some(f) = handler.failure() {
-        return Err(PointError::Failed(if f.starts_with(platform) {
-            f.to_string()
-        } else {
-            format!("{platform}: {f}")
-        }));
-    }
+    let Served {
+        report,
+        faults,
+        calls: trapped_calls,
+    } = serve(trial, placement, &mut handler, platform)?;
     Ok(SpaceRun {
         report,
         host_mappings: mm.host_mappings(),

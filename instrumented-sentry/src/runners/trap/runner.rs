@@ -10,7 +10,7 @@ use serde_json::json;
 use super::handler::{MmHandler, TrapMm, STUB_FILE_FD};
 use super::placement::StubPlacement;
 use super::replay::replay_on_stub;
-use super::stub_outcome::{point_error, NoHandler};
+use super::stub_outcome::{point_error, serve, NoHandler, Served};
 use crate::addr::page_round_up;
 use crate::mm::{FileId, MemoryManager, MmConfig};
 use crate::platform::trap::address_space::TrapAddressSpace;
@@ -185,21 +185,12 @@ impl TrapRunner {
         let workload = stub_workload(spec, STUB_FILE_FD);
         let trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
         let pinned = self.placement.pin_stub(trial.pid());
-        let pin = self.placement.pin_sentry();
         let mut handler = MmHandler::new(&mut mm, file);
-        let result = trial.run(&mut handler);
-        drop(pin);
-        let (faults, calls) = (handler.faults, handler.calls);
-        // The trial's own error first (it is the original of what a host
-        // call failure told the handler); then the handler's.
-        let report = result.map_err(point_error)?;
-        if let Some(f) = handler.failure() {
-            return Err(PointError::Failed(if f.starts_with(platform) {
-                f.to_string()
-            } else {
-                format!("{platform}: {f}")
-            }));
-        }
+        let Served {
+            report,
+            faults,
+            calls,
+        } = serve(trial, &self.placement, &mut handler, platform)?;
         if let Some(e) = failed_call(platform, &report, spec.iterations) {
             return Err(e);
         }

@@ -1,8 +1,10 @@
-//! What the runners of the stub share about a trial's end: its failure as
-//! a point error ([`point_error`]), and the handler of a native stub
-//! ([`NoHandler`]).
+//! What the runners of the stub share about a trial's end: serving it
+//! ([`serve`]), its failure as a point error ([`point_error`]), and the
+//! handler of a native stub ([`NoHandler`]).
 
-use crate::platform::trap::TrapError;
+use super::handler::MmHandler;
+use super::placement::StubPlacement;
+use crate::platform::trap::{TrapError, Trial, TrialReport};
 use crate::platform::PlatformError;
 use crate::runners::PointError;
 
@@ -19,6 +21,43 @@ pub fn point_error(e: TrapError) -> PointError {
         }
         e => PointError::Failed(e.to_string()),
     }
+}
+
+/// What serving a trial to its end gave.
+pub struct Served {
+    /// The stub's report.
+    pub report: TrialReport,
+    /// Faults the sentry served.
+    pub faults: u64,
+    /// System calls the sentry served.
+    pub calls: u64,
+}
+
+/// Serves `trial` with `handler`, the sentry pinned by `placement`, to
+/// its end. The trial's own error comes first (it is the original of what
+/// a host call failure told the handler), then the handler's.
+pub fn serve(
+    trial: Trial,
+    placement: &StubPlacement,
+    handler: &mut MmHandler<'_>,
+    platform: &str,
+) -> Result<Served, PointError> {
+    let pin = placement.pin_sentry();
+    let result = trial.run(handler);
+    drop(pin);
+    let report = result.map_err(point_error)?;
+    if let Some(f) = handler.failure() {
+        return Err(PointError::Failed(if f.starts_with(platform) {
+            f.to_string()
+        } else {
+            format!("{platform}: {f}")
+        }));
+    }
+    Ok(Served {
+        report,
+        faults: handler.faults,
+        calls: handler.calls,
+    })
 }
 
 /// The handler of a native stub (never called: nothing is trapped).
