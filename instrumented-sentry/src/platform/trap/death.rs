@@ -20,6 +20,7 @@ pub(super) fn died(platform: &'static str, pid: i32, region: &Region, status: St
                 shared::step::TRACEME => "PTRACE_TRACEME",
                 shared::step::SIGACTION => "rt_sigaction",
                 shared::step::NO_NEW_PRIVS => "PR_SET_NO_NEW_PRIVS",
+                shared::step::OWN_MAPS => "reading the stub's /proc/self/maps (to keep a native replay in the application range)",
                 _ => "installing the seccomp filter",
             };
             PlatformError::Unavailable {

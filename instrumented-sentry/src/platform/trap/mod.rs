@@ -136,11 +136,6 @@ impl Trial {
             .map_err(|e| unavailable(format!("cannot map the shared region: {e}")))?;
         write_workload(&region, workload);
         write_replay(&region, calls);
-        if workload.shape == Shape::Replay && mechanism == Mechanism::Native {
-            let holes = process::free_ranges_above(APP_BASE + APP_LEN)
-                .map_err(|e| unavailable(format!("cannot read /proc/self/maps: {e}")))?;
-            write_holes(&region, &holes);
-        }
         let mut prog = seccomp::filter(sys::site_addrs().host_syscall_ret);
         let fprog = libc::sock_fprog {
             len: prog.len() as u16,
@@ -312,12 +307,3 @@ fn write_replay(region: &Region, calls: &[ReplayCall]) {
 /// Room for the native replay stub's `/proc/self/maps` text (about 100
 /// bytes a mapping: 80,000 mappings).
 const MAPS_BUF: usize = 8 << 20;
-
-fn write_holes(region: &Region, holes: &[(u64, u64)]) {
-    let n = holes.len().min(shared::MAX_HOLES);
-    for (slot, &(start, end)) in region.holes().iter().zip(holes) {
-        set(&slot.start, start);
-        set(&slot.end, end);
-    }
-    set(&region.header().n_holes, n as u64);
-}

@@ -5,7 +5,6 @@
 //! lives inside one call of the platform, on the thread that made it.)
 
 use super::error::TrapError;
-use super::own_holes::STACK_ROOM;
 use super::stub::{child_main, ChildPlan};
 
 /// How a wait ended.
@@ -166,70 +165,6 @@ pub fn range_in_use(start: u64, len: u64) -> std::io::Result<bool> {
         let hi = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
         matches!((lo, hi), (Some(lo), Some(hi)) if lo < end && start < hi)
     }))
-}
-
-/// A mapping of `/proc/self/smaps`: range, whether it is the main
-/// thread's stack, whether a fork leaves it out (`VmFlags: dc`, e.g. perf
-/// ring buffers).
-struct SmapsEntry {
-    lo: u64,
-    hi: u64,
-    stack: bool,
-    dont_copy: bool,
-}
-
-fn smaps_entries(text: &str) -> Vec<SmapsEntry> {
-    let mut out: Vec<SmapsEntry> = Vec::new();
-    for line in text.lines() {
-        if let Some(flags) = line.strip_prefix("VmFlags:") {
-            if let Some(last) = out.last_mut() {
-                last.dont_copy = flags.split_whitespace().any(|f| f == "dc");
-            }
-            continue;
-        }
-        let range = line.split_whitespace().next().unwrap_or("");
-        let mut it = range.split('-');
-        let lo = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
-        let hi = it.next().and_then(|s| u64::from_str_radix(s, 16).ok());
-        if let (Some(lo), Some(hi), None) = (lo, hi, it.next()) {
-            out.push(SmapsEntry {
-                lo,
-                hi,
-                stack: line.trim_end().ends_with("[stack]"),
-                dont_copy: false,
-            });
-        }
-    }
-    out
-}
-
-/// The free ranges of a fork of this process from `low` up to the main
-/// thread's stack (less [`STACK_ROOM`]), from `/proc/self/smaps` (a
-/// mapping a fork does not copy counts as free), in address order: what a
-/// native replay stub fills so that the kernel's top-down search reaches
-/// the application range first.
-pub fn free_ranges_above(low: u64) -> std::io::Result<Vec<(u64, u64)>> {
-    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
-    let mut holes = Vec::new();
-    let mut prev_end = low;
-    for m in smaps_entries(&smaps) {
-        if m.hi <= low || (m.dont_copy && !m.stack) {
-            continue;
-        }
-        let hole_end = if m.stack {
-            m.lo.saturating_sub(STACK_ROOM)
-        } else {
-            m.lo
-        };
-        if hole_end > prev_end {
-            holes.push((prev_end, hole_end));
-        }
-        if m.stack {
-            break;
-        }
-        prev_end = prev_end.max(m.hi);
-    }
-    Ok(holes)
 }
 
 /// Makes `cmd`'s child, before it execs, install a seccomp filter under

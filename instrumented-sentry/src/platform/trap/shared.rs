@@ -61,6 +61,8 @@ pub mod step {
     pub const NO_NEW_PRIVS: u64 = 3;
     /// `seccomp(SECCOMP_SET_MODE_FILTER)`.
     pub const SECCOMP: u64 = 4;
+    /// Reading the native replay stub's own `/proc/self/maps`.
+    pub const OWN_MAPS: u64 = 5;
 }
 
 /// One host call slot of a systrap reply.
@@ -190,9 +192,9 @@ pub struct ReplayOp {
     pub checks: AtomicU64,
 }
 
-/// A free range of the sentry's address space (native replay: filled with
-/// a `PROT_NONE` reservation so the kernel places the replay's mappings in
-/// the application range).
+/// A free range of the native replay stub's address space, listed by the
+/// stub itself and filled with a `PROT_NONE` reservation so the kernel
+/// places the replay's mappings in the application range.
 #[repr(C)]
 #[derive(Default)]
 pub struct Hole {

@@ -320,18 +320,18 @@ fn reserve(start: u64, end: u64) -> bool {
 }
 
 /// Native replay, before the loop: lists the stub's own free ranges above
-/// the application range from its `/proc/self/maps` into `holes` (the
-/// sentry's list was made before the fork, and other sentry threads may
-/// have mapped or unmapped since); keeps the sentry's list when the maps
-/// cannot be read whole or hold more holes than `holes`.
+/// the application range from its `/proc/self/maps` into `holes` (read
+/// after the fork: a list made by the sentry before it would race with the
+/// sentry's other threads). A stub that cannot read them whole, or finds
+/// more than `holes` holds, fails its set-up (step `OWN_MAPS`): its
+/// mappings could land outside the application range.
 fn list_own_holes(h: &Header, holes: &[Hole], buf: &mut [u8]) {
-    let Some(len) = read_own_maps(buf) else {
-        return;
-    };
+    let len = read_own_maps(buf).unwrap_or_else(|ret| fail_setup(h, step::OWN_MAPS, ret));
     let (low, room) = (APP_BASE + APP_LEN, own_holes::STACK_ROOM);
     let mut n = 0usize;
-    if !own_holes::for_each_hole(&buf[..len], low, room, |_, _| n += 1) || n > holes.len() {
-        return;
+    let whole = own_holes::for_each_hole(&buf[..len], low, room, |_, _| n += 1);
+    if !whole || n > holes.len() {
+        fail_setup(h, step::OWN_MAPS, -i64::from(libc::E2BIG));
     }
     let mut i = 0usize;
     own_holes::for_each_hole(&buf[..len], low, room, |s, e| {
@@ -342,20 +342,20 @@ fn list_own_holes(h: &Header, holes: &[Hole], buf: &mut [u8]) {
     set(&h.n_holes, n as u64);
 }
 
-/// Reads `/proc/self/maps` into `buf` with raw calls; None when it cannot
-/// be read or does not fit.
-fn read_own_maps(buf: &mut [u8]) -> Option<usize> {
+/// Reads `/proc/self/maps` into `buf` with raw calls: its length, or the
+/// raw error (`-E2BIG` when it does not fit).
+fn read_own_maps(buf: &mut [u8]) -> Result<usize, i64> {
     let path = b"/proc/self/maps\0";
     let flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
     // SAFETY: the path is a NUL-terminated string that outlives the call.
     let fd = unsafe { host_syscall(libc::SYS_open, [path.as_ptr() as u64, flags, 0, 0, 0, 0]) };
     if fd < 0 {
-        return None;
+        return Err(fd);
     }
     let mut len = 0usize;
-    let whole = loop {
+    let read = loop {
         if len == buf.len() {
-            break false;
+            break Err(-i64::from(libc::E2BIG));
         }
         let rest = &mut buf[len..];
         // SAFETY: reads into the part of `buf` not yet filled, at most its
@@ -374,17 +374,17 @@ fn read_own_maps(buf: &mut [u8]) -> Option<usize> {
             )
         };
         match r {
-            0 => break true,
-            r if r < 0 => break false,
+            0 => break Ok(len),
+            r if r < 0 => break Err(r),
             r => len += r as usize,
         }
     };
     // SAFETY: closes the descriptor opened above.
     unsafe { host_syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]) };
-    whole.then_some(len)
+    read
 }
 
-/// Native replay, before the loop: fills the holes the sentry listed
+/// Native replay, before the loop: fills the holes the stub listed
 /// (free ranges above the application range), so that the kernel's
 /// top-down search for an mmap without an address ends in the application
 /// range; the hole above the program break is reserved from the break's
