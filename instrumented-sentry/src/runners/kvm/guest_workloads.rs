@@ -7,7 +7,7 @@
 use iced_x86::code_asm::*;
 
 use crate::platform::kvm::guest::program::{
-    emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
+    emit_epilogue, emit_prologue, emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
 };
 use crate::platform::kvm::vmm::exits::{
     SyscallExit, PORT_NEXT, PORT_RAW, RAW_MMIO_GVA, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS,
@@ -79,6 +79,7 @@ fn emit_touch_pages(b: &mut ProgramBuilder) -> Result<CodeLabel, AssembleError> 
     let mut again = b.asm().create_label();
     let mut done = b.asm().create_label();
     let a = b.asm();
+    emit_prologue(a)?;
     a.lea(rcx, qword_ptr(rdi + rsi))?;
     a.cmp(rdi, rcx)?;
     a.jae(done)?;
@@ -88,7 +89,7 @@ fn emit_touch_pages(b: &mut ProgramBuilder) -> Result<CodeLabel, AssembleError> 
     a.cmp(rdi, rcx)?;
     a.jb(again)?;
     a.set_label(&mut done)?;
-    a.ret()?;
+    emit_epilogue(a)?;
     Ok(label)
 }
 
@@ -111,9 +112,11 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(p.exit)?;
     let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
-    let mut body = b.asm().create_label();
+    let mut mmap_loop = b.asm().create_label();
+    let mut finish = b.asm().create_label();
     b.function("_start")?;
     let a = b.asm();
+    emit_prologue(a)?;
     a.mov(r12, sys_gva(DATA_OFF))?;
     // Past the call timings; a count too large for the data region is
     // refused when the machine is made (`mmap_loop_data_len` saturates).
@@ -123,10 +126,14 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     )?;
     a.mov(r13, p.iterations)?;
     a.test(r13, r13)?;
-    let mut finish = a.create_label();
     a.jz(finish)?;
-    b.function_at_label("mmap_loop", &mut body)?;
+    a.call(mmap_loop)?;
+    a.jmp(finish)?;
+    b.function_at_label("mmap_loop", &mut mmap_loop)?;
+    let mut body = b.asm().create_label();
     let a = b.asm();
+    emit_prologue(a)?;
+    a.set_label(&mut body)?;
     if p.paired_raw_exit {
         emit_paired_raw_exit(a, p.exit)?;
     }
@@ -152,6 +159,7 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     a.add(r12, 8)?;
     a.dec(r13)?;
     a.jnz(body)?;
+    emit_epilogue(a)?;
     b.function_at_label("exit_workload", &mut finish)?;
     let a = b.asm();
     a.xor(edi, edi)?;

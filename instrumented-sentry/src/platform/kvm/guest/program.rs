@@ -11,6 +11,11 @@
 //! - `sys_call` takes the number in `rax` and arguments in `rdi`, `rsi`,
 //!   `rdx`, `r10`, `r8`, `r9` (Linux order), returns the result in `rax`,
 //!   and clobbers `rdx`.
+//! - frame pointers are kept: every called function starts with
+//!   `push rbp; mov rbp, rsp` ([`emit_prologue`]) and leaves with `pop rbp`
+//!   before `ret`, and `_start` is entered with `rbp` = 0, so the chain
+//!   `[rbp] -> caller's rbp`, `[rbp+8] -> return address` can be walked
+//!   from any stop to `_start` (the guest sampler does).
 
 use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
@@ -213,7 +218,9 @@ impl ProgramBuilder {
         let mut entry = self.sys_call;
         self.function_at_label("sys_call", &mut entry)?;
         self.sys_call = entry;
+        emit_prologue(&mut self.asm)?;
         self.emit_sys_call_inline()?;
+        self.asm.pop(rbp)?;
         self.asm.ret()?;
         Ok(())
     }
@@ -296,6 +303,21 @@ impl ProgramBuilder {
             functions,
         })
     }
+}
+
+/// Emits the frame-pointer prologue `push rbp; mov rbp, rsp`.
+pub fn emit_prologue(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.push(rbp)?;
+    a.mov(rbp, rsp)?;
+    Ok(())
+}
+
+/// Emits `pop rbp; ret` (the epilogue of [`emit_prologue`], with `rsp`
+/// back where the prologue left it).
+pub fn emit_epilogue(a: &mut CodeAssembler) -> Result<(), IcedError> {
+    a.pop(rbp)?;
+    a.ret()?;
+    Ok(())
 }
 
 /// Emits `rax = rdtsc` (full 64 bits); clobbers `rdx`.

@@ -15,13 +15,17 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
+use super::guest_sampler::{GuestSampleSummary, GuestSampler};
+use super::guest_unwind::{unwind, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
-    sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, PAGE_SIZE, R0_STACK_OFF,
-    R0_STACK_TOP_OFF, SHARED_OFF, TSS_OFF, USER_STACK_OFF, USER_STACK_TOP_OFF,
+    sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, MEMFILE_GPA, PAGE_SIZE,
+    R0_STACK_OFF, R0_STACK_TOP_OFF, SHARED_OFF, SYS_GPA, SYS_SIZE, TSS_OFF, USER_STACK_OFF,
+    USER_STACK_TOP_OFF,
 };
 use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
-use super::page_tables::{PageTableError, PageTables, PteAccess};
+use super::page_tables::{PageTableError, PageTables, PteAccess, PTE_PRESENT, PTE_USER};
+use super::sample_timer::SampleTimerError;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
 use crate::platform::kvm::guest::program::GuestProgram;
@@ -165,6 +169,7 @@ pub struct Machine {
     flushes: u64,
     flushed_pages: u64,
     counts: ExitCounts,
+    sampler: Option<GuestSampler>,
 }
 
 impl Machine {
@@ -255,6 +260,7 @@ impl Machine {
             flushes: 0,
             flushed_pages: 0,
             counts: ExitCounts::default(),
+            sampler: None,
         })
     }
 
@@ -389,6 +395,12 @@ impl Machine {
                 }
                 Exit::Interrupted => {
                     self.counts.other += 1;
+                    if self.sampler.is_some() {
+                        let stack = self.guest_stack_now()?;
+                        if let Some(s) = self.sampler.as_mut() {
+                            s.record(stack);
+                        }
+                    }
                     continue;
                 }
                 Exit::Shutdown => {
@@ -455,5 +467,49 @@ impl Machine {
         }
         let entry = self.page_tables.lookup(self.vm.sys(), page)?;
         Ok(PageTables::allows(entry, kind.write, kind.fetch))
+    }
+
+    /// Arms the guest sampler: `hz` times a second the vCPU thread is
+    /// signalled, `KVM_RUN` returns, and [`Machine::next_event`] records
+    /// the guest's stack before it resumes the guest.
+    pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
+        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz)?);
+        Ok(())
+    }
+
+    /// Disarms the sampler; its counts and folded stacks (named with the
+    /// program's symbol map), if it was armed.
+    pub fn stop_guest_sampler(&mut self) -> Option<(GuestSampleSummary, Vec<(String, u64)>)> {
+        let s = self.sampler.take()?;
+        Some((s.summary(), s.folded(&self.program)))
+    }
+
+    /// The guest's stack where it stopped (KVM_GET_REGS, then the
+    /// frame-pointer walk through the page tables).
+    pub fn guest_stack_now(&mut self) -> Result<GuestStack, MachineError> {
+        let regs = self.vm.regs()?;
+        let mut read = |gva: u64| self.read_guest_u64(gva);
+        Ok(unwind(regs.rip, regs.rbp, regs.rsp, &mut read))
+    }
+
+    /// The u64 at guest-virtual `gva` if the page tables map it as user
+    /// memory (`None` otherwise, never an error): the sampler's reader.
+    pub fn read_guest_u64(&mut self, gva: u64) -> Option<u64> {
+        if gva % 8 != 0 {
+            return None;
+        }
+        let entry = self
+            .page_tables
+            .lookup(self.vm.sys(), gva & !(PAGE_SIZE - 1))
+            .ok()?;
+        if entry & PTE_PRESENT == 0 || entry & PTE_USER == 0 {
+            return None;
+        }
+        let gpa = PageTables::frame(entry) + (gva & (PAGE_SIZE - 1));
+        if (SYS_GPA..SYS_GPA + SYS_SIZE).contains(&gpa) {
+            return self.vm.sys().read_u64(gpa - SYS_GPA).ok();
+        }
+        let (mapping, off) = self.vm.memfile_mapping(gpa.checked_sub(MEMFILE_GPA)?)?;
+        mapping.read_u64(off).ok()
     }
 }

@@ -6,13 +6,19 @@
 //! - [`long_mode`]: GDT, IDT, TSS, control registers;
 //! - [`page_tables`]: the guest's 4-level page tables;
 //! - [`exits`]: the exit protocol (ports, shared page, numbers);
-//! - [`machine`]: a loaded VM turned into protocol events.
+//! - [`machine`]: a loaded VM turned into protocol events;
+//! - [`sample_timer`]: the guest sampler's clock (a timer signal to the vCPU thread);
+//! - [`guest_unwind`]: the guest's frame-pointer chain;
+//! - [`guest_sampler`]: samples of the guest's stacks, folded.
 
 pub mod exits;
+pub mod guest_sampler;
+pub mod guest_unwind;
 pub mod host_mapping;
 pub mod layout;
 pub mod long_mode;
 pub mod machine;
 pub mod page_tables;
+pub mod sample_timer;
 pub mod vcpu_thread;
 pub mod vm;

@@ -24,7 +24,7 @@
 //! `KVM_RUN` is called on the sentry's thread instead.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -238,6 +238,8 @@ struct Shared {
     /// `KVM_RUN`; payload: the call block).
     reply: Signal,
     stop: AtomicBool,
+    /// The vCPU thread's kernel thread id (0 until it has started).
+    tid: AtomicI32,
 }
 
 /// The vCPU thread of one VM.
@@ -269,6 +271,17 @@ impl VcpuThread {
         })
     }
 
+    /// The vCPU thread's kernel thread id (waits until it has started).
+    pub fn tid(&self) -> libc::pid_t {
+        loop {
+            let t = self.shared.tid.load(Ordering::Acquire);
+            if t != 0 {
+                return t;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// Runs the vCPU once on the vCPU thread and waits until `KVM_RUN`
     /// returns; `Err(errno)` if it failed. `result`, if any, is written to
     /// the call block's result slot before the guest runs. Returns the
@@ -293,6 +306,10 @@ impl VcpuThread {
 }
 
 fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
+    // SAFETY: gettid has no preconditions.
+    shared
+        .tid
+        .store(unsafe { libc::gettid() }, Ordering::Release);
     let mut seen = 0u32;
     loop {
         seen = shared.request.wait_past(seen);

@@ -298,6 +298,16 @@ impl Vm {
         self.vcpu.set_sregs(sregs).map_err(ioctl("KVM_SET_SREGS"))
     }
 
+    /// The kernel thread id of the thread that calls `KVM_RUN` (the vCPU
+    /// thread, or the calling thread when the vCPU runs there).
+    pub fn vcpu_tid(&self) -> libc::pid_t {
+        match &self.vcpu_thread {
+            Some(t) => t.tid(),
+            // SAFETY: gettid has no preconditions.
+            None => unsafe { libc::gettid() },
+        }
+    }
+
     /// Where `KVM_RUN` is called.
     pub fn placement(&self) -> VcpuPlacement {
         if self.vcpu_thread.is_some() {
