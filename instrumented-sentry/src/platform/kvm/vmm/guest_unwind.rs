@@ -60,7 +60,7 @@ pub fn unwind(
             match (read(fp), fp.checked_add(8).and_then(&mut *read)) {
                 (Some(next), Some(ret)) => {
                     pcs.push(ret);
-                    lowest = fp + 16;
+                    lowest = fp.saturating_add(16);
                     fp = next;
                     None
                 }
