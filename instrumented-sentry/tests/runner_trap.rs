@@ -274,3 +274,52 @@ fn refused_platform_is_one_unsupported_line() {
         );
     }
 }
+
+/// gVisor's `MapFile` on ptrace/systrap runs the stub's host `mmap` before
+/// mapAS returns: the host call's time is inside the `map_as` site. Small
+/// anonymous mmaps are populated at mmap time (one host mmap each), so the
+/// `map_as` median is at least the median time the handler spent in host
+/// calls (fails when the host call is queued for after the reply).
+#[test]
+fn host_mmap_runs_inside_map_as() {
+    use instrumented_sentry::mm::MemoryManager;
+    use instrumented_sentry::platform::trap::address_space::TrapAddressSpace;
+    use instrumented_sentry::platform::trap::costs::median;
+    use instrumented_sentry::platform::trap::{Trial, Workload};
+    use instrumented_sentry::probes::Site;
+    use instrumented_sentry::runners::trap::MmHandler;
+    for mech in MECHS {
+        let Some(r) = runner(mech) else { continue };
+        let mut mm: TrapMm =
+            MemoryManager::new(r.mm_config(), |mf| TrapAddressSpace::new(mech, mf.fd()))
+                .expect("memory manager");
+        let trial = Trial::spawn(mech, &Workload::anon(200, 4096)).expect("spawn");
+        let report = {
+            let mut handler = MmHandler::new(&mut mm, None);
+            let report = trial.run(&mut handler).expect("trial");
+            assert_eq!(handler.failure(), None, "{}", mech.name());
+            report
+        };
+        let host: Vec<u64> = report
+            .served
+            .iter()
+            .filter(|s| s.nr == libc::SYS_mmap)
+            .map(|s| s.host_cycles)
+            .collect();
+        assert_eq!(host.len(), 200, "{}", mech.name());
+        assert!(
+            host.iter().all(|&c| c > 0),
+            "{}: a mmap without host call",
+            mech.name()
+        );
+        let map_as = mm.probes().site_summary(Site::MapAs);
+        assert_eq!(map_as.calls, 200, "{}", mech.name());
+        let host_median = median(host) as f64;
+        assert!(
+            map_as.median_cycles >= 0.9 * host_median,
+            "{}: map_as median {} cycles, host calls {host_median}",
+            mech.name(),
+            map_as.median_cycles
+        );
+    }
+}

@@ -3,13 +3,17 @@
 //! ptrace and systrap platforms do, by making the stub execute a real
 //! `mmap(MAP_FIXED|MAP_SHARED, memfd, offset)`, `munmap` or `mprotect`.
 //!
-//! The memory manager calls [`AddressSpace::map`] and friends from inside
-//! its own operations, while the sentry serves a trapped call; the
-//! [`StubOps`] of that stop is not reachable from there. So the calls are
-//! *queued* here, in order, and the handler [`flush`](TrapAddressSpace::flush)es
-//! them through the stop's `StubOps` right after the memory-manager call
-//! returns, before the stub resumes (ptrace: each runs at once; systrap:
-//! they travel in the reply and run in the stub's SIGSYS/SIGSEGV handler).
+//! The host call is synchronous, inside the memory manager's mapAS (and
+//! unmapAS, protectAS), as gVisor's `MapFile` on these platforms runs its
+//! stub system call before mapAS returns: while the sentry serves a stop,
+//! the handler runs the memory manager's call under
+//! [`TrapAddressSpace::with_stub`], which lends the stop's [`StubOps`] to
+//! the address space; [`AddressSpace::map`] and friends then run the host
+//! call at once (ptrace: injected into the stopped stub; systrap: the
+//! `HOST`/`HOST_DONE` hand-off with the stub waiting in its handler), so
+//! its time is in the `map_as` probe. Outside `with_stub` (no stop to run
+//! it in) a call is *queued* and [`flush`](TrapAddressSpace::flush)ed
+//! through the next stop's `StubOps`.
 //!
 //! The model of the stub's host mappings (for
 //! [`AddressSpace::host_mappings`]) uses the kernel's merge rule for
@@ -78,6 +82,21 @@ pub struct TrapAddressSpace {
     populate: bool,
     model: SegmentSet<HostMappingFunctions>,
     flushed: u64,
+    /// The stop's `StubOps` while [`TrapAddressSpace::with_stub`] runs.
+    stub: Option<*mut (dyn StubOps + 'static)>,
+}
+
+/// Takes the lent `StubOps` back from the address space when
+/// [`TrapAddressSpace::with_stub`] ends, also when it unwinds.
+struct Lent<'a, M> {
+    owner: &'a mut M,
+    space: fn(&mut M) -> &mut TrapAddressSpace,
+}
+
+impl<M> Drop for Lent<'_, M> {
+    fn drop(&mut self) {
+        (self.space)(self.owner).stub = None;
+    }
 }
 
 impl std::fmt::Debug for TrapAddressSpace {
@@ -107,7 +126,31 @@ impl TrapAddressSpace {
             populate: false,
             model,
             flushed: 0,
+            stub: None,
         })
+    }
+
+    /// Runs `f` on `owner` (the memory manager holding this address space,
+    /// reached through `space`) with the stop's `stub` lent to the address
+    /// space: every map, unmap and protect made inside `f` runs its host
+    /// call in the stub at once. First flushes what was queued before.
+    pub fn with_stub<M, R>(
+        owner: &mut M,
+        space: fn(&mut M) -> &mut TrapAddressSpace,
+        stub: &mut dyn StubOps,
+        f: impl FnOnce(&mut M) -> R,
+    ) -> Result<R, TrapError> {
+        space(owner).flush(stub)?;
+        let lent: *mut (dyn StubOps + '_) = stub;
+        // SAFETY: only the trait object's lifetime bound is erased (same
+        // pointer, same vtable). The pointer is dereferenced only by this
+        // address space's `run_now`, and only until `Lent` takes it back
+        // (on return or unwind), while `stub`'s borrow is still alive; the
+        // `&mut` it came from is not used in between.
+        let lent: *mut (dyn StubOps + 'static) = unsafe { std::mem::transmute(lent) };
+        space(owner).stub = Some(lent);
+        let guard = Lent { owner, space };
+        Ok(f(&mut *guard.owner))
     }
 
     /// Whether maps queued from now on carry host `MAP_POPULATE`.
@@ -125,25 +168,15 @@ impl TrapAddressSpace {
         self.flushed
     }
 
-    /// Runs (ptrace) or queues into the reply (systrap) every pending host
-    /// call, in order, through the current stop's `stub`. Stops at the
+    /// Runs every queued host call, in order, in the stub of the current
+    /// stop. Stops at the
     /// first failure (the trial then fails, see [`StubOps`]). The queue is
     /// empty afterwards either way.
     pub fn flush(&mut self, stub: &mut dyn StubOps) -> Result<(), TrapError> {
         let fd = self.memfd;
         for op in self.pending.drain(..) {
             self.flushed += 1;
-            match op {
-                StubOp::Map {
-                    addr,
-                    len,
-                    offset,
-                    perms,
-                    populate,
-                } => stub.mmap_fixed(addr, len, perms, fd, offset, populate)?,
-                StubOp::Unmap { addr, len } => stub.munmap(addr, len)?,
-                StubOp::Protect { addr, len, perms } => stub.mprotect(addr, len, perms)?,
-            }
+            run_op(stub, fd, op)?;
         }
         Ok(())
     }
@@ -151,6 +184,27 @@ impl TrapAddressSpace {
     /// Forgets the queued calls (the stub is gone).
     pub fn discard_pending(&mut self) {
         self.pending.clear();
+    }
+
+    /// Runs `op` in the stub now if a stop's `StubOps` is lent
+    /// ([`with_stub`](Self::with_stub)), else queues it for the next flush.
+    fn run_or_queue(&mut self, op: StubOp) -> Result<(), PlatformError> {
+        let Some(stub) = self.stub else {
+            self.pending.push(op);
+            return Ok(());
+        };
+        self.flushed += 1;
+        // SAFETY: set by `with_stub` from a live `&mut dyn StubOps` that
+        // nothing else uses while it is lent; cleared before that borrow
+        // ends (see there).
+        let stub = unsafe { &mut *stub };
+        run_op(stub, self.memfd, op).map_err(|e| match e {
+            TrapError::Platform(p) => p,
+            other => PlatformError::Unavailable {
+                platform: self.platform,
+                reason: other.to_string(),
+            },
+        })
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<Range, PlatformError> {
@@ -174,6 +228,21 @@ impl TrapAddressSpace {
     }
 }
 
+/// Runs one host call in the stub.
+fn run_op(stub: &mut dyn StubOps, fd: i32, op: StubOp) -> Result<(), TrapError> {
+    match op {
+        StubOp::Map {
+            addr,
+            len,
+            offset,
+            perms,
+            populate,
+        } => stub.mmap_fixed(addr, len, perms, fd, offset, populate),
+        StubOp::Unmap { addr, len } => stub.munmap(addr, len),
+        StubOp::Protect { addr, len, perms } => stub.mprotect(addr, len, perms),
+    }
+}
+
 impl AddressSpace for TrapAddressSpace {
     fn name(&self) -> &'static str {
         self.platform
@@ -191,13 +260,13 @@ impl AddressSpace for TrapAddressSpace {
         perms: Perms,
     ) -> Result<(), PlatformError> {
         let r = self.check(addr, len)?;
-        self.pending.push(StubOp::Map {
+        self.run_or_queue(StubOp::Map {
             addr,
             len,
             offset: file_offset,
             perms,
             populate: self.populate,
-        });
+        })?;
         self.model.remove_range(r);
         self.model
             .insert_with_merge(
@@ -213,14 +282,14 @@ impl AddressSpace for TrapAddressSpace {
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
         let r = self.check(addr, len)?;
-        self.pending.push(StubOp::Unmap { addr, len });
+        self.run_or_queue(StubOp::Unmap { addr, len })?;
         self.model.remove_range(r);
         Ok(())
     }
 
     fn protect(&mut self, addr: u64, len: u64, perms: Perms) -> Result<(), PlatformError> {
         let r = self.check(addr, len)?;
-        self.pending.push(StubOp::Protect { addr, len, perms });
+        self.run_or_queue(StubOp::Protect { addr, len, perms })?;
         self.model.isolate(r);
         self.model.update_range(r, |_, v| v.perms = perms);
         Ok(())

@@ -102,9 +102,11 @@ pub fn mmap_split(mechanism: Mechanism, report: &TrialReport) -> Split {
             total,
         ),
         Mechanism::Systrap => {
+            let host_handoffs = |r: &Row| r.s.host_cycles.saturating_sub(r.c.host_cycles);
             let slow = |r: &Row| {
                 d(r.c.posted, r.s.seen) > SPIN_CYCLES
                     || d(r.s.handler_end, r.c.reply_seen) > SPIN_CYCLES
+                    || host_handoffs(r) > SPIN_CYCLES
             };
             let mut split = split_of(
                 "systrap",
@@ -117,15 +119,19 @@ pub fn mmap_split(mechanism: Mechanism, report: &TrialReport) -> Split {
                         d(r.c.handler_entry, r.c.posted)
                     }),
                     ("hand-off: stub → sentry", |r| d(r.c.posted, r.s.seen)),
-                    ("sentry handler", |r| d(r.s.seen, r.s.handler_end)),
-                    ("hand-off: sentry → stub", |r| {
+                    ("sentry handler (without its host calls)", |r| {
+                        d(r.s.seen, r.s.handler_end).saturating_sub(r.s.host_cycles)
+                    }),
+                    (
+                        "host call's hand-offs (HOST, HOST_DONE), inside the handler",
+                        |r| r.s.host_cycles.saturating_sub(r.c.host_cycles),
+                    ),
+                    ("host call in the stub (its own rdtsc)", |r| r.c.host_cycles),
+                    ("hand-off: sentry → stub (the reply)", |r| {
                         d(r.s.handler_end, r.c.reply_seen)
                     }),
-                    ("injected host call (in the SIGSYS handler)", |r| {
-                        d(r.c.reply_seen, r.c.host_done)
-                    }),
                     ("rt_sigreturn, back in the workload", |r| {
-                        d(r.c.host_done, r.c.returned)
+                        d(r.c.reply_seen, r.c.returned)
                     }),
                 ],
                 total,

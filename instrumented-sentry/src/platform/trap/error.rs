@@ -69,3 +69,17 @@ pub enum TrapError {
     #[error("invalid stub workload: {0}")]
     Workload(String),
 }
+
+impl TrapError {
+    /// A copy of this failure for a handler whose host call failed (the
+    /// original fails the trial).
+    pub(super) fn copy_for_handler(&self, platform: &'static str) -> TrapError {
+        match self {
+            TrapError::Platform(p) => TrapError::Platform(p.clone()),
+            other => TrapError::Protocol {
+                platform,
+                what: other.to_string(),
+            },
+        }
+    }
+}

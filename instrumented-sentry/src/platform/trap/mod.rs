@@ -253,7 +253,7 @@ impl Trial {
                 handler_entry: get(&r.t_handler),
                 posted: get(&r.t_posted),
                 reply_seen: get(&r.t_reply_seen),
-                host_done: get(&r.t_host_done),
+                host_cycles: get(&r.host_cycles),
                 arg0: get(&r.arg0),
             })
             .collect()

@@ -102,20 +102,9 @@ impl StubOps for PtraceOps<'_> {
             Ok(got) => TrapError::from(call.error(PLATFORM, got)),
             Err(e) => e,
         };
-        let copy = clone_error(&failure);
+        let copy = failure.copy_for_handler(PLATFORM);
         self.error = Some(failure);
         Err(copy)
-    }
-}
-
-/// A copy of a failure for the handler (the original fails the trial).
-fn clone_error(e: &TrapError) -> TrapError {
-    match e {
-        TrapError::Platform(p) => TrapError::Platform(p.clone()),
-        other => TrapError::Protocol {
-            platform: PLATFORM,
-            what: other.to_string(),
-        },
     }
 }
 

@@ -19,8 +19,9 @@ pub struct CallTimes {
     pub posted: u64,
     /// systrap: reply seen by the stub.
     pub reply_seen: u64,
-    /// systrap: reply's host calls done.
-    pub host_done: u64,
+    /// systrap: cycles of the host calls the stub ran while the sentry
+    /// served the call (the stub's `rdtsc` around each).
+    pub host_cycles: u64,
     /// Replay: argument 0 as the stub made the call (after relocation).
     pub arg0: u64,
 }
@@ -36,7 +37,9 @@ pub struct ServedCall {
     pub handler_start: u64,
     /// The handler returned (systrap: the reply is posted right after).
     pub handler_end: u64,
-    /// ptrace: cycles spent injecting host calls inside the handler.
+    /// Cycles the handler spent in host calls made in the stub (ptrace:
+    /// the injection, SETREGS to the `int3` stop; systrap: the `HOST`
+    /// hand-off, the call, the `HOST_DONE` hand-off).
     pub host_cycles: u64,
     /// ptrace: the stub was resumed.
     pub resumed: u64,

@@ -8,7 +8,7 @@
 use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
-/// Host calls one systrap reply can carry.
+/// Host call slots of the header (a systrap `HOST` request uses one).
 pub const MAX_HOST_CALLS: usize = 8;
 
 /// Channel states (the `state` word).
@@ -23,10 +23,18 @@ pub mod state {
     pub const SYSCALL: u32 = 3;
     /// Stub → sentry: a fault (`fault_*`).
     pub const FAULT: u32 = 4;
-    /// Sentry → stub: host calls to run, then `result`.
+    /// Sentry → stub: the served call's `result` (no host calls: those
+    /// ran before, each through `HOST`).
     pub const REPLY: u32 = 5;
     /// Stub → sentry: the loop finished, the stub exits.
     pub const EXITED: u32 = 6;
+    /// Sentry → stub, while the sentry serves a call: run the `n_host`
+    /// host calls of `host` now and answer `HOST_DONE` (gVisor's
+    /// synchronous stub system call of mapAS).
+    pub const HOST: u32 = 7;
+    /// Stub → sentry: the host calls of `HOST` ran; their results are in
+    /// their slots.
+    pub const HOST_DONE: u32 = 8;
 }
 
 /// Loop shapes (the `shape` word).
@@ -132,9 +140,9 @@ pub struct Header {
     pub fault_write: AtomicU64,
     /// Reply: the system call's result (0 for a resolved fault).
     pub result: AtomicI64,
-    /// Reply: host calls in `host`.
+    /// `HOST`: host calls in `host`.
     pub n_host: AtomicU64,
-    /// Reply: host calls for the stub to run before it resumes.
+    /// `HOST`: host calls for the stub to run at once.
     pub host: [HostSlot; MAX_HOST_CALLS],
     /// Stamps of the current request (stub side, TSC).
     pub t_handler: AtomicU64,
@@ -142,8 +150,9 @@ pub struct Header {
     pub t_posted: AtomicU64,
     /// The reply was seen.
     pub t_reply_seen: AtomicU64,
-    /// The reply's host calls were done.
-    pub t_host_done: AtomicU64,
+    /// Cycles the stub spent in host calls for the current request (each
+    /// timed with `rdtsc` around the call itself).
+    pub host_cycles: AtomicU64,
     /// Replay (native): holes of `holes` to fill before the loop.
     pub n_holes: AtomicU64,
 }
@@ -168,8 +177,8 @@ pub struct Record {
     pub t_posted: AtomicU64,
     /// systrap: reply seen.
     pub t_reply_seen: AtomicU64,
-    /// systrap: host calls done.
-    pub t_host_done: AtomicU64,
+    /// systrap: cycles of the host calls the stub ran for the mmap.
+    pub host_cycles: AtomicU64,
     /// Replay: argument 0 as the call was made (after relocation).
     pub arg0: AtomicU64,
 }

@@ -567,7 +567,7 @@ fn copy_handler_stamps(h: &Header, rec: &Record) {
         (&rec.t_handler, &h.t_handler),
         (&rec.t_posted, &h.t_posted),
         (&rec.t_reply_seen, &h.t_reply_seen),
-        (&rec.t_host_done, &h.t_host_done),
+        (&rec.host_cycles, &h.host_cycles),
     ] {
         set(dst, get(src));
     }
@@ -725,24 +725,46 @@ fn malloc_loop(h: &Header, records: &[Record], systrap: bool) {
     }
 }
 
-/// Posts a request and waits for the reply; runs the reply's host calls;
-/// returns the reply's result. Stub side of the hand-off.
+/// Posts a request and waits for the reply, running the host calls the
+/// sentry asks for while it serves the request (each `HOST` → run →
+/// `HOST_DONE`, as gVisor's synchronous stub calls of mapAS); returns the
+/// reply's result. Stub side of the hand-off.
 fn exchange(h: &Header, request: u32) -> i64 {
+    set(&h.host_cycles, 0);
     set(&h.t_posted, rdtsc());
     post(h, request, &h.sentry_waiting);
-    while wait_change(h, request, &h.stub_waiting, None) == Waited::Unchanged {}
+    let mut from = request;
+    loop {
+        match wait_change(h, from, &h.stub_waiting, None) {
+            Waited::Unchanged => continue,
+            Waited::Changed(state::HOST) => {
+                run_host_calls(h);
+                post(h, state::HOST_DONE, &h.sentry_waiting);
+                from = state::HOST_DONE;
+            }
+            Waited::Changed(_) => break,
+        }
+    }
     set(&h.t_reply_seen, rdtsc());
+    h.result.load(Ordering::Relaxed)
+}
+
+/// Runs the host calls of a `HOST` request, each timed (added to
+/// `host_cycles`), with its raw result in its slot.
+fn run_host_calls(h: &Header) {
     let n = get(&h.n_host) as usize;
     for slot in h.host.iter().take(n) {
         let args = slot.args.each_ref().map(get);
+        let t0 = rdtsc();
         // SAFETY: the sentry's host calls map, unmap or protect pages of
         // the application range only (the `StubOps` contract), which this
         // program's own memory does not use.
         let r = unsafe { host_syscall(slot.nr.load(Ordering::Relaxed), args) };
+        let spent = rdtsc().wrapping_sub(t0);
+        h.host_cycles
+            .store(get(&h.host_cycles).wrapping_add(spent), Ordering::Relaxed);
         slot.result.store(r, Ordering::Relaxed);
     }
-    set(&h.t_host_done, rdtsc());
-    h.result.load(Ordering::Relaxed)
 }
 
 /// Offsets into the kernel's `siginfo_t`: `_sigsys._syscall` and

@@ -6,14 +6,18 @@
 //! call enters the stub's SIGSYS handler, which writes the number and
 //! arguments into the shared header, posts `SYSCALL` and waits
 //! ([`super::channel`]: spin, then futex). The sentry serves the call and
-//! posts `REPLY` with the result and up to [`MAX_HOST_CALLS`] host calls;
-//! the handler runs them (the mapAS `mmap` into the stub's own address
-//! space), puts the result into the saved RAX of its ucontext and returns;
-//! `rt_sigreturn` resumes the workload after its `syscall`. A SIGSEGV goes
-//! the same way (`FAULT`; the reply's result is 0 when resolved).
+//! posts `REPLY` with the result; the handler puts it into the saved RAX of
+//! its ucontext and returns; `rt_sigreturn` resumes the workload after its
+//! `syscall`. A SIGSEGV goes the same way (`FAULT`; the reply's result is 0
+//! when resolved).
 //!
-//! The host calls run after the sentry's reply, so their results are
-//! checked when the stub posts next: a failed one fails the trial there.
+//! A host call the handler asks for (mapAS's `mmap` into the stub's own
+//! address space, `munmap`, `mprotect`) runs *synchronously*, while the
+//! sentry serves the call, as gVisor's systrap `MapFile` does: the sentry
+//! writes it into a slot, posts `HOST` and waits; the stub, still waiting
+//! in its handler, runs it, posts `HOST_DONE` and waits again; the sentry
+//! reads the result and goes on. Each host call costs one more hand-off
+//! each way (gVisor pays the same). A failed host call fails the trial.
 //! The sentry sleeps at most [`SLEEP_NS`] at a time and checks that the
 //! stub is alive in between, so a stub killed mid-call fails the trial
 //! instead of hanging it.
@@ -24,7 +28,7 @@ use super::error::TrapError;
 use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
-use super::shared::{get, set, state, Header, Region, MAX_HOST_CALLS};
+use super::shared::{get, set, state, Header, Region};
 use super::sys::rdtsc;
 use std::sync::atomic::Ordering;
 
@@ -33,11 +37,36 @@ const PLATFORM: &str = "systrap";
 /// Longest single futex sleep of the sentry before it checks the stub.
 pub const SLEEP_NS: u64 = 10_000_000;
 
-/// The handler's view of the stub: host calls are queued into the reply.
+/// The handler's view of the stub, which waits in its signal handler: a
+/// host call runs at once through `HOST`/`HOST_DONE`.
 struct SystrapOps<'a> {
-    header: &'a Header,
-    pid: i32,
-    queued: Vec<HostCall>,
+    process: &'a mut StubProcess,
+    region: &'a Region,
+    /// Cycles spent in host calls (hand-offs included), for the split.
+    cycles: u64,
+    /// The first failed host call: it fails the trial.
+    error: Option<TrapError>,
+}
+
+impl SystrapOps<'_> {
+    fn run(&mut self, call: &HostCall) -> Result<i64, TrapError> {
+        let h = self.region.header();
+        let slot = &h.host[0];
+        slot.nr.store(call.nr, Ordering::Relaxed);
+        for (a, v) in slot.args.iter().zip(call.args) {
+            set(a, v);
+        }
+        slot.result.store(i64::MIN, Ordering::Relaxed);
+        set(&h.n_host, 1);
+        post(h, state::HOST, &h.stub_waiting);
+        match wait_stub(self.process, self.region, state::HOST)? {
+            state::HOST_DONE => Ok(slot.result.load(Ordering::Relaxed)),
+            other => Err(TrapError::Protocol {
+                platform: PLATFORM,
+                what: format!("unexpected channel state {other} after a host call"),
+            }),
+        }
+    }
 }
 
 impl StubOps for SystrapOps<'_> {
@@ -46,23 +75,27 @@ impl StubOps for SystrapOps<'_> {
     }
 
     fn pid(&self) -> i32 {
-        self.pid
+        self.process.pid()
     }
 
     fn host_call(&mut self, call: HostCall) -> Result<(), TrapError> {
-        let Some(slot) = self.header.host.get(self.queued.len()) else {
+        if self.error.is_some() {
             return Err(TrapError::Protocol {
                 platform: PLATFORM,
-                what: format!("more than {MAX_HOST_CALLS} host calls in one reply"),
+                what: "host call after a failed one".into(),
             });
-        };
-        slot.nr.store(call.nr, Ordering::Relaxed);
-        for (a, v) in slot.args.iter().zip(call.args) {
-            set(a, v);
         }
-        slot.result.store(i64::MIN, Ordering::Relaxed);
-        self.queued.push(call);
-        Ok(())
+        let t0 = rdtsc();
+        let r = self.run(&call);
+        self.cycles += rdtsc().wrapping_sub(t0);
+        let failure = match r {
+            Ok(got) if got == call.expect => return Ok(()),
+            Ok(got) => TrapError::from(call.error(PLATFORM, got)),
+            Err(e) => e,
+        };
+        let copy = failure.copy_for_handler(PLATFORM);
+        self.error = Some(failure);
+        Err(copy)
     }
 }
 
@@ -78,17 +111,6 @@ fn wait_stub(process: &mut StubProcess, region: &Region, from: u32) -> Result<u3
             }
         }
     }
-}
-
-/// Checks the results of the host calls the last reply carried.
-fn check_host_calls(h: &Header, calls: &[HostCall]) -> Result<(), TrapError> {
-    for (call, slot) in calls.iter().zip(&h.host) {
-        let got = slot.result.load(Ordering::Relaxed);
-        if got != call.expect {
-            return Err(call.error(PLATFORM, got).into());
-        }
-    }
-    Ok(())
 }
 
 fn request(h: &Header) -> TrappedCall {
@@ -109,20 +131,18 @@ pub fn serve(
     let pid = process.pid();
     let mut served = Vec::new();
     let mut from = state::IDLE;
-    let mut last_calls: Vec<HostCall> = Vec::new();
     loop {
         let s = wait_stub(process, region, from)?;
         let seen = rdtsc();
-        check_host_calls(h, &last_calls)?;
-        let mut ops = SystrapOps {
-            header: h,
-            pid,
-            queued: std::mem::take(&mut last_calls),
-        };
-        ops.queued.clear();
         let mut record = ServedCall {
             seen,
             ..ServedCall::default()
+        };
+        let mut ops = SystrapOps {
+            process: &mut *process,
+            region,
+            cycles: 0,
+            error: None,
         };
         let result = match s {
             state::READY => {
@@ -130,7 +150,7 @@ pub fn serve(
                 continue;
             }
             state::SETUP_FAILED | state::EXITED => {
-                return match process.wait_blocking()? {
+                return match ops.process.wait_blocking()? {
                     Status::Exited(0) if s == state::EXITED => Ok(served),
                     other => Err(died(PLATFORM, pid, region, other)),
                 };
@@ -153,6 +173,9 @@ pub fn serve(
                 record.handler_start = rdtsc();
                 let r = handler.fault(&fault, &mut ops);
                 record.handler_end = rdtsc();
+                if let Some(e) = ops.error.take() {
+                    return Err(e);
+                }
                 if r == FaultResult::NotResolved {
                     return Err(TrapError::UnresolvedFault {
                         platform: PLATFORM,
@@ -170,9 +193,11 @@ pub fn serve(
                 })
             }
         };
-        set(&h.n_host, ops.queued.len() as u64);
+        if let Some(e) = ops.error.take() {
+            return Err(e);
+        }
+        record.host_cycles = ops.cycles;
         h.result.store(result, Ordering::Relaxed);
-        last_calls = ops.queued;
         post(h, state::REPLY, &h.stub_waiting);
         from = state::REPLY;
         served.push(record);

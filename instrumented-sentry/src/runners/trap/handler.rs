@@ -1,8 +1,9 @@
 //! The sentry's side of a trapped stub: each trapped `mmap`, `munmap`,
 //! `mprotect`, `brk` and `mremap` runs on the memory manager; each fault
-//! runs its fault path. The host calls the memory manager's mapAS queued
-//! on the [`TrapAddressSpace`] are flushed through the stop's [`StubOps`]
-//! before the stub resumes.
+//! runs its fault path. Each runs under [`TrapAddressSpace::with_stub`],
+//! so the host calls of the memory manager's mapAS (and unmapAS,
+//! protectAS) run in the stub synchronously, inside the probed sites, as
+//! gVisor's `MapFile` does on these platforms.
 
 use crate::addr::{Access, Perms};
 use crate::mm::{FileId, MemoryManager, MmError, MmapRequest, MremapFlags};
@@ -124,14 +125,22 @@ impl<'a> MmHandler<'a> {
         }
     }
 
-    /// Runs the queued host calls in the stub.
-    fn flush(&mut self, stub: &mut dyn StubOps) -> bool {
-        match self.mm.address_space_mut().flush(stub) {
-            Ok(()) => true,
+    /// Runs `f` on the memory manager with the stop's `stub` lent to its
+    /// address space (host calls run at once); `None` if a host call
+    /// failed (recorded as the point's failure).
+    fn with_stub<R>(
+        &mut self,
+        stub: &mut dyn StubOps,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> Option<R> {
+        let lent =
+            TrapAddressSpace::with_stub(self, |h: &mut Self| h.mm.address_space_mut(), stub, f);
+        match lent {
+            Ok(r) => Some(r),
             Err(e) => {
                 self.mm.address_space_mut().discard_pending();
                 self.fail(e.to_string());
-                false
+                None
             }
         }
     }
@@ -140,12 +149,8 @@ impl<'a> MmHandler<'a> {
 impl SyscallHandler for MmHandler<'_> {
     fn handle(&mut self, call: &TrappedCall, stub: &mut dyn StubOps) -> i64 {
         self.calls += 1;
-        let r = self.serve(call);
-        if self.flush(stub) {
-            r
-        } else {
-            -i64::from(libc::ENOMEM)
-        }
+        self.with_stub(stub, |h| h.serve(call))
+            .unwrap_or(-i64::from(libc::ENOMEM))
     }
 
     fn fault(&mut self, fault: &Fault, stub: &mut dyn StubOps) -> FaultResult {
@@ -155,16 +160,15 @@ impl SyscallHandler for MmHandler<'_> {
         } else {
             Access::Read
         };
-        match self.mm.handle_fault(fault.addr, access) {
-            Ok(()) if self.flush(stub) => FaultResult::Resolved,
-            Ok(()) => FaultResult::NotResolved,
-            Err(e) => {
-                self.flush(stub);
+        match self.with_stub(stub, |h| h.mm.handle_fault(fault.addr, access)) {
+            Some(Ok(())) => FaultResult::Resolved,
+            Some(Err(e)) => {
                 if e.is_environment() {
                     self.fail(e.to_string());
                 }
                 FaultResult::NotResolved
             }
+            None => FaultResult::NotResolved,
         }
     }
 }
