@@ -55,7 +55,7 @@ mod workload;
 pub use error::TrapError;
 pub use handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 pub use mechanism::Mechanism;
-pub use report::{CallTimes, ServedCall, TrialReport};
+pub use report::{CallTimes, Handoffs, ServedCall, TrialReport};
 pub use workload::{
     foreign, Relocation, ReplayCall, Shape, Workload, APP_BASE, APP_LEN, FOREIGN_BASE,
     MAX_ITERATIONS,
@@ -180,6 +180,16 @@ impl Trial {
         self.region.header().progress.load(Ordering::Acquire)
     }
 
+    /// Tells both sides of the systrap hand-off that the serving thread and
+    /// the stub run on CPUs of their own (pinned apart), so a waiter spins
+    /// without yielding: a yield only hands its CPU to another process.
+    pub fn set_split_cpus(&self, on: bool) {
+        self.region
+            .header()
+            .split_cpus
+            .store(u32::from(on), Ordering::Relaxed);
+    }
+
     /// Runs the trial to the end, serving the stub with `handler` (not
     /// called on [`Mechanism::Native`]). On error the stub is killed and
     /// reaped before this returns.
@@ -206,6 +216,12 @@ impl Trial {
             calls: self.calls(),
             served,
             loop_cycles: get(&h.t_loop_end).wrapping_sub(get(&h.t_loop_start)),
+            handoffs: Handoffs {
+                stub_yielded: get(&h.stub_waits.yielded),
+                stub_slept: get(&h.stub_waits.slept),
+                sentry_yielded: get(&h.sentry_waits.yielded),
+                sentry_slept: get(&h.sentry_waits.slept),
+            },
         })
     }
 

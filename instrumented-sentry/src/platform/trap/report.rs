@@ -45,6 +45,23 @@ pub struct ServedCall {
     pub resumed: u64,
 }
 
+/// What the waits of the systrap hand-off did over a trial (all 0 on the
+/// other platforms). A wait yields once it outlasts
+/// [`super::channel::FAST_SPIN_CYCLES`] and sleeps on the futex once it
+/// outlasts [`super::channel::SPIN_CYCLES`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Handoffs {
+    /// The stub's waits (for a reply or a host call) that yielded.
+    pub stub_yielded: u64,
+    /// The stub's waits that slept.
+    pub stub_slept: u64,
+    /// The sentry's waits (for the next request, for a host call's end)
+    /// that yielded.
+    pub sentry_yielded: u64,
+    /// The sentry's waits that slept.
+    pub sentry_slept: u64,
+}
+
 /// What a trial measured.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrialReport {
@@ -54,4 +71,6 @@ pub struct TrialReport {
     pub served: Vec<ServedCall>,
     /// The stub's loop, first iteration to last, in TSC cycles.
     pub loop_cycles: u64,
+    /// What the hand-off's waits did (systrap).
+    pub handoffs: Handoffs,
 }

@@ -85,6 +85,17 @@ pub struct HostSlot {
     pub result: AtomicI64,
 }
 
+/// What one side's waits on the hand-off did (systrap; see
+/// [`super::channel`]): counted by the waiter itself.
+#[repr(C)]
+#[derive(Default)]
+pub struct WaitCounts {
+    /// Waits that outlasted the pure spin and yielded the CPU at least once.
+    pub yielded: AtomicU64,
+    /// Waits that outlasted the whole spin and went to sleep on the futex.
+    pub slept: AtomicU64,
+}
+
 /// The control header at the start of the region.
 #[repr(C, align(64))]
 #[derive(Default)]
@@ -128,6 +139,15 @@ pub struct Header {
     pub stub_waiting: AtomicU32,
     /// Non-zero while the sentry sleeps on `state`.
     pub sentry_waiting: AtomicU32,
+    /// Non-zero when the sentry's serving thread and the stub are pinned to
+    /// CPUs of their own: a waiter then spins without yielding (see
+    /// [`super::channel`]).
+    pub split_cpus: AtomicU32,
+    /// The stub's waits (for a reply or a `HOST` request).
+    pub stub_waits: WaitCounts,
+    /// The sentry's waits (for a request, including the stub's own time
+    /// between calls, and for `HOST_DONE`).
+    pub sentry_waits: WaitCounts,
     /// Request: system call number.
     pub nr: AtomicI64,
     /// Request: arguments.

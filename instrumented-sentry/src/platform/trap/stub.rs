@@ -735,7 +735,7 @@ fn exchange(h: &Header, request: u32) -> i64 {
     post(h, request, &h.sentry_waiting);
     let mut from = request;
     loop {
-        match wait_change(h, from, &h.stub_waiting, None) {
+        match wait_change(h, from, &h.stub_waiting, &h.stub_waits, None) {
             Waited::Unchanged => continue,
             Waited::Changed(state::HOST) => {
                 run_host_calls(h);

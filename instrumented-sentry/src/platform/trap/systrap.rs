@@ -102,7 +102,7 @@ impl StubOps for SystrapOps<'_> {
 fn wait_stub(process: &mut StubProcess, region: &Region, from: u32) -> Result<u32, TrapError> {
     let h = region.header();
     loop {
-        match wait_change(h, from, &h.sentry_waiting, Some(SLEEP_NS)) {
+        match wait_change(h, from, &h.sentry_waiting, &h.sentry_waits, Some(SLEEP_NS)) {
             Waited::Changed(s) => return Ok(s),
             Waited::Unchanged => {
                 if let Some(status) = process.wait(true)? {

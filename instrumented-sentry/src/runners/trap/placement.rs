@@ -131,6 +131,13 @@ pub struct SentryPin {
     saved: Option<libc::cpu_set_t>,
 }
 
+impl SentryPin {
+    /// Whether the serving thread is pinned (to a CPU of its own).
+    pub fn pinned(&self) -> bool {
+        self.saved.is_some()
+    }
+}
+
 impl Drop for SentryPin {
     fn drop(&mut self) {
         if let Some(set) = &self.saved {

@@ -199,12 +199,12 @@ fn run_trapped(
     }
     let calls = calls_with_fds(space, &|k| STUB_FILE_FD + k as i32);
     let trial = Trial::spawn_replay(mechanism, &calls).map_err(point_error)?;
-    placement.pin_stub(trial.pid());
     let mut handler = MmHandler::with_files(&mut mm, files);
     let Served {
         report,
         faults,
         calls: trapped_calls,
+        ..
     } = serve(trial, placement, &mut handler, platform)?;
     Ok(SpaceRun {
         report,

@@ -14,6 +14,7 @@ use super::stub_outcome::{point_error, serve, NoHandler, Served};
 use crate::addr::page_round_up;
 use crate::mm::{FileId, MemoryManager, MmConfig};
 use crate::platform::trap::address_space::TrapAddressSpace;
+use crate::platform::trap::channel::SPIN_CYCLES;
 use crate::platform::trap::costs::median;
 use crate::platform::trap::{
     Mechanism, Shape, Trial, TrialReport, Workload, APP_LEN, MAX_ITERATIONS,
@@ -107,6 +108,27 @@ fn call_median(report: &TrialReport) -> u64 {
     )
 }
 
+/// The stub's calls that took longer than the hand-off's whole spin
+/// ([`SPIN_CYCLES`]): their number and their share of all calls' cycles.
+/// On systrap such a call had a waiter yield its CPU or sleep, or was
+/// descheduled; a point whose latency (a mean) sits far above its median
+/// call owes the difference to these.
+fn over_spin(report: &TrialReport) -> serde_json::Value {
+    let cycles: Vec<u64> = report
+        .calls
+        .iter()
+        .map(|c| c.returned.wrapping_sub(c.enter))
+        .collect();
+    let total: u64 = cycles.iter().sum();
+    let slow: Vec<u64> = cycles.into_iter().filter(|&c| c > SPIN_CYCLES).collect();
+    let share = if total == 0 {
+        0.0
+    } else {
+        slow.iter().sum::<u64>() as f64 / total as f64
+    };
+    json!({ "calls": slow.len(), "share_of_cycles": (share * 1000.0).round() / 1000.0 })
+}
+
 /// Runs points on a stub trapped by ptrace or systrap, served by the
 /// sentry's memory manager (the inproc runner's settings).
 #[derive(Debug)]
@@ -184,12 +206,12 @@ impl TrapRunner {
         };
         let workload = stub_workload(spec, STUB_FILE_FD);
         let trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
-        let pinned = self.placement.pin_stub(trial.pid());
         let mut handler = MmHandler::new(&mut mm, file);
         let Served {
             report,
             faults,
             calls,
+            stub_pinned: pinned,
         } = serve(trial, &self.placement, &mut handler, platform)?;
         if let Some(e) = failed_call(platform, &report, spec.iterations) {
             return Err(e);
@@ -200,6 +222,10 @@ impl TrapRunner {
         extra["trapped_calls"] = json!(calls);
         extra["faults"] = json!(faults);
         extra["host_calls"] = json!(mm.address_space().flushed());
+        extra["calls_over_spin"] = over_spin(&report);
+        if self.mechanism == Mechanism::Systrap {
+            extra["handoffs"] = json!(report.handoffs);
+        }
         let outcome = TrialOutcome {
             elapsed_ns: Calibration::get().cycles_to_whole_ns(report.loop_cycles),
             calls: spec.iterations,
@@ -283,6 +309,29 @@ impl PlatformRunner for TrapRunner {
             return replay_on_stub(self.mechanism, trace, &placement, &mut || self.new_mm());
         }
         self.trial(spec).map(|(outcome, _)| outcome)
+    }
+
+    /// The last trial's `extra`, with every trial's hand-off counts and
+    /// stub median per call (`per_trial`), in trial order: a point whose
+    /// latency moves between trials shows whether its hand-offs slept.
+    fn point_extra(&self, trials: &[&serde_json::Value]) -> serde_json::Value {
+        let mut extra = trials
+            .last()
+            .map_or(serde_json::Value::Null, |v| (*v).clone());
+        if let serde_json::Value::Object(map) = &mut extra {
+            let per_trial: Vec<serde_json::Value> = trials
+                .iter()
+                .map(|t| {
+                    json!({
+                        "stub_call_median_cycles": t.get("stub_call_median_cycles"),
+                        "calls_over_spin": t.get("calls_over_spin"),
+                        "handoffs": t.get("handoffs"),
+                    })
+                })
+                .collect();
+            map.insert("per_trial".into(), json!(per_trial));
+        }
+        extra
     }
 }
 

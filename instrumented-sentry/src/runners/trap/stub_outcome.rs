@@ -31,10 +31,13 @@ pub struct Served {
     pub faults: u64,
     /// System calls the sentry served.
     pub calls: u64,
+    /// The stub was pinned to its CPU.
+    pub stub_pinned: bool,
 }
 
-/// Serves `trial` with `handler`, the sentry pinned by `placement`, to
-/// its end. The trial's own error comes first (it is the original of what
+/// Serves `trial` with `handler`, the stub and the sentry pinned by
+/// `placement`, to its end. When both are pinned apart the hand-off's
+/// waiters spin without yielding ([`Trial::set_split_cpus`]). The trial's own error comes first (it is the original of what
 /// a host call failure told the handler), then the handler's.
 pub fn serve(
     trial: Trial,
@@ -42,7 +45,9 @@ pub fn serve(
     handler: &mut MmHandler<'_>,
     platform: &str,
 ) -> Result<Served, PointError> {
+    let stub_pinned = placement.pin_stub(trial.pid());
     let pin = placement.pin_sentry();
+    trial.set_split_cpus(stub_pinned && pin.pinned());
     let result = trial.run(handler);
     drop(pin);
     let report = result.map_err(point_error)?;
@@ -57,6 +62,7 @@ pub fn serve(
         report,
         faults: handler.faults,
         calls: handler.calls,
+        stub_pinned,
     })
 }
 
