@@ -15,7 +15,7 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
-use super::guest_sampler::{GuestSampleSummary, GuestSampler};
+use super::guest_sampler::{GuestSampler, GuestSamples};
 use super::guest_unwind::{unwind, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
@@ -155,6 +155,9 @@ pub struct ExitCounts {
     pub benchmark: u64,
     /// Request exits of the request-serving guest.
     pub requests: u64,
+    /// Stops made by the guest sampler's timer (interrupted runs while it
+    /// is armed), apart so the other counts stay comparable.
+    pub sample_stops: u64,
     /// Exits that were none of these (interrupted runs).
     pub other: u64,
 }
@@ -394,12 +397,14 @@ impl Machine {
                     return Err(self.crash(reason));
                 }
                 Exit::Interrupted => {
-                    self.counts.other += 1;
                     if self.sampler.is_some() {
+                        self.counts.sample_stops += 1;
                         let stack = self.guest_stack_now()?;
                         if let Some(s) = self.sampler.as_mut() {
                             s.record(stack);
                         }
+                    } else {
+                        self.counts.other += 1;
                     }
                     continue;
                 }
@@ -473,15 +478,16 @@ impl Machine {
     /// signalled, `KVM_RUN` returns, and [`Machine::next_event`] records
     /// the guest's stack before it resumes the guest.
     pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
-        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz)?);
+        let in_run = self.vm.cycles_in_run();
+        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, in_run)?);
         Ok(())
     }
 
-    /// Disarms the sampler; its counts and folded stacks (named with the
-    /// program's symbol map), if it was armed.
-    pub fn stop_guest_sampler(&mut self) -> Option<(GuestSampleSummary, Vec<(String, u64)>)> {
+    /// Disarms the sampler; its counts and the stacks it counted (as
+    /// addresses: `collectors::guest_stacks` names them), if it was armed.
+    pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
-        Some((s.summary(), s.folded(&self.program)))
+        Some(s.finish(self.vm.cycles_in_run()))
     }
 
     /// The guest's stack where it stopped (KVM_GET_REGS, then the

@@ -240,6 +240,9 @@ struct Shared {
     stop: AtomicBool,
     /// The vCPU thread's kernel thread id (0 until it has started).
     tid: AtomicI32,
+    /// TSC cycles spent inside `KVM_RUN` so far (rdtsc around each call,
+    /// on the vCPU thread).
+    in_run_cycles: AtomicU64,
 }
 
 /// The vCPU thread of one VM.
@@ -282,6 +285,12 @@ impl VcpuThread {
         }
     }
 
+    /// TSC cycles the vCPU thread has spent inside `KVM_RUN` so far (read
+    /// between runs, when the thread is waiting).
+    pub fn cycles_in_run(&self) -> u64 {
+        self.shared.in_run_cycles.load(Ordering::Acquire)
+    }
+
     /// Runs the vCPU once on the vCPU thread and waits until `KVM_RUN`
     /// returns; `Err(errno)` if it failed. `result`, if any, is written to
     /// the call block's result slot before the guest runs. Returns the
@@ -320,7 +329,12 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         if asked[REQ_HAS_RESULT] != 0 {
             block.write_result(asked[REQ_RESULT]);
         }
-        let status = match kvm_run_here(fd) {
+        let entered = rdtsc();
+        let ran = kvm_run_here(fd);
+        shared
+            .in_run_cycles
+            .fetch_add(rdtsc().wrapping_sub(entered), Ordering::Release);
+        let status = match ran {
             Ok(()) => 0,
             Err(e) => u16::try_from(e).unwrap_or(u16::MAX),
         };
