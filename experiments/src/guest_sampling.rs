@@ -65,9 +65,11 @@ pub fn guest_json(g: &GuestSamples) -> serde_json::Value {
     json!({
         "hz": s.hz,
         "ticks": s.ticks,
+        "in_run_ticks": s.in_run_ticks,
         "samples": s.samples,
         "broken": s.broken,
         "share_by_samples": s.guest_share(),
+        "share_by_in_run_ticks": s.tick_share(),
         "share_by_rdtsc": s.rdtsc_share(),
         "armed_cycles": s.armed_cycles,
         "in_run_cycles": s.in_run_cycles,

@@ -322,13 +322,23 @@ pub struct CallChain {
 }
 
 /// Data-region offset where the call-chain guest adds up the TSC cycles
-/// `b` spun (`rdtsc` at its entry and exit, all rounds).
+/// `b` spun (`rdtsc` at its entry and exit, all rounds): wall time, the
+/// guest's stops included.
 pub const CHAIN_SPUN_CYCLES: u64 = 0;
+/// Data-region offset where the call-chain guest adds up the TSC cycles
+/// `b` saw itself running: the steps between consecutive `rdtsc` readings
+/// of its spin loop shorter than [`CHAIN_STEP_LIMIT`] (a loop turn is tens
+/// of cycles; a stop of the guest, thousands).
+pub const CHAIN_RAN_CYCLES: u64 = 8;
+/// A step between two readings of `b`'s spin loop at least this long is
+/// time the guest was stopped, not run.
+pub const CHAIN_STEP_LIMIT: u64 = 4000;
 
 /// A guest with a known call chain for the guest sampler: `_start` calls
 /// `main`, which calls `a` `rounds` times; `a` calls `b`; `b` spins
 /// `spin_cycles` TSC cycles in ring 3 and adds what it spun to data
-/// [`CHAIN_SPUN_CYCLES`]. Every function keeps a frame pointer. Functions:
+/// [`CHAIN_SPUN_CYCLES`] (and the part it saw itself running to
+/// [`CHAIN_RAN_CYCLES`]). Every function keeps a frame pointer. Functions:
 /// `_start`, `main`, `a`, `b`, `exit_workload` (and `sys_call`).
 pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(SyscallExit::PortIo)?;
@@ -388,13 +398,28 @@ pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> 
         a.mov(edx, u32::from(PORT_RAW))?;
         a.out(dx, al)?;
     }
+    // r9 = the previous reading, r10 = cycles seen running: steps between
+    // two readings below CHAIN_STEP_LIMIT (a longer step is time the guest
+    // was stopped: a sampler stop, an exit, the vCPU thread preempted).
     let mut spin = a.create_label();
+    let mut stopped = a.create_label();
+    emit_rdtsc(a)?;
+    a.mov(r9, rax)?;
+    a.xor(r10d, r10d)?;
     a.set_label(&mut spin)?;
     emit_rdtsc(a)?;
+    a.mov(rcx, rax)?;
+    a.sub(rcx, r9)?;
+    a.mov(r9, rax)?;
+    a.cmp(rcx, CHAIN_STEP_LIMIT as i32)?;
+    a.jae(stopped)?;
+    a.add(r10, rcx)?;
+    a.set_label(&mut stopped)?;
     a.cmp(rax, r15)?;
     a.jb(spin)?;
     a.sub(rax, r14)?;
     a.add(qword_ptr(r12 + CHAIN_SPUN_CYCLES as i32), rax)?;
+    a.add(qword_ptr(r12 + CHAIN_RAN_CYCLES as i32), r10)?;
     emit_epilogue(a)?;
     b.function_at_label("exit_workload", &mut finish)?;
     let a = b.asm();

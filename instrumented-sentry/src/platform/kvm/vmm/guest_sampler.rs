@@ -17,7 +17,11 @@ pub struct GuestSampleSummary {
     pub hz: u32,
     /// Timer ticks delivered while armed (counted by the signal handler).
     pub ticks: u64,
-    /// Ticks that stopped the guest (the others found the vCPU outside).
+    /// Of those, ticks that landed while the vCPU was inside `KVM_RUN`
+    /// (expirations merged into one signal there included).
+    pub in_run_ticks: u64,
+    /// Stops of the guest: one stack each (a tick landing outside
+    /// `KVM_RUN` stops nothing).
     pub samples: u64,
     /// Samples whose chain broke.
     pub broken: u64,
@@ -29,12 +33,23 @@ pub struct GuestSampleSummary {
 }
 
 impl GuestSampleSummary {
-    /// The guest's share of the armed time by samples (samples ÷ ticks).
+    /// The guest's share of the armed time by samples (stops of the
+    /// guest ÷ ticks).
     pub fn guest_share(&self) -> f64 {
         if self.ticks == 0 {
             0.0
         } else {
             self.samples as f64 / self.ticks as f64
+        }
+    }
+
+    /// The same share counting every tick that landed inside `KVM_RUN`,
+    /// expirations merged into one stop included (in-run ticks ÷ ticks).
+    pub fn tick_share(&self) -> f64 {
+        if self.ticks == 0 {
+            0.0
+        } else {
+            self.in_run_ticks as f64 / self.ticks as f64
         }
     }
 
@@ -52,6 +67,7 @@ impl GuestSampleSummary {
     pub fn add(&mut self, other: &GuestSampleSummary) {
         self.hz = self.hz.max(other.hz);
         self.ticks += other.ticks;
+        self.in_run_ticks += other.in_run_ticks;
         self.samples += other.samples;
         self.broken += other.broken;
         self.armed_cycles += other.armed_cycles;
@@ -126,6 +142,7 @@ impl GuestSampler {
         GuestSampleSummary {
             hz: self.timer.hz(),
             ticks: self.timer.ticks_so_far().max(self.samples),
+            in_run_ticks: self.timer.in_run_ticks_so_far(),
             samples: self.samples,
             broken: self.broken,
             armed_cycles: rdtsc().wrapping_sub(self.armed_at),

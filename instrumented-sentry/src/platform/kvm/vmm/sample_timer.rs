@@ -14,8 +14,13 @@
 //! Ticks are counted, not estimated: the handler (`SA_SIGINFO`) adds one
 //! plus the timer's overrun (expirations merged into a signal still
 //! pending) to a counter slot whose index travels in the signal's
-//! `sigev_value`.
+//! `sigev_value`. Ticks that land while the receiving thread is inside
+//! `KVM_RUN` ([`InGuestRun`] marks it) are counted apart: several
+//! expirations merged into one signal while the vCPU thread was held in
+//! `KVM_RUN` (preempted, or in a slow exit) stop the guest once but stand
+//! for all of that time, so the guest's share is in-run ticks ÷ ticks.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
@@ -47,7 +52,33 @@ pub enum SampleTimerError {
 /// than this many samplers alive at once would share slots.
 const TICK_SLOTS: usize = 64;
 static TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+static IN_RUN_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Set while this thread is inside `KVM_RUN` (const-initialized, no
+    /// destructor: safe to read from the signal handler).
+    static IN_KVM_RUN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as inside `KVM_RUN` until dropped (the thread
+/// that calls the ioctl holds one around it).
+#[derive(Debug)]
+pub struct InGuestRun(());
+
+impl InGuestRun {
+    /// Marks the calling thread.
+    pub fn enter() -> Self {
+        IN_KVM_RUN.with(|c| c.set(true));
+        InGuestRun(())
+    }
+}
+
+impl Drop for InGuestRun {
+    fn drop(&mut self) {
+        IN_KVM_RUN.with(|c| c.set(false));
+    }
+}
 
 extern "C" fn on_tick(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     if info.is_null() {
@@ -63,9 +94,15 @@ extern "C" fn on_tick(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
         )
     };
     if code == libc::SI_TIMER {
+        let n = 1 + u64::try_from(overrun).unwrap_or(0);
         if let Some(t) = TICKS.get(slot) {
             // Atomic add: async-signal-safe.
-            t.fetch_add(1 + u64::try_from(overrun).unwrap_or(0), Ordering::Relaxed);
+            t.fetch_add(n, Ordering::Relaxed);
+        }
+        if IN_KVM_RUN.try_with(Cell::get).unwrap_or(false) {
+            if let Some(t) = IN_RUN_TICKS.get(slot) {
+                t.fetch_add(n, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -127,6 +164,7 @@ impl SampleTimer {
         sev.sigev_notify_thread_id = tid;
         let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % TICK_SLOTS;
         TICKS[slot].store(0, Ordering::Relaxed);
+        IN_RUN_TICKS[slot].store(0, Ordering::Relaxed);
         sev.sigev_value = libc::sigval {
             sival_ptr: slot as *mut libc::c_void,
         };
@@ -170,6 +208,12 @@ impl SampleTimer {
     /// overruns included).
     pub fn ticks_so_far(&self) -> u64 {
         TICKS[self.slot].load(Ordering::Relaxed)
+    }
+
+    /// Of those, the ticks that landed while the thread was inside
+    /// `KVM_RUN` (see [`InGuestRun`]).
+    pub fn in_run_ticks_so_far(&self) -> u64 {
+        IN_RUN_TICKS[self.slot].load(Ordering::Relaxed)
     }
 }
 

@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::sample_timer::InGuestRun;
+
 /// `KVM_RUN`: `_IO(KVMIO = 0xAE, 0x80)`.
 const KVM_RUN: libc::c_ulong = 0xAE80;
 
@@ -80,6 +82,7 @@ pub fn usable_cpus() -> usize {
 
 /// Calls `KVM_RUN` on `fd` on the calling thread; `Err(errno)` on failure.
 pub fn kvm_run_here(fd: RawFd) -> Result<(), i32> {
+    let _in_run = InGuestRun::enter();
     // SAFETY: `fd` is a vCPU file descriptor kept open by its owner for the
     // duration of the call; KVM_RUN takes no argument.
     let r = unsafe { libc::ioctl(fd, KVM_RUN, 0) };
