@@ -145,15 +145,18 @@ fn median_over_trials(sorted: &[u64]) -> u64 {
     stats::median_u64(sorted).unwrap_or(0)
 }
 
+/// The exits of a guest run; `total` leaves out the guest sampler's stops
+/// (`sample_stops`, apart), so counts compare with the sampler off.
 fn exits_json(s: &GuestRunSummary, calls: u64) -> serde_json::Value {
     let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    let total = s.exits.total.saturating_sub(s.exits.sample_stops);
     json!({
-        "total": s.exits.total,
+        "total": total,
         "syscall": s.exits.syscalls,
         "fault": s.exits.faults,
         "request": s.exits.requests,
         "paired_raw": s.exits.benchmark,
-        "per_call": per(s.exits.total.saturating_sub(s.exits.benchmark), calls),
+        "per_call": per(total.saturating_sub(s.exits.benchmark), calls),
         "per_mmap": per(s.exits.syscalls.saturating_sub(1), calls),
         "per_fault": per(s.exits.faults, s.faults_resolved + s.stale_faults),
         "faults_resolved": s.faults_resolved,
