@@ -21,6 +21,17 @@ use instrumented_sentry::runners::kvm::runner::kvm_available;
 
 const CHAIN: &str = "[guest];_start_[g];main_[g];a_[g];b_[g]";
 
+/// One guest at a time: the tests measure time shares, and two guests
+/// spinning side by side on this machine's two cores would preempt each
+/// other's vCPU threads.
+static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_guest() -> std::sync::MutexGuard<'static, ()> {
+    ONE_GUEST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn skip_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{args}");
@@ -61,6 +72,7 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
         skip_line(format_args!("SKIP: {why}"));
         return None;
     }
+    let _one = one_guest();
     let tsc_hz = Calibration::get().tsc_hz;
     let spin = tsc_hz / 100_000 * 237;
     let host_spin = tsc_hz / 100_000 * 161;
@@ -147,6 +159,7 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
         skip_line(format_args!("SKIP: {why}"));
         return;
     }
+    let _one = one_guest();
     let tsc_hz = Calibration::get().tsc_hz;
     // b spins 20 ms per round with a raw exit half-way, while its frame is
     // live: in round 2 the test overwrites b's saved frame pointer there.
