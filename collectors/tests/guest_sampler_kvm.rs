@@ -111,7 +111,9 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
         m.exit_counts().sample_stops,
         m.exit_counts().other,
     );
-    assert_eq!(m.exit_counts().sample_stops, s.samples);
+    // Every stop is a sample; ticks delivered as KVM handled one of the
+    // 250 raw exits are samples at that exit.
+    assert!(m.exit_counts().sample_stops <= s.samples);
     Some((g, lines))
 }
 

@@ -102,6 +102,8 @@ pub struct GuestSampler {
     broken: u64,
     armed_at: u64,
     in_run_at: u64,
+    /// In-run ticks already answered with a stack.
+    in_run_seen: u64,
 }
 
 fn rdtsc() -> u64 {
@@ -124,7 +126,19 @@ impl GuestSampler {
             broken: 0,
             armed_at: rdtsc(),
             in_run_at: in_run_cycles,
+            in_run_seen: 0,
         })
+    }
+
+    /// Whether a tick has landed inside `KVM_RUN` since the last call:
+    /// asked after every exit, so a tick delivered while KVM handled a
+    /// real exit (the signal then stops nothing) still gets the stack at
+    /// that exit.
+    pub fn tick_since_last_exit(&mut self) -> bool {
+        let now = self.timer.in_run_ticks_so_far();
+        let new = now > self.in_run_seen;
+        self.in_run_seen = now;
+        new
     }
 
     /// Counts one stack.

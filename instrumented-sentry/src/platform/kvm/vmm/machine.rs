@@ -348,6 +348,7 @@ impl Machine {
         loop {
             let exit = self.vm.run()?;
             self.counts.total += 1;
+            self.sample_if_ticked(&exit)?;
             let sys = self.vm.sys();
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
@@ -399,10 +400,6 @@ impl Machine {
                 Exit::Interrupted => {
                     if self.sampler.is_some() {
                         self.counts.sample_stops += 1;
-                        let stack = self.guest_stack_now()?;
-                        if let Some(s) = self.sampler.as_mut() {
-                            s.record(stack);
-                        }
                     } else {
                         self.counts.other += 1;
                     }
@@ -416,6 +413,23 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// The guest sampler's part of an exit: if a tick landed inside the
+    /// `KVM_RUN` that just returned (it stopped the guest, or it was
+    /// delivered as KVM handled a real exit), count the guest's stack here.
+    fn sample_if_ticked(&mut self, exit: &Exit) -> Result<(), MachineError> {
+        let Some(s) = self.sampler.as_mut() else {
+            return Ok(());
+        };
+        if !s.tick_since_last_exit() && !matches!(exit, Exit::Interrupted) {
+            return Ok(());
+        }
+        let stack = self.guest_stack_now()?;
+        if let Some(s) = self.sampler.as_mut() {
+            s.record(stack);
+        }
+        Ok(())
     }
 
     fn syscall_event(&self) -> Result<GuestEvent, MachineError> {
