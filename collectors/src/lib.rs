@@ -1,11 +1,13 @@
 //! Collectors: perf_event_open sampling and counting, capability checks,
 //! symbolization, stack folding (`stack_fold`: sampled call chains into
-//! the folded stacks of `bundle::folded`), `perf script` import and the
+//! the folded stacks of `bundle::folded`; `guest_stacks`: the kvm VMM
+//! guest sampler's stacks named and folded), `perf script` import and the
 //! page-sharing analysis. The bundle format itself is the `bundle` crate.
 
 pub mod capabilities;
 pub mod collector;
 mod fast_map;
+pub mod guest_stacks;
 pub mod perf;
 pub mod perf_script;
 mod perf_script_line;

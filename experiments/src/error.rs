@@ -112,6 +112,18 @@ pub enum PlanError {
         /// The kernel's limit.
         max: u64,
     },
+    /// `--collect guest` with no kvm platform in the run.
+    #[error("--collect guest samples the guest of the kvm platform's VMM; add --platform kvm")]
+    GuestWithoutKvm,
+    /// A guest sampling rate without the guest sampler.
+    #[error("--guest-freq needs --collect guest (and --platform kvm)")]
+    GuestFreqWithoutGuest,
+    /// A guest sampling rate out of the timer's range.
+    #[error("--guest-freq {hz}: the guest sampling rate must be 1..=100000 Hz")]
+    GuestFreq {
+        /// The rate asked for.
+        hz: u64,
+    },
     /// `--no-probes` while `--collect` lists the probes.
     #[error("--no-probes contradicts --collect probes: list only the collectors you want")]
     NoProbesButListed,

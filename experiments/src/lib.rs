@@ -41,6 +41,7 @@
 
 pub mod collect;
 pub mod error;
+pub mod guest_sampling;
 pub mod interrupt;
 pub mod limits;
 pub mod measure;

@@ -18,6 +18,10 @@ pub const MAX_TRIALS: u32 = 10_000;
 pub const DEFAULT_PROBE_EVERY: u32 = 8;
 /// Largest accepted `--probe-every`.
 pub const MAX_PROBE_EVERY: u32 = 1_000_000;
+/// The kvm VMM guest sampler's default rate (`--guest-freq`), Hz.
+pub const DEFAULT_GUEST_FREQ_HZ: u32 = 1000;
+/// The highest guest sampling rate (the sample timer's limit), Hz.
+pub const MAX_GUEST_FREQ_HZ: u32 = 100_000;
 /// Largest accepted `--warmup-trials`.
 pub const MAX_WARMUP_TRIALS: u32 = 1_000;
 /// Counted trials per point when none are asked for (the study's 12).

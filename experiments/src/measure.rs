@@ -10,6 +10,7 @@ use instrumented_sentry::probes::{CycleHistogram, Probes, Site};
 use instrumented_sentry::workload::PointSpec;
 
 use crate::collect::{PointCollector, PointContext};
+use crate::guest_sampling::{guest_json, guest_point, GuestPoint};
 use crate::interrupt;
 use crate::observer::Observer;
 use crate::platforms::{PlatformRunner, PointError, TrialOutcome};
@@ -41,6 +42,9 @@ pub struct Measured {
     pub folded: Option<bundle::folded::FoldedStacks>,
     /// A collector problem to note (the point itself is fine).
     pub collector_note: Option<String>,
+    /// What the kvm VMM guest sampler gave (already in `folded` and the
+    /// point's `extra.guest_sampler`).
+    pub guest: Option<GuestPoint>,
 }
 
 /// Trials and warm-up trials per point.
@@ -131,10 +135,23 @@ pub fn measure_point(
         return Err(f);
     }
     fill_figures(&mut point, &outcomes, runner)?;
+    let guest = guest_point(&outcomes, &runner.guest_symbols());
+    if let Some(g) = &guest {
+        folded
+            .get_or_insert_with(bundle::folded::FoldedStacks::new)
+            .merge(&g.folded);
+        if !point.extra.is_object() {
+            point.extra = serde_json::json!({});
+        }
+        if let Some(obj) = point.extra.as_object_mut() {
+            obj.insert("guest_sampler".to_string(), guest_json(&g.samples));
+        }
+    }
     Ok(Measured {
         point,
         folded,
         collector_note,
+        guest,
     })
 }
 

@@ -17,8 +17,9 @@ use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind}
 
 use crate::error::PlanError;
 pub use crate::limits::{
-    DEFAULT_PROBE_EVERY, DEFAULT_TRIALS, DEFAULT_WARMUP_TRIALS, MAX_ITERATIONS, MAX_MAPPED_BYTES,
-    MAX_PROBE_EVERY, MAX_SIZE, MAX_TRIALS, MAX_WARMUP_TRIALS,
+    DEFAULT_GUEST_FREQ_HZ, DEFAULT_PROBE_EVERY, DEFAULT_TRIALS, DEFAULT_WARMUP_TRIALS,
+    MAX_GUEST_FREQ_HZ, MAX_ITERATIONS, MAX_MAPPED_BYTES, MAX_PROBE_EVERY, MAX_SIZE, MAX_TRIALS,
+    MAX_WARMUP_TRIALS,
 };
 
 /// A platform to run on.
@@ -82,6 +83,9 @@ pub enum CollectorKind {
     Probes,
     /// perf_event_open sampling.
     Perf,
+    /// The kvm platform's VMM guest sampler: the guest stopped on a timer,
+    /// its frame-pointer chain walked (`--platform kvm` only).
+    Guest,
 }
 
 /// One platform and search strategy pair points run on (`search` is
@@ -131,12 +135,14 @@ pub struct PlanRequest {
     pub trials: Option<u32>,
     /// Warm-up trials per point [default: 2].
     pub warmup_trials: Option<u32>,
-    /// Collectors [default: probes and perf].
+    /// Collectors [default: probes and perf; guest too with kvm].
     pub collect: Vec<CollectorKind>,
     /// Turn the probes off whatever `collect` says.
     pub no_probes: bool,
     /// Sampling frequency for perf, in Hz.
     pub perf_freq: Option<u64>,
+    /// Guest sampling rate of the kvm VMM's sampler, in Hz [default: 1000].
+    pub guest_freq: Option<u64>,
     /// Time one call in this many at each probe site [default: 8].
     pub probe_every: Option<u32>,
     /// Subtract the probe's own cost from every probe sample.
@@ -171,6 +177,8 @@ pub struct Plan {
     pub perf: bool,
     /// Sampling frequency asked for (Hz), if any.
     pub perf_freq: Option<u64>,
+    /// The kvm VMM's guest sampler rate (Hz); `None`: off.
+    pub guest_hz: Option<u32>,
     /// Subtract the probe's own cost from every probe sample.
     pub subtract_probe_cost: bool,
     /// Probes time one call in this many at each site.
@@ -321,6 +329,26 @@ fn trial_counts(req: &PlanRequest) -> Result<(u32, u32), PlanError> {
     Ok((trials, warmup_trials))
 }
 
+/// The guest sampler's rate when it runs: listed (`--collect guest`, which
+/// needs a kvm platform) or by default where kvm runs; `--guest-freq`
+/// without it is refused.
+fn guest_sampler(req: &PlanRequest, platforms: &[PlatformKind]) -> Result<Option<u32>, PlanError> {
+    let kvm = platforms.contains(&PlatformKind::Kvm);
+    let listed = req.collect.contains(&CollectorKind::Guest);
+    if listed && !kvm {
+        return Err(PlanError::GuestWithoutKvm);
+    }
+    let on = kvm && (listed || req.collect.is_empty());
+    match req.guest_freq {
+        Some(_) if !on => Err(PlanError::GuestFreqWithoutGuest),
+        Some(hz) => match u32::try_from(hz) {
+            Ok(h) if (1..=MAX_GUEST_FREQ_HZ).contains(&h) => Ok(Some(h)),
+            _ => Err(PlanError::GuestFreq { hz }),
+        },
+        None => Ok(on.then_some(DEFAULT_GUEST_FREQ_HZ)),
+    }
+}
+
 /// Collectors: (probes, perf, probe_every).
 ///
 /// `--collect` lists what runs: `probes` alone samples nothing, `perf`
@@ -443,6 +471,7 @@ impl Plan {
         let choices = platform_choices(&platforms, &searches, &req.platform_searches)?;
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
+        let guest_hz = guest_sampler(req, &platforms)?;
         let specs = expand(&p)?;
         let out = req
             .out
@@ -462,6 +491,7 @@ impl Plan {
             "collect": {
                 "probes": probes,
                 "perf": perf,
+                "guest_hz": guest_hz,
             },
         });
         Ok(Plan {
@@ -473,6 +503,7 @@ impl Plan {
             probes,
             perf,
             perf_freq: req.perf_freq,
+            guest_hz,
             subtract_probe_cost: req.subtract_probe_cost,
             probe_every,
             keep_memory: req.keep_memory,

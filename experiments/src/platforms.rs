@@ -12,6 +12,10 @@ use instrumented_sentry::runners::trap::trap_available;
 use instrumented_sentry::runners::trap::{StubNativeRunner, TrapRunner};
 use instrumented_sentry::segment::GapSearch;
 
+/// What the kvm VMM's guest sampler hands over per trial.
+pub use instrumented_sentry::platform::kvm::vmm::guest_sampler::{
+    GuestSampleSummary, GuestSamples,
+};
 /// The runner seam, re-exported so the rest of the crate names
 /// `instrumented-sentry`'s runner paths only here (but [`crate::error`],
 /// which sits below every module, names `PointError` itself).
@@ -30,6 +34,8 @@ pub struct SentryOptions {
     pub probe_every: u32,
     /// Keep the last trial's memory manager for `--keep-memory`.
     pub keep_memory: bool,
+    /// The kvm VMM guest sampler's rate (Hz); `None`: off.
+    pub guest_hz: Option<u32>,
 }
 
 /// Build the runner of one platform × search pair.
@@ -66,6 +72,7 @@ pub fn make_runner(
                 probes: options.probes,
                 subtract_probe_cost: options.subtract_probe_cost,
                 probe_every: options.probe_every,
+                guest_hz: options.guest_hz,
             };
             Ok(Box::new(KvmRunner::new(search, kvm)))
         }

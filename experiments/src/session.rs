@@ -23,6 +23,7 @@ use instrumented_sentry::probes::Calibration;
 
 use crate::collect::{self, PointCollector};
 use crate::error::RunError;
+use crate::guest_sampling::{profile_with_guest, GuestPoint};
 use crate::interrupt;
 use crate::measure::{self, MeasureError, Measured, TrialPlan};
 use crate::observer::Observer;
@@ -46,6 +47,8 @@ pub struct Session {
     runners: Vec<Runner>,
     /// The platform choice of the last measured inproc point.
     last_inproc: Option<usize>,
+    /// The kvm guest sampler's results over the run's points.
+    guest: Option<GuestPoint>,
 }
 
 impl Session {
@@ -72,6 +75,7 @@ impl Session {
             collector: None,
             runners: Vec::new(),
             last_inproc: None,
+            guest: None,
         };
         let notes = [session.writer.stale_note(), session.writer.replace_note()];
         for n in notes.into_iter().flatten() {
@@ -124,6 +128,7 @@ impl Session {
             subtract_probe_cost: self.plan.subtract_probe_cost,
             probe_every: self.plan.probe_every,
             keep_memory: self.plan.keep_memory,
+            guest_hz: self.plan.guest_hz,
         };
         let mut refused: Vec<String> = Vec::new();
         for choice in self.plan.platforms.clone() {
@@ -244,6 +249,11 @@ impl Session {
                 observer,
             ),
         };
+        if let Ok(runner) = &mut self.runners[ci] {
+            for n in runner.take_notes() {
+                self.note(n, observer);
+            }
+        }
         match result {
             Ok(m) => {
                 self.record_point(index, &label, m, observer)?;
@@ -284,6 +294,12 @@ impl Session {
             self.note(note, observer);
         }
         let mut point = m.point;
+        if let Some(g) = &m.guest {
+            match &mut self.guest {
+                Some(run) => run.absorb(g),
+                None => self.guest = Some(g.clone()),
+            }
+        }
         if let Some(stacks) = m.folded {
             let rel = format!("points/{index:03}.folded");
             self.writer.write_file(&rel, stacks.to_text().as_bytes())?;
@@ -294,14 +310,21 @@ impl Session {
         Ok(())
     }
 
-    /// The collector's run profile as `stacks.folded`, and its notes.
+    /// The collector's run profile and the guest sampler's stacks as
+    /// `stacks.folded`, and the collector's notes.
     fn finish_collector(&mut self, observer: &mut dyn Observer) -> Result<(), RunError> {
-        let Some(mut c) = self.collector.take() else {
-            return Ok(());
+        let (mut profile, notes) = match self.collector.take() {
+            Some(mut c) => c.finish(),
+            None => (None, Vec::new()),
         };
-        let (profile, notes) = c.finish();
         for n in notes {
             self.note(n, observer);
+        }
+        if let Some(g) = self.guest.take() {
+            let p = profile.get_or_insert_with(collect::RunProfile::default);
+            p.folded.merge(&g.folded);
+            let perf = (!p.info.event.is_empty()).then(|| p.info.clone());
+            p.info = profile_with_guest(perf, &g);
         }
         if let Some(p) = profile {
             self.writer

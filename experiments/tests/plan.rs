@@ -278,3 +278,65 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
         "above the kernel's limit",
     );
 }
+
+#[test]
+fn the_guest_sampler_runs_where_kvm_runs_and_is_refused_elsewhere() {
+    use experiments::CollectorKind;
+    let kvm = || PlanRequest {
+        platforms: vec![PlatformKind::Kvm],
+        ..PlanRequest::default()
+    };
+    // On by default with kvm, at 1 kHz; off without kvm.
+    assert_eq!(Plan::new(&kvm()).unwrap().guest_hz, Some(1000));
+    assert_eq!(Plan::new(&PlanRequest::default()).unwrap().guest_hz, None);
+    let p = Plan::new(&PlanRequest {
+        collect: vec![CollectorKind::Guest],
+        guest_freq: Some(250),
+        ..kvm()
+    })
+    .unwrap();
+    assert_eq!(p.guest_hz, Some(250));
+    assert!(
+        !p.probes && !p.perf,
+        "--collect guest alone times and samples nothing else"
+    );
+    // A list without guest turns it off.
+    let p = Plan::new(&PlanRequest {
+        collect: vec![CollectorKind::Probes],
+        ..kvm()
+    })
+    .unwrap();
+    assert_eq!(p.guest_hz, None);
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Guest],
+            platforms: vec![PlatformKind::Inproc],
+            ..PlanRequest::default()
+        },
+        "--collect guest samples the guest of the kvm platform's VMM; add --platform kvm",
+    );
+    refused(
+        PlanRequest {
+            guest_freq: Some(500),
+            ..PlanRequest::default()
+        },
+        "--guest-freq needs --collect guest",
+    );
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Probes],
+            guest_freq: Some(500),
+            ..kvm()
+        },
+        "--guest-freq needs --collect guest",
+    );
+    for hz in [0, 100_001] {
+        refused(
+            PlanRequest {
+                guest_freq: Some(hz),
+                ..kvm()
+            },
+            &format!("--guest-freq {hz}: the guest sampling rate must be 1..=100000 Hz"),
+        );
+    }
+}

@@ -60,6 +60,10 @@ pub struct Report {
     /// Figure 9: mean and median cost per call against mapping size.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub site_costs: Vec<SiteCostRow>,
+    /// Per kvm point, the guest's share of the sampled time by the VMM
+    /// guest sampler beside the same share by rdtsc.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub guest_shares: Vec<String>,
 }
 
 /// Linear against max-gap for every configuration measured with both.
@@ -137,6 +141,7 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
         malloc,
         create_vma: create_vma_shares(b)?,
         site_costs: site_cost_rows(run),
+        guest_shares: crate::run_tables::guest_share_lines(&run.points),
     })
 }
 
@@ -312,6 +317,7 @@ pub(crate) fn header_lines(r: &Report) -> Vec<String> {
         v.push(format!("TSC {:.3} GHz", r.tsc_hz as f64 / 1e9));
     }
     v.push(r.probe_note.clone());
+    v.extend(r.guest_shares.iter().cloned());
     v
 }
 

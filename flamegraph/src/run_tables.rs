@@ -202,6 +202,31 @@ pub fn latency_table(points: &[Point]) -> String {
     out
 }
 
+/// One line per kvm point the VMM guest sampler ran on (its
+/// `extra.guest_sampler`): the guest's share of the sampled time by
+/// samples (stops ÷ ticks) beside the same share by rdtsc (cycles inside
+/// `KVM_RUN` ÷ cycles sampled), and the broken chains.
+pub fn guest_share_lines(points: &[Point]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in points.iter().filter(|p| p.platform == "kvm") {
+        let Some(g) = p.extra.get("guest_sampler") else {
+            continue;
+        };
+        let num = |k: &str| g.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        out.push(format!(
+            "kvm guest share, {}: {:.1}% by samples ({:.0} of {:.0} ticks at {:.0} Hz, {:.0} broken) vs {:.1}% by rdtsc (inside KVM_RUN)",
+            p.label(),
+            num("share_by_samples") * 100.0,
+            num("samples"),
+            num("ticks"),
+            num("hz"),
+            num("broken"),
+            num("share_by_rdtsc") * 100.0,
+        ));
+    }
+    out
+}
+
 /// The kvm points' time per call beyond one raw exit beside the in-process
 /// sentry's latency per call for the same workload and search, and their
 /// ratios, by two measures (medians over counted trials): against a guest
@@ -280,6 +305,20 @@ pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
 mod tests {
     use super::*;
     use bundle::LatencyStats;
+
+    #[test]
+    fn guest_share_lines_name_each_sampled_kvm_point() {
+        let mut kvm = pt("kvm", Some("maxgap"), 900.0);
+        kvm.extra = serde_json::json!({"guest_sampler": {
+            "hz": 1000, "ticks": 2000, "samples": 500, "broken": 2,
+            "share_by_samples": 0.25, "share_by_rdtsc": 0.24,
+        }});
+        let lines = guest_share_lines(&[pt("inproc", Some("maxgap"), 400.0), kvm]);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].ends_with(
+            "25.0% by samples (500 of 2000 ticks at 1000 Hz, 2 broken) vs 24.0% by rdtsc (inside KVM_RUN)"
+        ), "{}", lines[0]);
+    }
 
     fn pt(platform: &str, search: Option<&str>, median: f64) -> Point {
         Point {

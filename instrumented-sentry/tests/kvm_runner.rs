@@ -25,6 +25,8 @@ fn runner(search: GapSearch) -> Option<KvmRunner> {
             probes: true,
             subtract_probe_cost: false,
             probe_every: 1,
+            // The guest sampler armed as a run arms it by default.
+            guest_hz: Some(1000),
         },
     ))
 }
@@ -102,6 +104,13 @@ fn exp1_private_runs_as_a_guest_with_one_exit_per_mmap() {
     assert_eq!(exits["total"].as_u64(), Some(301));
     assert_eq!(exits["syscall"].as_u64(), Some(301));
     assert_eq!(exits["per_call"].as_f64(), Some(301.0 / 300.0));
+    // The guest sampler was armed: its stops are counted apart from the
+    // workload's exits, one stack each (and a stack at each exit a tick
+    // landed in).
+    let g = out.guest.as_ref().expect("guest sampler armed");
+    let stops = exits["sample_stops"].as_u64().expect("sample stops");
+    assert!(stops <= g.summary.samples);
+    assert!(g.summary.ticks >= g.summary.samples);
     // The paired comparison ran in calibration trials of its own, when the
     // point was set up: each call paired with a raw exit just before it.
     let cal = &out.extra["paired_raw_exit"];

@@ -2,7 +2,18 @@
 //! that loaded the guest code (the KVM platform knows where it put each
 //! routine).
 
+use bundle::GUEST_FRAME_SUFFIX;
 use serde::{Deserialize, Serialize};
+
+/// The folded frame name of guest address `addr`: the routine `map` names
+/// with the guest suffix (`b_[g]`), or `[guest 0x…]_[g]` when no routine
+/// holds it. One rule for perf's guest samples and the VMM's guest sampler.
+pub fn guest_frame_name(map: Option<&GuestSymbolMap>, addr: u64) -> String {
+    match map.and_then(|g| g.find(addr)) {
+        Some(n) => format!("{}{GUEST_FRAME_SUFFIX}", n.replace(';', ":")),
+        None => format!("[guest {addr:#x}]{GUEST_FRAME_SUFFIX}"),
+    }
+}
 
 /// One guest routine: `[start, end)` in guest virtual addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

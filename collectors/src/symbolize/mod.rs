@@ -14,10 +14,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
+use bundle::KERNEL_FRAME_SUFFIX;
 
 pub use elf::ElfObject;
-pub use guest::{GuestSymbol, GuestSymbolMap};
+pub use guest::{guest_frame_name, GuestSymbol, GuestSymbolMap};
 pub use kallsyms::Kallsyms;
 pub use maps::{Mapping, MemoryMap};
 pub use process::ProcessView;
@@ -104,10 +104,7 @@ impl Symbolizer {
         if let Some(s) = self.cache.get(&(GUEST_SPACE, addr)) {
             return Arc::clone(s);
         }
-        let name = match self.guest.as_ref().and_then(|g| g.find(addr)) {
-            Some(n) => format!("{}{GUEST_FRAME_SUFFIX}", sanitize(n)),
-            None => format!("[guest {addr:#x}]{GUEST_FRAME_SUFFIX}"),
-        };
+        let name = guest_frame_name(self.guest.as_ref(), addr);
         let s: Arc<str> = name.into();
         self.cache.insert((GUEST_SPACE, addr), Arc::clone(&s));
         s

@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use std::path::Path;
 
+use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
 use crate::probes::Probes;
 use crate::workload::spec::PointSpec;
 use crate::workload::target::TargetError;
@@ -41,6 +42,9 @@ pub struct TrialOutcome {
     /// The probe recorders of the trial's sentries (one per address space;
     /// empty where there is no sentry or probes are off).
     pub probes: Vec<Probes>,
+    /// What the kvm VMM's guest sampler counted over the trial (`None`
+    /// where it was not armed).
+    pub guest: Option<GuestSamples>,
 }
 
 impl TrialOutcome {
@@ -119,6 +123,11 @@ pub trait PlatformRunner {
     /// where the workload runs no guest code. Asked after a point's warm-up
     /// trials (every trial of a point runs the same guest program).
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
+        Vec::new()
+    }
+    /// One-line notes the runner has to say (a collector it could not
+    /// start, ...), handed over once; asked after each point.
+    fn take_notes(&mut self) -> Vec<String> {
         Vec::new()
     }
     /// The point's `extra` from its counted trials' (in order, non-empty):

@@ -4,7 +4,6 @@
 //! together is the plan's to check ([`experiments::Plan::new`]).
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use experiments::names::{
     parse_list, parse_named, parse_named_list, parse_platforms, parse_touch_modes,
@@ -55,7 +54,7 @@ pub struct RunArgs {
     /// Warm-up trials per point, not counted [default: 2]
     #[arg(long, value_name = "N")]
     pub warmup_trials: Option<u32>,
-    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling) [default: probes,perf]
+    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling), guest (kvm guest stacks by the VMM) [default: all, guest with kvm]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub collect: Vec<String>,
     /// Turn the rdtsc probes off
@@ -64,6 +63,9 @@ pub struct RunArgs {
     /// Sampling frequency for --collect perf, in Hz
     #[arg(long, value_name = "HZ")]
     pub perf_freq: Option<u64>,
+    /// Guest sampling rate for --collect guest (kvm), in Hz [default: 1000]
+    #[arg(long, value_name = "HZ")]
+    pub guest_freq: Option<u64>,
     /// Time one call in N at each probe site (call counts stay exact); 1 times every call, the study's method [default: 8]
     #[arg(long, value_name = "N")]
     pub probe_every: Option<u32>,
@@ -131,14 +133,12 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, PlanError> {
         collect: parse_named_list("collect", &args.collect)?,
         no_probes: args.no_probes,
         perf_freq: args.perf_freq,
+        guest_freq: args.guest_freq,
         probe_every: args.probe_every,
         subtract_probe_cost: args.subtract_probe_cost,
         keep_memory: args.keep_memory,
         out: args.out.clone(),
-        now_unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        now_unix: experiments::out_dir::now_unix(),
         command: std::env::args().collect(),
     })
 }

@@ -194,6 +194,7 @@ pub fn pattern_program(
     let mut after_check = b.asm().create_label();
     b.function("_start")?;
     let a = b.asm();
+    emit_prologue(a)?;
     for target in [r12, r13] {
         a.mov(eax, SYS_MMAP as u32)?;
         a.xor(edi, edi)?;
@@ -259,7 +260,7 @@ pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, Assembl
     let mut touch = b.asm().create_label();
     let mut finish = b.asm().create_label();
     b.function("_start")?;
-    b.asm().nop()?;
+    emit_prologue(b.asm())?;
     b.function_at_label("serve_loop", &mut serve)?;
     let a = b.asm();
     a.mov(edx, u32::from(PORT_NEXT))?;
@@ -289,6 +290,137 @@ pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, Assembl
     a.call(touch_pages)?;
     a.mov(qword_ptr(rbx + SH_REQ_RESULT as i32), 0)?;
     a.jmp(serve)?;
+    b.function_at_label("exit_workload", &mut finish)?;
+    let a = b.asm();
+    a.xor(edi, edi)?;
+    emit_exit(a, sys_call)?;
+    b.finish()
+}
+
+/// Where the guest's raw exit (`out` to the raw port: the VMM resumes it
+/// when it likes) sits in the call-chain guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainExit {
+    /// No exit but the final `exit`.
+    None,
+    /// In `main`, after each call of `a` returned: the host's time between
+    /// rounds.
+    AfterA,
+    /// In `b`, half-way through its spin (with `b`'s frame live).
+    MidB,
+}
+
+/// Parameters of the call-chain guest ([`call_chain_program`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallChain {
+    /// Calls of `a` from `main`.
+    pub rounds: u64,
+    /// TSC cycles `b` spins per call (by `rdtsc` at CPL 3).
+    pub spin_cycles: u64,
+    /// Where a raw exit is made each round.
+    pub exit: ChainExit,
+}
+
+/// Data-region offset where the call-chain guest adds up the TSC cycles
+/// `b` spun (`rdtsc` at its entry and exit, all rounds): wall time, the
+/// guest's stops included.
+pub const CHAIN_SPUN_CYCLES: u64 = 0;
+/// Data-region offset where the call-chain guest adds up the TSC cycles
+/// `b` saw itself running: the steps between consecutive `rdtsc` readings
+/// of its spin loop shorter than [`CHAIN_STEP_LIMIT`] (a loop turn is tens
+/// of cycles; a stop of the guest, thousands).
+pub const CHAIN_RAN_CYCLES: u64 = 8;
+/// A step between two readings of `b`'s spin loop at least this long is
+/// time the guest was stopped, not run.
+pub const CHAIN_STEP_LIMIT: u64 = 4000;
+
+/// A guest with a known call chain for the guest sampler: `_start` calls
+/// `main`, which calls `a` `rounds` times; `a` calls `b`; `b` spins
+/// `spin_cycles` TSC cycles in ring 3 and adds what it spun to data
+/// [`CHAIN_SPUN_CYCLES`] (and the part it saw itself running to
+/// [`CHAIN_RAN_CYCLES`]). Every function keeps a frame pointer. Functions:
+/// `_start`, `main`, `a`, `b`, `exit_workload` (and `sys_call`).
+pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> {
+    let mut b = ProgramBuilder::with_syscall_exit(SyscallExit::PortIo)?;
+    let sys_call = b.sys_call();
+    let mut main = b.asm().create_label();
+    let mut fa = b.asm().create_label();
+    let mut fb = b.asm().create_label();
+    let mut finish = b.asm().create_label();
+    b.function("_start")?;
+    let a = b.asm();
+    emit_prologue(a)?;
+    a.mov(r12, sys_gva(DATA_OFF))?;
+    a.call(main)?;
+    a.jmp(finish)?;
+    b.function_at_label("main", &mut main)?;
+    let a = b.asm();
+    emit_prologue(a)?;
+    a.mov(r13, p.rounds)?;
+    let mut again = a.create_label();
+    let mut done = a.create_label();
+    a.test(r13, r13)?;
+    a.jz(done)?;
+    a.set_label(&mut again)?;
+    a.call(fa)?;
+    if p.exit == ChainExit::AfterA {
+        a.mov(edx, u32::from(PORT_RAW))?;
+        a.out(dx, al)?;
+    }
+    a.dec(r13)?;
+    a.jnz(again)?;
+    a.set_label(&mut done)?;
+    emit_epilogue(a)?;
+    b.function_at_label("a", &mut fa)?;
+    let a = b.asm();
+    emit_prologue(a)?;
+    a.call(fb)?;
+    emit_epilogue(a)?;
+    b.function_at_label("b", &mut fb)?;
+    let a = b.asm();
+    emit_prologue(a)?;
+    // r14 = start, r15 = deadline
+    emit_rdtsc(a)?;
+    a.mov(r14, rax)?;
+    a.mov(r15, rax)?;
+    a.mov(rcx, p.spin_cycles)?;
+    a.add(r15, rcx)?;
+    let half = p.spin_cycles / 2;
+    if p.exit == ChainExit::MidB {
+        let mut spin = a.create_label();
+        a.mov(r11, r14)?;
+        a.mov(rcx, half)?;
+        a.add(r11, rcx)?;
+        a.set_label(&mut spin)?;
+        emit_rdtsc(a)?;
+        a.cmp(rax, r11)?;
+        a.jb(spin)?;
+        a.mov(edx, u32::from(PORT_RAW))?;
+        a.out(dx, al)?;
+    }
+    // r9 = the previous reading, r10 = cycles seen running: steps between
+    // two readings below CHAIN_STEP_LIMIT (a longer step is time the guest
+    // was stopped: a sampler stop, an exit, the vCPU thread preempted).
+    let mut spin = a.create_label();
+    let mut stopped = a.create_label();
+    emit_rdtsc(a)?;
+    a.mov(r9, rax)?;
+    a.xor(r10d, r10d)?;
+    a.set_label(&mut spin)?;
+    emit_rdtsc(a)?;
+    a.mov(rcx, rax)?;
+    a.sub(rcx, r9)?;
+    a.mov(r9, rax)?;
+    a.cmp(rcx, CHAIN_STEP_LIMIT as i32)?;
+    a.jae(stopped)?;
+    a.add(r10, rcx)?;
+    a.set_label(&mut stopped)?;
+    a.cmp(rax, r15)?;
+    a.jb(spin)?;
+    a.sub(rax, r14)?;
+    a.add(qword_ptr(r12 + CHAIN_SPUN_CYCLES as i32), rax)?;
+    a.add(qword_ptr(r12 + CHAIN_RAN_CYCLES as i32), r10)?;
+    emit_epilogue(a)?;
     b.function_at_label("exit_workload", &mut finish)?;
     let a = b.asm();
     a.xor(edi, edi)?;

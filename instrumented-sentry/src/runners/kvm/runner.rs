@@ -40,7 +40,9 @@ use crate::platform::kvm::guest::exit_choice::{
     choose_syscall_exit, measure, ExitChoice, ExitMechanism, MechanismResult,
 };
 use crate::platform::kvm::vmm::exits::SyscallExit;
+use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
 use crate::platform::kvm::vmm::layout::{DATA_MAX, MEMFILE_MAX};
+use crate::platform::kvm::vmm::machine::Machine;
 use crate::probes::{Calibration, ProbeConfig};
 use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::segment::GapSearch;
@@ -70,6 +72,9 @@ pub struct KvmOptions {
     /// Time one call in this many at each probe site (0 or 1 = every call),
     /// as on the in-process platform.
     pub probe_every: u32,
+    /// Arm the VMM guest sampler at this rate (Hz) in every trial's guest
+    /// (`--collect guest`); `None`: off.
+    pub guest_hz: Option<u32>,
 }
 
 /// The runner of the KVM platform for one gap search.
@@ -82,6 +87,10 @@ pub struct KvmRunner {
     last_call_cycles: Vec<u64>,
     /// The current point's paired calibration (`paired_raw_exit` JSON).
     calibration: serde_json::Value,
+    /// Notes not yet handed over ([`PlatformRunner::take_notes`]).
+    notes: Vec<String>,
+    /// The guest sampler could not start: not tried again.
+    guest_sampler_off: bool,
 }
 
 /// One Exp1/Exp2 guest run: what the runner reports from it.
@@ -93,6 +102,7 @@ struct MmapGuestRun {
     placement: &'static str,
     probes: crate::probes::Probes,
     symbols: Vec<(u64, u64, String)>,
+    guest: Option<GuestSamples>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
@@ -135,20 +145,24 @@ fn median_over_trials(sorted: &[u64]) -> u64 {
     stats::median_u64(sorted).unwrap_or(0)
 }
 
+/// The exits of a guest run; `total` leaves out the guest sampler's stops
+/// (`sample_stops`, apart), so counts compare with the sampler off.
 fn exits_json(s: &GuestRunSummary, calls: u64) -> serde_json::Value {
     let per = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    let total = s.exits.total.saturating_sub(s.exits.sample_stops);
     json!({
-        "total": s.exits.total,
+        "total": total,
         "syscall": s.exits.syscalls,
         "fault": s.exits.faults,
         "request": s.exits.requests,
         "paired_raw": s.exits.benchmark,
-        "per_call": per(s.exits.total.saturating_sub(s.exits.benchmark), calls),
+        "per_call": per(total.saturating_sub(s.exits.benchmark), calls),
         "per_mmap": per(s.exits.syscalls.saturating_sub(1), calls),
         "per_fault": per(s.exits.faults, s.faults_resolved + s.stale_faults),
         "faults_resolved": s.faults_resolved,
         "stale_faults": s.stale_faults,
         "translation_flushes": s.flushes,
+        "sample_stops": s.exits.sample_stops,
     })
 }
 
@@ -162,6 +176,25 @@ impl KvmRunner {
             guest_symbols: Vec::new(),
             last_call_cycles: Vec::new(),
             calibration: serde_json::Value::Null,
+            notes: Vec::new(),
+            guest_sampler_off: false,
+        }
+    }
+
+    /// Arms the guest sampler on `machine` if it is asked for; if its timer
+    /// cannot start, says so once and runs on without it.
+    fn arm_guest_sampler(&mut self, machine: &mut Machine) {
+        let Some(hz) = self.options.guest_hz else {
+            return;
+        };
+        if self.guest_sampler_off {
+            return;
+        }
+        if let Err(e) = machine.start_guest_sampler(hz) {
+            self.guest_sampler_off = true;
+            self.notes.push(format!(
+                "--collect guest: the kvm guest sampler cannot start ({e}); the run goes on without guest stacks"
+            ));
         }
     }
 
@@ -258,7 +291,7 @@ impl KvmRunner {
     /// Runs the mmap loop once in a fresh VM (`paired`: with a raw exit
     /// before each call, the calibration guest).
     fn run_mmap_guest(
-        &self,
+        &mut self,
         spec: &PointSpec,
         mapping: Mapping,
         paired: bool,
@@ -284,7 +317,11 @@ impl KvmRunner {
                 .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
             fds.install(WORKLOAD_FD, file);
         }
+        if !paired {
+            self.arm_guest_sampler(mm.address_space_mut().machine_mut());
+        }
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
+        let guest = mm.address_space_mut().machine_mut().stop_guest_sampler();
         let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, paired)
             .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
         Ok(MmapGuestRun {
@@ -295,6 +332,7 @@ impl KvmRunner {
             placement: mm.address_space().machine().vm().placement().name(),
             probes: mm.probes().clone(),
             symbols,
+            guest,
         })
     }
 
@@ -393,6 +431,7 @@ impl KvmRunner {
             host_mappings: run.host_mappings,
             extra,
             probes: vec![run.probes],
+            guest: run.guest,
         })
     }
 
@@ -417,6 +456,10 @@ impl PlatformRunner for KvmRunner {
 
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
         self.guest_symbols.clone()
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// The last trial's `extra`, plus `over_trials`: each counted trial's
@@ -513,7 +556,10 @@ impl PlatformRunner for KvmRunner {
                 let mut t = self
                     .target(spec)
                     .map_err(|e| PointError::from_target(e, None))?;
+                self.arm_guest_sampler(t.machine_mut());
                 let timed = run_malloc_model_trial(&mut t, spec.touch, spec.iterations, spec.size)?;
+                let guest = t.machine_mut().stop_guest_sampler();
+                self.guest_symbols = t.mm().address_space().machine().program().symbol_map();
                 let extra = json!({
                     "exit_mechanism": self.syscall_exit().name(),
                     "exits": exits_json(t.summary(), timed.calls),
@@ -527,6 +573,7 @@ impl PlatformRunner for KvmRunner {
                     host_mappings: timed.host_mappings,
                     extra,
                     probes: vec![mm.probes().clone()],
+                    guest,
                 })
             }
             PointWork::Replay { trace } => {
@@ -553,6 +600,7 @@ impl PlatformRunner for KvmRunner {
                     host_mappings: out.host_mappings,
                     extra: counts,
                     probes,
+                    guest: None,
                 })
             }
         }

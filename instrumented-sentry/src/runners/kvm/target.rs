@@ -64,6 +64,11 @@ impl KvmTarget {
         &self.mm
     }
 
+    /// The guest machine (to arm or disarm the guest sampler).
+    pub fn machine_mut(&mut self) -> &mut crate::platform::kvm::vmm::machine::Machine {
+        self.mm.address_space_mut().machine_mut()
+    }
+
     /// The memory manager, consuming the target (stops the guest).
     pub fn into_mm(mut self) -> KvmMemoryManager {
         self.finish_guest();

@@ -232,6 +232,7 @@ impl TrapRunner {
             host_mappings: mm.host_mappings(),
             extra,
             probes: vec![mm.probes().clone()],
+            guest: None,
         };
         Ok((outcome, mm))
     }
@@ -414,6 +415,7 @@ impl PlatformRunner for StubNativeRunner {
             host_mappings,
             extra,
             probes: Vec::new(),
+            guest: None,
         })
     }
 }

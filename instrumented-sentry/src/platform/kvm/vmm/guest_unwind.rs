@@ -36,7 +36,10 @@ pub struct GuestStack {
 }
 
 /// Walks from `rip`/`rbp`/`rsp`; `read` gives the u64 at a guest-virtual
-/// address (`None`: not mapped). The outermost frame has `rbp` = 0.
+/// address (`None`: not mapped). The outermost frame is `_start`'s: it
+/// saved `rbp` = 0 (the guest is entered with `rbp` = 0) and, as it was
+/// jumped to rather than called, the word above it is no return address;
+/// the walk ends there.
 pub fn unwind(
     rip: u64,
     rbp: u64,
@@ -58,6 +61,7 @@ pub fn unwind(
             Some(BrokenChain::NotMonotonic)
         } else {
             match (read(fp), fp.checked_add(8).and_then(&mut *read)) {
+                (Some(0), Some(_)) => return GuestStack { pcs, broken: None },
                 (Some(next), Some(ret)) => {
                     pcs.push(ret);
                     lowest = fp.saturating_add(16);
@@ -84,7 +88,8 @@ mod tests {
 
     #[test]
     fn a_good_chain_is_walked_to_the_outermost_frame() {
-        // frames at 0x1000 (b) -> 0x1020 (a) -> 0x1040 (main, rbp 0)
+        // frames at 0x1000 (b) -> 0x1020 (a) -> 0x1040 (_start, saved
+        // rbp 0: the word above it is no return address)
         let words = HashMap::from([
             (0x1000, 0x1020),
             (0x1008, 0xa0),
@@ -94,7 +99,7 @@ mod tests {
             (0x1048, 0xc0),
         ]);
         let s = unwind(0x10, 0x1000, 0xff0, &mut reader(&words));
-        assert_eq!(s.pcs, vec![0x10, 0xa0, 0xb0, 0xc0]);
+        assert_eq!(s.pcs, vec![0x10, 0xa0, 0xb0]);
         assert_eq!(s.broken, None);
     }
 

@@ -15,7 +15,7 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
-use super::guest_sampler::{GuestSampleSummary, GuestSampler};
+use super::guest_sampler::{GuestSampler, GuestSamples};
 use super::guest_unwind::{unwind, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
@@ -155,6 +155,9 @@ pub struct ExitCounts {
     pub benchmark: u64,
     /// Request exits of the request-serving guest.
     pub requests: u64,
+    /// Stops made by the guest sampler's timer (interrupted runs while it
+    /// is armed), apart so the other counts stay comparable.
+    pub sample_stops: u64,
     /// Exits that were none of these (interrupted runs).
     pub other: u64,
 }
@@ -345,6 +348,7 @@ impl Machine {
         loop {
             let exit = self.vm.run()?;
             self.counts.total += 1;
+            self.sample_if_ticked(&exit)?;
             let sys = self.vm.sys();
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
@@ -394,12 +398,10 @@ impl Machine {
                     return Err(self.crash(reason));
                 }
                 Exit::Interrupted => {
-                    self.counts.other += 1;
                     if self.sampler.is_some() {
-                        let stack = self.guest_stack_now()?;
-                        if let Some(s) = self.sampler.as_mut() {
-                            s.record(stack);
-                        }
+                        self.counts.sample_stops += 1;
+                    } else {
+                        self.counts.other += 1;
                     }
                     continue;
                 }
@@ -411,6 +413,23 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// The guest sampler's part of an exit: if a tick landed inside the
+    /// `KVM_RUN` that just returned (it stopped the guest, or it was
+    /// delivered as KVM handled a real exit), count the guest's stack here.
+    fn sample_if_ticked(&mut self, exit: &Exit) -> Result<(), MachineError> {
+        let Some(s) = self.sampler.as_mut() else {
+            return Ok(());
+        };
+        if !s.tick_since_last_exit() && !matches!(exit, Exit::Interrupted) {
+            return Ok(());
+        }
+        let stack = self.guest_stack_now()?;
+        if let Some(s) = self.sampler.as_mut() {
+            s.record(stack);
+        }
+        Ok(())
     }
 
     fn syscall_event(&self) -> Result<GuestEvent, MachineError> {
@@ -473,15 +492,16 @@ impl Machine {
     /// signalled, `KVM_RUN` returns, and [`Machine::next_event`] records
     /// the guest's stack before it resumes the guest.
     pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
-        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz)?);
+        let in_run = self.vm.cycles_in_run();
+        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, in_run)?);
         Ok(())
     }
 
-    /// Disarms the sampler; its counts and folded stacks (named with the
-    /// program's symbol map), if it was armed.
-    pub fn stop_guest_sampler(&mut self) -> Option<(GuestSampleSummary, Vec<(String, u64)>)> {
+    /// Disarms the sampler; its counts and the stacks it counted (as
+    /// addresses: `collectors::guest_stacks` names them), if it was armed.
+    pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
-        Some((s.summary(), s.folded(&self.program)))
+        Some(s.finish(self.vm.cycles_in_run()))
     }
 
     /// The guest's stack where it stopped (KVM_GET_REGS, then the

@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::sample_timer::InGuestRun;
+
 /// `KVM_RUN`: `_IO(KVMIO = 0xAE, 0x80)`.
 const KVM_RUN: libc::c_ulong = 0xAE80;
 
@@ -80,6 +82,7 @@ pub fn usable_cpus() -> usize {
 
 /// Calls `KVM_RUN` on `fd` on the calling thread; `Err(errno)` on failure.
 pub fn kvm_run_here(fd: RawFd) -> Result<(), i32> {
+    let _in_run = InGuestRun::enter();
     // SAFETY: `fd` is a vCPU file descriptor kept open by its owner for the
     // duration of the call; KVM_RUN takes no argument.
     let r = unsafe { libc::ioctl(fd, KVM_RUN, 0) };
@@ -240,6 +243,9 @@ struct Shared {
     stop: AtomicBool,
     /// The vCPU thread's kernel thread id (0 until it has started).
     tid: AtomicI32,
+    /// TSC cycles spent inside `KVM_RUN` so far (rdtsc around each call,
+    /// on the vCPU thread).
+    in_run_cycles: AtomicU64,
 }
 
 /// The vCPU thread of one VM.
@@ -282,6 +288,12 @@ impl VcpuThread {
         }
     }
 
+    /// TSC cycles the vCPU thread has spent inside `KVM_RUN` so far (read
+    /// between runs, when the thread is waiting).
+    pub fn cycles_in_run(&self) -> u64 {
+        self.shared.in_run_cycles.load(Ordering::Acquire)
+    }
+
     /// Runs the vCPU once on the vCPU thread and waits until `KVM_RUN`
     /// returns; `Err(errno)` if it failed. `result`, if any, is written to
     /// the call block's result slot before the guest runs. Returns the
@@ -320,7 +332,12 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         if asked[REQ_HAS_RESULT] != 0 {
             block.write_result(asked[REQ_RESULT]);
         }
-        let status = match kvm_run_here(fd) {
+        let entered = rdtsc();
+        let ran = kvm_run_here(fd);
+        shared
+            .in_run_cycles
+            .fetch_add(rdtsc().wrapping_sub(entered), Ordering::Release);
+        let status = match ran {
             Ok(()) => 0,
             Err(e) => u16::try_from(e).unwrap_or(u16::MAX),
         };

@@ -127,6 +127,9 @@ pub struct Vm {
     pending_result: Option<u64>,
     /// The call block as the last exit left it (vCPU thread only).
     last_call: [u64; PAYLOAD_WORDS],
+    /// TSC cycles inside `KVM_RUN` (sentry-thread placement only; the
+    /// vCPU thread counts its own).
+    in_run_cycles: u64,
 }
 
 /// The call block is the call number followed by the six arguments.
@@ -195,6 +198,7 @@ impl Vm {
             memfile_end: 0,
             pending_result: None,
             last_call: [0; PAYLOAD_WORDS],
+            in_run_cycles: 0,
         })
     }
 
@@ -308,6 +312,16 @@ impl Vm {
         }
     }
 
+    /// TSC cycles spent inside `KVM_RUN` so far, on whichever thread calls
+    /// it (rdtsc around each call): the guest's time by the clock, for the
+    /// guest sampler's share to be checked against.
+    pub fn cycles_in_run(&self) -> u64 {
+        match &self.vcpu_thread {
+            Some(t) => t.cycles_in_run(),
+            None => self.in_run_cycles,
+        }
+    }
+
     /// Where `KVM_RUN` is called.
     pub fn placement(&self) -> VcpuPlacement {
         if self.vcpu_thread.is_some() {
@@ -345,7 +359,15 @@ impl Vm {
             Some(t) => t.run(self.pending_result.take()).map(|call| {
                 self.last_call = call;
             }),
-            None => kvm_run_here(self.vcpu.as_raw_fd()),
+            None => {
+                // SAFETY: `rdtsc` has no preconditions on x86_64.
+                let entered = unsafe { core::arch::x86_64::_rdtsc() };
+                let ran = kvm_run_here(self.vcpu.as_raw_fd());
+                // SAFETY: as above.
+                let left = unsafe { core::arch::x86_64::_rdtsc() };
+                self.in_run_cycles += left.wrapping_sub(entered);
+                ran
+            }
         };
         match ran {
             Ok(()) => Ok(decode_exit(self.vcpu.get_kvm_run())),
