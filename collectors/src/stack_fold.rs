@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use crate::fast_map::{FastHasher, FastMap};
+use crate::boundary_join::{from_innermost_frame, Join, NO_PREFIX};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
@@ -34,13 +35,16 @@ pub struct FoldOutput {
 struct Unique<'s> {
     sample: &'s Sample,
     comm: u32,
+    /// Boundary prefix id ([`NO_PREFIX`]: none).
+    prefix: u32,
     weight: u64,
 }
 
-fn chain_hash(s: &Sample, space: u32, comm: u32) -> u64 {
+fn chain_hash(s: &Sample, space: u32, comm: u32, prefix: u32) -> u64 {
     use std::hash::Hasher;
     let mut h = FastHasher::default();
     h.write_u64(u64::from(space) << 32 | u64::from(comm));
+    h.write_u32(prefix);
     h.write_u64(u64::from(s.mode.is_guest()) << 63 ^ s.callchain.len() as u64);
     h.write_u64(s.ip);
     for &a in &s.callchain {
@@ -55,6 +59,21 @@ fn same_chain(a: &Sample, b: &Sample) -> bool {
 
 /// Fold `samples` using `view` for address spaces and thread names.
 pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer) -> FoldOutput {
+    fold_joined(samples, &Join::none(samples.len()), view, sym)
+}
+
+/// [`fold_samples`], with the samples `join` puts inside a boundary
+/// window rooted at the workload's stack and the window's marker instead
+/// of the thread name, the sentry's frames kept from the serving frame on
+/// (all of them when no frame has its name).
+///
+/// Preconditions: `join` was made from `samples`.
+pub fn fold_joined(
+    samples: &[Sample],
+    join: &Join<'_>,
+    view: &ProcessView,
+    sym: &mut Symbolizer,
+) -> FoldOutput {
     let mut out = FoldOutput::default();
     // 1. Merge identical chains (same address space, same thread name,
     //    same mode, same addresses): threads of one name fold together.
@@ -63,7 +82,7 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
     let mut comm_index: HashMap<String, u32> = HashMap::new();
     let mut index: FastMap<u64, Vec<u32>> = FastMap::default();
     let mut uniques: Vec<Unique<'_>> = Vec::new();
-    for s in samples {
+    for (s, &prefix) in samples.iter().zip(&join.prefix_of) {
         let guest = s.mode.is_guest();
         out.samples += 1;
         if guest {
@@ -85,10 +104,10 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
             });
             (space, id)
         });
-        let bucket = index.entry(chain_hash(s, space, comm)).or_default();
+        let bucket = index.entry(chain_hash(s, space, comm, prefix)).or_default();
         match bucket.iter().find(|&&i| {
             let u = &uniques[i as usize];
-            u.comm == comm && u.sample.pid == s.pid && same_chain(u.sample, s)
+            u.comm == comm && u.prefix == prefix && u.sample.pid == s.pid && same_chain(u.sample, s)
         }) {
             Some(&i) => uniques[i as usize].weight += s.period,
             None => {
@@ -96,6 +115,7 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
                 uniques.push(Unique {
                     sample: s,
                     comm,
+                    prefix,
                     weight: s.period,
                 });
             }
@@ -105,6 +125,8 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
     let mut stacks: HashMap<String, u64> = HashMap::with_capacity(uniques.len());
     let mut frames: Vec<Arc<str>> = Vec::with_capacity(128);
     let mut key = String::with_capacity(1024);
+    let mut sentry = String::with_capacity(1024);
+    let mut prefix_texts: HashMap<u32, String> = HashMap::new();
     for u in &uniques {
         frames.clear();
         let s = u.sample;
@@ -113,10 +135,33 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
             continue;
         }
         key.clear();
-        key.push_str(&comm_names[u.comm as usize]);
-        for f in frames.iter().rev() {
+        if u.prefix == NO_PREFIX {
+            key.push_str(&comm_names[u.comm as usize]);
+            for f in frames.iter().rev() {
+                key.push(';');
+                key.push_str(f);
+            }
+        } else {
+            sentry.clear();
+            for (i, f) in frames.iter().rev().enumerate() {
+                if i > 0 {
+                    sentry.push(';');
+                }
+                sentry.push_str(f);
+            }
+            let prefix = prefix_texts
+                .entry(u.prefix)
+                .or_insert_with(|| join.prefix_text(u.prefix, view, sym));
+            key.push_str(prefix);
             key.push(';');
-            key.push_str(f);
+            match from_innermost_frame(&sentry, join.serve_from(u.prefix)) {
+                Some(kept) => key.push_str(kept),
+                None => {
+                    key.push_str(&comm_names[u.comm as usize]);
+                    key.push(';');
+                    key.push_str(&sentry);
+                }
+            }
         }
         match stacks.get_mut(key.as_str()) {
             Some(w) => *w += u.weight,

@@ -17,6 +17,7 @@ use bundle::folded::FoldedStacks;
 use bundle::{PointCounters, ProfileInfo};
 use collectors::collector::{PerfCollector, PerfConfig};
 use collectors::symbolize::GuestSymbolMap;
+use instrumented_sentry::platform::boundary::BoundaryWindow;
 
 /// Which point is being measured.
 #[derive(Debug, Clone)]
@@ -52,8 +53,19 @@ pub trait PointCollector {
     fn name(&self) -> &'static str;
     /// Start recording for a point's counted trials.
     fn begin_point(&mut self, point: &PointContext) -> Result<(), String>;
-    /// Stop recording and hand over what the point produced.
-    fn end_point(&mut self, point: &PointContext) -> Result<PointProfile, String>;
+    /// Stop recording and hand over what the point produced; `boundary`:
+    /// the calls the platform served during the point's counted trials,
+    /// with the workload's stack at each (empty where not recorded).
+    fn end_point(
+        &mut self,
+        point: &PointContext,
+        boundary: &[BoundaryWindow],
+    ) -> Result<PointProfile, String>;
+    /// Whether the platform should record boundary windows for this
+    /// collector ([`PlatformRunner::record_boundary_stacks`](instrumented_sentry::runners::PlatformRunner::record_boundary_stacks)).
+    fn wants_boundary_stacks(&self) -> bool {
+        false
+    }
     /// After the last point: the run's profile and one-line notes for
     /// `run.json` (fallbacks, lost samples). Called once.
     fn finish(&mut self) -> (Option<RunProfile>, Vec<String>);
@@ -98,12 +110,16 @@ impl PointCollector for PerfPointCollector {
         Ok(())
     }
 
-    fn end_point(&mut self, _point: &PointContext) -> Result<PointProfile, String> {
+    fn end_point(
+        &mut self,
+        _point: &PointContext,
+        boundary: &[BoundaryWindow],
+    ) -> Result<PointProfile, String> {
         let c = self
             .inner
             .as_mut()
             .ok_or("perf collector already finished")?;
-        let p = c.end_point();
+        let p = c.end_point_joined(boundary);
         let any = p.counters.cycles.is_some()
             || p.counters.instructions.is_some()
             || p.counters.cycles_host_only.is_some()
@@ -128,6 +144,12 @@ impl PointCollector for PerfPointCollector {
             }
             None => (None, Vec::new()),
         }
+    }
+
+    fn wants_boundary_stacks(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|c| c.event().monotonic_clock)
     }
 
     fn take_notes(&mut self) -> Vec<String> {

@@ -311,6 +311,7 @@ impl PlatformRunner for InprocRunner {
             host_mappings: timed.host_mappings,
             extra,
             probes,
+            boundary: Vec::new(),
         })
     }
 

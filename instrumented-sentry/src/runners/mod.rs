@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use std::path::Path;
 
+use crate::platform::boundary::BoundaryWindow;
 use crate::probes::Probes;
 use crate::workload::spec::PointSpec;
 use crate::workload::target::TargetError;
@@ -41,6 +42,10 @@ pub struct TrialOutcome {
     /// The probe recorders of the trial's sentries (one per address space;
     /// empty where there is no sentry or probes are off).
     pub probes: Vec<Probes>,
+    /// The calls the sentry served, with the workload's stack at each
+    /// (empty unless [`PlatformRunner::record_boundary_stacks`] turned it
+    /// on), for the collectors to join with perf samples.
+    pub boundary: Vec<BoundaryWindow>,
 }
 
 impl TrialOutcome {
@@ -120,6 +125,13 @@ pub trait PlatformRunner {
     /// trials (every trial of a point runs the same guest program).
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
         Vec::new()
+    }
+    /// Record, from the next trial on, a [`BoundaryWindow`] for every call
+    /// or exit the sentry serves (`TrialOutcome::boundary`): asked while
+    /// perf samples, so samples taken while serving get the workload's
+    /// stack in front. Platforms without a boundary ignore it.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        let _ = on;
     }
     /// The point's `extra` from its counted trials' (in order, non-empty):
     /// by default the last trial's; a platform may add figures over all of

@@ -382,6 +382,7 @@ impl PlatformRunner for NativeRunner {
             host_mappings: timed.host_mappings,
             extra: serde_json::Value::Null,
             probes: Vec::new(),
+            boundary: Vec::new(),
         })
     }
 }

@@ -51,4 +51,7 @@ pub struct TrialReport {
     pub served: Vec<ServedCall>,
     /// The stub's loop, first iteration to last, in TSC cycles.
     pub loop_cycles: u64,
+    /// The calls served with the stub's stack at each, when recorded
+    /// (`Trial::record_boundary_stacks`).
+    pub boundary: Vec<crate::platform::boundary::BoundaryWindow>,
 }

@@ -126,6 +126,13 @@ pub struct Header {
     pub args: [AtomicU64; 6],
     /// Request: the instruction after the trapped call / the faulting one.
     pub rip: AtomicU64,
+    /// Request: the workload's frame pointer and stack pointer at the
+    /// call or fault (the sentry walks the stub's stack from them).
+    pub rbp: AtomicU64,
+    pub rsp: AtomicU64,
+    /// The stub's outermost frame of its own (`child_main`'s frame
+    /// pointer): frames at or above it are the sentry's, copied at the fork.
+    pub stack_base: AtomicU64,
     /// Fault: address.
     pub fault_addr: AtomicU64,
     /// Fault: non-zero for a write.

@@ -97,6 +97,7 @@ pub unsafe fn child_main(plan: &ChildPlan) -> ! {
     // SAFETY: the plan's header points at the shared region's header, which
     // stays mapped in the child until it exits.
     let h: &Header = unsafe { &*plan.header };
+    set(&h.stack_base, super::sys::frame_pointer());
     // SAFETY: likewise for the records that follow the header.
     let records = unsafe { std::slice::from_raw_parts(plan.records, plan.n_records) };
     // SAFETY: likewise for the replay calls and the holes after them.
@@ -781,6 +782,8 @@ extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::
         set(slot, gregs[reg as usize] as u64);
     }
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
+    set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
+    set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
     let ret = exchange(h, state::SYSCALL);
     gregs[libc::REG_RAX as usize] = ret;
 }
@@ -804,6 +807,8 @@ extern "C" fn on_sigsegv(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
         (gregs[libc::REG_ERR as usize] as u64 >> 1) & 1,
     );
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
+    set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
+    set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
     if exchange(h, state::FAULT) != 0 {
         exit(EXIT_FAULT);
     }

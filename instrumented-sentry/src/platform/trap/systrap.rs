@@ -25,7 +25,9 @@ use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, Trap
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
 use super::shared::{get, set, state, Header, Region, MAX_HOST_CALLS};
+use super::stub_stack;
 use super::sys::rdtsc;
+use crate::platform::boundary::BoundaryLog;
 use std::sync::atomic::Ordering;
 
 const PLATFORM: &str = "systrap";
@@ -99,11 +101,14 @@ fn request(h: &Header) -> TrappedCall {
     }
 }
 
-/// Serves the stub until it exits; returns the requests served.
+/// Serves the stub until it exits; returns the requests served. With
+/// `boundary` on, each request served is a window there, with the stub's
+/// stack at the trapped call (its SIGSYS or SIGSEGV handler's ucontext).
 pub fn serve(
     process: &mut StubProcess,
     region: &Region,
     handler: &mut dyn SyscallHandler,
+    boundary: &mut BoundaryLog,
 ) -> Result<Vec<ServedCall>, TrapError> {
     let h = region.header();
     let pid = process.pid();
@@ -124,6 +129,15 @@ pub fn serve(
             seen,
             ..ServedCall::default()
         };
+        let kind = match s {
+            state::SYSCALL => Some("trap: seccomp"),
+            state::FAULT => Some("trap: SIGSEGV"),
+            _ => None,
+        };
+        let window = kind.and_then(|kind| {
+            let regs = [get(&h.rip), get(&h.rbp), get(&h.rsp)];
+            stub_stack::open(boundary, pid, kind, regs, get(&h.stack_base))
+        });
         let result = match s {
             state::READY => {
                 from = state::READY;
@@ -173,6 +187,7 @@ pub fn serve(
         set(&h.n_host, ops.queued.len() as u64);
         h.result.store(result, Ordering::Relaxed);
         last_calls = ops.queued;
+        stub_stack::close(boundary, window);
         post(h, state::REPLY, &h.stub_waiting);
         from = state::REPLY;
         served.push(record);

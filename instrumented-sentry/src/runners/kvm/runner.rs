@@ -393,6 +393,7 @@ impl KvmRunner {
             host_mappings: run.host_mappings,
             extra,
             probes: vec![run.probes],
+            boundary: Vec::new(),
         })
     }
 
@@ -527,6 +528,7 @@ impl PlatformRunner for KvmRunner {
                     host_mappings: timed.host_mappings,
                     extra,
                     probes: vec![mm.probes().clone()],
+                    boundary: Vec::new(),
                 })
             }
             PointWork::Replay { trace } => {
@@ -553,6 +555,7 @@ impl PlatformRunner for KvmRunner {
                     host_mappings: out.host_mappings,
                     extra: counts,
                     probes,
+                    boundary: Vec::new(),
                 })
             }
         }

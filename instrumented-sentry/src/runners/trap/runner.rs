@@ -117,6 +117,8 @@ pub struct TrapRunner {
     placement: StubPlacement,
     /// Whether a one-iteration trial worked here (checked once).
     available: Option<Result<(), PointError>>,
+    /// Record boundary windows with the stub's stack (while perf samples).
+    boundary: bool,
 }
 
 impl TrapRunner {
@@ -130,6 +132,7 @@ impl TrapRunner {
             options,
             placement: StubPlacement::default_for(mechanism),
             available: None,
+            boundary: false,
         }
     }
 
@@ -183,11 +186,12 @@ impl TrapRunner {
             _ => None,
         };
         let workload = stub_workload(spec, STUB_FILE_FD);
-        let trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
+        let mut trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
+        trial.record_boundary_stacks(self.boundary);
         let pinned = self.placement.pin_stub(trial.pid());
         let mut handler = MmHandler::new(&mut mm, file);
         let Served {
-            report,
+            mut report,
             faults,
             calls,
         } = serve(trial, &self.placement, &mut handler, platform)?;
@@ -206,6 +210,7 @@ impl TrapRunner {
             host_mappings: mm.host_mappings(),
             extra,
             probes: vec![mm.probes().clone()],
+            boundary: std::mem::take(&mut report.boundary),
         };
         Ok((outcome, mm))
     }
@@ -274,6 +279,11 @@ impl PlatformRunner for TrapRunner {
             self.available = Some(probe);
         }
         self.available.clone().unwrap_or(Ok(()))
+    }
+
+    /// Exp1/Exp2 and malloc trials; a replay records none.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = on;
     }
 
     fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
@@ -365,6 +375,7 @@ impl PlatformRunner for StubNativeRunner {
             host_mappings,
             extra,
             probes: Vec::new(),
+            boundary: Vec::new(),
         })
     }
 }

@@ -1,0 +1,103 @@
+//! The stub's stack at a trapped call, for boundary windows: from the
+//! call's `rip`/`rbp`/`rsp` (ptrace: `PTRACE_GETREGS`; systrap: the SIGSYS
+//! handler's ucontext, posted in the shared header) the frame-pointer
+//! chain is walked in the stub, up to its outermost frame of its own
+//! (`child_main`'s, posted in the header at start): one `process_vm_readv`
+//! of the stack between, frames outside it read one by one, at most
+//! [`STUB_MAX_DEPTH`] frames. The stub is a fork of this process, so its
+//! addresses are this process's code.
+//!
+//! Only done when the log is on (perf sampling): the walk costs one system
+//! call per frame.
+
+use super::process::read_words;
+use crate::platform::boundary::{
+    monotonic_ns, this_tid, walk_frame_pointers, BoundaryLog, BoundaryWindow, StackSpace,
+    STUB_MAX_DEPTH,
+};
+
+/// The sentry function from which a trapped call is served (both
+/// platforms' loop is named `serve`).
+const SERVE_FROM: &str = "serve";
+/// The stub's first function of its own after the fork: its stack outer
+/// of it is the sentry's at the fork.
+const WORKLOAD_FROM: &str = "child_main";
+
+/// A window opened when the sentry saw a call, closed when it resumes the
+/// stub.
+#[derive(Debug)]
+pub struct OpenWindow {
+    start_ns: u64,
+    kind: &'static str,
+    pcs: Vec<u64>,
+    broken: Option<&'static str>,
+}
+
+/// Words of the stub's stack read at once (4 KiB): the stub's frames
+/// between the trapped call and `child_main` fit; frames beyond are read
+/// one by one.
+const CHUNK_WORDS: usize = 512;
+
+/// Opens a window for a call of stub `pid` stopped at `rip`/`rbp`/`rsp`
+/// (`None` when `log` is off: no walk, no clock read). The walk stops at
+/// `stack_base`, the stub's outermost frame of its own (0: unknown).
+pub fn open(
+    log: &BoundaryLog,
+    pid: i32,
+    kind: &'static str,
+    regs: [u64; 3],
+    stack_base: u64,
+) -> Option<OpenWindow> {
+    if !log.on() {
+        return None;
+    }
+    let start_ns = monotonic_ns();
+    let rsp = regs[2];
+    // One read of the stack from rsp up to the stub's base frame.
+    let mut chunk = [0u64; CHUNK_WORDS];
+    let want = if stack_base > rsp {
+        (((stack_base - rsp) / 8) as usize).clamp(2, CHUNK_WORDS)
+    } else {
+        CHUNK_WORDS
+    };
+    let got = read_words(pid, rsp, &mut chunk[..want]);
+    let mut read = |a: u64| {
+        let i = a.checked_sub(rsp)? / 8;
+        match (chunk.get(i as usize), chunk.get(i as usize + 1)) {
+            (Some(&next), Some(&ret)) if (i as usize) + 1 < got => Some([next, ret]),
+            _ => {
+                let mut w = [0u64; 2];
+                (read_words(pid, a, &mut w) == 2).then_some(w)
+            }
+        }
+    };
+    let stop_at = if stack_base == 0 {
+        u64::MAX
+    } else {
+        stack_base
+    };
+    let (pcs, broken) = walk_frame_pointers(regs, stop_at, STUB_MAX_DEPTH, &mut read);
+    Some(OpenWindow {
+        start_ns,
+        kind,
+        pcs,
+        broken,
+    })
+}
+
+/// Closes `w` (if any) now, on the serving thread, into `log`.
+pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>) {
+    if let Some(w) = w {
+        log.push(BoundaryWindow {
+            tid: this_tid(),
+            start_ns: w.start_ns,
+            end_ns: monotonic_ns(),
+            kind: w.kind,
+            space: StackSpace::Stub,
+            pcs: w.pcs,
+            broken: w.broken,
+            serve_from: SERVE_FROM,
+            workload_from: WORKLOAD_FROM,
+        });
+    }
+}
