@@ -7,6 +7,7 @@ use bundle::sites::{probe_cost_note, site_rows, SiteRow, SITE_COLUMNS};
 use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
+use crate::boundary_figure::{boundary_rows, boundary_table, BoundaryRow, BOUNDARY_TITLE};
 use crate::create_vma_figure::{create_vma_shares, CreateVmaShare};
 use crate::error::{RenderError, Result};
 use crate::functions::{function_table, FunctionTable};
@@ -60,6 +61,9 @@ pub struct Report {
     /// Figure 9: mean and median cost per call against mapping size.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub site_costs: Vec<SiteCostRow>,
+    /// One stack across the boundary: per sampled kvm/ptrace/systrap point.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub boundary: Vec<BoundaryRow>,
 }
 
 /// Linear against max-gap for every configuration measured with both.
@@ -137,6 +141,7 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
         malloc,
         create_vma: create_vma_shares(b)?,
         site_costs: site_cost_rows(run),
+        boundary: boundary_rows(b)?,
     })
 }
 
@@ -297,6 +302,9 @@ fn figure_tables(r: &Report) -> Vec<(String, Table)> {
     }
     if !r.site_costs.is_empty() {
         out.push((FIG9_TITLE.to_string(), site_cost_table(&r.site_costs)));
+    }
+    if !r.boundary.is_empty() {
+        out.push((BOUNDARY_TITLE.to_string(), boundary_table(&r.boundary)));
     }
     out
 }

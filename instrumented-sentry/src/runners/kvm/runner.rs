@@ -82,6 +82,8 @@ pub struct KvmRunner {
     last_call_cycles: Vec<u64>,
     /// The current point's paired calibration (`paired_raw_exit` JSON).
     calibration: serde_json::Value,
+    /// Record boundary windows in Exp1/Exp2 trials (while perf samples).
+    boundary: bool,
 }
 
 /// One Exp1/Exp2 guest run: what the runner reports from it.
@@ -93,6 +95,7 @@ struct MmapGuestRun {
     placement: &'static str,
     probes: crate::probes::Probes,
     symbols: Vec<(u64, u64, String)>,
+    boundary: Vec<crate::platform::boundary::BoundaryWindow>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
@@ -162,6 +165,7 @@ impl KvmRunner {
             guest_symbols: Vec::new(),
             last_call_cycles: Vec::new(),
             calibration: serde_json::Value::Null,
+            boundary: false,
         }
     }
 
@@ -284,7 +288,10 @@ impl KvmRunner {
                 .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
             fds.install(WORKLOAD_FD, file);
         }
+        let machine = mm.address_space_mut().machine_mut();
+        machine.record_boundary_stacks(self.boundary && !paired);
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
+        let boundary = mm.address_space_mut().machine_mut().take_boundary_windows();
         let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, paired)
             .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
         Ok(MmapGuestRun {
@@ -295,6 +302,7 @@ impl KvmRunner {
             placement: mm.address_space().machine().vm().placement().name(),
             probes: mm.probes().clone(),
             symbols,
+            boundary,
         })
     }
 
@@ -393,7 +401,7 @@ impl KvmRunner {
             host_mappings: run.host_mappings,
             extra,
             probes: vec![run.probes],
-            boundary: Vec::new(),
+            boundary: run.boundary,
         })
     }
 
@@ -418,6 +426,12 @@ impl PlatformRunner for KvmRunner {
 
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
         self.guest_symbols.clone()
+    }
+
+    /// Exp1/Exp2 trials (not their paired calibration); the malloc model
+    /// and replay record none.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = on;
     }
 
     /// The last trial's `extra`, plus `over_trials`: each counted trial's
