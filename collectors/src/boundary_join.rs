@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 
 use crate::perf::Sample;
-use bundle::GUEST_FRAME_SUFFIX;
 use crate::symbolize::{ProcessView, Symbolizer};
+use bundle::GUEST_FRAME_SUFFIX;
 use instrumented_sentry::platform::boundary::{BoundaryWindow, StackSpace};
 
 /// `prefix_of` value of a sample outside every window.

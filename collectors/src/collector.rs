@@ -4,11 +4,11 @@
 //! [`PerfCollector::end_point`], which fold that point's samples (and read
 //! the counters) outside the measured region.
 
+use crate::boundary_join::Join;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
-use crate::boundary_join::Join;
 use crate::stack_fold::{fold_joined, FoldOutput};
 use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;

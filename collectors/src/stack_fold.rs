@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use crate::fast_map::{FastHasher, FastMap};
 use crate::boundary_join::{from_innermost_frame, Join, NO_PREFIX};
+pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
@@ -289,5 +289,43 @@ mod tests {
             out.folded.to_text(),
             ";[unknown];entry_[k];handler_[k] 15\n[guest];guest_loop_[g] 7\n"
         );
+    }
+
+    #[test]
+    fn a_sample_inside_a_boundary_window_is_rooted_at_the_workloads_stack() {
+        use instrumented_sentry::platform::boundary::{BoundaryWindow, StackSpace};
+        let k = Kallsyms::parse("ffffffff81000000 T entry\n");
+        let mut sym = Symbolizer::new().with_kallsyms(k);
+        sym.set_guest_symbols(GuestSymbolMap::new([
+            (0x1000, 0x1100, "_start".to_string()),
+            (0x1100, 0x1200, "mmap_loop".to_string()),
+        ]));
+        let view = ProcessView::default();
+        let chain = vec![b::PERF_CONTEXT_KERNEL, 0xffffffff81000010];
+        let mut inside = sample(CpuMode::Kernel, 0xffffffff81000010, chain.clone(), 3);
+        inside.time = 150;
+        let mut outside = sample(CpuMode::Kernel, 0xffffffff81000010, chain, 4);
+        outside.time = 250;
+        let windows = [BoundaryWindow {
+            tid: 1,
+            start_ns: 100,
+            end_ns: 200,
+            kind: "exit: io",
+            space: StackSpace::Guest,
+            pcs: vec![0x1150, 0x1011],
+            broken: None,
+            serve_from: "run_until_stop",
+            workload_from: "",
+        }];
+        let samples = [inside, outside];
+        let join = Join::new(&samples, &windows);
+        let out = fold_joined(&samples, &join, &view, &mut sym);
+        // No serving frame in this chain: the thread's name and every
+        // frame follow the marker.
+        assert_eq!(
+            out.folded.to_text(),
+            ";entry_[k] 4\n[guest];_start_[g];mmap_loop_[g];[exit: io];;entry_[k] 3\n"
+        );
+        assert_eq!(out.samples, 2);
     }
 }

@@ -120,8 +120,8 @@ fn sample_trials(
         windows += outcome.boundary.len();
         let p = c.end_point_joined(&outcome.boundary);
         samples += p.samples;
-        if p.samples > 0 {
-            period = (p.total_weight / p.samples).max(1);
+        if let Some(w) = p.total_weight.checked_div(p.samples) {
+            period = w.max(1);
         }
         folded.merge(&p.folded);
         let (all, _) = coverage(&folded, frames, root, marker);
@@ -168,7 +168,10 @@ fn check_trap(mechanism: Mechanism, marker: &str) {
         .map(|(s, _)| s)
         .filter(|s| s.starts_with("[stub];"))
         .collect();
-    assert!(!joined.is_empty(), "{name}: no joined stack in {samples} samples");
+    assert!(
+        !joined.is_empty(),
+        "{name}: no joined stack in {samples} samples"
+    );
     for s in &joined {
         let f = split_frames(s);
         let m = f
@@ -199,7 +202,6 @@ fn check_trap(mechanism: Mechanism, marker: &str) {
         ));
     }
 }
-
 
 #[test]
 fn systrap_samples_while_serving_carry_the_stubs_stack() {
@@ -239,7 +241,10 @@ fn kvm_samples_under_dispatch_carry_the_guests_stack() {
         .map(|(s, _)| s)
         .filter(|s| s.contains(";[exit: "))
         .collect();
-    assert!(!joined.is_empty(), "kvm: no joined stack in {samples} samples");
+    assert!(
+        !joined.is_empty(),
+        "kvm: no joined stack in {samples} samples"
+    );
     for s in &joined {
         let f = split_frames(s);
         let m = f

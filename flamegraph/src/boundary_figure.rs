@@ -198,10 +198,18 @@ mod tests {
         ));
         // A guest sample of its own (no exit marker) and a sentry stack.
         assert!(!has_workload_stack("[guest];_start_[g];mmap_loop_[g]"));
-        assert!(!has_workload_stack("sentryprof;main;run_until_stop;dispatch"));
+        assert!(!has_workload_stack(
+            "sentryprof;main;run_until_stop;dispatch"
+        ));
         let kvm = serving_frame("kvm").expect("kvm has a boundary");
-        assert!(is_under("[guest];[exit: io];run_until_stop;dispatch;mmap", kvm));
-        assert!(!is_under("sentryprof;main;dispatch;run;run_until_stop;next_event", kvm));
+        assert!(is_under(
+            "[guest];[exit: io];run_until_stop;dispatch;mmap",
+            kvm
+        ));
+        assert!(!is_under(
+            "sentryprof;main;dispatch;run;run_until_stop;next_event",
+            kvm
+        ));
         assert_eq!(serving_frame("inproc"), None);
     }
 

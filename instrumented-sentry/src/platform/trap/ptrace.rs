@@ -27,9 +27,9 @@ use super::process::{Status, StubProcess};
 use super::report::ServedCall;
 use super::shared::{get, Region};
 use super::stub_stack;
-use crate::platform::boundary::BoundaryLog;
 use super::sys::{rdtsc, site_addrs};
 use super::tracee::{self, PtraceResult};
+use crate::platform::boundary::BoundaryLog;
 use crate::platform::PlatformError;
 
 const PLATFORM: &str = "ptrace";

@@ -28,9 +28,7 @@ use super::page_tables::{PageTableError, PageTables, PteAccess, PTE_PRESENT, PTE
 use super::sample_timer::SampleTimerError;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
-use crate::platform::boundary::{
-    monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace,
-};
+use crate::platform::boundary::{monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace};
 use crate::platform::kvm::guest::program::GuestProgram;
 
 /// The guest stopped in a way the sentry cannot handle: what happened and
