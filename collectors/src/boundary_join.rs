@@ -24,6 +24,10 @@ pub const NO_PREFIX: u32 = u32::MAX;
 /// Root frame of a stub's stack.
 pub const STUB_ROOT: &str = "[stub]";
 
+/// Root frame of guest stacks: guest samples and the guest's stack at an
+/// exit (`collectors::stack_fold::GUEST_ROOT` is this one).
+pub const GUEST_ROOT: &str = "[guest]";
+
 /// One thread's windows, sorted by start.
 struct ThreadWindows {
     starts: Vec<u64>,
@@ -188,7 +192,7 @@ impl<'w> Join<'w> {
             from_innermost_frame(&joined, w.workload_from)
         };
         let mut out = String::from(match w.space {
-            StackSpace::Guest => crate::stack_fold::GUEST_ROOT,
+            StackSpace::Guest => GUEST_ROOT,
             StackSpace::Stub => STUB_ROOT,
         });
         if let (Some(why), None) = (w.broken, own) {

@@ -18,8 +18,9 @@ use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 
-/// Root frame of guest samples.
-pub const GUEST_ROOT: &str = "[guest]";
+/// Root frame of guest samples (defined beside the stub's root, where the
+/// boundary join roots workload stacks; one constant).
+pub use crate::boundary_join::GUEST_ROOT;
 
 /// What folding produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
