@@ -108,6 +108,30 @@ pub fn this_tid() -> u32 {
 /// Maximum frames a stub stack walk keeps.
 pub const STUB_MAX_DEPTH: usize = 32;
 
+/// Why a walk stopped early, by code (0: it did not): how the stub posts
+/// the reason in the shared header. Code `i + 1` is `BREAK_REASONS[i]`.
+pub const BREAK_REASONS: [&str; 4] = ["too deep", "misaligned", "not monotonic", "unreadable"];
+
+/// The code of a break reason for [`BREAK_REASONS`] (0: none).
+pub fn break_code(why: Option<&'static str>) -> u64 {
+    why.and_then(|w| BREAK_REASONS.iter().position(|r| *r == w))
+        .map_or(0, |i| i as u64 + 1)
+}
+
+/// The break reason of a code from [`break_code`] (an unknown code:
+/// "unreadable").
+pub fn break_reason(code: u64) -> Option<&'static str> {
+    match code {
+        0 => None,
+        c => Some(
+            BREAK_REASONS
+                .get(c as usize - 1)
+                .copied()
+                .unwrap_or("unreadable"),
+        ),
+    }
+}
+
 /// Walks a frame-pointer chain from `rip`/`rbp` (`rsp`: the lowest valid
 /// frame address) with `read` giving the two words of a frame (saved
 /// `rbp`, return address; `None`: unreadable). Bounded; a chain that
@@ -115,37 +139,57 @@ pub const STUB_MAX_DEPTH: usize = 32;
 /// a frame at or above `stop_at` (the workload's outermost frame of its
 /// own; `u64::MAX`: none).
 pub fn walk_frame_pointers(
-    [rip, rbp, rsp]: [u64; 3],
+    regs: [u64; 3],
     stop_at: u64,
     max_depth: usize,
     read: &mut dyn FnMut(u64) -> Option<[u64; 2]>,
 ) -> (Vec<u64>, Option<&'static str>) {
-    let mut pcs = vec![rip];
+    let mut out = [0u64; STUB_MAX_DEPTH];
+    let depth = max_depth.min(STUB_MAX_DEPTH);
+    let (n, why) = walk_frame_pointers_into(regs, stop_at, &mut out[..depth], read);
+    (out[..n].to_vec(), why)
+}
+
+/// [`walk_frame_pointers`] into `out` (its length is the depth bound,
+/// at least 1), without allocating: the stub's signal handlers walk their
+/// own stack with it. Returns the frames written.
+pub fn walk_frame_pointers_into(
+    [rip, rbp, rsp]: [u64; 3],
+    stop_at: u64,
+    out: &mut [u64],
+    read: &mut dyn FnMut(u64) -> Option<[u64; 2]>,
+) -> (usize, Option<&'static str>) {
+    let Some(first) = out.first_mut() else {
+        return (0, Some("too deep"));
+    };
+    *first = rip;
+    let mut n = 1;
     let mut fp = rbp;
     let mut lowest = rsp;
     loop {
         if fp == 0 || fp >= stop_at {
-            return (pcs, None);
+            return (n, None);
         }
-        if pcs.len() >= max_depth {
-            return (pcs, Some("too deep"));
+        if n >= out.len() {
+            return (n, Some("too deep"));
         }
         if fp % 8 != 0 {
-            return (pcs, Some("misaligned"));
+            return (n, Some("misaligned"));
         }
         if fp < lowest {
-            return (pcs, Some("not monotonic"));
+            return (n, Some("not monotonic"));
         }
         match read(fp) {
             Some([next, ret]) => {
                 if ret == 0 {
-                    return (pcs, None);
+                    return (n, None);
                 }
-                pcs.push(ret);
+                out[n] = ret;
+                n += 1;
                 lowest = fp.saturating_add(16);
                 fp = next;
             }
-            None => return (pcs, Some("unreadable")),
+            None => return (n, Some("unreadable")),
         }
     }
 }
@@ -177,6 +221,14 @@ mod tests {
         let mut same = |_| Some([0x1000, 0xa0]);
         let (_, why) = walk_frame_pointers([0x10, 0x1000, 0xff0], u64::MAX, 5, &mut same);
         assert_eq!(why, Some("not monotonic"));
+        for why in [
+            None,
+            Some("too deep"),
+            Some("misaligned"),
+            Some("unreadable"),
+        ] {
+            assert_eq!(break_reason(break_code(why)), why);
+        }
         // The walk stops at the workload's outermost frame of its own.
         assert_eq!(
             walk_frame_pointers([0x10, 0x1000, 0xff0], 0x1020, 8, &mut read),

@@ -177,9 +177,12 @@ impl Trial {
     }
 
     /// Record a boundary window for every call and fault served, with the
-    /// stub's stack at it (`TrialReport::boundary`); off by default.
+    /// stub's stack at it (`TrialReport::boundary`); off by default. A
+    /// systrap stub then walks its own stack at each trap and posts it in
+    /// the shared header.
     pub fn record_boundary_stacks(&mut self, on: bool) {
         self.boundary = BoundaryLog::new(on);
+        set(&self.region.header().want_stack, u64::from(on));
     }
 
     /// The stub's pid.

@@ -8,6 +8,8 @@
 use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+use crate::platform::boundary::STUB_MAX_DEPTH;
+
 /// Host calls one systrap reply can carry.
 pub const MAX_HOST_CALLS: usize = 8;
 
@@ -133,6 +135,17 @@ pub struct Header {
     /// The stub's outermost frame of its own (`child_main`'s frame
     /// pointer): frames at or above it are the sentry's, copied at the fork.
     pub stack_base: AtomicU64,
+    /// Non-zero: the sentry records boundary stacks, so the stub's
+    /// handlers walk their own frame-pointer chain at each trap and post
+    /// it in `pcs` (set by the sentry).
+    pub want_stack: AtomicU64,
+    /// Request: frames posted in `pcs` (0: not walked).
+    pub n_pcs: AtomicU64,
+    /// Request: why the walk stopped early (`boundary::break_code`).
+    pub stack_broken: AtomicU64,
+    /// Request: the workload's return addresses at the call, leaf first
+    /// (`rip` first).
+    pub pcs: [AtomicU64; STUB_MAX_DEPTH],
     /// Fault: address.
     pub fault_addr: AtomicU64,
     /// Fault: non-zero for a write.

@@ -29,6 +29,7 @@ use super::own_holes;
 use super::shared::{check, get, set, shape, state, step, Header, Hole, Record, ReplayOp};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
 use super::workload::{APP_BASE, APP_LEN};
+use crate::platform::boundary::{break_code, walk_frame_pointers_into, STUB_MAX_DEPTH};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Exit status of a stub whose set-up failed (the step and errno are in the
@@ -751,6 +752,40 @@ fn exchange(h: &Header, request: u32) -> i64 {
 const SI_SYSCALL: usize = 24;
 const SI_ADDR: usize = 16;
 
+/// Posts the workload's frame-pointer chain at a trap in the header
+/// (`pcs`, `n_pcs`, `stack_broken`) when the sentry asked for stacks
+/// (`want_stack`); else `n_pcs` = 0. Walks only this thread's own stack
+/// between the trap's `rsp` and `child_main`'s frame (`stack_base`), so
+/// every word read is mapped; no allocation, no system call.
+fn post_own_stack(h: &Header, gregs: &[libc::greg_t; 23]) {
+    if get(&h.want_stack) == 0 {
+        set(&h.n_pcs, 0);
+        return;
+    }
+    let [rip, rbp, rsp] =
+        [libc::REG_RIP, libc::REG_RBP, libc::REG_RSP].map(|r| gregs[r as usize] as u64);
+    let base = get(&h.stack_base);
+    let mut read = |a: u64| -> Option<[u64; 2]> {
+        if a < rsp || a.checked_add(16)? > base {
+            return None;
+        }
+        let p = a as *const u64;
+        // SAFETY: `a` is 8-aligned (the walk checks it before reading) and
+        // `[a, a + 16)` lies between the trap's stack pointer and
+        // `child_main`'s frame: live frames of this thread's stack, mapped
+        // and not written while the handler runs below them.
+        Some(unsafe { [p.read_volatile(), p.add(1).read_volatile()] })
+    };
+    let mut out = [0u64; STUB_MAX_DEPTH];
+    let stop_at = if base == 0 { u64::MAX } else { base };
+    let (n, why) = walk_frame_pointers_into([rip, rbp, rsp], stop_at, &mut out, &mut read);
+    for (slot, pc) in h.pcs.iter().zip(&out[..n]) {
+        set(slot, *pc);
+    }
+    set(&h.stack_broken, break_code(why));
+    set(&h.n_pcs, n as u64);
+}
+
 extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
     let t = rdtsc();
     let hp = HEADER.load(Ordering::Relaxed);
@@ -784,6 +819,7 @@ extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
     set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
     set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
+    post_own_stack(h, gregs);
     let ret = exchange(h, state::SYSCALL);
     gregs[libc::REG_RAX as usize] = ret;
 }
@@ -809,6 +845,7 @@ extern "C" fn on_sigsegv(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
     set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
     set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
+    post_own_stack(h, gregs);
     if exchange(h, state::FAULT) != 0 {
         exit(EXIT_FAULT);
     }

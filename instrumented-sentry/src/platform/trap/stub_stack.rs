@@ -7,13 +7,20 @@
 //! [`STUB_MAX_DEPTH`] frames. The stub is a fork of this process, so its
 //! addresses are this process's code.
 //!
-//! Only done when the log is on (perf sampling): the walk costs one system
-//! call per frame.
+//! Under systrap the stub walks its own chain in its SIGSYS/SIGSEGV
+//! handler when the sentry asked for stacks (`want_stack` in the shared
+//! header) and posts the addresses in the header ([`open_posted`]): no
+//! system call on the sentry's side. The sentry reads the stub's memory
+//! ([`open`]) under ptrace, whose stub is stopped anyway, and for a
+//! systrap call trapped before the stub saw the request.
+//!
+//! Only done when the log is on.
 
 use super::process::read_words;
+use super::shared::{get, Header};
 use crate::platform::boundary::{
-    monotonic_ns, this_tid, walk_frame_pointers, BoundaryLog, BoundaryWindow, StackSpace,
-    STUB_MAX_DEPTH,
+    break_reason, monotonic_ns, this_tid, walk_frame_pointers, BoundaryLog, BoundaryWindow,
+    StackSpace, STUB_MAX_DEPTH,
 };
 
 /// The sentry function from which a trapped call is served (both
@@ -82,6 +89,33 @@ pub fn open(
         kind,
         pcs,
         broken,
+    })
+}
+
+/// Opens a window for a systrap call whose stack the stub posted in
+/// `h` (`pcs`, `n_pcs`, `stack_broken`); falls back to [`open`] (reading
+/// the stub's memory) when it did not (`n_pcs` = 0). `None` when `log` is
+/// off.
+pub fn open_posted(
+    log: &BoundaryLog,
+    pid: i32,
+    kind: &'static str,
+    h: &Header,
+) -> Option<OpenWindow> {
+    if !log.on() {
+        return None;
+    }
+    let n = (get(&h.n_pcs) as usize).min(STUB_MAX_DEPTH);
+    if n == 0 {
+        let regs = [get(&h.rip), get(&h.rbp), get(&h.rsp)];
+        return open(log, pid, kind, regs, get(&h.stack_base));
+    }
+    let start_ns = monotonic_ns();
+    Some(OpenWindow {
+        start_ns,
+        kind,
+        pcs: h.pcs[..n].iter().map(get).collect(),
+        broken: break_reason(get(&h.stack_broken)),
     })
 }
 

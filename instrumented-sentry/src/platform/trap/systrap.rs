@@ -134,10 +134,7 @@ pub fn serve(
             state::FAULT => Some("trap: SIGSEGV"),
             _ => None,
         };
-        let window = kind.and_then(|kind| {
-            let regs = [get(&h.rip), get(&h.rbp), get(&h.rsp)];
-            stub_stack::open(boundary, pid, kind, regs, get(&h.stack_base))
-        });
+        let window = kind.and_then(|kind| stub_stack::open_posted(boundary, pid, kind, h));
         let result = match s {
             state::READY => {
                 from = state::READY;
