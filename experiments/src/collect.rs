@@ -19,6 +19,8 @@ use collectors::collector::{PerfCollector, PerfConfig};
 use collectors::symbolize::GuestSymbolMap;
 use instrumented_sentry::platform::boundary::BoundaryWindow;
 
+use crate::plan::PlatformKind;
+
 /// Which point is being measured.
 #[derive(Debug, Clone)]
 pub struct PointContext {
@@ -61,9 +63,9 @@ pub trait PointCollector {
         point: &PointContext,
         boundary: &[BoundaryWindow],
     ) -> Result<PointProfile, String>;
-    /// Whether the platform should record boundary windows for this
+    /// Whether `platform` should record boundary windows for this
     /// collector ([`PlatformRunner::record_boundary_stacks`](instrumented_sentry::runners::PlatformRunner::record_boundary_stacks)).
-    fn wants_boundary_stacks(&self) -> bool {
+    fn wants_boundary_stacks(&self, _platform: &str) -> bool {
         false
     }
     /// After the last point: the run's profile and one-line notes for
@@ -85,12 +87,16 @@ pub trait PointCollector {
 pub struct PerfOptions {
     /// `--perf-freq`: samples per second asked for (None: the collector's default).
     pub frequency_hz: Option<u64>,
+    /// `--collect ...,boundary`: boundary stacks on every platform, not
+    /// only where they are on by default.
+    pub boundary_everywhere: bool,
 }
 
 /// `collectors::collector::PerfCollector` at the seam.
 #[derive(Debug)]
 struct PerfPointCollector {
     inner: Option<PerfCollector>,
+    boundary_everywhere: bool,
 }
 
 impl PointCollector for PerfPointCollector {
@@ -146,8 +152,11 @@ impl PointCollector for PerfPointCollector {
         }
     }
 
-    fn wants_boundary_stacks(&self) -> bool {
-        self.inner
+    fn wants_boundary_stacks(&self, platform: &str) -> bool {
+        let on = self.boundary_everywhere
+            || PlatformKind::from_name(platform).is_some_and(|p| p.boundary_stacks_by_default());
+        on && self
+            .inner
             .as_ref()
             .is_some_and(|c| c.event().monotonic_clock)
     }
@@ -182,5 +191,8 @@ pub fn make_perf_collector(options: &PerfOptions) -> Result<Box<dyn PointCollect
         config.frequency_hz = f;
     }
     let c = PerfCollector::new(config).map_err(|e| format!("perf sampling off: {e}"))?;
-    Ok(Box::new(PerfPointCollector { inner: Some(c) }))
+    Ok(Box::new(PerfPointCollector {
+        inner: Some(c),
+        boundary_everywhere: options.boundary_everywhere,
+    }))
 }

@@ -80,7 +80,7 @@ pub fn measure_point(
     let mut point = point_skeleton(spec, runner.platform(), runner.search());
     let boundary = collector
         .as_deref()
-        .is_some_and(|c| c.wants_boundary_stacks());
+        .is_some_and(|c| c.wants_boundary_stacks(runner.platform()));
     runner.record_boundary_stacks(boundary);
     runner.check_point(spec)?;
     for k in 0..plan.warmup_trials {

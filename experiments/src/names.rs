@@ -56,11 +56,12 @@ impl Named for GapSearch {
 
 impl Named for CollectorKind {
     const WHAT: &'static str = "collector";
-    const EXPECTED: &'static str = "probes, perf";
+    const EXPECTED: &'static str = "probes, perf, boundary";
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "probes" => Some(CollectorKind::Probes),
             "perf" => Some(CollectorKind::Perf),
+            "boundary" => Some(CollectorKind::Boundary),
             _ => None,
         }
     }

@@ -69,11 +69,23 @@ impl PlatformKind {
         )
     }
 
+    /// Whether perf sampling records boundary stacks on this platform
+    /// without `--collect ...,boundary`: only where their measured added
+    /// cost per call is at most 2% (docs/collectors.md, "Boundary
+    /// stacks").
+    pub fn boundary_stacks_by_default(self) -> bool {
+        BOUNDARY_STACKS_BY_DEFAULT.contains(&self)
+    }
+
     /// Parse a name as [`name`](Self::name) prints it.
     pub fn from_name(s: &str) -> Option<PlatformKind> {
         PlatformKind::ALL.into_iter().find(|p| p.name() == s)
     }
 }
+
+/// Platforms whose boundary stacks are on whenever perf samples (added
+/// cost per call measured at most 2%; docs/collectors.md).
+const BOUNDARY_STACKS_BY_DEFAULT: &[PlatformKind] = &[PlatformKind::Systrap];
 
 /// A collector a run can record with (`--collect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +94,9 @@ pub enum CollectorKind {
     Probes,
     /// perf_event_open sampling.
     Perf,
+    /// Boundary stacks on every platform perf samples, also where they
+    /// are off by default ([`PlatformKind::boundary_stacks_by_default`]).
+    Boundary,
 }
 
 /// One platform and search strategy pair points run on (`search` is
@@ -169,6 +184,9 @@ pub struct Plan {
     pub probes: bool,
     /// Sample with perf_event_open.
     pub perf: bool,
+    /// `--collect ...,boundary`: boundary stacks on every platform perf
+    /// samples, not only where they are on by default.
+    pub boundary_everywhere: bool,
     /// Sampling frequency asked for (Hz), if any.
     pub perf_freq: Option<u64>,
     /// Subtract the probe's own cost from every probe sample.
@@ -321,7 +339,7 @@ fn trial_counts(req: &PlanRequest) -> Result<(u32, u32), PlanError> {
     Ok((trials, warmup_trials))
 }
 
-/// Collectors: (probes, perf, probe_every).
+/// Collectors: (probes, perf, probe_every); `boundary` needs perf.
 ///
 /// `--collect` lists what runs: `probes` alone samples nothing, `perf`
 /// alone times nothing; with no list both run (the main job). A flag that
@@ -336,6 +354,9 @@ fn collectors(
     }
     let probes = !req.no_probes && listed(CollectorKind::Probes);
     let perf = listed(CollectorKind::Perf);
+    if req.collect.contains(&CollectorKind::Boundary) && !perf {
+        return Err(PlanError::BoundaryWithoutPerf);
+    }
     if !probes {
         if let Some(probe_every) = req.probe_every {
             return Err(PlanError::ProbeFlagWithoutProbes {
@@ -443,6 +464,7 @@ impl Plan {
         let choices = platform_choices(&platforms, &searches, &req.platform_searches)?;
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
+        let boundary_everywhere = req.collect.contains(&CollectorKind::Boundary);
         let specs = expand(&p)?;
         let out = req
             .out
@@ -462,6 +484,7 @@ impl Plan {
             "collect": {
                 "probes": probes,
                 "perf": perf,
+                "boundary": boundary_everywhere,
             },
         });
         Ok(Plan {
@@ -472,6 +495,7 @@ impl Plan {
             warmup_trials,
             probes,
             perf,
+            boundary_everywhere,
             perf_freq: req.perf_freq,
             subtract_probe_cost: req.subtract_probe_cost,
             probe_every,

@@ -230,7 +230,9 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
     let p = only(vec![CollectorKind::Perf]);
     assert!(!p.probes && p.perf, "--collect perf times nothing");
     let p = only(vec![CollectorKind::Probes, CollectorKind::Perf]);
-    assert!(p.probes && p.perf);
+    assert!(p.probes && p.perf && !p.boundary_everywhere);
+    let p = only(vec![CollectorKind::Perf, CollectorKind::Boundary]);
+    assert!(p.perf && p.boundary_everywhere, "--collect perf,boundary");
     let p = Plan::new(&PlanRequest {
         no_probes: true,
         ..PlanRequest::default()
@@ -269,6 +271,13 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
             ..PlanRequest::default()
         },
         "--perf-freq needs --collect perf",
+    );
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Probes, CollectorKind::Boundary],
+            ..PlanRequest::default()
+        },
+        "--collect boundary needs perf",
     );
     refused(
         PlanRequest {

@@ -99,10 +99,19 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// This thread's id.
+/// This thread's id: one `gettid` per thread, cached (windows are
+/// closed once per call served).
 pub fn this_tid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() as u32 }
+    thread_local! {
+        static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid has no preconditions.
+            t.set(unsafe { libc::gettid() as u32 });
+        }
+        t.get()
+    })
 }
 
 /// Maximum frames a stub stack walk keeps.
