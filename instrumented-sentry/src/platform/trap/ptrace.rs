@@ -149,7 +149,7 @@ pub fn serve(
     let mut sig = 0;
     let mut window = None;
     loop {
-        stub_stack::close(boundary, window.take());
+        stub_stack::close(boundary, window.take(), region.header());
         let resumed = rdtsc();
         if let Some(last) = served.last_mut() {
             last.resumed = resumed;

@@ -79,6 +79,19 @@ pub struct HostSlot {
     pub result: AtomicI64,
 }
 
+/// The workload's stack at a trapped call, as the stub's handler walked
+/// it.
+#[repr(C)]
+#[derive(Default)]
+pub struct PostedStack {
+    /// Frames in `pcs`.
+    pub n: AtomicU64,
+    /// Why the walk stopped early (`boundary::break_code`).
+    pub broken: AtomicU64,
+    /// Return addresses, leaf first (`rip` first).
+    pub pcs: [AtomicU64; STUB_MAX_DEPTH],
+}
+
 /// The control header at the start of the region.
 #[repr(C, align(64))]
 #[derive(Default)]
@@ -124,6 +137,12 @@ pub struct Header {
     pub sentry_waiting: AtomicU32,
     /// Request: system call number.
     pub nr: AtomicI64,
+    /// Request: where the stub posted its stack (0: not walked; 1 or 2:
+    /// in `stacks[stack_slot - 1]`). The stub alternates the two, so the
+    /// sentry can read a call's stack after it replied: the next call
+    /// writes the other one, and the one after waits for a reply the
+    /// sentry has not yet given.
+    pub stack_slot: AtomicU64,
     /// Request: arguments.
     pub args: [AtomicU64; 6],
     /// Request: the instruction after the trapped call / the faulting one.
@@ -139,13 +158,8 @@ pub struct Header {
     /// handlers walk their own frame-pointer chain at each trap and post
     /// it in `pcs` (set by the sentry).
     pub want_stack: AtomicU64,
-    /// Request: frames posted in `pcs` (0: not walked).
-    pub n_pcs: AtomicU64,
-    /// Request: why the walk stopped early (`boundary::break_code`).
-    pub stack_broken: AtomicU64,
-    /// Request: the workload's return addresses at the call, leaf first
-    /// (`rip` first).
-    pub pcs: [AtomicU64; STUB_MAX_DEPTH],
+    /// The stub's stacks at its last two trapped calls (`stack_slot`).
+    pub stacks: [PostedStack; 2],
     /// Fault: address.
     pub fault_addr: AtomicU64,
     /// Fault: non-zero for a write.

@@ -752,14 +752,14 @@ fn exchange(h: &Header, request: u32) -> i64 {
 const SI_SYSCALL: usize = 24;
 const SI_ADDR: usize = 16;
 
-/// Posts the workload's frame-pointer chain at a trap in the header
-/// (`pcs`, `n_pcs`, `stack_broken`) when the sentry asked for stacks
-/// (`want_stack`); else `n_pcs` = 0. Walks only this thread's own stack
+/// Posts the workload's frame-pointer chain at a trap in the header (the
+/// other of the two `stacks` than last time; `stack_slot` names it) when
+/// the sentry asked for stacks (`want_stack`); else `stack_slot` = 0. Walks only this thread's own stack
 /// between the trap's `rsp` and `child_main`'s frame (`stack_base`), so
 /// every word read is mapped; no allocation, no system call.
 fn post_own_stack(h: &Header, gregs: &[libc::greg_t; 23]) {
     if get(&h.want_stack) == 0 {
-        set(&h.n_pcs, 0);
+        set(&h.stack_slot, 0);
         return;
     }
     let [rip, rbp, rsp] =
@@ -779,11 +779,14 @@ fn post_own_stack(h: &Header, gregs: &[libc::greg_t; 23]) {
     let mut out = [0u64; STUB_MAX_DEPTH];
     let stop_at = if base == 0 { u64::MAX } else { base };
     let (n, why) = walk_frame_pointers_into([rip, rbp, rsp], stop_at, &mut out, &mut read);
-    for (slot, pc) in h.pcs.iter().zip(&out[..n]) {
-        set(slot, *pc);
+    let slot = if get(&h.stack_slot) == 1 { 2 } else { 1 };
+    let posted = &h.stacks[slot - 1];
+    for (word, pc) in posted.pcs.iter().zip(&out[..n]) {
+        set(word, *pc);
     }
-    set(&h.stack_broken, break_code(why));
-    set(&h.n_pcs, n as u64);
+    set(&posted.broken, break_code(why));
+    set(&posted.n, n as u64);
+    set(&h.stack_slot, slot as u64);
 }
 
 extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {

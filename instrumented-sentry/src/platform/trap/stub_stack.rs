@@ -19,7 +19,7 @@
 use super::process::read_words;
 use super::shared::{get, Header};
 use crate::platform::boundary::{
-    break_reason, monotonic_ns, this_tid, walk_frame_pointers, BoundaryLog, BoundaryWindow,
+    break_reason, monotonic_ns, this_tid, walk_frame_pointers_into, BoundaryLog, BoundaryWindow,
     StackSpace, STUB_MAX_DEPTH,
 };
 
@@ -31,13 +31,26 @@ const SERVE_FROM: &str = "serve";
 const WORKLOAD_FROM: &str = "child_main";
 
 /// A window opened when the sentry saw a call, closed when it resumes the
-/// stub.
+/// stub. No allocation while the stub waits: [`close`] copies the stack
+/// into the log.
 #[derive(Debug)]
 pub struct OpenWindow {
     start_ns: u64,
     kind: &'static str,
-    pcs: Vec<u64>,
-    broken: Option<&'static str>,
+    stack: Stack,
+}
+
+/// Where an open window's stack is.
+#[derive(Debug)]
+enum Stack {
+    /// Walked by the sentry.
+    Walked {
+        pcs: [u64; STUB_MAX_DEPTH],
+        n: usize,
+        broken: Option<&'static str>,
+    },
+    /// Posted by the stub in the header's `stacks[i]`, read at close.
+    Posted(usize),
 }
 
 /// Words of the stub's stack read at once (4 KiB): the stub's frames
@@ -83,19 +96,19 @@ pub fn open(
     } else {
         stack_base
     };
-    let (pcs, broken) = walk_frame_pointers(regs, stop_at, STUB_MAX_DEPTH, &mut read);
+    let mut pcs = [0u64; STUB_MAX_DEPTH];
+    let (n, broken) = walk_frame_pointers_into(regs, stop_at, &mut pcs, &mut read);
     Some(OpenWindow {
         start_ns,
         kind,
-        pcs,
-        broken,
+        stack: Stack::Walked { pcs, n, broken },
     })
 }
 
 /// Opens a window for a systrap call whose stack the stub posted in
-/// `h` (`pcs`, `n_pcs`, `stack_broken`); falls back to [`open`] (reading
-/// the stub's memory) when it did not (`n_pcs` = 0). `None` when `log` is
-/// off.
+/// `h` (`stack_slot`: read at [`close`], after the reply); falls back to
+/// [`open`] (reading the stub's memory) when it did not. `None` when
+/// `log` is off.
 pub fn open_posted(
     log: &BoundaryLog,
     pid: i32,
@@ -105,31 +118,41 @@ pub fn open_posted(
     if !log.on() {
         return None;
     }
-    let n = (get(&h.n_pcs) as usize).min(STUB_MAX_DEPTH);
-    if n == 0 {
+    let slot = get(&h.stack_slot) as usize;
+    if !(1..=2).contains(&slot) {
         let regs = [get(&h.rip), get(&h.rbp), get(&h.rsp)];
         return open(log, pid, kind, regs, get(&h.stack_base));
     }
-    let start_ns = monotonic_ns();
     Some(OpenWindow {
-        start_ns,
+        start_ns: monotonic_ns(),
         kind,
-        pcs: h.pcs[..n].iter().map(get).collect(),
-        broken: break_reason(get(&h.stack_broken)),
+        stack: Stack::Posted(slot - 1),
     })
 }
 
-/// Closes `w` (if any) now, on the serving thread, into `log`.
-pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>) {
+/// Closes `w` (if any) now, on the serving thread, into `log`. systrap
+/// closes right after posting the reply, so the clock read and the copy
+/// into the log overlap the stub's resumption instead of delaying it.
+pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>, h: &Header) {
     if let Some(w) = w {
+        let end_ns = monotonic_ns();
+        let (pcs, broken) = match w.stack {
+            Stack::Walked { pcs, n, broken } => (pcs[..n].to_vec(), broken),
+            Stack::Posted(i) => {
+                let posted = &h.stacks[i];
+                let n = (get(&posted.n) as usize).min(STUB_MAX_DEPTH);
+                let pcs = posted.pcs[..n].iter().map(get).collect();
+                (pcs, break_reason(get(&posted.broken)))
+            }
+        };
         log.push(BoundaryWindow {
             tid: this_tid(),
             start_ns: w.start_ns,
-            end_ns: monotonic_ns(),
+            end_ns,
             kind: w.kind,
             space: StackSpace::Stub,
-            pcs: w.pcs,
-            broken: w.broken,
+            pcs,
+            broken,
             serve_from: SERVE_FROM,
             workload_from: WORKLOAD_FROM,
         });

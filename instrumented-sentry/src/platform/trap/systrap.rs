@@ -184,8 +184,8 @@ pub fn serve(
         set(&h.n_host, ops.queued.len() as u64);
         h.result.store(result, Ordering::Relaxed);
         last_calls = ops.queued;
-        stub_stack::close(boundary, window);
         post(h, state::REPLY, &h.stub_waiting);
+        stub_stack::close(boundary, window, h);
         from = state::REPLY;
         served.push(record);
     }
