@@ -403,6 +403,7 @@ fn run_json(plan: &Plan, calibration: &Calibration) -> RunJson {
     run.trials = plan.trials;
     run.warmup_trials = plan.warmup_trials;
     run.notes.extend(crate::summary::boundary_line(plan));
-    run.notes.extend(crate::summary::boundary_stacks_off_line(plan));
+    run.notes
+        .extend(crate::summary::boundary_stacks_off_line(plan));
     run
 }

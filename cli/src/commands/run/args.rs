@@ -55,7 +55,7 @@ pub struct RunArgs {
     /// Warm-up trials per point, not counted [default: 2]
     #[arg(long, value_name = "N")]
     pub warmup_trials: Option<u32>,
-    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling) [default: probes,perf]
+    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling), boundary (perf samples joined with the workload's stack on every platform; needs perf) [default: probes,perf]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub collect: Vec<String>,
     /// Turn the rdtsc probes off
