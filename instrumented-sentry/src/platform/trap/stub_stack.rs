@@ -31,8 +31,8 @@ const SERVE_FROM: &str = "serve";
 const WORKLOAD_FROM: &str = "child_main";
 
 /// A window opened when the sentry saw a call, closed when it resumes the
-/// stub. No allocation while the stub waits: [`close`] copies the stack
-/// into the log.
+/// stub. systrap: no allocation while the stub waits ([`close`] copies the
+/// posted stack into the log).
 #[derive(Debug)]
 pub struct OpenWindow {
     start_ns: u64,
@@ -43,12 +43,9 @@ pub struct OpenWindow {
 /// Where an open window's stack is.
 #[derive(Debug)]
 enum Stack {
-    /// Walked by the sentry.
-    Walked {
-        pcs: [u64; STUB_MAX_DEPTH],
-        n: usize,
-        broken: Option<&'static str>,
-    },
+    /// Walked by the sentry (the stub stopped or waiting): the addresses
+    /// and why the walk broke, if it did.
+    Walked(Vec<u64>, Option<&'static str>),
     /// Posted by the stub in the header's `stacks[i]`, read at close.
     Posted(usize),
 }
@@ -101,7 +98,7 @@ pub fn open(
     Some(OpenWindow {
         start_ns,
         kind,
-        stack: Stack::Walked { pcs, n, broken },
+        stack: Stack::Walked(pcs[..n].to_vec(), broken),
     })
 }
 
@@ -137,7 +134,7 @@ pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>, h: &Header) {
     if let Some(w) = w {
         let end_ns = monotonic_ns();
         let (pcs, broken) = match w.stack {
-            Stack::Walked { pcs, n, broken } => (pcs[..n].to_vec(), broken),
+            Stack::Walked(pcs, broken) => (pcs, broken),
             Stack::Posted(i) => {
                 let posted = &h.stacks[i];
                 let n = (get(&posted.n) as usize).min(STUB_MAX_DEPTH);
