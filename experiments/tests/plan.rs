@@ -287,3 +287,50 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
         "above the kernel's limit",
     );
 }
+
+#[test]
+fn boundary_stacks_are_off_by_default_where_they_cost_more_than_two_percent() {
+    use experiments::summary::boundary_stacks_off_line;
+    use experiments::CollectorKind;
+    let plan = |platforms: Vec<PlatformKind>, collect: Vec<CollectorKind>| {
+        Plan::new(&PlanRequest {
+            platforms,
+            collect,
+            ..PlanRequest::default()
+        })
+        .unwrap()
+    };
+    let served = vec![
+        PlatformKind::Native,
+        PlatformKind::Systrap,
+        PlatformKind::Ptrace,
+    ];
+    let off: Vec<&str> = served
+        .iter()
+        .filter(|p| matches!(p, PlatformKind::Systrap | PlatformKind::Ptrace))
+        .filter(|p| !p.boundary_stacks_by_default())
+        .map(|p| p.name())
+        .collect();
+    let line = boundary_stacks_off_line(&plan(served.clone(), Vec::new()));
+    if off.is_empty() {
+        assert_eq!(line, None);
+    } else {
+        let line = line.expect("a platform off by default is named");
+        assert!(line.contains(&off.join(", ")), "{line}");
+        assert!(line.contains("--collect probes,perf,boundary"), "{line}");
+    }
+    // Asked for everywhere, or no perf, or no served platform: no line.
+    let all = vec![
+        CollectorKind::Probes,
+        CollectorKind::Perf,
+        CollectorKind::Boundary,
+    ];
+    assert_eq!(boundary_stacks_off_line(&plan(served, all)), None);
+    let probes = vec![CollectorKind::Probes];
+    assert_eq!(
+        boundary_stacks_off_line(&plan(vec![PlatformKind::Systrap], probes)),
+        None
+    );
+    let native = vec![PlatformKind::Native, PlatformKind::Inproc];
+    assert_eq!(boundary_stacks_off_line(&plan(native, Vec::new())), None);
+}
