@@ -85,7 +85,8 @@ impl PlatformKind {
 
 /// Platforms whose boundary stacks are on whenever perf samples: those
 /// whose measured added cost per call is at most 2% (docs/collectors.md,
-/// "Boundary stacks"). None yet: systrap +6.6%, ptrace +19%, kvm +3%.
+/// "Boundary stacks"). None yet: systrap +5.5%, ptrace +11–19%, kvm
+/// +3–14%.
 const BOUNDARY_STACKS_BY_DEFAULT: &[PlatformKind] = &[];
 
 /// A collector a run can record with (`--collect`).

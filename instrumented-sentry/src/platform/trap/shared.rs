@@ -84,6 +84,8 @@ pub struct HostSlot {
 #[repr(C)]
 #[derive(Default)]
 pub struct PostedStack {
+    /// The request's `stack_seq` once the slot is written (release).
+    pub seq: AtomicU64,
     /// Frames in `pcs`.
     pub n: AtomicU64,
     /// Why the walk stopped early (`boundary::break_code`).
@@ -137,12 +139,16 @@ pub struct Header {
     pub sentry_waiting: AtomicU32,
     /// Request: system call number.
     pub nr: AtomicI64,
-    /// Request: where the stub posted its stack (0: not walked; 1 or 2:
-    /// in `stacks[stack_slot - 1]`). The stub alternates the two, so the
-    /// sentry can read a call's stack after it replied: the next call
+    /// Request: where the stub posts its stack (0: not walked; 1 or 2:
+    /// in `stacks[stack_slot - 1]`). The stub walks after posting the
+    /// request, while the sentry serves it, and alternates the two slots,
+    /// so the sentry reads a call's stack after it replied: the next call
     /// writes the other one, and the one after waits for a reply the
     /// sentry has not yet given.
     pub stack_slot: AtomicU64,
+    /// Request: the number of the stack the stub posts for this call
+    /// (the slot's `seq` once it is written).
+    pub stack_seq: AtomicU64,
     /// Request: arguments.
     pub args: [AtomicU64; 6],
     /// Request: the instruction after the trapped call / the faulting one.

@@ -729,9 +729,10 @@ fn malloc_loop(h: &Header, records: &[Record], systrap: bool) {
 
 /// Posts a request and waits for the reply; runs the reply's host calls;
 /// returns the reply's result. Stub side of the hand-off.
-fn exchange(h: &Header, request: u32) -> i64 {
+fn exchange(h: &Header, request: u32, while_served: &mut dyn FnMut()) -> i64 {
     set(&h.t_posted, rdtsc());
     post(h, request, &h.sentry_waiting);
+    while_served();
     while wait_change(h, request, &h.stub_waiting, None) == Waited::Unchanged {}
     set(&h.t_reply_seen, rdtsc());
     let n = get(&h.n_host) as usize;
@@ -752,14 +753,29 @@ fn exchange(h: &Header, request: u32) -> i64 {
 const SI_SYSCALL: usize = 24;
 const SI_ADDR: usize = 16;
 
-/// Posts the workload's frame-pointer chain at a trap in the header (the
-/// other of the two `stacks` than last time; `stack_slot` names it) when
-/// the sentry asked for stacks (`want_stack`); else `stack_slot` = 0. Walks only this thread's own stack
-/// between the trap's `rsp` and `child_main`'s frame (`stack_base`), so
-/// every word read is mapped; no allocation, no system call.
-fn post_own_stack(h: &Header, gregs: &[libc::greg_t; 23]) {
+/// Names, in the request, the slot the stub will post its stack in (the
+/// other of the two `stacks` than last time: `stack_slot`, and its number
+/// `stack_seq`) when the sentry asked for stacks (`want_stack`); else
+/// `stack_slot` = 0. Returns the slot, 0 for none.
+fn name_stack_slot(h: &Header) -> usize {
     if get(&h.want_stack) == 0 {
         set(&h.stack_slot, 0);
+        return 0;
+    }
+    let slot = if get(&h.stack_slot) == 1 { 2 } else { 1 };
+    set(&h.stack_seq, get(&h.stack_seq).wrapping_add(1));
+    set(&h.stack_slot, slot as u64);
+    slot
+}
+
+/// Posts the workload's frame-pointer chain at a trap in `slot` (from
+/// [`name_stack_slot`]; 0: nothing), after the request is posted: the
+/// walk and the writes overlap the sentry's serving. Walks only this
+/// thread's own stack between the trap's `rsp` and `child_main`'s frame
+/// (`stack_base`), so every word read is mapped; no allocation, no
+/// system call.
+fn post_own_stack(h: &Header, slot: usize, gregs: &[libc::greg_t; 23]) {
+    if slot == 0 {
         return;
     }
     let [rip, rbp, rsp] =
@@ -779,14 +795,13 @@ fn post_own_stack(h: &Header, gregs: &[libc::greg_t; 23]) {
     let mut out = [0u64; STUB_MAX_DEPTH];
     let stop_at = if base == 0 { u64::MAX } else { base };
     let (n, why) = walk_frame_pointers_into([rip, rbp, rsp], stop_at, &mut out, &mut read);
-    let slot = if get(&h.stack_slot) == 1 { 2 } else { 1 };
     let posted = &h.stacks[slot - 1];
     for (word, pc) in posted.pcs.iter().zip(&out[..n]) {
         set(word, *pc);
     }
     set(&posted.broken, break_code(why));
     set(&posted.n, n as u64);
-    set(&h.stack_slot, slot as u64);
+    posted.seq.store(get(&h.stack_seq), Ordering::Release);
 }
 
 extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
@@ -822,8 +837,8 @@ extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
     set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
     set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
-    post_own_stack(h, gregs);
-    let ret = exchange(h, state::SYSCALL);
+    let slot = name_stack_slot(h);
+    let ret = exchange(h, state::SYSCALL, &mut || post_own_stack(h, slot, gregs));
     gregs[libc::REG_RAX as usize] = ret;
 }
 
@@ -848,8 +863,8 @@ extern "C" fn on_sigsegv(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
     set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
     set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
-    post_own_stack(h, gregs);
-    if exchange(h, state::FAULT) != 0 {
+    let slot = name_stack_slot(h);
+    if exchange(h, state::FAULT, &mut || post_own_stack(h, slot, gregs)) != 0 {
         exit(EXIT_FAULT);
     }
 }

@@ -9,8 +9,11 @@
 //!
 //! Under systrap the stub walks its own chain in its SIGSYS/SIGSEGV
 //! handler when the sentry asked for stacks (`want_stack` in the shared
-//! header) and posts the addresses in the header ([`open_posted`]): no
-//! system call on the sentry's side. The sentry reads the stub's memory
+//! header), after posting the request (while the sentry serves it), into
+//! one of two header slots; the sentry reads it when it closes the window,
+//! after the reply ([`open_posted`], [`close`]): no system call, and a
+//! slot not yet written (its `seq`) gives the call's `rip` alone, marked
+//! "not posted". The sentry reads the stub's memory
 //! ([`open`]) under ptrace, whose stub is stopped anyway, and for a
 //! systrap call trapped before the stub saw the request.
 //!
@@ -22,6 +25,7 @@ use crate::platform::boundary::{
     break_reason, monotonic_ns, this_tid, walk_frame_pointers_into, BoundaryLog, BoundaryWindow,
     StackSpace, STUB_MAX_DEPTH,
 };
+use std::sync::atomic::Ordering;
 
 /// The sentry function from which a trapped call is served (both
 /// platforms' loop is named `serve`).
@@ -46,8 +50,9 @@ enum Stack {
     /// Walked by the sentry (the stub stopped or waiting): the addresses
     /// and why the walk broke, if it did.
     Walked(Vec<u64>, Option<&'static str>),
-    /// Posted by the stub in the header's `stacks[i]`, read at close.
-    Posted(usize),
+    /// Posted by the stub in the header's `stacks[i]` under number `seq`,
+    /// read at close.
+    Posted { i: usize, seq: u64, rip: u64 },
 }
 
 /// Words of the stub's stack read at once (4 KiB): the stub's frames
@@ -123,7 +128,11 @@ pub fn open_posted(
     Some(OpenWindow {
         start_ns: monotonic_ns(),
         kind,
-        stack: Stack::Posted(slot - 1),
+        stack: Stack::Posted {
+            i: slot - 1,
+            seq: get(&h.stack_seq),
+            rip: get(&h.rip),
+        },
     })
 }
 
@@ -135,11 +144,17 @@ pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>, h: &Header) {
         let end_ns = monotonic_ns();
         let (pcs, broken) = match w.stack {
             Stack::Walked(pcs, broken) => (pcs, broken),
-            Stack::Posted(i) => {
+            Stack::Posted { i, seq, rip } => {
                 let posted = &h.stacks[i];
-                let n = (get(&posted.n) as usize).min(STUB_MAX_DEPTH);
-                let pcs = posted.pcs[..n].iter().map(get).collect();
-                (pcs, break_reason(get(&posted.broken)))
+                if posted.seq.load(Ordering::Acquire) == seq {
+                    let n = (get(&posted.n) as usize).min(STUB_MAX_DEPTH);
+                    let pcs = posted.pcs[..n].iter().map(get).collect();
+                    (pcs, break_reason(get(&posted.broken)))
+                } else {
+                    // The stub had not finished its walk when the reply
+                    // went out: the call's own address only.
+                    (vec![rip], Some("not posted"))
+                }
             }
         };
         log.push(BoundaryWindow {
