@@ -4,14 +4,16 @@
 //! [`PerfCollector::end_point`], which fold that point's samples (and read
 //! the counters) outside the measured region.
 
+use crate::boundary_join::Join;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
-use crate::stack_fold::{fold_samples, FoldOutput};
+use crate::stack_fold::{fold_joined, FoldOutput};
 use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 use bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};
+use instrumented_sentry::platform::boundary::BoundaryWindow;
 
 /// How to collect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,9 @@ pub struct PointProfile {
     pub host_samples: u64,
     pub guest_samples: u64,
     pub total_weight: u64,
+    /// Samples taken inside a boundary window, folded behind the
+    /// workload's stack.
+    pub boundary_samples: u64,
 }
 
 /// Totals of a whole run, for `run.json`'s `profile`.
@@ -139,14 +144,30 @@ impl PerfCollector {
 
     /// End a point: read counters, take its samples, fold them.
     pub fn end_point(&mut self) -> PointProfile {
+        self.end_point_joined(&[])
+    }
+
+    /// [`end_point`](Self::end_point), with the samples taken inside one
+    /// of `windows` (the calls the platform served in the point) folded
+    /// behind the workload's stack at that call (`crate::boundary_join`).
+    /// Where samples do not carry `CLOCK_MONOTONIC` times the windows are
+    /// not used (the sampler's note says so).
+    pub fn end_point_joined(&mut self, windows: &[BoundaryWindow]) -> PointProfile {
         let end = self.counters.as_ref().and_then(|c| c.snapshot().ok());
         let counters = match (&end, &self.point_start) {
             (Some(e), Some(s)) => e.since(s),
             _ => PointCounters::default(),
         };
         let out = self.sampler.take();
+        let windows = if self.sampler.event().monotonic_clock {
+            windows
+        } else {
+            &[]
+        };
+        let join = Join::new(&out.samples, windows);
+        let boundary_samples = join.joined() as u64;
         let folded = match ProcessView::this_process() {
-            Ok(view) => fold_samples(&out.samples, &view, &mut self.symbolizer),
+            Ok(view) => fold_joined(&out.samples, &join, &view, &mut self.symbolizer),
             Err(e) => {
                 self.notes
                     .push(format!("cannot read /proc/self/maps to symbolize: {e}"));
@@ -170,6 +191,7 @@ impl PerfCollector {
             host_samples: folded.host_samples,
             guest_samples: folded.guest_samples,
             total_weight: folded.total_weight,
+            boundary_samples,
         }
     }
 

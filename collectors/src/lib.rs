@@ -1,9 +1,12 @@
 //! Collectors: perf_event_open sampling and counting, capability checks,
 //! symbolization, stack folding (`stack_fold`: sampled call chains into
 //! the folded stacks of `bundle::folded`; `guest_stacks`: the kvm VMM
-//! guest sampler's stacks named and folded), `perf script` import and the
+//! guest sampler's stacks named and folded; `boundary_join`: samples taken
+//! while the sentry served a call get the workload's stack in front),
+//! `perf script` import and the
 //! page-sharing analysis. The bundle format itself is the `bundle` crate.
 
+pub mod boundary_join;
 pub mod capabilities;
 pub mod collector;
 mod fast_map;

@@ -12,13 +12,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::boundary_join::{from_innermost_frame, Join, NO_PREFIX};
 pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 
-/// Root frame of guest samples.
-pub const GUEST_ROOT: &str = "[guest]";
+/// Root frame of guest samples (defined beside the stub's root, where the
+/// boundary join roots workload stacks; one constant).
+pub use crate::boundary_join::GUEST_ROOT;
 
 /// What folding produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,13 +36,16 @@ pub struct FoldOutput {
 struct Unique<'s> {
     sample: &'s Sample,
     comm: u32,
+    /// Boundary prefix id ([`NO_PREFIX`]: none).
+    prefix: u32,
     weight: u64,
 }
 
-fn chain_hash(s: &Sample, space: u32, comm: u32) -> u64 {
+fn chain_hash(s: &Sample, space: u32, comm: u32, prefix: u32) -> u64 {
     use std::hash::Hasher;
     let mut h = FastHasher::default();
     h.write_u64(u64::from(space) << 32 | u64::from(comm));
+    h.write_u32(prefix);
     h.write_u64(u64::from(s.mode.is_guest()) << 63 ^ s.callchain.len() as u64);
     h.write_u64(s.ip);
     for &a in &s.callchain {
@@ -55,6 +60,21 @@ fn same_chain(a: &Sample, b: &Sample) -> bool {
 
 /// Fold `samples` using `view` for address spaces and thread names.
 pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer) -> FoldOutput {
+    fold_joined(samples, &Join::none(samples.len()), view, sym)
+}
+
+/// [`fold_samples`], with the samples `join` puts inside a boundary
+/// window rooted at the workload's stack and the window's marker instead
+/// of the thread name, the sentry's frames kept from the serving frame on
+/// (all of them when no frame has its name).
+///
+/// Preconditions: `join` was made from `samples`.
+pub fn fold_joined(
+    samples: &[Sample],
+    join: &Join<'_>,
+    view: &ProcessView,
+    sym: &mut Symbolizer,
+) -> FoldOutput {
     let mut out = FoldOutput::default();
     // 1. Merge identical chains (same address space, same thread name,
     //    same mode, same addresses): threads of one name fold together.
@@ -63,7 +83,7 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
     let mut comm_index: HashMap<String, u32> = HashMap::new();
     let mut index: FastMap<u64, Vec<u32>> = FastMap::default();
     let mut uniques: Vec<Unique<'_>> = Vec::new();
-    for s in samples {
+    for (s, &prefix) in samples.iter().zip(&join.prefix_of) {
         let guest = s.mode.is_guest();
         out.samples += 1;
         if guest {
@@ -85,10 +105,10 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
             });
             (space, id)
         });
-        let bucket = index.entry(chain_hash(s, space, comm)).or_default();
+        let bucket = index.entry(chain_hash(s, space, comm, prefix)).or_default();
         match bucket.iter().find(|&&i| {
             let u = &uniques[i as usize];
-            u.comm == comm && u.sample.pid == s.pid && same_chain(u.sample, s)
+            u.comm == comm && u.prefix == prefix && u.sample.pid == s.pid && same_chain(u.sample, s)
         }) {
             Some(&i) => uniques[i as usize].weight += s.period,
             None => {
@@ -96,6 +116,7 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
                 uniques.push(Unique {
                     sample: s,
                     comm,
+                    prefix,
                     weight: s.period,
                 });
             }
@@ -105,6 +126,8 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
     let mut stacks: HashMap<String, u64> = HashMap::with_capacity(uniques.len());
     let mut frames: Vec<Arc<str>> = Vec::with_capacity(128);
     let mut key = String::with_capacity(1024);
+    let mut sentry = String::with_capacity(1024);
+    let mut prefix_texts: HashMap<u32, String> = HashMap::new();
     for u in &uniques {
         frames.clear();
         let s = u.sample;
@@ -113,10 +136,33 @@ pub fn fold_samples(samples: &[Sample], view: &ProcessView, sym: &mut Symbolizer
             continue;
         }
         key.clear();
-        key.push_str(&comm_names[u.comm as usize]);
-        for f in frames.iter().rev() {
+        if u.prefix == NO_PREFIX {
+            key.push_str(&comm_names[u.comm as usize]);
+            for f in frames.iter().rev() {
+                key.push(';');
+                key.push_str(f);
+            }
+        } else {
+            sentry.clear();
+            for (i, f) in frames.iter().rev().enumerate() {
+                if i > 0 {
+                    sentry.push(';');
+                }
+                sentry.push_str(f);
+            }
+            let prefix = prefix_texts
+                .entry(u.prefix)
+                .or_insert_with(|| join.prefix_text(u.prefix, view, sym));
+            key.push_str(prefix);
             key.push(';');
-            key.push_str(f);
+            match from_innermost_frame(&sentry, join.serve_from(u.prefix)) {
+                Some(kept) => key.push_str(kept),
+                None => {
+                    key.push_str(&comm_names[u.comm as usize]);
+                    key.push(';');
+                    key.push_str(&sentry);
+                }
+            }
         }
         match stacks.get_mut(key.as_str()) {
             Some(w) => *w += u.weight,
@@ -244,5 +290,43 @@ mod tests {
             out.folded.to_text(),
             ";[unknown];entry_[k];handler_[k] 15\n[guest];guest_loop_[g] 7\n"
         );
+    }
+
+    #[test]
+    fn a_sample_inside_a_boundary_window_is_rooted_at_the_workloads_stack() {
+        use instrumented_sentry::platform::boundary::{BoundaryWindow, StackSpace};
+        let k = Kallsyms::parse("ffffffff81000000 T entry\n");
+        let mut sym = Symbolizer::new().with_kallsyms(k);
+        sym.set_guest_symbols(GuestSymbolMap::new([
+            (0x1000, 0x1100, "_start".to_string()),
+            (0x1100, 0x1200, "mmap_loop".to_string()),
+        ]));
+        let view = ProcessView::default();
+        let chain = vec![b::PERF_CONTEXT_KERNEL, 0xffffffff81000010];
+        let mut inside = sample(CpuMode::Kernel, 0xffffffff81000010, chain.clone(), 3);
+        inside.time = 150;
+        let mut outside = sample(CpuMode::Kernel, 0xffffffff81000010, chain, 4);
+        outside.time = 250;
+        let windows = [BoundaryWindow {
+            tid: 1,
+            start_ns: 100,
+            end_ns: 200,
+            kind: "exit: io",
+            space: StackSpace::Guest,
+            pcs: vec![0x1150, 0x1011],
+            broken: None,
+            serve_from: "run_until_stop",
+            workload_from: "",
+        }];
+        let samples = [inside, outside];
+        let join = Join::new(&samples, &windows);
+        let out = fold_joined(&samples, &join, &view, &mut sym);
+        // No serving frame in this chain: the thread's name and every
+        // frame follow the marker.
+        assert_eq!(
+            out.folded.to_text(),
+            ";entry_[k] 4\n[guest];_start_[g];mmap_loop_[g];[exit: io];;entry_[k] 3\n"
+        );
+        assert_eq!(out.samples, 2);
     }
 }

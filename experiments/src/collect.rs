@@ -17,6 +17,9 @@ use bundle::folded::FoldedStacks;
 use bundle::{PointCounters, ProfileInfo};
 use collectors::collector::{PerfCollector, PerfConfig};
 use collectors::symbolize::GuestSymbolMap;
+use instrumented_sentry::platform::boundary::BoundaryWindow;
+
+use crate::plan::PlatformKind;
 
 /// Which point is being measured.
 #[derive(Debug, Clone)]
@@ -52,8 +55,19 @@ pub trait PointCollector {
     fn name(&self) -> &'static str;
     /// Start recording for a point's counted trials.
     fn begin_point(&mut self, point: &PointContext) -> Result<(), String>;
-    /// Stop recording and hand over what the point produced.
-    fn end_point(&mut self, point: &PointContext) -> Result<PointProfile, String>;
+    /// Stop recording and hand over what the point produced; `boundary`:
+    /// the calls the platform served during the point's counted trials,
+    /// with the workload's stack at each (empty where not recorded).
+    fn end_point(
+        &mut self,
+        point: &PointContext,
+        boundary: &[BoundaryWindow],
+    ) -> Result<PointProfile, String>;
+    /// Whether `platform` should record boundary windows for this
+    /// collector ([`PlatformRunner::record_boundary_stacks`](instrumented_sentry::runners::PlatformRunner::record_boundary_stacks)).
+    fn wants_boundary_stacks(&self, _platform: &str) -> bool {
+        false
+    }
     /// After the last point: the run's profile and one-line notes for
     /// `run.json` (fallbacks, lost samples). Called once.
     fn finish(&mut self) -> (Option<RunProfile>, Vec<String>);
@@ -73,12 +87,16 @@ pub trait PointCollector {
 pub struct PerfOptions {
     /// `--perf-freq`: samples per second asked for (None: the collector's default).
     pub frequency_hz: Option<u64>,
+    /// `--collect ...,boundary`: boundary stacks on every platform, not
+    /// only where they are on by default.
+    pub boundary_everywhere: bool,
 }
 
 /// `collectors::collector::PerfCollector` at the seam.
 #[derive(Debug)]
 struct PerfPointCollector {
     inner: Option<PerfCollector>,
+    boundary_everywhere: bool,
 }
 
 impl PointCollector for PerfPointCollector {
@@ -98,12 +116,16 @@ impl PointCollector for PerfPointCollector {
         Ok(())
     }
 
-    fn end_point(&mut self, _point: &PointContext) -> Result<PointProfile, String> {
+    fn end_point(
+        &mut self,
+        _point: &PointContext,
+        boundary: &[BoundaryWindow],
+    ) -> Result<PointProfile, String> {
         let c = self
             .inner
             .as_mut()
             .ok_or("perf collector already finished")?;
-        let p = c.end_point();
+        let p = c.end_point_joined(boundary);
         let any = p.counters.cycles.is_some()
             || p.counters.instructions.is_some()
             || p.counters.cycles_host_only.is_some()
@@ -128,6 +150,15 @@ impl PointCollector for PerfPointCollector {
             }
             None => (None, Vec::new()),
         }
+    }
+
+    fn wants_boundary_stacks(&self, platform: &str) -> bool {
+        let on = self.boundary_everywhere
+            || PlatformKind::from_name(platform).is_some_and(|p| p.boundary_stacks_by_default());
+        on && self
+            .inner
+            .as_ref()
+            .is_some_and(|c| c.event().monotonic_clock)
     }
 
     fn take_notes(&mut self) -> Vec<String> {
@@ -160,5 +191,8 @@ pub fn make_perf_collector(options: &PerfOptions) -> Result<Box<dyn PointCollect
         config.frequency_hz = f;
     }
     let c = PerfCollector::new(config).map_err(|e| format!("perf sampling off: {e}"))?;
-    Ok(Box::new(PerfPointCollector { inner: Some(c) }))
+    Ok(Box::new(PerfPointCollector {
+        inner: Some(c),
+        boundary_everywhere: options.boundary_everywhere,
+    }))
 }

@@ -99,6 +99,9 @@ pub enum PlanError {
     /// A sampling frequency of zero.
     #[error("--perf-freq 0: the sampling frequency must be at least 1 Hz")]
     PerfFreqZero,
+    /// Boundary stacks without the sampling collector they join with.
+    #[error("--collect boundary needs perf: boundary stacks are joined with perf samples (--collect perf,boundary)")]
+    BoundaryWithoutPerf,
     /// A sampling frequency without the sampling collector.
     #[error("--perf-freq needs --collect perf")]
     PerfFreqWithoutPerf,

@@ -82,6 +82,10 @@ pub fn measure_point(
     observer: &mut dyn Observer,
 ) -> Result<Measured, MeasureError> {
     let mut point = point_skeleton(spec, runner.platform(), runner.search());
+    let boundary = collector
+        .as_deref()
+        .is_some_and(|c| c.wants_boundary_stacks(runner.platform()));
+    runner.record_boundary_stacks(boundary);
     runner.check_point(spec)?;
     for k in 0..plan.warmup_trials {
         if interrupt::requested() {
@@ -104,6 +108,7 @@ pub fn measure_point(
     }
     let mut outcomes: Vec<TrialOutcome> = Vec::with_capacity(plan.trials as usize);
     let mut failure = None;
+    let mut windows = Vec::new();
     for k in 0..plan.trials {
         if interrupt::requested() {
             failure = Some(MeasureError::Interrupted);
@@ -111,7 +116,8 @@ pub fn measure_point(
         }
         observer.trial_started(index, false, k, plan.trials);
         match runner.run_trial(spec) {
-            Ok(o) => {
+            Ok(mut o) => {
+                windows.append(&mut o.boundary);
                 observer.trial_done(index, k, o.ns_per_call());
                 outcomes.push(o);
             }
@@ -123,7 +129,7 @@ pub fn measure_point(
     }
     let mut folded = None;
     if let Some(c) = collector {
-        match c.end_point(&ctx) {
+        match c.end_point(&ctx, &windows) {
             Ok(profile) => {
                 folded = Some(profile.folded);
                 point.counters = profile.counters;

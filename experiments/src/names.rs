@@ -56,12 +56,13 @@ impl Named for GapSearch {
 
 impl Named for CollectorKind {
     const WHAT: &'static str = "collector";
-    const EXPECTED: &'static str = "probes, perf, guest";
+    const EXPECTED: &'static str = "probes, perf, guest, boundary";
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "probes" => Some(CollectorKind::Probes),
             "perf" => Some(CollectorKind::Perf),
             "guest" => Some(CollectorKind::Guest),
+            "boundary" => Some(CollectorKind::Boundary),
             _ => None,
         }
     }

@@ -70,11 +70,25 @@ impl PlatformKind {
         )
     }
 
+    /// Whether perf sampling records boundary stacks on this platform
+    /// without `--collect ...,boundary`: only where their measured added
+    /// cost per call is at most 2% (docs/collectors.md, "Boundary
+    /// stacks").
+    pub fn boundary_stacks_by_default(self) -> bool {
+        BOUNDARY_STACKS_BY_DEFAULT.contains(&self)
+    }
+
     /// Parse a name as [`name`](Self::name) prints it.
     pub fn from_name(s: &str) -> Option<PlatformKind> {
         PlatformKind::ALL.into_iter().find(|p| p.name() == s)
     }
 }
+
+/// Platforms whose boundary stacks are on whenever perf samples: those
+/// whose measured added cost per call is at most 2% (docs/collectors.md,
+/// "Boundary stacks"). None yet: systrap +5.5%, ptrace +11–19%, kvm
+/// +3–14%.
+const BOUNDARY_STACKS_BY_DEFAULT: &[PlatformKind] = &[];
 
 /// A collector a run can record with (`--collect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,6 +100,9 @@ pub enum CollectorKind {
     /// The kvm platform's VMM guest sampler: the guest stopped on a timer,
     /// its frame-pointer chain walked (`--platform kvm` only).
     Guest,
+    /// Boundary stacks on every platform perf samples, also where they
+    /// are off by default ([`PlatformKind::boundary_stacks_by_default`]).
+    Boundary,
 }
 
 /// One platform and search strategy pair points run on (`search` is
@@ -175,6 +192,9 @@ pub struct Plan {
     pub probes: bool,
     /// Sample with perf_event_open.
     pub perf: bool,
+    /// `--collect ...,boundary`: boundary stacks on every platform perf
+    /// samples, not only where they are on by default.
+    pub boundary_everywhere: bool,
     /// Sampling frequency asked for (Hz), if any.
     pub perf_freq: Option<u64>,
     /// The kvm VMM's guest sampler rate (Hz); `None`: off.
@@ -349,7 +369,7 @@ fn guest_sampler(req: &PlanRequest, platforms: &[PlatformKind]) -> Result<Option
     }
 }
 
-/// Collectors: (probes, perf, probe_every).
+/// Collectors: (probes, perf, probe_every); `boundary` needs perf.
 ///
 /// `--collect` lists what runs: `probes` alone samples nothing, `perf`
 /// alone times nothing; with no list both run (the main job). A flag that
@@ -364,6 +384,9 @@ fn collectors(
     }
     let probes = !req.no_probes && listed(CollectorKind::Probes);
     let perf = listed(CollectorKind::Perf);
+    if req.collect.contains(&CollectorKind::Boundary) && !perf {
+        return Err(PlanError::BoundaryWithoutPerf);
+    }
     if !probes {
         if let Some(probe_every) = req.probe_every {
             return Err(PlanError::ProbeFlagWithoutProbes {
@@ -472,6 +495,7 @@ impl Plan {
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
         let guest_hz = guest_sampler(req, &platforms)?;
+        let boundary_everywhere = req.collect.contains(&CollectorKind::Boundary);
         let specs = expand(&p)?;
         let out = req
             .out
@@ -492,6 +516,7 @@ impl Plan {
                 "probes": probes,
                 "perf": perf,
                 "guest_hz": guest_hz,
+                "boundary": boundary_everywhere,
             },
         });
         Ok(Plan {
@@ -502,6 +527,7 @@ impl Plan {
             warmup_trials,
             probes,
             perf,
+            boundary_everywhere,
             perf_freq: req.perf_freq,
             guest_hz,
             subtract_probe_cost: req.subtract_probe_cost,

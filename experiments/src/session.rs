@@ -105,6 +105,7 @@ impl Session {
         }
         let options = collect::PerfOptions {
             frequency_hz: self.plan.perf_freq,
+            boundary_everywhere: self.plan.boundary_everywhere,
         };
         match collect::make_perf_collector(&options) {
             Ok(mut c) => {
@@ -425,5 +426,7 @@ fn run_json(plan: &Plan, calibration: &Calibration) -> RunJson {
     run.trials = plan.trials;
     run.warmup_trials = plan.warmup_trials;
     run.notes.extend(crate::summary::boundary_line(plan));
+    run.notes
+        .extend(crate::summary::boundary_stacks_off_line(plan));
     run
 }

@@ -158,6 +158,30 @@ pub fn failures_text(failures: &[PointFailure]) -> String {
     out
 }
 
+/// With perf on: one line naming the plan's platforms whose boundary
+/// stacks are off by default (their measured added cost per call is above
+/// 2%) and how to turn them on; `None` when every platform records them
+/// or perf is off.
+pub fn boundary_stacks_off_line(plan: &Plan) -> Option<String> {
+    if !plan.perf || plan.boundary_everywhere {
+        return None;
+    }
+    let mut off: Vec<&str> = Vec::new();
+    for c in &plan.platforms {
+        let p = c.platform;
+        let served = !matches!(p, PlatformKind::Native | PlatformKind::Inproc);
+        if served && !p.boundary_stacks_by_default() && !off.contains(&p.name()) {
+            off.push(p.name());
+        }
+    }
+    (!off.is_empty()).then(|| {
+        format!(
+            "boundary stacks: off by default on {} (they add more than 2% per call there); --collect probes,perf,boundary records them",
+            off.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

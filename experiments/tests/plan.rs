@@ -230,7 +230,9 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
     let p = only(vec![CollectorKind::Perf]);
     assert!(!p.probes && p.perf, "--collect perf times nothing");
     let p = only(vec![CollectorKind::Probes, CollectorKind::Perf]);
-    assert!(p.probes && p.perf);
+    assert!(p.probes && p.perf && !p.boundary_everywhere);
+    let p = only(vec![CollectorKind::Perf, CollectorKind::Boundary]);
+    assert!(p.perf && p.boundary_everywhere, "--collect perf,boundary");
     let p = Plan::new(&PlanRequest {
         no_probes: true,
         ..PlanRequest::default()
@@ -269,6 +271,13 @@ fn collect_lists_what_runs_and_refuses_ignored_flags() {
             ..PlanRequest::default()
         },
         "--perf-freq needs --collect perf",
+    );
+    refused(
+        PlanRequest {
+            collect: vec![CollectorKind::Probes, CollectorKind::Boundary],
+            ..PlanRequest::default()
+        },
+        "--collect boundary needs perf",
     );
     refused(
         PlanRequest {
@@ -339,4 +348,51 @@ fn the_guest_sampler_runs_where_kvm_runs_and_is_refused_elsewhere() {
             &format!("--guest-freq {hz}: the guest sampling rate must be 1..=100000 Hz"),
         );
     }
+}
+
+#[test]
+fn boundary_stacks_are_off_by_default_where_they_cost_more_than_two_percent() {
+    use experiments::summary::boundary_stacks_off_line;
+    use experiments::CollectorKind;
+    let plan = |platforms: Vec<PlatformKind>, collect: Vec<CollectorKind>| {
+        Plan::new(&PlanRequest {
+            platforms,
+            collect,
+            ..PlanRequest::default()
+        })
+        .unwrap()
+    };
+    let served = vec![
+        PlatformKind::Native,
+        PlatformKind::Systrap,
+        PlatformKind::Ptrace,
+    ];
+    let off: Vec<&str> = served
+        .iter()
+        .filter(|p| matches!(p, PlatformKind::Systrap | PlatformKind::Ptrace))
+        .filter(|p| !p.boundary_stacks_by_default())
+        .map(|p| p.name())
+        .collect();
+    let line = boundary_stacks_off_line(&plan(served.clone(), Vec::new()));
+    if off.is_empty() {
+        assert_eq!(line, None);
+    } else {
+        let line = line.expect("a platform off by default is named");
+        assert!(line.contains(&off.join(", ")), "{line}");
+        assert!(line.contains("--collect probes,perf,boundary"), "{line}");
+    }
+    // Asked for everywhere, or no perf, or no served platform: no line.
+    let all = vec![
+        CollectorKind::Probes,
+        CollectorKind::Perf,
+        CollectorKind::Boundary,
+    ];
+    assert_eq!(boundary_stacks_off_line(&plan(served, all)), None);
+    let probes = vec![CollectorKind::Probes];
+    assert_eq!(
+        boundary_stacks_off_line(&plan(vec![PlatformKind::Systrap], probes)),
+        None
+    );
+    let native = vec![PlatformKind::Native, PlatformKind::Inproc];
+    assert_eq!(boundary_stacks_off_line(&plan(native, Vec::new())), None);
 }

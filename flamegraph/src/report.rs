@@ -7,6 +7,7 @@ use bundle::sites::{probe_cost_note, site_rows, SiteRow, SITE_COLUMNS};
 use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
+use crate::boundary_figure::{boundary_rows, boundary_table, BoundaryRow, BOUNDARY_TITLE};
 use crate::create_vma_figure::{create_vma_shares, CreateVmaShare};
 use crate::error::{RenderError, Result};
 use crate::functions::{function_table, FunctionTable};
@@ -64,6 +65,9 @@ pub struct Report {
     /// guest sampler beside the same share by rdtsc.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub guest_shares: Vec<String>,
+    /// One stack across the boundary: per sampled kvm/ptrace/systrap point.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub boundary: Vec<BoundaryRow>,
 }
 
 /// Linear against max-gap for every configuration measured with both.
@@ -142,6 +146,7 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
         create_vma: create_vma_shares(b)?,
         site_costs: site_cost_rows(run),
         guest_shares: crate::run_tables::guest_share_lines(&run.points),
+        boundary: boundary_rows(b)?,
     })
 }
 
@@ -302,6 +307,9 @@ fn figure_tables(r: &Report) -> Vec<(String, Table)> {
     }
     if !r.site_costs.is_empty() {
         out.push((FIG9_TITLE.to_string(), site_cost_table(&r.site_costs)));
+    }
+    if !r.boundary.is_empty() {
+        out.push((BOUNDARY_TITLE.to_string(), boundary_table(&r.boundary)));
     }
     out
 }

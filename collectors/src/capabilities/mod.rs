@@ -203,7 +203,10 @@ fn check_hardware_cycles(probe: &mut Probe) -> Verdict {
 fn sampling_opens(kind: EventKind) -> bool {
     let spec = EventSpec {
         kind,
-        sample: Some(SampleSpec { frequency_hz: 999 }),
+        sample: Some(SampleSpec {
+            frequency_hz: 999,
+            monotonic_clock: false,
+        }),
         exclude_kernel: false,
         exclude_host: false,
         exclude_guest: false,

@@ -90,6 +90,10 @@ pub struct SamplingEvent {
     pub kernel: bool,
     /// Opened CPU-wide and filtered to this process tree (else per task).
     pub cpu_wide: bool,
+    /// Samples carry `CLOCK_MONOTONIC` times (`use_clockid`), so they can
+    /// be joined with the platforms' boundary windows; false where the
+    /// kernel refused the clock (then perf's own clock, and no join).
+    pub monotonic_clock: bool,
     /// Why a better event was not used, one line each.
     pub fallbacks: Vec<String>,
 }
@@ -295,10 +299,11 @@ impl Sampler {
         let mut last_err = None;
         for kind in kinds {
             for exclude_kernel in [false, true] {
-                let spec = EventSpec {
+                let mut spec = EventSpec {
                     kind,
                     sample: Some(SampleSpec {
                         frequency_hz: config.frequency_hz,
+                        monotonic_clock: true,
                     }),
                     exclude_kernel,
                     exclude_host: false,
@@ -314,13 +319,30 @@ impl Sampler {
                     cpu_wide,
                 };
                 let name = event_name(kind, exclude_kernel);
-                match open_all(&spec, &cpus) {
+                let mut opened = open_all(&spec, &cpus);
+                let mut monotonic_clock = true;
+                if matches!(&opened, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+                    // An older kernel without `use_clockid`: perf's clock.
+                    spec.sample = spec.sample.map(|s| SampleSpec {
+                        monotonic_clock: false,
+                        ..s
+                    });
+                    opened = open_all(&spec, &cpus);
+                    monotonic_clock = false;
+                    if opened.is_ok() {
+                        fallbacks.push(format!(
+                            "{name} refused CLOCK_MONOTONIC time stamps (use_clockid): samples are not joined with the workload's stack at the boundary"
+                        ));
+                    }
+                }
+                match opened {
                     Ok(fds) => {
                         let event = SamplingEvent {
                             name,
                             hardware: kind == EventKind::HwCycles,
                             kernel: !exclude_kernel,
                             cpu_wide,
+                            monotonic_clock,
                             fallbacks,
                         };
                         return Self::start(fds, event, config);

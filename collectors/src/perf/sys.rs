@@ -26,6 +26,9 @@ pub enum EventKind {
 pub struct SampleSpec {
     /// Samples per second asked of the kernel (it adapts the period).
     pub frequency_hz: u64,
+    /// Stamp samples with `CLOCK_MONOTONIC` (`use_clockid`), the clock the
+    /// platforms stamp their boundary windows with; else perf's own clock.
+    pub monotonic_clock: bool,
 }
 
 /// The sample fields every sampling event here asks for, in the order the
@@ -78,6 +81,10 @@ impl EventSpec {
                 attr.__bindgen_anon_1.sample_freq = s.frequency_hz;
                 attr.set_freq(1);
                 attr.sample_type = SAMPLE_TYPE;
+                if s.monotonic_clock {
+                    attr.set_use_clockid(1);
+                    attr.clockid = libc::CLOCK_MONOTONIC;
+                }
                 // Side-band records carry pid, tid and time too, so records
                 // of several CPU buffers can be put back in order.
                 attr.set_sample_id_all(1);

@@ -1,6 +1,8 @@
 //! The platforms' side of the memory manager: the address-space seam and
 //! its implementations, and the KVM virtual machine monitor.
 //!
+//! - [`boundary`]: windows of served calls and the workload's stack at
+//!   each (joined with perf samples by the collectors);
 //! - [`inproc_address_space`]: the in-process platform (host `mmap` of the
 //!   memory file into an arena of this process);
 //! - [`kvm`]: the KVM platform (guest page tables over memory slots, the
@@ -37,6 +39,7 @@
 //! [`AddressSpace::app_range`]. Offsets refer to the memory file the
 //! platform was built with (the memory manager's memfd).
 
+pub mod boundary;
 pub mod inproc_address_space;
 pub mod kvm;
 pub mod trap;

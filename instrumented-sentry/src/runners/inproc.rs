@@ -312,6 +312,7 @@ impl PlatformRunner for InprocRunner {
             extra,
             probes,
             guest: None,
+            boundary: Vec::new(),
         })
     }
 

@@ -24,6 +24,7 @@ use thiserror::Error;
 use std::path::Path;
 
 use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
+use crate::platform::boundary::BoundaryWindow;
 use crate::probes::Probes;
 use crate::workload::spec::PointSpec;
 use crate::workload::target::TargetError;
@@ -45,6 +46,10 @@ pub struct TrialOutcome {
     /// What the kvm VMM's guest sampler counted over the trial (`None`
     /// where it was not armed).
     pub guest: Option<GuestSamples>,
+    /// The calls the sentry served, with the workload's stack at each
+    /// (empty unless [`PlatformRunner::record_boundary_stacks`] turned it
+    /// on), for the collectors to join with perf samples.
+    pub boundary: Vec<BoundaryWindow>,
 }
 
 impl TrialOutcome {
@@ -129,6 +134,13 @@ pub trait PlatformRunner {
     /// start, ...), handed over once; asked after each point.
     fn take_notes(&mut self) -> Vec<String> {
         Vec::new()
+    }
+    /// Record, from the next trial on, a [`BoundaryWindow`] for every call
+    /// or exit the sentry serves (`TrialOutcome::boundary`): asked while
+    /// perf samples, so samples taken while serving get the workload's
+    /// stack in front. Platforms without a boundary ignore it.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        let _ = on;
     }
     /// The point's `extra` from its counted trials' (in order, non-empty):
     /// by default the last trial's; a platform may add figures over all of

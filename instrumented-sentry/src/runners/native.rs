@@ -383,6 +383,7 @@ impl PlatformRunner for NativeRunner {
             extra: serde_json::Value::Null,
             probes: Vec::new(),
             guest: None,
+            boundary: Vec::new(),
         })
     }
 }

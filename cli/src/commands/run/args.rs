@@ -54,7 +54,7 @@ pub struct RunArgs {
     /// Warm-up trials per point, not counted [default: 2]
     #[arg(long, value_name = "N")]
     pub warmup_trials: Option<u32>,
-    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling), guest (kvm guest stacks by the VMM) [default: all, guest with kvm]
+    /// Collectors: probes (rdtsc in the sentry), perf (perf_event_open sampling), guest (kvm guest stacks by the VMM), boundary (perf samples joined with the workload's stack; needs perf) [default: probes,perf; guest with kvm]
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub collect: Vec<String>,
     /// Turn the rdtsc probes off

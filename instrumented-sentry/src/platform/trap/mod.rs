@@ -29,6 +29,8 @@
 //! - [`tracee`]: ptrace requests; [`decode`]: a fault's access type;
 //! - [`ptrace`], [`systrap`]: the two sentry loops;
 //! - [`costs`]: where the time of a trapped call goes;
+//! - `stub_stack`: the stub's stack at a trapped call, for boundary
+//!   windows (only while perf samples);
 //! - [`address_space`]: the mapAS seam over [`StubOps`] (the memory
 //!   manager's `AddressSpace` on these platforms).
 
@@ -47,6 +49,7 @@ mod report;
 pub mod seccomp;
 pub mod shared;
 pub mod stub;
+mod stub_stack;
 pub mod sys;
 pub mod systrap;
 pub mod tracee;
@@ -61,6 +64,7 @@ pub use workload::{
     MAX_ITERATIONS,
 };
 
+use super::boundary::BoundaryLog;
 use super::PlatformError;
 use death::died;
 use process::{Status, StubProcess};
@@ -79,6 +83,7 @@ pub struct Trial {
     // the shared region is unmapped.
     process: StubProcess,
     region: Region,
+    boundary: BoundaryLog,
 }
 
 impl Trial {
@@ -167,7 +172,17 @@ impl Trial {
             _thread_bound: std::marker::PhantomData,
             process,
             region,
+            boundary: BoundaryLog::new(false),
         })
+    }
+
+    /// Record a boundary window for every call and fault served, with the
+    /// stub's stack at it (`TrialReport::boundary`); off by default. A
+    /// systrap stub then walks its own stack at each trap and posts it in
+    /// the shared header.
+    pub fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = BoundaryLog::new(on);
+        set(&self.region.header().want_stack, u64::from(on));
     }
 
     /// The stub's pid.
@@ -196,8 +211,12 @@ impl Trial {
     pub fn run(mut self, handler: &mut dyn SyscallHandler) -> Result<TrialReport, TrapError> {
         let served = match self.mechanism {
             Mechanism::Native => self.wait_native().map(|()| Vec::new()),
-            Mechanism::Ptrace => ptrace::serve(&mut self.process, &self.region, handler),
-            Mechanism::Systrap => systrap::serve(&mut self.process, &self.region, handler),
+            Mechanism::Ptrace => {
+                ptrace::serve(&mut self.process, &self.region, handler, &mut self.boundary)
+            }
+            Mechanism::Systrap => {
+                systrap::serve(&mut self.process, &self.region, handler, &mut self.boundary)
+            }
         };
         let served = match served {
             // A request on a stub that died under it (killed between two
@@ -222,6 +241,7 @@ impl Trial {
                 sentry_yielded: get(&h.sentry_waits.yielded),
                 sentry_slept: get(&h.sentry_waits.slept),
             },
+            boundary: self.boundary.take(),
         })
     }
 

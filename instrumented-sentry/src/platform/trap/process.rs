@@ -7,6 +7,29 @@
 use super::error::TrapError;
 use super::stub::{child_main, ChildPlan};
 
+/// Reads the words at `addr` in process `pid` into `words` with
+/// `process_vm_readv`; returns how many whole words were read (0 where
+/// unreadable).
+pub fn read_words(pid: i32, addr: u64, words: &mut [u64]) -> usize {
+    let len = std::mem::size_of_val(words);
+    let local = libc::iovec {
+        iov_base: words.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: `local` covers `words`, `len` writable bytes alive for the
+    // call; the remote range is only read by the kernel, which checks it.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if n < 0 {
+        0
+    } else {
+        n as usize / 8
+    }
+}
+
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

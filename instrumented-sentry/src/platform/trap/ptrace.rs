@@ -25,9 +25,11 @@ use super::error::TrapError;
 use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
-use super::shared::Region;
+use super::shared::{get, Region};
+use super::stub_stack;
 use super::sys::{rdtsc, site_addrs};
 use super::tracee::{self, PtraceResult};
+use crate::platform::boundary::BoundaryLog;
 use crate::platform::PlatformError;
 
 const PLATFORM: &str = "ptrace";
@@ -108,11 +110,14 @@ impl StubOps for PtraceOps<'_> {
     }
 }
 
-/// Serves the stub until it exits; returns the stops served.
+/// Serves the stub until it exits; returns the stops served. With
+/// `boundary` on, each system call or fault served is a window there, with
+/// the stub's stack at the stop.
 pub fn serve(
     process: &mut StubProcess,
     region: &Region,
     handler: &mut dyn SyscallHandler,
+    boundary: &mut BoundaryLog,
 ) -> Result<Vec<ServedCall>, TrapError> {
     let pid = process.pid();
     match process.wait_blocking()? {
@@ -131,7 +136,9 @@ pub fn serve(
     let site = site_addrs().ptrace_site;
     let mut served: Vec<ServedCall> = Vec::new();
     let mut sig = 0;
+    let mut window = None;
     loop {
+        stub_stack::close(boundary, window.take(), region.header());
         let resumed = rdtsc();
         if let Some(last) = served.last_mut() {
             last.resumed = resumed;
@@ -145,6 +152,15 @@ pub fn serve(
             other => return Err(died(PLATFORM, pid, region, other)),
         };
         let regs = tracee::get_regs(pid).map_err(os("PTRACE_GETREGS"))?;
+        let kind = match stop {
+            SYSCALL_STOP => Some("trap: ptrace"),
+            libc::SIGSEGV => Some("trap: ptrace SIGSEGV"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let base = get(&region.header().stack_base);
+            window = stub_stack::open(boundary, pid, kind, [regs.rip, regs.rbp, regs.rsp], base);
+        }
         let mut ops = PtraceOps {
             process: &mut *process,
             region,

@@ -73,4 +73,7 @@ pub struct TrialReport {
     pub loop_cycles: u64,
     /// What the hand-off's waits did (systrap).
     pub handoffs: Handoffs,
+    /// The calls served with the stub's stack at each, when recorded
+    /// (`Trial::record_boundary_stacks`).
+    pub boundary: Vec<crate::platform::boundary::BoundaryWindow>,
 }

@@ -8,6 +8,8 @@
 use std::mem::size_of;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+use crate::platform::boundary::STUB_MAX_DEPTH;
+
 /// Host call slots of the header (a systrap `HOST` request uses one).
 pub const MAX_HOST_CALLS: usize = 8;
 
@@ -96,6 +98,21 @@ pub struct WaitCounts {
     pub slept: AtomicU64,
 }
 
+/// The workload's stack at a trapped call, as the stub's handler walked
+/// it.
+#[repr(C)]
+#[derive(Default)]
+pub struct PostedStack {
+    /// The request's `stack_seq` once the slot is written (release).
+    pub seq: AtomicU64,
+    /// Frames in `pcs`.
+    pub n: AtomicU64,
+    /// Why the walk stopped early (`boundary::break_code`).
+    pub broken: AtomicU64,
+    /// Return addresses, leaf first (`rip` first).
+    pub pcs: [AtomicU64; STUB_MAX_DEPTH],
+}
+
 /// The control header at the start of the region.
 #[repr(C, align(64))]
 #[derive(Default)]
@@ -150,10 +167,33 @@ pub struct Header {
     pub sentry_waits: WaitCounts,
     /// Request: system call number.
     pub nr: AtomicI64,
+    /// Request: where the stub posts its stack (0: not walked; 1 or 2:
+    /// in `stacks[stack_slot - 1]`). The stub walks after posting the
+    /// request, while the sentry serves it, and alternates the two slots,
+    /// so the sentry reads a call's stack after it replied: the next call
+    /// writes the other one, and the one after waits for a reply the
+    /// sentry has not yet given.
+    pub stack_slot: AtomicU64,
+    /// Request: the number of the stack the stub posts for this call
+    /// (the slot's `seq` once it is written).
+    pub stack_seq: AtomicU64,
     /// Request: arguments.
     pub args: [AtomicU64; 6],
     /// Request: the instruction after the trapped call / the faulting one.
     pub rip: AtomicU64,
+    /// Request: the workload's frame pointer and stack pointer at the
+    /// call or fault (the sentry walks the stub's stack from them).
+    pub rbp: AtomicU64,
+    pub rsp: AtomicU64,
+    /// The stub's outermost frame of its own (`child_main`'s frame
+    /// pointer): frames at or above it are the sentry's, copied at the fork.
+    pub stack_base: AtomicU64,
+    /// Non-zero: the sentry records boundary stacks, so the stub's
+    /// handlers walk their own frame-pointer chain at each trap and post
+    /// it in `pcs` (set by the sentry).
+    pub want_stack: AtomicU64,
+    /// The stub's stacks at its last two trapped calls (`stack_slot`).
+    pub stacks: [PostedStack; 2],
     /// Fault: address.
     pub fault_addr: AtomicU64,
     /// Fault: non-zero for a write.

@@ -29,6 +29,7 @@ use super::own_holes;
 use super::shared::{check, get, set, shape, state, step, Header, Hole, Record, ReplayOp};
 use super::sys::{host_syscall, rdtsc, restorer_addr, workload_syscall};
 use super::workload::{APP_BASE, APP_LEN};
+use crate::platform::boundary::{break_code, walk_frame_pointers_into, STUB_MAX_DEPTH};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Exit status of a stub whose set-up failed (the step and errno are in the
@@ -97,6 +98,7 @@ pub unsafe fn child_main(plan: &ChildPlan) -> ! {
     // SAFETY: the plan's header points at the shared region's header, which
     // stays mapped in the child until it exits.
     let h: &Header = unsafe { &*plan.header };
+    set(&h.stack_base, super::sys::frame_pointer());
     // SAFETY: likewise for the records that follow the header.
     let records = unsafe { std::slice::from_raw_parts(plan.records, plan.n_records) };
     // SAFETY: likewise for the replay calls and the holes after them.
@@ -725,14 +727,16 @@ fn malloc_loop(h: &Header, records: &[Record], systrap: bool) {
     }
 }
 
-/// Posts a request and waits for the reply, running the host calls the
+/// Posts a request (then `while_served`, e.g. the stub posting its own
+/// stack) and waits for the reply, running the host calls the
 /// sentry asks for while it serves the request (each `HOST` → run →
 /// `HOST_DONE`, as gVisor's synchronous stub calls of mapAS); returns the
 /// reply's result. Stub side of the hand-off.
-fn exchange(h: &Header, request: u32) -> i64 {
+fn exchange(h: &Header, request: u32, while_served: &mut dyn FnMut()) -> i64 {
     set(&h.host_cycles, 0);
     set(&h.t_posted, rdtsc());
     post(h, request, &h.sentry_waiting);
+    while_served();
     let mut from = request;
     loop {
         match wait_change(h, from, &h.stub_waiting, &h.stub_waits, None) {
@@ -772,6 +776,57 @@ fn run_host_calls(h: &Header) {
 const SI_SYSCALL: usize = 24;
 const SI_ADDR: usize = 16;
 
+/// Names, in the request, the slot the stub will post its stack in (the
+/// other of the two `stacks` than last time: `stack_slot`, and its number
+/// `stack_seq`) when the sentry asked for stacks (`want_stack`); else
+/// `stack_slot` = 0. Returns the slot, 0 for none.
+fn name_stack_slot(h: &Header) -> usize {
+    if get(&h.want_stack) == 0 {
+        set(&h.stack_slot, 0);
+        return 0;
+    }
+    let slot = if get(&h.stack_slot) == 1 { 2 } else { 1 };
+    set(&h.stack_seq, get(&h.stack_seq).wrapping_add(1));
+    set(&h.stack_slot, slot as u64);
+    slot
+}
+
+/// Posts the workload's frame-pointer chain at a trap in `slot` (from
+/// [`name_stack_slot`]; 0: nothing), after the request is posted: the
+/// walk and the writes overlap the sentry's serving. Walks only this
+/// thread's own stack between the trap's `rsp` and `child_main`'s frame
+/// (`stack_base`), so every word read is mapped; no allocation, no
+/// system call.
+fn post_own_stack(h: &Header, slot: usize, gregs: &[libc::greg_t; 23]) {
+    if slot == 0 {
+        return;
+    }
+    let [rip, rbp, rsp] =
+        [libc::REG_RIP, libc::REG_RBP, libc::REG_RSP].map(|r| gregs[r as usize] as u64);
+    let base = get(&h.stack_base);
+    let mut read = |a: u64| -> Option<[u64; 2]> {
+        if a < rsp || a.checked_add(16)? > base {
+            return None;
+        }
+        let p = a as *const u64;
+        // SAFETY: `a` is 8-aligned (the walk checks it before reading) and
+        // `[a, a + 16)` lies between the trap's stack pointer and
+        // `child_main`'s frame: live frames of this thread's stack, mapped
+        // and not written while the handler runs below them.
+        Some(unsafe { [p.read_volatile(), p.add(1).read_volatile()] })
+    };
+    let mut out = [0u64; STUB_MAX_DEPTH];
+    let stop_at = if base == 0 { u64::MAX } else { base };
+    let (n, why) = walk_frame_pointers_into([rip, rbp, rsp], stop_at, &mut out, &mut read);
+    let posted = &h.stacks[slot - 1];
+    for (word, pc) in posted.pcs.iter().zip(&out[..n]) {
+        set(word, *pc);
+    }
+    set(&posted.broken, break_code(why));
+    set(&posted.n, n as u64);
+    posted.seq.store(get(&h.stack_seq), Ordering::Release);
+}
+
 extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
     let t = rdtsc();
     let hp = HEADER.load(Ordering::Relaxed);
@@ -803,7 +858,10 @@ extern "C" fn on_sigsys(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::
         set(slot, gregs[reg as usize] as u64);
     }
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
-    let ret = exchange(h, state::SYSCALL);
+    set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
+    set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
+    let slot = name_stack_slot(h);
+    let ret = exchange(h, state::SYSCALL, &mut || post_own_stack(h, slot, gregs));
     gregs[libc::REG_RAX as usize] = ret;
 }
 
@@ -826,7 +884,10 @@ extern "C" fn on_sigsegv(_sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
         (gregs[libc::REG_ERR as usize] as u64 >> 1) & 1,
     );
     set(&h.rip, gregs[libc::REG_RIP as usize] as u64);
-    if exchange(h, state::FAULT) != 0 {
+    set(&h.rbp, gregs[libc::REG_RBP as usize] as u64);
+    set(&h.rsp, gregs[libc::REG_RSP as usize] as u64);
+    let slot = name_stack_slot(h);
+    if exchange(h, state::FAULT, &mut || post_own_stack(h, slot, gregs)) != 0 {
         exit(EXIT_FAULT);
     }
 }

@@ -157,6 +157,17 @@ pub unsafe fn workload_syscall(nr: i64, args: [u64; 6]) -> i64 {
     ret
 }
 
+/// The caller's frame pointer (`rbp`; the workspace keeps frame pointers).
+#[inline(always)]
+pub fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register into a register; no memory, no stack.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    fp
+}
+
 /// The time-stamp counter, after earlier instructions completed (`lfence`).
 #[inline(always)]
 pub fn rdtsc() -> u64 {

@@ -29,7 +29,9 @@ use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, Trap
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
 use super::shared::{get, set, state, Header, Region};
+use super::stub_stack;
 use super::sys::rdtsc;
+use crate::platform::boundary::BoundaryLog;
 use std::sync::atomic::Ordering;
 
 const PLATFORM: &str = "systrap";
@@ -121,11 +123,14 @@ fn request(h: &Header) -> TrappedCall {
     }
 }
 
-/// Serves the stub until it exits; returns the requests served.
+/// Serves the stub until it exits; returns the requests served. With
+/// `boundary` on, each request served is a window there, with the stub's
+/// stack at the trapped call (its SIGSYS or SIGSEGV handler's ucontext).
 pub fn serve(
     process: &mut StubProcess,
     region: &Region,
     handler: &mut dyn SyscallHandler,
+    boundary: &mut BoundaryLog,
 ) -> Result<Vec<ServedCall>, TrapError> {
     let h = region.header();
     let pid = process.pid();
@@ -144,6 +149,12 @@ pub fn serve(
             cycles: 0,
             error: None,
         };
+        let kind = match s {
+            state::SYSCALL => Some("trap: seccomp"),
+            state::FAULT => Some("trap: SIGSEGV"),
+            _ => None,
+        };
+        let window = kind.and_then(|kind| stub_stack::open_posted(boundary, pid, kind, h));
         let result = match s {
             state::READY => {
                 from = state::READY;
@@ -199,6 +210,7 @@ pub fn serve(
         record.host_cycles = ops.cycles;
         h.result.store(result, Ordering::Relaxed);
         post(h, state::REPLY, &h.stub_waiting);
+        stub_stack::close(boundary, window, h);
         from = state::REPLY;
         served.push(record);
     }

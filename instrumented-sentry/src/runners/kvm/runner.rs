@@ -91,6 +91,8 @@ pub struct KvmRunner {
     notes: Vec<String>,
     /// The guest sampler could not start: not tried again.
     guest_sampler_off: bool,
+    /// Record boundary windows in Exp1/Exp2 trials (while perf samples).
+    boundary: bool,
 }
 
 /// One Exp1/Exp2 guest run: what the runner reports from it.
@@ -103,6 +105,7 @@ struct MmapGuestRun {
     probes: crate::probes::Probes,
     symbols: Vec<(u64, u64, String)>,
     guest: Option<GuestSamples>,
+    boundary: Vec<crate::platform::boundary::BoundaryWindow>,
 }
 
 /// Whether this machine can make the VM; `Err` is one line saying why not.
@@ -178,6 +181,7 @@ impl KvmRunner {
             calibration: serde_json::Value::Null,
             notes: Vec::new(),
             guest_sampler_off: false,
+            boundary: false,
         }
     }
 
@@ -317,11 +321,14 @@ impl KvmRunner {
                 .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
             fds.install(WORKLOAD_FD, file);
         }
+        let machine = mm.address_space_mut().machine_mut();
+        machine.record_boundary_stacks(self.boundary && !paired);
         if !paired {
             self.arm_guest_sampler(mm.address_space_mut().machine_mut());
         }
         let summary = run_guest(&mut mm, &fds, true).map_err(run_error)?;
         let guest = mm.address_space_mut().machine_mut().stop_guest_sampler();
+        let boundary = mm.address_space_mut().machine_mut().take_boundary_windows();
         let timings = MmapLoopTimings::read(mm.address_space().machine(), spec.iterations, paired)
             .map_err(|e| PointError::Failed(format!("kvm: {e}")))?;
         Ok(MmapGuestRun {
@@ -333,6 +340,7 @@ impl KvmRunner {
             probes: mm.probes().clone(),
             symbols,
             guest,
+            boundary,
         })
     }
 
@@ -432,6 +440,7 @@ impl KvmRunner {
             extra,
             probes: vec![run.probes],
             guest: run.guest,
+            boundary: run.boundary,
         })
     }
 
@@ -460,6 +469,11 @@ impl PlatformRunner for KvmRunner {
 
     fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+    /// Exp1/Exp2 trials (not their paired calibration); the malloc model
+    /// and replay record none.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = on;
     }
 
     /// The last trial's `extra`, plus `over_trials`: each counted trial's
@@ -574,6 +588,7 @@ impl PlatformRunner for KvmRunner {
                     extra,
                     probes: vec![mm.probes().clone()],
                     guest,
+                    boundary: Vec::new(),
                 })
             }
             PointWork::Replay { trace } => {
@@ -601,6 +616,7 @@ impl PlatformRunner for KvmRunner {
                     extra: counts,
                     probes,
                     guest: None,
+                    boundary: Vec::new(),
                 })
             }
         }

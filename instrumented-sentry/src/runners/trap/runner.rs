@@ -139,6 +139,8 @@ pub struct TrapRunner {
     placement: StubPlacement,
     /// Whether a one-iteration trial worked here (checked once).
     available: Option<Result<(), PointError>>,
+    /// Record boundary windows with the stub's stack (while perf samples).
+    boundary: bool,
 }
 
 impl TrapRunner {
@@ -152,6 +154,7 @@ impl TrapRunner {
             options,
             placement: StubPlacement::default_for(mechanism),
             available: None,
+            boundary: false,
         }
     }
 
@@ -205,10 +208,11 @@ impl TrapRunner {
             _ => None,
         };
         let workload = stub_workload(spec, STUB_FILE_FD);
-        let trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
+        let mut trial = Trial::spawn(self.mechanism, &workload).map_err(point_error)?;
+        trial.record_boundary_stacks(self.boundary);
         let mut handler = MmHandler::new(&mut mm, file);
         let Served {
-            report,
+            mut report,
             faults,
             calls,
             stub_pinned: pinned,
@@ -233,6 +237,7 @@ impl TrapRunner {
             extra,
             probes: vec![mm.probes().clone()],
             guest: None,
+            boundary: std::mem::take(&mut report.boundary),
         };
         Ok((outcome, mm))
     }
@@ -301,6 +306,11 @@ impl PlatformRunner for TrapRunner {
             self.available = Some(probe);
         }
         self.available.clone().unwrap_or(Ok(()))
+    }
+
+    /// Exp1/Exp2 and malloc trials; a replay records none.
+    fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = on;
     }
 
     fn run_trial(&mut self, spec: &PointSpec) -> Result<TrialOutcome, PointError> {
@@ -416,6 +426,7 @@ impl PlatformRunner for StubNativeRunner {
             extra,
             probes: Vec::new(),
             guest: None,
+            boundary: Vec::new(),
         })
     }
 }

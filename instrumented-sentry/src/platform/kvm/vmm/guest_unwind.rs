@@ -25,6 +25,18 @@ pub enum BrokenChain {
     TooDeep,
 }
 
+impl BrokenChain {
+    /// A short name for a marker frame ("unmapped").
+    pub fn name(self) -> &'static str {
+        match self {
+            BrokenChain::Misaligned => "misaligned",
+            BrokenChain::NotMonotonic => "not monotonic",
+            BrokenChain::Unmapped => "unmapped",
+            BrokenChain::TooDeep => "too deep",
+        }
+    }
+}
+
 /// A guest stack: instruction pointers, leaf first (the leaf's RIP, then
 /// return addresses), and whether the chain broke.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

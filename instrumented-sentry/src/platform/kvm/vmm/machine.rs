@@ -16,7 +16,7 @@ use super::exits::{
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
 use super::guest_sampler::{GuestSampler, GuestSamples};
-use super::guest_unwind::{unwind, GuestStack};
+use super::guest_unwind::{unwind, BrokenChain, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
     sys_gpa, sys_gva, CODE_MAX, CODE_OFF, DATA_MAX, DATA_OFF, GDT_OFF, MEMFILE_GPA, PAGE_SIZE,
@@ -28,6 +28,7 @@ use super::page_tables::{PageTableError, PageTables, PteAccess, PTE_PRESENT, PTE
 use super::sample_timer::SampleTimerError;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
+use crate::platform::boundary::{monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace};
 use crate::platform::kvm::guest::program::GuestProgram;
 
 /// The guest stopped in a way the sentry cannot handle: what happened and
@@ -173,6 +174,10 @@ pub struct Machine {
     flushed_pages: u64,
     counts: ExitCounts,
     sampler: Option<GuestSampler>,
+    /// Windows of the exits served, with the guest's stack at each.
+    boundary: BoundaryLog,
+    /// The window of the exit being served (closed at the next `KVM_RUN`).
+    open_window: Option<BoundaryWindow>,
 }
 
 impl Machine {
@@ -264,6 +269,8 @@ impl Machine {
             flushed_pages: 0,
             counts: ExitCounts::default(),
             sampler: None,
+            boundary: BoundaryLog::new(false),
+            open_window: None,
         })
     }
 
@@ -345,6 +352,7 @@ impl Machine {
     /// exception other than a CPL-3 page fault, or any exit outside the
     /// protocol.
     pub fn next_event(&mut self) -> Result<GuestEvent, MachineError> {
+        self.close_window();
         loop {
             let exit = self.vm.run()?;
             self.counts.total += 1;
@@ -353,6 +361,7 @@ impl Machine {
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
                     self.counts.syscalls += 1;
+                    self.open_window("exit: io", None)?;
                     return self.syscall_event();
                 }
                 Exit::IoOut(PORT_FAULT) => {
@@ -362,6 +371,8 @@ impl Machine {
                     // CPL 3): SS, RSP, RFLAGS, CS, RIP, error code.
                     let rip = sys.read_u64(R0_STACK_TOP_OFF - 40)?;
                     let code = sys.read_u64(R0_STACK_TOP_OFF - 48)?;
+                    let user_rsp = sys.read_u64(R0_STACK_TOP_OFF - 16)?;
+                    self.open_window("exit: fault", Some((rip, user_rsp)))?;
                     return Ok(GuestEvent::PageFault {
                         addr,
                         kind: FaultKind::from_error_code(code),
@@ -378,6 +389,7 @@ impl Machine {
                 }
                 Exit::MmioWrite(SYSCALL_MMIO_GPA) => {
                     self.counts.syscalls += 1;
+                    self.open_window("exit: mmio", None)?;
                     return self.syscall_event();
                 }
                 Exit::MmioWrite(gpa) => {
@@ -502,6 +514,66 @@ impl Machine {
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
         Some(s.finish(self.vm.cycles_in_run()))
+    }
+
+    /// Record, from now on, a boundary window for every system call and
+    /// fault exit served: from the exit to the next `KVM_RUN`, on the
+    /// thread that drives the machine, with the guest's stack at the exit.
+    pub fn record_boundary_stacks(&mut self, on: bool) {
+        self.boundary = BoundaryLog::new(on);
+    }
+
+    /// The windows recorded so far (an exit still being served is left out).
+    pub fn take_boundary_windows(&mut self) -> Vec<BoundaryWindow> {
+        self.open_window = None;
+        self.boundary.take()
+    }
+
+    /// Opens the window of the exit just taken (`fault`: the faulting
+    /// instruction and the user stack pointer, from the ring-0 frame; else
+    /// the registers at the exit are the guest's own).
+    fn open_window(
+        &mut self,
+        kind: &'static str,
+        fault: Option<(u64, u64)>,
+    ) -> Result<(), MachineError> {
+        if !self.boundary.on() {
+            return Ok(());
+        }
+        let start_ns = monotonic_ns();
+        let mut stack = match fault {
+            None => self.guest_stack_now()?,
+            Some((rip, rsp)) => {
+                let rbp = self.vm.regs()?.rbp;
+                let mut read = |gva: u64| self.read_guest_u64(gva);
+                unwind(rip, rbp, rsp, &mut read)
+            }
+        };
+        // `_start` is entered with nothing above its frame: its "return
+        // address" is 0, not a frame.
+        while stack.pcs.len() > 1 && stack.pcs.last() == Some(&0) {
+            stack.pcs.pop();
+        }
+        self.open_window = Some(BoundaryWindow {
+            tid: this_tid(),
+            start_ns,
+            end_ns: start_ns,
+            kind,
+            space: StackSpace::Guest,
+            pcs: stack.pcs,
+            broken: stack.broken.map(BrokenChain::name),
+            serve_from: "run_until_stop",
+            workload_from: "",
+        });
+        Ok(())
+    }
+
+    /// Closes the window of the exit served (the guest resumes now).
+    fn close_window(&mut self) {
+        if let Some(mut w) = self.open_window.take() {
+            w.end_ns = monotonic_ns();
+            self.boundary.push(w);
+        }
     }
 
     /// The guest's stack where it stopped (KVM_GET_REGS, then the
