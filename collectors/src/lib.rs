@@ -1,12 +1,14 @@
 //! Collectors: perf_event_open sampling and counting, capability checks,
 //! symbolization, stack folding (`stack_fold`: sampled call chains into
-//! the folded stacks of `bundle::folded`), `perf script` import and the
+//! the folded stacks of `bundle::folded`), `perf script` and perf.data
+//! (`perf_data`) import and the
 //! page-sharing analysis. The bundle format itself is the `bundle` crate.
 
 pub mod capabilities;
 pub mod collector;
 mod fast_map;
 pub mod perf;
+pub mod perf_data;
 pub mod perf_script;
 mod perf_script_line;
 pub mod proc_maps;

@@ -1,7 +1,8 @@
 //! User addresses → function names for one ELF object (executable or
 //! shared library) through its DWARF (addr2line, inlined frames expanded)
-//! or, without debug info, its symbol table. Rust names are demangled
-//! without their hashes.
+//! or, without debug info, its symbol table; both read from the separate
+//! debug file when one is installed ([`super::debug_file`]). Rust names are
+//! demangled without their hashes.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -69,17 +70,29 @@ impl ElfObject {
                 })
             })
             .collect();
-        let collect = |syms: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
-            syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
-                .collect::<Vec<_>>()
+        // Symbols and DWARF from the separate debug file when there is one
+        // (build-id, then .gnu_debuglink: `debug_file`), else the object's.
+        let debug = super::debug_file::find_debug_file(path, &obj, None);
+        let debug_bytes = match &debug {
+            Some(d) => std::fs::File::open(&d.path)
+                // SAFETY: as above, a read-only mapping only read here.
+                .and_then(|f| unsafe { memmap2::Mmap::map(&f) })
+                .ok(),
+            None => None,
         };
-        let mut symbols = collect(&mut obj.symbols());
+        let debug_obj = debug_bytes
+            .as_deref()
+            .and_then(|b| object::File::parse(b).ok());
+        let mut symbols = debug_obj.as_ref().map(text_symbols).unwrap_or_default();
         if symbols.is_empty() {
-            symbols = collect(&mut obj.dynamic_symbols());
+            symbols = text_symbols(&obj);
         }
         symbols.sort_by_key(|s| s.0);
-        let loader = addr2line::Loader::new(path).map_err(|e| err(e.to_string()))?;
+        let dwarf_path = match (&debug, &debug_obj) {
+            (Some(d), Some(_)) => d.path.as_path(),
+            _ => path,
+        };
+        let loader = addr2line::Loader::new(dwarf_path).map_err(|e| err(e.to_string()))?;
         Ok(ElfObject {
             loader,
             segments,
@@ -126,6 +139,21 @@ impl ElfObject {
         let (start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
         (*size == 0 || svma < start + size).then_some(name.as_str())
     }
+}
+
+/// Function symbols (address, size, name) of `.symtab`, or of `.dynsym`
+/// when there is no `.symtab`.
+fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
+    let collect = |syms: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
+        syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .collect::<Vec<_>>()
+    };
+    let symbols = collect(&mut obj.symbols());
+    if symbols.is_empty() {
+        return collect(&mut obj.dynamic_symbols());
+    }
+    symbols
 }
 
 /// Demangle a symbol-table name: Rust (legacy or v0) without the hash,
