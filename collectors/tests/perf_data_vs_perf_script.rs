@@ -23,7 +23,10 @@ fn record(out: &Path, argv: &[&str]) -> Option<()> {
         Ok(o) => {
             println!(
                 "SKIP: perf record refused here (perf_event_open?): {}",
-                String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
             );
             None
         }
@@ -43,7 +46,8 @@ fn perf_script_folded(data: &Path) -> BTreeMap<String, u64> {
         .output()
         .expect("perf script runs")
         .stdout;
-    let mut folder = inferno::collapse::perf::Folder::from(inferno::collapse::perf::Options::default());
+    let mut folder =
+        inferno::collapse::perf::Folder::from(inferno::collapse::perf::Options::default());
     let mut out = Vec::new();
     inferno::collapse::Collapse::collapse(&mut folder, &text[..], &mut out).expect("inferno folds");
     String::from_utf8(out)
@@ -110,5 +114,9 @@ fn python_loop_folds_as_perf_script_does() {
 
 #[test]
 fn file_walk_folds_as_perf_script_does() {
-    compare(&["sh", "-c", "find /usr/lib -name '*.so*' | head -3000 | xargs -n 200 ls -l > /dev/null"]);
+    compare(&[
+        "sh",
+        "-c",
+        "find /usr/lib -name '*.so*' | head -3000 | xargs -n 200 ls -l > /dev/null",
+    ]);
 }

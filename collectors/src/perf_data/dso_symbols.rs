@@ -131,8 +131,8 @@ impl SymbolTable {
     pub fn from_elf(path: &Path, bytes: &[u8], build_id: Option<&[u8]>) -> Option<Self> {
         let runtime = ElfFile64::<Endianness>::parse(bytes).ok()?;
         let generic = object::File::parse(bytes).ok()?;
-        let debug = find_debug_file(path, &generic, build_id)
-            .and_then(|d| std::fs::read(d.path).ok());
+        let debug =
+            find_debug_file(path, &generic, build_id).and_then(|d| std::fs::read(d.path).ok());
         let from_debug = debug
             .as_deref()
             .and_then(|d| ElfFile64::<Endianness>::parse(d).ok())
@@ -157,7 +157,9 @@ impl SymbolTable {
             let (Some(addr), Some(ty), Some(name)) = (it.next(), it.next(), it.next()) else {
                 continue;
             };
-            let Some(ty) = ty.chars().next() else { continue };
+            let Some(ty) = ty.chars().next() else {
+                continue;
+            };
             if !matches!(ty.to_ascii_uppercase(), 'T' | 'W') {
                 continue;
             }
@@ -194,7 +196,11 @@ fn read_symbols(
     let endian = file.endian();
     let data = file.data();
     let sections = file.elf_section_table();
-    let kind = if symtab { elf::SHT_SYMTAB } else { elf::SHT_DYNSYM };
+    let kind = if symtab {
+        elf::SHT_SYMTAB
+    } else {
+        elf::SHT_DYNSYM
+    };
     let table = sections.symbols(endian, data, kind).ok()?;
     if table.is_empty() {
         return None;
@@ -351,11 +357,11 @@ mod tests {
         // strong beats weak, then equal underscores, then the longer name.
         let t = SymbolTable::finish(
             vec![
-            s(100, 10, STB_WEAK, "mkdir"),
-            s(100, 10, STB_LOCAL, "__mkdir"),
-            s(100, 10, STB_LOCAL, "__GI___mkdir"),
-            s(200, 0, STB_GLOBAL, "sizeless"),
-            s(300, 8, STB_GLOBAL, "last"),
+                s(100, 10, STB_WEAK, "mkdir"),
+                s(100, 10, STB_LOCAL, "__mkdir"),
+                s(100, 10, STB_LOCAL, "__GI___mkdir"),
+                s(200, 0, STB_GLOBAL, "sizeless"),
+                s(300, 8, STB_GLOBAL, "last"),
             ],
             Dupes::PerfChoice,
         );

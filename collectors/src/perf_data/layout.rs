@@ -33,13 +33,14 @@ pub fn check(bytes: &[u8], path: &str) -> Result<Layout, PerfDataError> {
     let len = bytes.len() as u64;
     match bytes.get(..8) {
         Some(b"PERFILE2") => {}
-        Some(b"2ELIFREP") => {
-            return Err(bad(0, "big-endian perf.data is not supported".into()))
-        }
+        Some(b"2ELIFREP") => return Err(bad(0, "big-endian perf.data is not supported".into())),
         Some(m) => {
             return Err(bad(
                 0,
-                format!("not a perf.data file: bad magic {:?}", String::from_utf8_lossy(m)),
+                format!(
+                    "not a perf.data file: bad magic {:?}",
+                    String::from_utf8_lossy(m)
+                ),
             ))
         }
         None => {
@@ -50,7 +51,10 @@ pub fn check(bytes: &[u8], path: &str) -> Result<Layout, PerfDataError> {
         }
     }
     if bytes.len() < 16 {
-        return Err(bad(len, format!("header cut short: {len} of {HEADER_LEN} bytes")));
+        return Err(bad(
+            len,
+            format!("header cut short: {len} of {HEADER_LEN} bytes"),
+        ));
     }
     let header_size = u64_at(bytes, 8);
     if header_size == 16 {
@@ -60,10 +64,16 @@ pub fn check(bytes: &[u8], path: &str) -> Result<Layout, PerfDataError> {
         ));
     }
     if bytes.len() < HEADER_LEN {
-        return Err(bad(len, format!("header cut short: {len} of {HEADER_LEN} bytes")));
+        return Err(bad(
+            len,
+            format!("header cut short: {len} of {HEADER_LEN} bytes"),
+        ));
     }
     if header_size != HEADER_LEN as u64 {
-        return Err(bad(8, format!("header size {header_size}, expected {HEADER_LEN}")));
+        return Err(bad(
+            8,
+            format!("header size {header_size}, expected {HEADER_LEN}"),
+        ));
     }
     let section = |at: usize, what: &str| -> Result<(u64, u64), PerfDataError> {
         let (off, size) = (u64_at(bytes, at), u64_at(bytes, at + 8));
@@ -123,7 +133,10 @@ fn check_records(
         if end - at < RECORD_HEADER_LEN {
             return Err(bad(
                 at,
-                format!("record header cut short: {} of 8 bytes before the data section ends", end - at),
+                format!(
+                    "record header cut short: {} of 8 bytes before the data section ends",
+                    end - at
+                ),
             ));
         }
         let i = at as usize;
@@ -132,7 +145,9 @@ fn check_records(
         if size < RECORD_HEADER_LEN {
             return Err(bad(
                 at,
-                format!("corrupt record (type {ty}): size {size} is smaller than its 8-byte header"),
+                format!(
+                    "corrupt record (type {ty}): size {size} is smaller than its 8-byte header"
+                ),
             ));
         }
         if at + size > end {
@@ -191,7 +206,9 @@ mod tests {
 
     fn problem(b: &[u8]) -> (u64, String) {
         match check(b, "f") {
-            Err(PerfDataError::Corrupt { offset, problem, .. }) => (offset, problem),
+            Err(PerfDataError::Corrupt {
+                offset, problem, ..
+            }) => (offset, problem),
             other => panic!("{other:?}"),
         }
     }

@@ -107,7 +107,12 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
         let rec = match record_iter.next_record(&mut perf_file) {
             Ok(Some(r)) => r,
             Ok(None) => break,
-            Err(e) => return Err(corrupt(layout.data_offset, format!("unreadable records: {e}"))),
+            Err(e) => {
+                return Err(corrupt(
+                    layout.data_offset,
+                    format!("unreadable records: {e}"),
+                ))
+            }
         };
         let PerfFileRecord::EventRecord { attr_index, record } = rec else {
             continue;
@@ -124,10 +129,14 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
                 ));
             }
         };
-        st.on_record(parsed, misc, events.get(attr_index).map_or("unknown", |s| s))
-            .map_err(|()| PerfDataError::WeightOverflow {
-                path: name.to_string(),
-            })?;
+        st.on_record(
+            parsed,
+            misc,
+            events.get(attr_index).map_or("unknown", |s| s),
+        )
+        .map_err(|()| PerfDataError::WeightOverflow {
+            path: name.to_string(),
+        })?;
     }
     st.finish(name)
 }
@@ -272,7 +281,12 @@ impl State {
                     &chain[2..]
                 }
                 c => {
-                    key.extend(self.tasks.comm_name(c).chars().map(|c| if c == ' ' { '_' } else { c }));
+                    key.extend(
+                        self.tasks
+                            .comm_name(c)
+                            .chars()
+                            .map(|c| if c == ' ' { '_' } else { c }),
+                    );
                     &chain[1..]
                 }
             };
@@ -336,7 +350,8 @@ impl FrameNames {
             return i;
         }
         let i = self.dso_paths.len() as u32;
-        self.dso_paths.push(String::from_utf8_lossy(path).into_owned());
+        self.dso_paths
+            .push(String::from_utf8_lossy(path).into_owned());
         self.tables.push(None);
         self.dso_index.insert(path.to_vec(), i);
         i
@@ -367,7 +382,10 @@ impl FrameNames {
                 .ok()
                 .and_then(|t| SymbolTable::from_kallsyms(&t))
         });
-        let sym = table.as_ref().and_then(|t| t.find(addr)).map(str::to_string);
+        let sym = table
+            .as_ref()
+            .and_then(|t| t.find(addr))
+            .map(str::to_string);
         let id = self.name(sym.as_deref(), "[kernel.kallsyms]", is_java);
         self.cache.insert((KERNEL_DSO, addr, is_java), id);
         id

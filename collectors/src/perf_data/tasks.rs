@@ -44,7 +44,14 @@ impl Space {
             }
             if o.end > m.end {
                 let pgoff = o.pgoff + (m.end - o.start);
-                self.maps.insert(m.end, Map { start: m.end, pgoff, ..o });
+                self.maps.insert(
+                    m.end,
+                    Map {
+                        start: m.end,
+                        pgoff,
+                        ..o
+                    },
+                );
             }
         }
         self.maps.insert(m.start, m);

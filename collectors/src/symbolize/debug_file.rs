@@ -76,13 +76,17 @@ pub fn find_debug_file_in(
     let name = Path::new(std::str::from_utf8(name).ok()?);
     let dir = path.parent().unwrap_or(Path::new("/"));
     let under_root = root.join(dir.strip_prefix("/").unwrap_or(dir));
-    [dir.join(name), dir.join(".debug").join(name), under_root.join(name)]
-        .into_iter()
-        .find(|c| c != path && c.is_file() && file_crc32(c) == Some(crc))
-        .map(|path| DebugFile {
-            path,
-            found_by: DebugLink::GnuDebuglink,
-        })
+    [
+        dir.join(name),
+        dir.join(".debug").join(name),
+        under_root.join(name),
+    ]
+    .into_iter()
+    .find(|c| c != path && c.is_file() && file_crc32(c) == Some(crc))
+    .map(|path| DebugFile {
+        path,
+        found_by: DebugLink::GnuDebuglink,
+    })
 }
 
 /// The CRC-32 (the one `.gnu_debuglink` records) of a file's bytes.
@@ -97,8 +101,7 @@ pub fn file_crc32(path: &Path) -> Option<u32> {
 /// Whether the ELF has a `.symtab` with any symbol (a stripped library has
 /// only `.dynsym`).
 pub fn has_symtab(obj: &object::File<'_>) -> bool {
-    obj.section_by_name(".symtab")
-        .is_some_and(|s| s.size() > 0)
+    obj.section_by_name(".symtab").is_some_and(|s| s.size() > 0)
 }
 
 #[cfg(test)]
@@ -155,7 +158,11 @@ mod tests {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if !objcopy(&["--only-keep-debug".as_ref(), exe.as_os_str(), dbg.as_os_str()]) {
+        if !objcopy(&[
+            "--only-keep-debug".as_ref(),
+            exe.as_os_str(),
+            dbg.as_os_str(),
+        ]) {
             println!("SKIP: objcopy (binutils) is not usable here");
             return;
         }
