@@ -120,3 +120,27 @@ fn file_walk_folds_as_perf_script_does() {
         "find /usr/lib -name '*.so*' | head -3000 | xargs -n 200 ls -l > /dev/null",
     ]);
 }
+
+/// The Rust workload of `rust_program_folds_as_perf_script_does` (this test
+/// binary runs it in a child under perf): hashing, sorting, formatting.
+#[test]
+#[ignore = "the workload a recording test runs, not a test of its own"]
+fn rust_workload() {
+    let mut acc = std::collections::HashMap::new();
+    let start = std::time::Instant::now();
+    let mut i = 0u64;
+    while start.elapsed() < std::time::Duration::from_millis(400) {
+        let mut v: Vec<String> = (0..200).map(|k| format!("{:x}", k * i + 7)).collect();
+        v.sort();
+        *acc.entry(v[i as usize % 200].len()).or_insert(0u64) += 1;
+        i += 1;
+    }
+    assert!(!acc.is_empty());
+}
+
+#[test]
+fn rust_program_folds_as_perf_script_does() {
+    let exe = std::env::current_exe().unwrap();
+    let exe = exe.to_str().unwrap();
+    compare(&[exe, "--ignored", "--exact", "rust_workload", "--test-threads=1"]);
+}
