@@ -63,9 +63,16 @@ fn bad_inputs_exit_2_name_the_byte_and_leave_no_bundle() {
     corrupt[data_off + 6..data_off + 8].copy_from_slice(&4u16.to_le_bytes());
     let mut zero_size = good.clone();
     zero_size[data_off + 6..data_off + 8].copy_from_slice(&0u16.to_le_bytes());
-    // The data section ending 3 bytes early: its last record runs past it.
-    let mut short_data = good.clone();
-    short_data[48..56].copy_from_slice(&(data_size as u64 - 3).to_le_bytes());
+    // The last record's size grown by 8: it runs past the data section.
+    let mut last = data_off;
+    let mut at = data_off;
+    while at < data_off + data_size {
+        last = at;
+        at += u16::from_le_bytes([good[at + 6], good[at + 7]]) as usize;
+    }
+    let last_size = u16::from_le_bytes([good[last + 6], good[last + 7]]);
+    let mut overrun = good.clone();
+    overrun[last + 6..last + 8].copy_from_slice(&(last_size + 8).to_le_bytes());
     let cases: Vec<(&str, Vec<u8>, String)> = vec![
         (
             "magic",
@@ -94,6 +101,15 @@ fn bad_inputs_exit_2_name_the_byte_and_leave_no_bundle() {
             "zero",
             zero_size,
             format!("size 0 is smaller than its 8-byte header (at byte {data_off})"),
+        ),
+        (
+            "record",
+            overrun,
+            format!(
+                "{} bytes) runs past the end of the data section (byte {}): truncated (at byte {last})",
+                last_size + 8,
+                data_off + data_size
+            ),
         ),
         (
             "empty",

@@ -142,5 +142,11 @@ fn rust_workload() {
 fn rust_program_folds_as_perf_script_does() {
     let exe = std::env::current_exe().unwrap();
     let exe = exe.to_str().unwrap();
-    compare(&[exe, "--ignored", "--exact", "rust_workload", "--test-threads=1"]);
+    compare(&[
+        exe,
+        "--ignored",
+        "--exact",
+        "rust_workload",
+        "--test-threads=1",
+    ]);
 }
