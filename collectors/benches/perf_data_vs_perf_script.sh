@@ -33,11 +33,14 @@ if [ ! -x "$inf" ]; then
 fi
 
 # 1. A perf.data of >= MIN_MB: an archive-and-compress job (deep kernel
-#    stacks from the file system, user stacks from tar and gzip, libc),
-#    sampled with call chains at a high rate. BIG=FILE reuses a file.
+#    stacks from the file system, user stacks from tar, gzip and libc)
+#    sampled with call chains, recorded for SECS seconds (default 200; the
+#    rate it gets depends on the machine's load), doubled until the file is
+#    big enough. BIG=FILE reuses a file. (System-wide `-a` recordings meet
+#    cases the import does not name as perf does: see docs/collectors.md.)
 big=${BIG:-$work/big.data}
 if [ -z "${BIG:-}" ]; then
-  secs=20
+  secs=${SECS:-200}
   while :; do
     if ! perf record -q -g -e cpu-clock -F 20000 -o "$big" -- \
       timeout "$secs" sh -c 'while :; do tar cf - /usr/lib /usr/share 2>/dev/null | gzip -1 > /dev/null; done' \
@@ -47,7 +50,7 @@ if [ -z "${BIG:-}" ]; then
     size=$(stat -c %s "$big")
     if [ "$size" -ge $((min_mb * 1024 * 1024)) ]; then break; fi
     secs=$((secs * 2))
-    if [ "$secs" -gt 640 ]; then echo "error: could not record $min_mb MB of perf.data"; exit 2; fi
+    if [ "$secs" -gt 1600 ]; then echo "error: could not record $min_mb MB of perf.data"; exit 2; fi
   done
 fi
 size=$(stat -c %s "$big")

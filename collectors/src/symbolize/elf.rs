@@ -127,7 +127,47 @@ impl ElfObject {
             }
         }
         names.reverse();
+        if let (Some(first), Some(label)) = (names.first_mut(), self.merged_label(svma)) {
+            *first = label;
+        }
         names
+    }
+
+    /// The Rust functions whose symbols share the start of the symbol
+    /// holding `svma` (identical instances merged into one body by the
+    /// compiler or linker), demangled, sorted, without repeats. Symbols of
+    /// other languages at one address are one function's aliases
+    /// (`mkdir`, `__mkdir`) and are not listed.
+    pub fn merged_functions(&self, svma: u64) -> Vec<String> {
+        let i = self.symbols.partition_point(|s| s.0 <= svma);
+        let Some(hit) = i.checked_sub(1).and_then(|i| self.symbols.get(i)) else {
+            return Vec::new();
+        };
+        if hit.1 != 0 && svma >= hit.0 + hit.1 {
+            return Vec::new();
+        }
+        let start = self.symbols.partition_point(|s| s.0 < hit.0);
+        let mut names: Vec<String> = self.symbols[start..]
+            .iter()
+            .take_while(|s| s.0 == hit.0)
+            .filter(|s| rustc_demangle::try_demangle(&s.2).is_ok())
+            .map(|s| demangle(&s.2).into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The outermost frame's name when several Rust functions share its
+    /// address: every name (up to 3), else the first 2 and how many more,
+    /// so a flamegraph never blames one of them alone.
+    fn merged_label(&self, svma: u64) -> Option<String> {
+        let names = self.merged_functions(svma);
+        match names.len() {
+            0 | 1 => None,
+            2 | 3 => Some(names.join(" | ")),
+            n => Some(format!("{} | {} | (+{} more at this address)", names[0], names[1], n - 2)),
+        }
     }
 }
 
@@ -181,6 +221,27 @@ mod tests {
             "std::rt::lang_start_internal"
         );
         assert_eq!(demangle("memcpy"), "memcpy");
+    }
+
+    /// Where this test binary has Rust functions merged at one address,
+    /// the frame names them all.
+    #[test]
+    fn merged_rust_functions_are_all_named() {
+        let exe = std::env::current_exe().unwrap();
+        let obj = ElfObject::open(&exe).unwrap();
+        let Some(addr) = (obj.symbols.windows(2))
+            .find(|w| w[0].0 == w[1].0 && obj.merged_functions(w[0].0).len() >= 2)
+            .map(|w| w[0].0)
+        else {
+            println!("SKIP: no merged Rust functions in this test binary");
+            return;
+        };
+        let merged = obj.merged_functions(addr);
+        let outer = obj.frames(addr).first().cloned().unwrap_or_default();
+        for n in merged.iter().take(2) {
+            assert!(outer.contains(n.as_str()), "{outer} lacks {n}");
+        }
+        assert!(outer.contains(" | "), "{outer}");
     }
 
     #[test]
