@@ -22,8 +22,9 @@
 //! - The root frame is the thread's comm at the time of the sample (spaces
 //!   become `_`; `:TID` for a thread never named), weights are periods,
 //!   and only the first event name met is folded.
-//! - Identical chains of one thread name are merged as they stream by;
-//!   each distinct (object, address) is named once.
+//! - A chain seen before (same thread name, same address space at the
+//!   same state, same addresses) only adds its weight; a new one is named
+//!   frame by frame, each distinct (object, address) named once.
 
 pub mod dso_symbols;
 pub mod error;
@@ -96,7 +97,10 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
     let mut st = State {
         tasks: Tasks::default(),
         names: FrameNames::new(build_ids),
-        chains: HashMap::new(),
+        chains: Vec::new(),
+        chain_index: HashMap::new(),
+        raw_index: FastMap::default(),
+        raw: Vec::with_capacity(MAX_STACK + 8),
         chain: Vec::with_capacity(MAX_STACK + 1),
         event: None,
         samples: 0,
@@ -144,9 +148,15 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
 struct State {
     tasks: Tasks,
     names: FrameNames,
-    /// Comm id (or `u32::MAX` for `:TID`, then the tid) followed by the
-    /// frame-name ids leaf first → weight.
-    chains: HashMap<Vec<u32>, u64>,
+    /// Distinct named chains: comm id (or `u32::MAX` for `:TID`, then the
+    /// tid) followed by the frame-name ids leaf first, and their weight.
+    chains: Vec<(Vec<u32>, u64)>,
+    chain_index: HashMap<Vec<u32>, u32>,
+    /// Raw chains already named: (thread name, address space and its
+    /// version, the call chain as recorded) → index in `chains`
+    /// (`u32::MAX`: a chain that names no frame).
+    raw_index: FastMap<Vec<u64>, u32>,
+    raw: Vec<u64>,
     chain: Vec<u32>,
     event: Option<String>,
     samples: u64,
@@ -193,75 +203,135 @@ impl State {
                 }
                 let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
                 let (comm, space) = self.tasks.sampled(pid, tid);
-                let is_java = comm.is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
-                self.chain.clear();
+                let w = s.period.unwrap_or(1);
+                // The chain as recorded, with what gives its addresses and
+                // root their meaning: seen before, it needs no lookup.
+                self.raw.clear();
                 match comm {
-                    Some(c) => self.chain.push(c),
-                    None => self.chain.extend([u32::MAX, tid as u32]),
+                    Some(c) => self.raw.push(u64::from(c)),
+                    None => self.raw.extend([u64::MAX, u64::from(tid as u32)]),
                 }
-                let first = self.chain.len();
-                let space = self.tasks.space(space);
-                let names = &mut self.names;
-                let mut push = |mode: CpuMode, addr: u64, chain: &mut Vec<u32>| {
-                    let id = match mode {
-                        CpuMode::Kernel => names.kernel(addr, is_java),
-                        CpuMode::User => names.user(space.find(addr), addr, is_java),
-                        _ => names.user(None, addr, is_java),
-                    };
-                    chain.push(id);
-                };
+                self.raw
+                    .push(u64::from(space) << 32 | u64::from(self.tasks.version(space)));
                 match &s.callchain {
-                    Some(cc) => {
-                        let mut mode = CpuMode::User;
-                        let mut kept = 0;
-                        for i in 0..cc.len() {
-                            let Some(ip) = cc.get(i) else { break };
-                            if kept >= MAX_STACK {
-                                break;
-                            }
-                            if ip >= PERF_CONTEXT_MAX {
-                                mode = match ip {
-                                    PERF_CONTEXT_KERNEL => CpuMode::Kernel,
-                                    PERF_CONTEXT_USER => CpuMode::User,
-                                    PERF_CONTEXT_HV => CpuMode::Hypervisor,
-                                    _ => {
-                                        // perf discards a chain with a marker it does not know.
-                                        self.chain.truncate(first);
-                                        break;
-                                    }
-                                };
-                                continue;
-                            }
-                            kept += 1;
-                            push(mode, ip, &mut self.chain);
+                    Some(cc) => match leaf_of(cc) {
+                        // The leaf named at once (its address varies from
+                        // sample to sample, its name far less), the rest
+                        // of the chain as recorded.
+                        Some((at, mode)) => {
+                            let ip = cc.get(at).unwrap_or(0);
+                            let map = self.tasks.space(space).find(ip);
+                            let is_java = comm
+                                .is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
+                            let leaf = match mode {
+                                CpuMode::Kernel => self.names.kernel(ip, is_java),
+                                CpuMode::User => self.names.user(map, ip, is_java),
+                                _ => self.names.user(None, ip, is_java),
+                            };
+                            self.raw.extend([LEAF_TAG, u64::from(leaf)]);
+                            (at + 1..cc.len()).for_each(|i| self.raw.push(cc.get(i).unwrap_or(0)));
                         }
-                    }
-                    None => {
-                        if let Some(ip) = s.ip {
-                            push(s.cpu_mode, ip, &mut self.chain);
-                        }
-                    }
+                        None => (0..cc.len()).for_each(|i| self.raw.push(cc.get(i).unwrap_or(0))),
+                    },
+                    None => self.raw.extend([
+                        u64::MAX,
+                        mode_number(s.cpu_mode),
+                        s.ip.unwrap_or(0),
+                    ]),
                 }
-                // Frames that name nothing (a symbol starting with '(') are
-                // dropped, as inferno drops them.
-                let empty = self.names.empty_id;
-                self.chain.retain(|&id| id != empty);
-                if self.chain.len() == first {
+                let idx = match self.raw_index.get(self.raw.as_slice()) {
+                    Some(&idx) => idx,
+                    None => {
+                        let idx = self.name_chain(&s, comm, tid, space);
+                        self.raw_index.insert(self.raw.clone(), idx);
+                        idx
+                    }
+                };
+                if idx == u32::MAX {
                     return Ok(());
                 }
-                let w = s.period.unwrap_or(1);
                 self.total = self.total.checked_add(w).ok_or(())?;
                 self.samples += 1;
-                match self.chains.get_mut(self.chain.as_slice()) {
-                    Some(v) => *v += w,
-                    None => {
-                        self.chains.insert(self.chain.clone(), w);
-                    }
-                }
+                self.chains[idx as usize].1 += w;
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Name the frames of sample `s` (thread name `comm`, address space
+    /// `space`): the index of its named chain in `chains`, `u32::MAX` when
+    /// no frame is left.
+    fn name_chain(
+        &mut self,
+        s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>,
+        comm: Option<u32>,
+        tid: i32,
+        space: u32,
+    ) -> u32 {
+        let is_java = comm.is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
+        self.chain.clear();
+        match comm {
+            Some(c) => self.chain.push(c),
+            None => self.chain.extend([u32::MAX, tid as u32]),
+        }
+        let first = self.chain.len();
+        let space = self.tasks.space(space);
+        let names = &mut self.names;
+        let mut push = |mode: CpuMode, addr: u64, chain: &mut Vec<u32>| {
+            let id = match mode {
+                CpuMode::Kernel => names.kernel(addr, is_java),
+                CpuMode::User => names.user(space.find(addr), addr, is_java),
+                _ => names.user(None, addr, is_java),
+            };
+            chain.push(id);
+        };
+        match &s.callchain {
+            Some(cc) => {
+                let mut mode = CpuMode::User;
+                let mut kept = 0;
+                for i in 0..cc.len() {
+                    let Some(ip) = cc.get(i) else { break };
+                    if kept >= MAX_STACK {
+                        break;
+                    }
+                    if ip >= PERF_CONTEXT_MAX {
+                        mode = match ip {
+                            PERF_CONTEXT_KERNEL => CpuMode::Kernel,
+                            PERF_CONTEXT_USER => CpuMode::User,
+                            PERF_CONTEXT_HV => CpuMode::Hypervisor,
+                            _ => {
+                                // perf discards a chain with a marker it does not know.
+                                self.chain.truncate(first);
+                                break;
+                            }
+                        };
+                        continue;
+                    }
+                    kept += 1;
+                    push(mode, ip, &mut self.chain);
+                }
+            }
+            None => {
+                if let Some(ip) = s.ip {
+                    push(s.cpu_mode, ip, &mut self.chain);
+                }
+            }
+        }
+        // Frames that name nothing (a symbol starting with '(') are
+        // dropped, as inferno drops them.
+        let empty = self.names.empty_id;
+        self.chain.retain(|&id| id != empty);
+        if self.chain.len() == first {
+            return u32::MAX;
+        }
+        if let Some(&i) = self.chain_index.get(self.chain.as_slice()) {
+            return i;
+        }
+        let i = self.chains.len() as u32;
+        self.chains.push((self.chain.clone(), 0));
+        self.chain_index.insert(self.chain.clone(), i);
+        i
     }
 
     /// Join the distinct chains into folded stacks.
@@ -274,6 +344,9 @@ impl State {
         let mut stacks: HashMap<String, u64> = HashMap::with_capacity(self.chains.len());
         let mut key = String::with_capacity(1024);
         for (chain, w) in self.chains {
+            if w == 0 {
+                continue;
+            }
             key.clear();
             let frames = match chain[0] {
                 u32::MAX => {
@@ -433,6 +506,40 @@ impl FrameNames {
         }
         let bytes = std::fs::read(path).ok()?;
         SymbolTable::from_elf(Path::new(path), &bytes, build_id)
+    }
+}
+
+/// Marks a raw-chain key whose leaf is given by its frame-name id.
+const LEAF_TAG: u64 = u64::MAX - 2;
+
+/// The position of a call chain's first address and its mode, when only
+/// known context markers come before it.
+fn leaf_of(cc: &linux_perf_data::linux_perf_event_reader::RawDataU64<'_>) -> Option<(usize, CpuMode)> {
+    let mut mode = CpuMode::User;
+    for i in 0..cc.len() {
+        let ip = cc.get(i)?;
+        if ip < PERF_CONTEXT_MAX {
+            return Some((i, mode));
+        }
+        mode = match ip {
+            PERF_CONTEXT_KERNEL => CpuMode::Kernel,
+            PERF_CONTEXT_USER => CpuMode::User,
+            PERF_CONTEXT_HV => CpuMode::Hypervisor,
+            _ => return None,
+        };
+    }
+    None
+}
+
+/// A number for a sample's cpu mode (part of the raw-chain key).
+fn mode_number(m: CpuMode) -> u64 {
+    match m {
+        CpuMode::Kernel => 1,
+        CpuMode::User => 2,
+        CpuMode::Hypervisor => 3,
+        CpuMode::GuestKernel => 4,
+        CpuMode::GuestUser => 5,
+        _ => 0,
     }
 }
 

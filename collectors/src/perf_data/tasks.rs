@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::fast_map::FastMap;
+
 /// One executable mapping: `[start, end)` holds file offset `pgoff` on of
 /// object `dso` (an index of the caller's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +76,12 @@ struct Thread {
 /// Every thread and address space met so far.
 #[derive(Debug, Default)]
 pub struct Tasks {
-    threads: HashMap<i32, Thread>,
-    pid_space: HashMap<i32, u32>,
+    threads: FastMap<i32, Thread>,
+    pid_space: FastMap<i32, u32>,
     spaces: Vec<Space>,
+    /// Per space, how many mappings were added to it so far (a sample's
+    /// addresses mean the same while this stays the same).
+    versions: Vec<u32>,
     comms: Vec<String>,
     comm_ids: HashMap<String, u32>,
 }
@@ -87,6 +92,7 @@ impl Tasks {
             .and_then(|i| self.spaces.get(i as usize).cloned())
             .unwrap_or_default();
         self.spaces.push(s);
+        self.versions.push(0);
         (self.spaces.len() - 1) as u32
     }
 
@@ -146,6 +152,12 @@ impl Tasks {
     pub fn mmap(&mut self, pid: i32, tid: i32, map: Map) {
         let space = self.thread(pid, tid).space;
         self.spaces[space as usize].insert(map);
+        self.versions[space as usize] = self.versions[space as usize].wrapping_add(1);
+    }
+
+    /// How many mappings space `id` has been given so far.
+    pub fn version(&self, id: u32) -> u32 {
+        self.versions[id as usize]
     }
 
     /// The comm id (`None`: unnamed) and space of a sampled thread.
