@@ -221,8 +221,8 @@ impl State {
                         Some((at, mode)) => {
                             let ip = cc.get(at).unwrap_or(0);
                             let map = self.tasks.space(space).find(ip);
-                            let is_java = comm
-                                .is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
+                            let is_java =
+                                comm.is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
                             let leaf = match mode {
                                 CpuMode::Kernel => self.names.kernel(ip, is_java),
                                 CpuMode::User => self.names.user(map, ip, is_java),
@@ -233,11 +233,9 @@ impl State {
                         }
                         None => (0..cc.len()).for_each(|i| self.raw.push(cc.get(i).unwrap_or(0))),
                     },
-                    None => self.raw.extend([
-                        u64::MAX,
-                        mode_number(s.cpu_mode),
-                        s.ip.unwrap_or(0),
-                    ]),
+                    None => self
+                        .raw
+                        .extend([u64::MAX, mode_number(s.cpu_mode), s.ip.unwrap_or(0)]),
                 }
                 let idx = match self.raw_index.get(self.raw.as_slice()) {
                     Some(&idx) => idx,
@@ -514,7 +512,9 @@ const LEAF_TAG: u64 = u64::MAX - 2;
 
 /// The position of a call chain's first address and its mode, when only
 /// known context markers come before it.
-fn leaf_of(cc: &linux_perf_data::linux_perf_event_reader::RawDataU64<'_>) -> Option<(usize, CpuMode)> {
+fn leaf_of(
+    cc: &linux_perf_data::linux_perf_event_reader::RawDataU64<'_>,
+) -> Option<(usize, CpuMode)> {
     let mut mode = CpuMode::User;
     for i in 0..cc.len() {
         let ip = cc.get(i)?;

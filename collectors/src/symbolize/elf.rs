@@ -166,7 +166,12 @@ impl ElfObject {
         match names.len() {
             0 | 1 => None,
             2 | 3 => Some(names.join(" | ")),
-            n => Some(format!("{} | {} | (+{} more at this address)", names[0], names[1], n - 2)),
+            n => Some(format!(
+                "{} | {} | (+{} more at this address)",
+                names[0],
+                names[1],
+                n - 2
+            )),
         }
     }
 }
