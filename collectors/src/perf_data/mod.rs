@@ -29,6 +29,7 @@
 pub mod dso_symbols;
 pub mod error;
 pub mod layout;
+pub mod sample;
 pub mod tasks;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use bundle::folded::FoldedStacks;
 pub use dso_symbols::SymbolTable;
 pub use error::PerfDataError;
+use sample::{read_sample, SampleFields};
 use tasks::{Map, Tasks};
 
 use crate::fast_map::FastMap;
@@ -51,6 +53,7 @@ const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
 const PERF_CONTEXT_USER: u64 = -512i64 as u64;
 const PERF_CONTEXT_MAX: u64 = -4095i64 as u64;
 const PERF_RECORD_MISC_MMAP_DATA: u16 = 1 << 13;
+const PERF_RECORD_SAMPLE: u32 = 9;
 /// perf script's call-chain depth (`PERF_MAX_STACK_DEPTH`).
 const MAX_STACK: usize = 127;
 /// Object index of the kernel in the name cache.
@@ -101,6 +104,7 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
         chain_index: HashMap::new(),
         raw_index: FastMap::default(),
         raw: Vec::with_capacity(MAX_STACK + 8),
+        scratch: Vec::with_capacity(MAX_STACK + 8),
         chain: Vec::with_capacity(MAX_STACK + 1),
         event: None,
         samples: 0,
@@ -122,6 +126,25 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
             continue;
         };
         let misc = record.misc;
+        let event = events.get(attr_index).map_or("unknown", |s| s.as_str());
+        if record.record_type.0 == PERF_RECORD_SAMPLE {
+            let mut chain = std::mem::take(&mut st.scratch);
+            let fields = match read_sample(&record, &mut chain) {
+                Ok(f) => f,
+                Err(e) => {
+                    let body = record.data.as_slice();
+                    let at =
+                        layout::locate_body(bytes, layout, &body).unwrap_or(layout.data_offset);
+                    return Err(corrupt(at, format!("corrupt sample record: {e}")));
+                }
+            };
+            st.on_sample(&fields, &chain, event)
+                .map_err(|()| PerfDataError::WeightOverflow {
+                    path: name.to_string(),
+                })?;
+            st.scratch = chain;
+            continue;
+        }
         let parsed = match record.parse() {
             Ok(p) => p,
             Err(e) => {
@@ -133,14 +156,7 @@ pub fn fold_perf_data(bytes: &[u8], name: &str) -> Result<ImportedProfile, PerfD
                 ));
             }
         };
-        st.on_record(
-            parsed,
-            misc,
-            events.get(attr_index).map_or("unknown", |s| s),
-        )
-        .map_err(|()| PerfDataError::WeightOverflow {
-            path: name.to_string(),
-        })?;
+        st.on_record(parsed, misc);
     }
     st.finish(name)
 }
@@ -157,6 +173,8 @@ struct State {
     /// (`u32::MAX`: a chain that names no frame).
     raw_index: FastMap<Vec<u64>, u32>,
     raw: Vec<u64>,
+    /// The call chain of the sample being read.
+    scratch: Vec<u64>,
     chain: Vec<u32>,
     event: Option<String>,
     samples: u64,
@@ -165,7 +183,7 @@ struct State {
 }
 
 impl State {
-    fn on_record(&mut self, rec: EventRecord<'_>, misc: u16, event: &str) -> Result<(), ()> {
+    fn on_record(&mut self, rec: EventRecord<'_>, misc: u16) {
         match rec {
             EventRecord::Comm(c) => {
                 let n = c.name.as_slice();
@@ -192,68 +210,69 @@ impl State {
                 };
                 self.tasks.mmap(m.pid, m.tid, map);
             }
-            EventRecord::Sample(s) => {
-                match &self.event {
-                    None => self.event = Some(event.to_string()),
-                    Some(e) if e != event => {
-                        self.skipped += 1;
-                        return Ok(());
-                    }
-                    Some(_) => {}
-                }
-                let (pid, tid) = (s.pid.unwrap_or(-1), s.tid.unwrap_or(-1));
-                let (comm, space) = self.tasks.sampled(pid, tid);
-                let w = s.period.unwrap_or(1);
-                // The chain as recorded, with what gives its addresses and
-                // root their meaning: seen before, it needs no lookup.
-                self.raw.clear();
-                match comm {
-                    Some(c) => self.raw.push(u64::from(c)),
-                    None => self.raw.extend([u64::MAX, u64::from(tid as u32)]),
-                }
-                self.raw
-                    .push(u64::from(space) << 32 | u64::from(self.tasks.version(space)));
-                match &s.callchain {
-                    Some(cc) => match leaf_of(cc) {
-                        // The leaf named at once (its address varies from
-                        // sample to sample, its name far less), the rest
-                        // of the chain as recorded.
-                        Some((at, mode)) => {
-                            let ip = cc.get(at).unwrap_or(0);
-                            let map = self.tasks.space(space).find(ip);
-                            let is_java =
-                                comm.is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
-                            let leaf = match mode {
-                                CpuMode::Kernel => self.names.kernel(ip, is_java),
-                                CpuMode::User => self.names.user(map, ip, is_java),
-                                _ => self.names.user(None, ip, is_java),
-                            };
-                            self.raw.extend([LEAF_TAG, u64::from(leaf)]);
-                            (at + 1..cc.len()).for_each(|i| self.raw.push(cc.get(i).unwrap_or(0)));
-                        }
-                        None => (0..cc.len()).for_each(|i| self.raw.push(cc.get(i).unwrap_or(0))),
-                    },
-                    None => self
-                        .raw
-                        .extend([u64::MAX, mode_number(s.cpu_mode), s.ip.unwrap_or(0)]),
-                }
-                let idx = match self.raw_index.get(self.raw.as_slice()) {
-                    Some(&idx) => idx,
-                    None => {
-                        let idx = self.name_chain(&s, comm, tid, space);
-                        self.raw_index.insert(self.raw.clone(), idx);
-                        idx
-                    }
-                };
-                if idx == u32::MAX {
-                    return Ok(());
-                }
-                self.total = self.total.checked_add(w).ok_or(())?;
-                self.samples += 1;
-                self.chains[idx as usize].1 += w;
-            }
             _ => {}
         }
+    }
+
+    /// A sample of event `event` (its call chain in `chain`).
+    fn on_sample(&mut self, s: &SampleFields, chain: &[u64], event: &str) -> Result<(), ()> {
+        match &self.event {
+            None => self.event = Some(event.to_string()),
+            Some(e) if e != event => {
+                self.skipped += 1;
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        let (pid, tid) = (s.pid, s.tid);
+        let (comm, space) = self.tasks.sampled(pid, tid);
+        let w = s.period.unwrap_or(1);
+        // The chain as recorded, with what gives its addresses and
+        // root their meaning: seen before, it needs no lookup.
+        self.raw.clear();
+        match comm {
+            Some(c) => self.raw.push(u64::from(c)),
+            None => self.raw.extend([u64::MAX, u64::from(tid as u32)]),
+        }
+        self.raw
+            .push(u64::from(space) << 32 | u64::from(self.tasks.version(space)));
+        match s.has_chain {
+            true => match leaf_of(chain) {
+                // The leaf named at once (its address varies from
+                // sample to sample, its name far less), the rest
+                // of the chain as recorded.
+                Some((at, mode)) => {
+                    let ip = chain[at];
+                    let map = self.tasks.space(space).find(ip);
+                    let is_java = comm.is_some_and(|c| self.tasks.comm_name(c).starts_with("java"));
+                    let leaf = match mode {
+                        CpuMode::Kernel => self.names.kernel(ip, is_java),
+                        CpuMode::User => self.names.user(map, ip, is_java),
+                        _ => self.names.user(None, ip, is_java),
+                    };
+                    self.raw.extend([LEAF_TAG, u64::from(leaf)]);
+                    self.raw.extend_from_slice(&chain[at + 1..]);
+                }
+                None => self.raw.extend_from_slice(chain),
+            },
+            false => self
+                .raw
+                .extend([u64::MAX, mode_number(s.cpu_mode), s.ip.unwrap_or(0)]),
+        }
+        let idx = match self.raw_index.get(self.raw.as_slice()) {
+            Some(&idx) => idx,
+            None => {
+                let idx = self.name_chain(s, chain, comm, tid, space);
+                self.raw_index.insert(self.raw.clone(), idx);
+                idx
+            }
+        };
+        if idx == u32::MAX {
+            return Ok(());
+        }
+        self.total = self.total.checked_add(w).ok_or(())?;
+        self.samples += 1;
+        self.chains[idx as usize].1 += w;
         Ok(())
     }
 
@@ -262,7 +281,8 @@ impl State {
     /// no frame is left.
     fn name_chain(
         &mut self,
-        s: &linux_perf_data::linux_perf_event_reader::SampleRecord<'_>,
+        s: &SampleFields,
+        chain: &[u64],
         comm: Option<u32>,
         tid: i32,
         space: u32,
@@ -284,12 +304,11 @@ impl State {
             };
             chain.push(id);
         };
-        match &s.callchain {
-            Some(cc) => {
+        match s.has_chain {
+            true => {
                 let mut mode = CpuMode::User;
                 let mut kept = 0;
-                for i in 0..cc.len() {
-                    let Some(ip) = cc.get(i) else { break };
+                for &ip in chain {
                     if kept >= MAX_STACK {
                         break;
                     }
@@ -310,7 +329,7 @@ impl State {
                     push(mode, ip, &mut self.chain);
                 }
             }
-            None => {
+            false => {
                 if let Some(ip) = s.ip {
                     push(s.cpu_mode, ip, &mut self.chain);
                 }
@@ -512,12 +531,9 @@ const LEAF_TAG: u64 = u64::MAX - 2;
 
 /// The position of a call chain's first address and its mode, when only
 /// known context markers come before it.
-fn leaf_of(
-    cc: &linux_perf_data::linux_perf_event_reader::RawDataU64<'_>,
-) -> Option<(usize, CpuMode)> {
+fn leaf_of(chain: &[u64]) -> Option<(usize, CpuMode)> {
     let mut mode = CpuMode::User;
-    for i in 0..cc.len() {
-        let ip = cc.get(i)?;
+    for (i, &ip) in chain.iter().enumerate() {
         if ip < PERF_CONTEXT_MAX {
             return Some((i, mode));
         }
