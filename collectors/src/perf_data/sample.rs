@@ -110,12 +110,15 @@ fn read_fixed(
     if fmt.contains(SampleFormat::CALLCHAIN) {
         let nr = next()?;
         let len = usize::try_from(nr).map_err(|_| eof())?;
-        if len > bytes.len() / 8 {
-            return Err(eof());
-        }
-        for _ in 0..len {
-            chain.push(next()?);
-        }
+        let start = at;
+        let ips = (len.checked_mul(8))
+            .and_then(|n| bytes.get(start..start.checked_add(n)?))
+            .ok_or_else(eof)?;
+        chain.extend(ips.chunks_exact(8).map(|c| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            u64::from_le_bytes(w)
+        }));
         f.has_chain = true;
     }
     Ok(f)
