@@ -7,7 +7,7 @@
 //! binary; `cargo run --release -- ARGS` is `sentryprof ARGS`). Comments
 //! after `#` are dropped. Placeholders are filled with real things made
 //! here (BUNDLE and B2: bundles of earlier README commands; A B: two
-//! bundles; FILE: a `perf script` fixture; COMMAND ARGS...: `ls -l /`;
+//! bundles; FILE: a `perf script` fixture; PERF_DATA: the perf.data fixture; COMMAND ARGS...: `ls -l /`;
 //! P1 P2: two live processes), and an optional `[...]` group runs once
 //! without it and once with each alternative (`a | b`). Each runs in a
 //! temporary directory (its bundles land there; the README's relative
@@ -146,6 +146,7 @@ fn fill(ws: &[String], f: &Fill) -> Result<Vec<String>, String> {
             "BUNDLE" | "A" => out.push(path(&f.bundle)?),
             "B" | "B2" => out.push(path(&f.second)?),
             "FILE" => out.push(f.file.display().to_string()),
+            "PERF_DATA" => out.push("collectors/fixtures/perf-data/ls.data".to_string()),
             "P1" => out.push(f.pids.0.to_string()),
             "P2" => out.push(f.pids.1.to_string()),
             "COMMAND" if ws.get(i + 1).map(String::as_str) == Some("ARGS...") => {
@@ -293,6 +294,7 @@ fn the_readme_commands_are_found() {
         "sentryprof run --workload exp2",
         "sentryprof record -- COMMAND ARGS...",
         "sentryprof import perf-script FILE",
+        "sentryprof import perf.data PERF_DATA",
         "sentryprof sharing --pid P1 --pid P2",
     ] {
         assert!(

@@ -3,7 +3,7 @@
 //! the folded stacks of `bundle::folded`; `guest_stacks`: the kvm VMM
 //! guest sampler's stacks named and folded; `boundary_join`: samples taken
 //! while the sentry served a call get the workload's stack in front),
-//! `perf script` import and the
+//! `perf script` and perf.data (`perf_data`) import and the
 //! page-sharing analysis. The bundle format itself is the `bundle` crate.
 
 pub mod boundary_join;
@@ -12,6 +12,7 @@ pub mod collector;
 mod fast_map;
 pub mod guest_stacks;
 pub mod perf;
+pub mod perf_data;
 pub mod perf_script;
 mod perf_script_line;
 pub mod proc_maps;

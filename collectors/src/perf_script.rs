@@ -592,33 +592,7 @@ impl ChunkFolder<'_> {
         let Some((_pc, sym, module)) = stack_line_parts(line) else {
             return false;
         };
-        let mut sym = sym;
-        if let Some(off) = sym.rfind("+0x") {
-            if sym[off + 3..].bytes().all(|b| b.is_ascii_hexdigit()) {
-                sym = &sym[..off];
-            }
-        }
-        if sym.starts_with('(') {
-            return true;
-        }
-        let sym = finish_rust_demangling(sym);
-        let is_java = self.comm.starts_with("java");
-        // Frames of one line, outermost first after the split on "->": the
-        // first is the real frame, the others inlined into it.
-        let start = self.frames.len();
-        for (i, part) in sym.split("->").enumerate() {
-            let mut name = tidy_generic(module_fallback(module, part));
-            if is_java && name.starts_with('L') && name.contains('/') {
-                name.remove(0);
-            }
-            if i > 0 && !name.contains("_[i]") {
-                name.push_str("_[i]");
-            }
-            self.frames.push(name);
-        }
-        // Stored leaf first: the inlined ones (later in the split) are
-        // deeper, so reverse this line's frames.
-        self.frames[start..].reverse();
+        push_frame_names(sym, module, self.comm.starts_with("java"), &mut self.frames);
         true
     }
 
@@ -649,6 +623,40 @@ impl ChunkFolder<'_> {
         self.period = None;
         Ok(())
     }
+}
+
+/// The frames inferno makes of one stack line's symbol and module, pushed
+/// leaf first: the `+0x...` offset stripped, a symbol starting with `(`
+/// dropped, Rust names finished, `[unknown]` named by its module, argument
+/// lists removed, names split on `->` marked `_[i]`. `perf.data` import
+/// names its frames through this too, so both imports fold alike.
+pub(crate) fn push_frame_names(sym: &str, module: &str, is_java: bool, frames: &mut Vec<String>) {
+    let mut sym = sym;
+    if let Some(off) = sym.rfind("+0x") {
+        if sym[off + 3..].bytes().all(|b| b.is_ascii_hexdigit()) {
+            sym = &sym[..off];
+        }
+    }
+    if sym.starts_with('(') {
+        return;
+    }
+    let sym = finish_rust_demangling(sym);
+    // Frames of one line, outermost first after the split on "->": the
+    // first is the real frame, the others inlined into it.
+    let start = frames.len();
+    for (i, part) in sym.split("->").enumerate() {
+        let mut name = tidy_generic(module_fallback(module, part));
+        if is_java && name.starts_with('L') && name.contains('/') {
+            name.remove(0);
+        }
+        if i > 0 && !name.contains("_[i]") {
+            name.push_str("_[i]");
+        }
+        frames.push(name);
+    }
+    // Stored leaf first: the inlined ones (later in the split) are deeper,
+    // so reverse this line's frames.
+    frames[start..].reverse();
 }
 
 /// `[unknown]` symbols take the module's base name, as perf users expect.

@@ -1,6 +1,7 @@
 //! Bundles of profiles made outside a run: `sentryprof record` (any
-//! command sampled with perf_event_open) and `sentryprof import
-//! perf-script` (the text of `perf script` folded). Each writes
+//! command sampled with perf_event_open), `sentryprof import perf-script`
+//! (the text of `perf script` folded) and `sentryprof import perf.data`
+//! (a perf.data file read directly). Each writes
 //! `stacks.folded` and a `run.json` of its kind through the atomic
 //! `BundleWriter`.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bundle::{BundleError, BundleKind, BundleWriter, ProfileInfo, RunJson, STACKS_FOLDED};
 use collectors::capabilities::check_capabilities;
+use collectors::perf_data::{import_perf_data, PerfDataError};
 use collectors::perf_script::{self, ImportedProfile, OddLines, PerfScriptError};
 use collectors::record::{record_until, RecordConfig, RecordError, Recording};
 use thiserror::Error;
@@ -32,6 +34,9 @@ pub enum ProfileError {
     /// The `perf script` text cannot be read or parsed (bad input).
     #[error(transparent)]
     PerfScript(#[from] PerfScriptError),
+    /// The perf.data file cannot be read or is corrupt (bad input).
+    #[error(transparent)]
+    PerfData(#[from] PerfDataError),
     /// The bundle could not be written.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -174,19 +179,53 @@ impl RecordOutcome {
     }
 }
 
-/// What `sentryprof import perf-script` is asked for.
+/// What `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportSource {
+    /// The text of `perf script`.
+    PerfScript,
+    /// A perf.data file, read directly.
+    PerfData,
+}
+
+/// What `sentryprof import perf-script` or `import perf.data` is asked for.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
-    /// The `perf script` text file; `-` reads stdin.
+    /// What the file holds.
+    pub source: ImportSource,
+    /// The input file; `-` reads stdin (perf-script only).
     pub file: PathBuf,
     /// Bundle directory [default: FILE with its extension replaced by
     /// `.bundle`; `stdin.bundle` for `-`].
     pub out: Option<PathBuf>,
-    /// Refuse the lines inferno-collapse-perf skips with a warning.
+    /// Refuse the lines inferno-collapse-perf skips with a warning
+    /// (perf-script only).
     pub strict: bool,
 }
 
 impl ImportRequest {
+    /// `import perf-script FILE [--out DIR] [--strict]`.
+    pub fn text(file: PathBuf, out: Option<PathBuf>, strict: bool) -> Self {
+        let source = ImportSource::PerfScript;
+        ImportRequest {
+            source,
+            file,
+            out,
+            strict,
+        }
+    }
+
+    /// `import perf.data FILE [--out DIR]`.
+    pub fn perf_data(file: PathBuf, out: Option<PathBuf>) -> Self {
+        let source = ImportSource::PerfData;
+        ImportRequest {
+            source,
+            file,
+            out,
+            strict: false,
+        }
+    }
+
     /// Where the bundle goes.
     pub fn out_dir(&self) -> PathBuf {
         match &self.out {
@@ -205,7 +244,10 @@ impl ImportRequest {
         } else {
             OddLines::Skip
         };
-        let (profile, dir, notes) = import_perf_script_with(&self.file, &self.out_dir(), odd)?;
+        let (profile, dir, notes) = match self.source {
+            ImportSource::PerfScript => import_perf_script_with(&self.file, &self.out_dir(), odd)?,
+            ImportSource::PerfData => import_perf_data_file(&self.file, &self.out_dir())?,
+        };
         (notes.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
         println!("{}", imported_line(&profile, &self.file, &dir));
         Ok(())
@@ -240,6 +282,32 @@ pub fn import_perf_script_with(
     crate::interrupt::install();
     let profile = perf_script::fold_perf_script_with(&bytes, &source, odd)?;
     drop(bytes);
+    write_import_bundle(profile, &source, "perf-script", out)
+}
+
+/// Fold the perf.data `file` ([`import_perf_data`]: same stacks as
+/// `perf script | inferno-collapse-perf`) into a bundle at `out` (kind
+/// `import`); returns as [`import_perf_script_with`] does. A bad file
+/// (bad magic, a cut header, a corrupt or truncated record) leaves nothing.
+pub fn import_perf_data_file(
+    file: &Path,
+    out: &Path,
+) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
+    crate::interrupt::install();
+    let profile = import_perf_data(file)?;
+    let source = perf_script::source_display_name(file);
+    write_import_bundle(profile, &source, "perf.data", out)
+}
+
+/// Write an imported profile as a bundle of kind `import` (`format` names
+/// the input's kind in `run.json`); Ctrl-C or SIGTERM before the rename
+/// leaves nothing ([`ProfileError::Interrupted`]).
+fn write_import_bundle(
+    profile: ImportedProfile,
+    source: &str,
+    format: &str,
+    out: &Path,
+) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
     let writer = BundleWriter::create(out)?;
     let folded_text = profile.folded.to_text();
     writer.write_file(STACKS_FOLDED, folded_text.as_bytes())?;
@@ -251,7 +319,7 @@ pub fn import_perf_script_with(
     run.notes.extend(writer.stale_note());
     run.notes.extend(writer.replace_note());
     run.workload.params = serde_json::json!({
-        "format": "perf-script",
+        "format": format,
         "source": source,
         "odd_lines_skipped": profile.odd_lines,
     });
@@ -261,7 +329,7 @@ pub fn import_perf_script_with(
             profile.skipped_other_events, profile.event
         ));
     }
-    run.notes.extend(profile.odd_lines_note(&source));
+    run.notes.extend(profile.odd_lines_note(source));
     run.profile = Some(ProfileInfo {
         event: profile.event.clone(),
         folded: STACKS_FOLDED.to_string(),
@@ -279,7 +347,7 @@ pub fn import_perf_script_with(
     Ok((profile, dir, run.notes))
 }
 
-/// The line `sentryprof import perf-script` prints on stdout.
+/// The line `sentryprof import perf-script` (or `perf.data`) prints on stdout.
 pub fn imported_line(profile: &ImportedProfile, file: &Path, dir: &Path) -> String {
     format!(
         "imported {} samples of '{}' ({} distinct stacks) from {} into {}",

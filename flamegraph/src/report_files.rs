@@ -58,6 +58,29 @@ pub struct ReportOptions {
     pub exports: Vec<ExportFormat>,
 }
 
+impl ReportOptions {
+    /// From `report`'s flags: `--format` names, `--top`, `--export` names;
+    /// the error is the one line naming the flag and the value.
+    pub fn from_flags(
+        formats: &[String],
+        top: usize,
+        exports: &[String],
+    ) -> std::result::Result<Self, String> {
+        let formats = (formats.iter())
+            .map(|f| f.parse::<TableFormat>())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let exports = (exports.iter())
+            .map(|f| f.trim().parse::<ExportFormat>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| format!("--export: {e}"))?;
+        Ok(ReportOptions {
+            formats,
+            top,
+            exports,
+        })
+    }
+}
+
 /// The rendered report.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {

@@ -58,9 +58,7 @@ pub fn run(args: FlamegraphArgs) -> Result<Outcome, CliError> {
     let files = bundle_flamegraphs(&bundle, &opts).map_err(render_error)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
     let (paths, swept) = write_files(&out_dir, &files).map_err(render_error)?;
-    swept
-        .iter()
-        .for_each(|n| eprintln!("sentryprof: note: {n}"));
+    (swept.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
     for (f, p) in files.iter().zip(paths) {
         println!("{}: {}", p.display(), f.description);
     }

@@ -1,5 +1,6 @@
-//! `sentryprof import perf-script FILE [--out DIR] [--strict]`: `perf script`
-//! text folded into a bundle by `experiments::profiles::ImportRequest`.
+//! `sentryprof import perf-script FILE [--out DIR] [--strict]` and `import
+//! perf.data FILE [--out DIR]`: profiles folded into a bundle by
+//! `experiments::profiles::ImportRequest`.
 
 use std::path::PathBuf;
 
@@ -31,10 +32,23 @@ pub enum ImportFormat {
         #[arg(long)]
         strict: bool,
     },
+    /// A perf.data file (`perf record -g`), read directly and folded as
+    /// `perf script | inferno-collapse-perf` would fold it.
+    #[command(name = "perf.data")]
+    PerfData {
+        /// The perf.data file.
+        file: PathBuf,
+        /// Bundle directory [default: FILE with its extension replaced by `.bundle`]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: ImportArgs) -> Result<Outcome, CliError> {
-    let ImportFormat::PerfScript { file, out, strict } = args.format;
-    (ImportRequest { file, out, strict }.import_and_report()).map_err(profile_error)?;
+    let req = match args.format {
+        ImportFormat::PerfScript { file, out, strict } => ImportRequest::text(file, out, strict),
+        ImportFormat::PerfData { file, out } => ImportRequest::perf_data(file, out),
+    };
+    req.import_and_report().map_err(profile_error)?;
     Ok(Outcome::Success)
 }

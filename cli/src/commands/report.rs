@@ -3,12 +3,10 @@
 //! and exports (folded, JSON, CSV, pprof).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use bundle::read_bundle;
 use flamegraph::bundle_flames::write_files;
-use flamegraph::export::ExportFormat;
-use flamegraph::report_files::{render_report, ReportOptions, TableFormat};
+use flamegraph::report_files::{render_report, ReportOptions};
 
 use super::flamegraph::render_error;
 use crate::error::{CliError, Outcome};
@@ -35,26 +33,10 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
-    let formats = args
-        .format
-        .iter()
-        .map(|f| TableFormat::from_str(f).map_err(CliError::BadInput))
-        .collect::<Result<Vec<_>, _>>()?;
-    let exports = args
-        .export
-        .iter()
-        .map(|f| {
-            ExportFormat::from_str(f.trim())
-                .map_err(|e| CliError::BadInput(format!("--export: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let options = ReportOptions::from_flags(&args.format, args.top, &args.export)
+        .map_err(CliError::BadInput)?;
     let bundle = read_bundle(&args.bundle)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
-    let options = ReportOptions {
-        formats,
-        top: args.top,
-        exports,
-    };
     experiments::interrupt::install(); // Ctrl-C while rendering: nothing written
     let report = render_report(&bundle, &options, &out_dir).map_err(render_error)?;
     if experiments::interrupt::requested() {
@@ -63,9 +45,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
         ));
     }
     let (paths, swept) = write_files(&out_dir, &report.files).map_err(render_error)?;
-    swept
-        .iter()
-        .for_each(|n| eprintln!("sentryprof: note: {n}"));
+    (swept.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
     if let Some(t) = report.text {
         print!("{t}");
     }

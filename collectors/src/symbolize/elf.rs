@@ -1,7 +1,8 @@
 //! User addresses → function names for one ELF object (executable or
 //! shared library) through its DWARF (addr2line, inlined frames expanded)
-//! or, without debug info, its symbol table. Rust names are demangled
-//! without their hashes.
+//! or, without debug info, its symbol table; both read from the separate
+//! debug file when one is installed ([`super::debug_file`]). Rust names are
+//! demangled without their hashes.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -69,17 +70,29 @@ impl ElfObject {
                 })
             })
             .collect();
-        let collect = |syms: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
-            syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
-                .collect::<Vec<_>>()
+        // Symbols and DWARF from the separate debug file when there is one
+        // (build-id, then .gnu_debuglink: `debug_file`), else the object's.
+        let debug = super::debug_file::find_debug_file(path, &obj, None);
+        let debug_bytes = match &debug {
+            Some(d) => std::fs::File::open(&d.path)
+                // SAFETY: as above, a read-only mapping only read here.
+                .and_then(|f| unsafe { memmap2::Mmap::map(&f) })
+                .ok(),
+            None => None,
         };
-        let mut symbols = collect(&mut obj.symbols());
+        let debug_obj = debug_bytes
+            .as_deref()
+            .and_then(|b| object::File::parse(b).ok());
+        let mut symbols = debug_obj.as_ref().map(text_symbols).unwrap_or_default();
         if symbols.is_empty() {
-            symbols = collect(&mut obj.dynamic_symbols());
+            symbols = text_symbols(&obj);
         }
         symbols.sort_by_key(|s| s.0);
-        let loader = addr2line::Loader::new(path).map_err(|e| err(e.to_string()))?;
+        let dwarf_path = match (&debug, &debug_obj) {
+            (Some(d), Some(_)) => d.path.as_path(),
+            _ => path,
+        };
+        let loader = addr2line::Loader::new(dwarf_path).map_err(|e| err(e.to_string()))?;
         Ok(ElfObject {
             loader,
             segments,
@@ -114,7 +127,52 @@ impl ElfObject {
             }
         }
         names.reverse();
+        if let (Some(first), Some(label)) = (names.first_mut(), self.merged_label(svma)) {
+            *first = label;
+        }
         names
+    }
+
+    /// The Rust functions whose symbols share the start of the symbol
+    /// holding `svma` (identical instances merged into one body by the
+    /// compiler or linker), demangled, sorted, without repeats. Symbols of
+    /// other languages at one address are one function's aliases
+    /// (`mkdir`, `__mkdir`) and are not listed.
+    pub fn merged_functions(&self, svma: u64) -> Vec<String> {
+        let i = self.symbols.partition_point(|s| s.0 <= svma);
+        let Some(hit) = i.checked_sub(1).and_then(|i| self.symbols.get(i)) else {
+            return Vec::new();
+        };
+        if hit.1 != 0 && svma >= hit.0 + hit.1 {
+            return Vec::new();
+        }
+        let start = self.symbols.partition_point(|s| s.0 < hit.0);
+        let mut names: Vec<String> = self.symbols[start..]
+            .iter()
+            .take_while(|s| s.0 == hit.0)
+            .filter(|s| rustc_demangle::try_demangle(&s.2).is_ok())
+            .map(|s| demangle(&s.2).into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The outermost frame's name when several Rust functions share its
+    /// address: every name (up to 3), else the first 2 and how many more,
+    /// so a flamegraph never blames one of them alone.
+    fn merged_label(&self, svma: u64) -> Option<String> {
+        let names = self.merged_functions(svma);
+        match names.len() {
+            0 | 1 => None,
+            2 | 3 => Some(names.join(" | ")),
+            n => Some(format!(
+                "{} | {} | (+{} more at this address)",
+                names[0],
+                names[1],
+                n - 2
+            )),
+        }
     }
 }
 
@@ -126,6 +184,21 @@ impl ElfObject {
         let (start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
         (*size == 0 || svma < start + size).then_some(name.as_str())
     }
+}
+
+/// Function symbols (address, size, name) of `.symtab`, or of `.dynsym`
+/// when there is no `.symtab`.
+fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
+    let collect = |syms: &mut dyn Iterator<Item = object::Symbol<'_, '_>>| {
+        syms.filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .collect::<Vec<_>>()
+    };
+    let symbols = collect(&mut obj.symbols());
+    if symbols.is_empty() {
+        return collect(&mut obj.dynamic_symbols());
+    }
+    symbols
 }
 
 /// Demangle a symbol-table name: Rust (legacy or v0) without the hash,
@@ -153,6 +226,27 @@ mod tests {
             "std::rt::lang_start_internal"
         );
         assert_eq!(demangle("memcpy"), "memcpy");
+    }
+
+    /// Where this test binary has Rust functions merged at one address,
+    /// the frame names them all.
+    #[test]
+    fn merged_rust_functions_are_all_named() {
+        let exe = std::env::current_exe().unwrap();
+        let obj = ElfObject::open(&exe).unwrap();
+        let Some(addr) = (obj.symbols.windows(2))
+            .find(|w| w[0].0 == w[1].0 && obj.merged_functions(w[0].0).len() >= 2)
+            .map(|w| w[0].0)
+        else {
+            println!("SKIP: no merged Rust functions in this test binary");
+            return;
+        };
+        let merged = obj.merged_functions(addr);
+        let outer = obj.frames(addr).first().cloned().unwrap_or_default();
+        for n in merged.iter().take(2) {
+            assert!(outer.contains(n.as_str()), "{outer} lacks {n}");
+        }
+        assert!(outer.contains(" | "), "{outer}");
     }
 
     #[test]

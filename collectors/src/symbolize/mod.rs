@@ -1,9 +1,11 @@
 //! Symbolization, done after sampling (never in the sampling path): user
-//! addresses through the mapped ELF objects ([`elf`]), kernel addresses
+//! addresses through the mapped ELF objects ([`elf`], with their separate
+//! debug files: [`debug_file`]), kernel addresses
 //! through `/proc/kallsyms` ([`kallsyms`]), guest addresses through a
 //! platform-supplied [`guest::GuestSymbolMap`]. Every address is resolved
 //! once and cached.
 
+pub mod debug_file;
 pub mod elf;
 pub mod guest;
 pub mod kallsyms;
