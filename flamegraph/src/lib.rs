@@ -19,6 +19,7 @@ pub mod create_vma_figure;
 pub mod default_outputs;
 pub mod error;
 pub mod export;
+pub mod firefox;
 pub mod flame;
 pub mod flame_request;
 pub mod functions;
@@ -33,6 +34,7 @@ pub mod run_tables;
 pub mod scaling;
 pub mod site_cost;
 pub mod source;
+pub mod speedscope;
 pub mod study_figures;
 pub mod table;
 
