@@ -24,6 +24,7 @@ pub mod flame;
 pub mod flame_request;
 pub mod functions;
 pub mod html;
+pub mod kernel_frames;
 pub mod malloc_figure;
 pub mod platform_order;
 pub mod pprof;
@@ -36,6 +37,7 @@ pub mod site_cost;
 pub mod source;
 pub mod speedscope;
 pub mod study_figures;
+pub mod subtitle;
 pub mod table;
 
 pub use error::{RenderError, Result};

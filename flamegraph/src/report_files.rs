@@ -58,6 +58,31 @@ pub struct ReportOptions {
     pub exports: Vec<ExportFormat>,
 }
 
+impl ReportOptions {
+    /// The options of `--format` and `--export` words as given.
+    ///
+    /// Errors: a word naming no table format or export format.
+    pub fn from_words(
+        formats: &[String],
+        exports: &[String],
+        top: usize,
+    ) -> std::result::Result<Self, String> {
+        let formats = formats
+            .iter()
+            .map(|f| f.trim().parse())
+            .collect::<std::result::Result<Vec<TableFormat>, String>>()?;
+        let exports = exports
+            .iter()
+            .map(|f| f.trim().parse().map_err(|e| format!("--export: {e}")))
+            .collect::<std::result::Result<Vec<ExportFormat>, String>>()?;
+        Ok(ReportOptions {
+            formats,
+            top,
+            exports,
+        })
+    }
+}
+
 /// The rendered report.
 #[derive(Debug, Clone)]
 pub struct ReportFiles {

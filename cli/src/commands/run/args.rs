@@ -4,7 +4,6 @@
 //! together is the plan's to check ([`experiments::Plan::new`]).
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use experiments::names::{
     parse_list, parse_named, parse_named_list, parse_platforms, parse_touch_modes,
@@ -135,10 +134,7 @@ pub fn request(args: &RunArgs) -> Result<PlanRequest, PlanError> {
         subtract_probe_cost: args.subtract_probe_cost,
         keep_memory: args.keep_memory,
         out: args.out.clone(),
-        now_unix: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        now_unix: experiments::out_dir::now_unix(),
         command: std::env::args().collect(),
     })
 }
