@@ -22,7 +22,7 @@ use fxprof_processed_profile::{
 
 use crate::create_vma_figure::bare_name;
 use crate::error::{RenderError, Result};
-use crate::export::ExportSource;
+use crate::export_source::ExportSource;
 use crate::flame::{frame_kind, FrameKind};
 
 /// The frame categories of the export.

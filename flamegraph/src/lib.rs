@@ -19,6 +19,7 @@ pub mod create_vma_figure;
 pub mod default_outputs;
 pub mod error;
 pub mod export;
+pub mod export_source;
 pub mod firefox;
 pub mod flame;
 pub mod flame_request;

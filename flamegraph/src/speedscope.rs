@@ -10,7 +10,7 @@ use bundle::folded::FoldedStacks;
 use serde::Serialize;
 
 use crate::error::{RenderError, Result};
-use crate::export::ExportSource;
+use crate::export_source::ExportSource;
 
 /// The schema URL speedscope recognises its own files by.
 pub const SPEEDSCOPE_SCHEMA: &str = "https://www.speedscope.app/file-format-schema.json";
