@@ -6,7 +6,7 @@ mod error;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use error::{CliError, Outcome, EXIT_BAD_INPUT};
 
@@ -35,7 +35,7 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Check what this machine allows: perf, KVM, TSC, host limits.
     Doctor(commands::doctor::DoctorArgs),
-    /// Render flamegraph SVGs from a bundle.
+    /// Render flamegraph SVGs from a bundle or folded stacks.
     Flamegraph(commands::flamegraph::FlamegraphArgs),
     /// Cycle tables, scaling verdicts, charts and report.html from a bundle.
     Report(commands::report::ReportArgs),
@@ -45,6 +45,13 @@ enum Command {
     Tui(commands::tui::TuiArgs),
     /// Measure how much memory is identical page for page.
     Sharing(commands::sharing::SharingArgs),
+    /// Print a shell completion script: `sentryprof completions bash`.
+    Completions {
+        #[arg(value_parser = experiments::usage::SHELLS)]
+        shell: String,
+    },
+    /// Print the man page (roff): `sentryprof man > sentryprof.1`.
+    Man,
 }
 
 fn dispatch(command: Command) -> Result<Outcome, CliError> {
@@ -58,12 +65,16 @@ fn dispatch(command: Command) -> Result<Outcome, CliError> {
         Command::Compare(a) => commands::compare::run(a),
         Command::Tui(a) => commands::tui::run(a),
         Command::Sharing(a) => commands::sharing::run(a),
+        Command::Completions { shell } => {
+            commands::docs::print(experiments::usage::completions(Cli::command(), &shell))
+        }
+        Command::Man => commands::docs::print(experiments::usage::man_page(Cli::command())),
     }
 }
 
 /// Parse the command line; `--size -4096` is a value its flag refuses.
 fn parse_args() -> Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
+    use clap::FromArgMatches;
     let negatives = |a: clap::Arg| {
         let takes = a.get_action().takes_values() && !a.is_positional();
         a.allow_negative_numbers(takes)

@@ -4,7 +4,12 @@
 //! what `report` prints. One intended change since: the latency charts
 //! draw their series in platform order (native, ptrace, systrap, inproc,
 //! kvm), so `latency_vs_mappings_*.svg` and the chart in `report.html` were
-//! re-rendered (same series and values, native first).
+//! re-rendered (same series and values, native first). Since issue 12:
+//! host kernel frames are green (they were orange, inside the host palette's
+//! red-yellow range) and a long subtitle wraps (so `flamegraph.svg`,
+//! `icicle/icicle.svg` and `probes/probes_flamegraph.svg` were re-rendered),
+//! and the pprof sample type of this cpu-clock profile carries its unit,
+//! nanoseconds (`profile.pb.gz`).
 //!
 //! The fixture was made with
 //! `sentryprof run --workload exp1 --mapping private --platform native,inproc,kvm

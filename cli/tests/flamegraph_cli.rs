@@ -162,3 +162,136 @@ fn bad_bundles_exit_2_and_write_nothing() {
     );
     no_svg(&good);
 }
+
+/// Runs `sentryprof ARGS` in `cwd` with `stdin` on its standard input.
+fn sentryprof_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentryprof"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running sentryprof");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A `perf script` stack folded as inferno-collapse-perf folds it: the
+/// kernel frames carry no suffix.
+const PERF_FOLDED: &str =
+    "python3;main;__libc_write;entry_SYSCALL_64_after_hwframe;do_syscall_64;ksys_write 50\n\
+                           python3;main;compute 70\n";
+
+/// The fill colour of the frame whose tooltip starts with `name`.
+fn fill_of(svg: &str, name: &str) -> String {
+    let at = svg
+        .find(&format!("<title>{name} ("))
+        .unwrap_or_else(|| panic!("{name} not drawn"));
+    let fill = &svg[at..][svg[at..].find("fill=\"rgb(").unwrap() + 10..];
+    fill[..fill.find(')').unwrap()].to_string()
+}
+
+#[test]
+fn folded_files_and_stdin_are_inputs_with_title_and_width() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("perf.folded");
+    std::fs::write(&file, PERF_FOLDED).unwrap();
+    let f = file.to_str().unwrap();
+    let o = sentryprof(&["flamegraph", f, "--title", "My & title", "--width", "640"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(tmp.path().join("flamegraph.svg")).unwrap();
+    assert!(svg.contains("My &amp; title"), "the title is used");
+    assert!(svg.contains("width=\"640\""), "the width is used");
+    // Kernel frames (below the entry point) in green, user frames warm.
+    for k in [
+        "entry_SYSCALL_64_after_hwframe",
+        "do_syscall_64",
+        "ksys_write",
+    ] {
+        let rgb: Vec<u32> = fill_of(&svg, k)
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(rgb[1] > rgb[0] && rgb[1] > rgb[2], "{k} is green: {rgb:?}");
+    }
+    for u in ["compute", "__libc_write"] {
+        let rgb: Vec<u32> = fill_of(&svg, u)
+            .split(',')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(rgb[0] > rgb[1] && rgb[0] > rgb[2], "{u} is warm: {rgb:?}");
+    }
+    // Standard input: written into the current directory, same drawing.
+    let cwd = tmp.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let args = [
+        "flamegraph",
+        "-",
+        "--title",
+        "My & title",
+        "--width",
+        "640",
+        "--icicle",
+    ];
+    let o = sentryprof_stdin(&cwd, &args, PERF_FOLDED.as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let icicle = std::fs::read_to_string(cwd.join("icicle.svg")).unwrap();
+    assert!(
+        icicle.contains("folded stacks from &lt;stdin&gt;"),
+        "the subtitle names stdin"
+    );
+}
+
+#[test]
+fn long_subtitles_wrap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = bundle(tmp.path(), "a", true);
+    let o = sentryprof(&["flamegraph", a.to_str().unwrap(), "--width", "400"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(a.join("flamegraph.svg")).unwrap();
+    let first = svg.split("id=\"subtitle\"").nth(1).unwrap();
+    let first = &first[first.find('>').unwrap() + 1..first.find("</text>").unwrap()];
+    assert!(
+        first.chars().count() <= 60,
+        "one line fits 400 px: {first:?}"
+    );
+    let more = svg.matches("text-anchor=\"middle\">").count();
+    assert!(
+        more >= 2,
+        "the rest of the subtitle follows on {more} more lines"
+    );
+    assert!(
+        svg.contains("4920 samples"),
+        "nothing of the subtitle is lost"
+    );
+}
+
+#[test]
+fn bad_folded_input_exits_2_naming_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bad.folded");
+    std::fs::write(&file, "a;b 1\na;c x\n").unwrap();
+    assert_bad(
+        &sentryprof(&["flamegraph", file.to_str().unwrap()]),
+        "bad.folded:2",
+    );
+    no_svg(tmp.path());
+    let o = sentryprof_stdin(tmp.path(), &["flamegraph", "-"], b"ok 1\nno-weight\n");
+    assert_bad(&o, "<stdin>:2");
+    no_svg(tmp.path());
+    let missing = tmp.path().join("missing.folded");
+    assert_bad(
+        &sentryprof(&["flamegraph", missing.to_str().unwrap()]),
+        "missing.folded",
+    );
+    std::fs::write(&file, "a 1\n").unwrap();
+    let f = file.to_str().unwrap();
+    assert_bad(&sentryprof(&["flamegraph", f, "--probes"]), "need a bundle");
+    assert_bad(
+        &sentryprof(&["flamegraph", f, "--width", "10"]),
+        "--width 10",
+    );
+    no_svg(tmp.path());
+}

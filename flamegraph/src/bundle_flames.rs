@@ -39,6 +39,10 @@ pub struct BundleFlameOptions {
     /// Use the rdtsc probes rather than the sampled profile (the probe
     /// flame is also drawn whenever the bundle has no sampled profile).
     pub probes: bool,
+    /// A title instead of the one saying what is drawn.
+    pub title: Option<String>,
+    /// A fixed width in pixels (default: 1200, stretching to the window).
+    pub width: Option<usize>,
 }
 
 impl Default for BundleFlameOptions {
@@ -48,6 +52,8 @@ impl Default for BundleFlameOptions {
             min_width_px: 0.1,
             diff: DiffMode::None,
             probes: false,
+            title: None,
+            width: None,
         }
     }
 }
@@ -127,7 +133,7 @@ fn known_search(b: &LoadedBundle, before: &str, after: &str) -> Result<()> {
     }
 }
 
-/// " | blue: guest, orange: host kernel" for the kinds of frames present.
+/// " | blue: guest, green: host kernel" for the kinds of frames present.
 fn colour_key(stacks: &FoldedStacks) -> String {
     let (mut guest, mut kernel) = (false, false);
     for (s, _) in stacks.iter() {
@@ -141,7 +147,7 @@ fn colour_key(stacks: &FoldedStacks) -> String {
 }
 
 /// [`colour_key`] of folded text.
-fn colour_key_text(text: &str) -> String {
+pub fn colour_key_text(text: &str) -> String {
     colour_key_of(
         text.contains(GUEST_FRAME_SUFFIX),
         text.contains(KERNEL_FRAME_SUFFIX),
@@ -154,7 +160,7 @@ fn colour_key_of(guest: bool, kernel: bool) -> String {
         parts.push("blue: guest (_[g])");
     }
     if kernel {
-        parts.push("orange: host kernel");
+        parts.push("green: host kernel");
     }
     if parts.is_empty() {
         String::new()
@@ -200,11 +206,12 @@ pub fn bundle_flamegraphs(
 ) -> Result<Vec<RenderedFile>> {
     let run_desc = describe_run(&b.run);
     let base = |title: String, subtitle: String, unit: &str| FlameOptions {
-        title,
+        title: opts.title.clone().unwrap_or(title),
         subtitle: Some(subtitle),
         orientation: opts.orientation,
         min_width_px: opts.min_width_px,
         count_name: unit.to_string(),
+        width: opts.width,
     };
     let orient = suffix(opts.orientation);
     let mut files = Vec::new();
@@ -225,7 +232,8 @@ pub fn bundle_flamegraphs(
             };
             let name = format!("{orient}.svg");
             let title = "sentryprof: sampled profile";
-            let subtitle = format!("{run_desc} | {event}{}", colour_key_text(&text));
+            let key = colour_key_text(&crate::kernel_frames::mark_kernel_frames(&text));
+            let subtitle = format!("{run_desc} | {event}{key}");
             let bytes = render_folded_text(
                 &text,
                 &base(title.into(), subtitle.clone(), &unit),

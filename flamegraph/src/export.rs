@@ -1,18 +1,23 @@
-//! Exports of a bundle's profile: folded stacks, JSON, CSV and gzipped pprof.
-//! The sampled profile is exported when the bundle has one, else the stacks
-//! built from the rdtsc probes (weights in TSC cycles).
+//! Exports of a bundle's profile: folded stacks, JSON, CSV, gzipped pprof,
+//! speedscope JSON and the Firefox Profiler's processed format. The sampled
+//! profile is exported when the bundle has one, else the stacks built from
+//! the rdtsc probes (weights in TSC cycles); speedscope and Firefox exports
+//! of a sampled profile also carry the probe stacks beside it, so the probe
+//! sites (create_vma, find_available, get_pmas, map_as, ...) are named
+//! frames in both.
 
 use std::str::FromStr;
 
-use bundle::folded::FoldedStacks;
-use bundle::{LoadedBundle, RUN_JSON};
+use bundle::LoadedBundle;
 use serde::Serialize;
 
 use crate::bundle_flames::RenderedFile;
 use crate::error::{RenderError, Result};
+pub use crate::export_source::{export_source, weight_unit, ExportSource};
+use crate::firefox::to_firefox_json;
 use crate::pprof::{to_pprof_gz, PprofMeta};
-use crate::probe_flame::probe_folded_run;
-use crate::source::{describe_run, load_profile};
+use crate::source::describe_run;
+use crate::speedscope::to_speedscope_json;
 use crate::table::Table;
 
 /// One export format.
@@ -22,6 +27,8 @@ pub enum ExportFormat {
     Json,
     Csv,
     Pprof,
+    Speedscope,
+    Firefox,
 }
 
 impl FromStr for ExportFormat {
@@ -32,54 +39,13 @@ impl FromStr for ExportFormat {
             "json" => Ok(ExportFormat::Json),
             "csv" => Ok(ExportFormat::Csv),
             "pprof" => Ok(ExportFormat::Pprof),
+            "speedscope" => Ok(ExportFormat::Speedscope),
+            "firefox" => Ok(ExportFormat::Firefox),
             other => Err(format!(
-                "unknown export format {other:?} (expected folded, json, csv or pprof)"
+                "unknown export format {other:?} (expected folded, json, csv, pprof, speedscope or firefox)"
             )),
         }
     }
-}
-
-/// The stacks to export and what their weights mean.
-#[derive(Debug, Clone)]
-pub struct ExportSource {
-    pub stacks: FoldedStacks,
-    /// "cycles", "samples", ...
-    pub value_type: String,
-    /// Where the stacks come from, in words.
-    pub origin: String,
-}
-
-/// The bundle's sampled profile, else its probe stacks.
-pub fn export_source(b: &LoadedBundle) -> Result<ExportSource> {
-    if let Some(p) = load_profile(b)? {
-        let value_type = match &p.info {
-            Some(i) if i.total_weight > 0 && i.total_weight != i.samples => {
-                i.event.split(':').next().unwrap_or("weight").to_string()
-            }
-            _ => "samples".to_string(),
-        };
-        let origin = match &p.info {
-            Some(i) => format!("sampled profile, event {}", i.event),
-            None => "sampled profile".to_string(),
-        };
-        return Ok(ExportSource {
-            stacks: p.stacks,
-            value_type,
-            origin,
-        });
-    }
-    let stacks = probe_folded_run(&b.run);
-    if stacks.is_empty() {
-        return Err(RenderError::EmptyProfile {
-            source_name: b.dir.join(RUN_JSON).display().to_string(),
-            why: "no sampled profile and no rdtsc probe figures to export".into(),
-        });
-    }
-    Ok(ExportSource {
-        stacks,
-        value_type: "cycles".into(),
-        origin: "rdtsc probes (exact TSC cycles)".into(),
-    })
 }
 
 #[derive(Serialize)]
@@ -97,7 +63,8 @@ struct JsonExport<'a> {
 }
 
 /// Render the asked formats as files named `profile.folded`,
-/// `profile.json`, `profile.csv`, `profile.pb.gz`.
+/// `profile.json`, `profile.csv`, `profile.pb.gz`, `profile.speedscope.json`
+/// and `profile.firefox.json`.
 pub fn export_files(b: &LoadedBundle, formats: &[ExportFormat]) -> Result<Vec<RenderedFile>> {
     let src = export_source(b)?;
     let mut out = Vec::new();
@@ -132,11 +99,23 @@ pub fn export_files(b: &LoadedBundle, formats: &[ExportFormat]) -> Result<Vec<Re
             ExportFormat::Pprof => {
                 let meta = PprofMeta {
                     value_type: src.value_type.clone(),
-                    unit: "count".into(),
+                    unit: src.unit.into(),
                     time_unix: b.run.created_unix,
                     comment: format!("sentryprof: {} | {}", src.origin, describe_run(&b.run)),
                 };
                 ("profile.pb.gz", to_pprof_gz(&src.stacks, &meta)?)
+            }
+            ExportFormat::Speedscope => {
+                let name = format!("sentryprof: {}", describe_run(&b.run));
+                ("profile.speedscope.json", to_speedscope_json(&src, &name)?)
+            }
+            ExportFormat::Firefox => {
+                let name = format!("sentryprof: {}", describe_run(&b.run));
+                let millis = b.run.created_unix.saturating_mul(1000);
+                (
+                    "profile.firefox.json",
+                    to_firefox_json(&src, &name, millis)?,
+                )
             }
         };
         out.push(RenderedFile {
@@ -146,4 +125,38 @@ pub fn export_files(b: &LoadedBundle, formats: &[ExportFormat]) -> Result<Vec<Re
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pprof::decode_pprof_gz;
+
+    /// The pprof sample type's (type, unit) of the bundle's export.
+    fn pprof_type(b: &LoadedBundle) -> (String, String) {
+        let files = export_files(b, &[ExportFormat::Pprof]).unwrap();
+        let p = decode_pprof_gz(&files[0].bytes).unwrap();
+        let st = &p.sample_type[0];
+        let s = |i: i64| p.string_table[i as usize].clone();
+        (s(st.r#type), s(st.unit))
+    }
+
+    #[test]
+    fn pprof_sample_types_carry_their_unit() {
+        assert_eq!(weight_unit("cpu-clock"), "nanoseconds");
+        assert_eq!(weight_unit("task-clock"), "nanoseconds");
+        assert_eq!(weight_unit("cycles"), "count");
+        assert_eq!(weight_unit("samples"), "count");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = bundle::synthetic::write_exp1_bundle(&tmp.path().join("b"), true).unwrap();
+        let mut b = bundle::read_bundle(&dir).unwrap();
+        assert_eq!(pprof_type(&b), ("cycles".into(), "count".into()));
+        if let Some(p) = b.run.profile.as_mut() {
+            p.event = "cpu-clock".into();
+        }
+        assert_eq!(pprof_type(&b), ("cpu-clock".into(), "nanoseconds".into()));
+        let probes = bundle::synthetic::write_exp1_bundle(&tmp.path().join("p"), false).unwrap();
+        let b = bundle::read_bundle(&probes).unwrap();
+        assert_eq!(pprof_type(&b), ("cycles".into(), "count".into()));
+    }
 }

@@ -1,7 +1,8 @@
 //! Flamegraph SVGs through inferno's library: flame or icicle orientation,
 //! deterministic colours (the same profile renders the same bytes), guest
-//! frames (`_[g]`) in blue, host kernel frames (`_[k]`) in orange, host user
-//! frames in the warm "hot" palette; and differential flamegraphs.
+//! frames (`_[g]`) in blue, host kernel frames (`_[k]`) in green, host user
+//! frames in the warm "hot" palette; and differential flamegraphs. Long
+//! subtitles wrap ([`crate::subtitle`]).
 
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
@@ -13,6 +14,8 @@ use inferno::flamegraph::color::{Color, PaletteMap};
 use inferno::flamegraph::{self as inf, Direction};
 
 use crate::error::{RenderError, Result};
+use crate::kernel_frames::mark_kernel_frames;
+use crate::subtitle;
 
 /// Width the SVG is laid out for (it stretches to the window in a browser).
 pub const LAYOUT_WIDTH_PX: usize = 1200;
@@ -34,11 +37,14 @@ pub struct FlameOptions {
     /// Second line under the title (what was run, where, with what event).
     pub subtitle: Option<String>,
     pub orientation: Orientation,
-    /// Frames narrower than this many pixels (of [`LAYOUT_WIDTH_PX`]) are
-    /// left out; a must for very large profiles.
+    /// Frames narrower than this many pixels (of the width) are left out;
+    /// a must for very large profiles.
     pub min_width_px: f64,
     /// What a weight counts ("samples", "cycles").
     pub count_name: String,
+    /// A fixed width in pixels; None: laid out [`LAYOUT_WIDTH_PX`] wide,
+    /// stretching to the window in a browser.
+    pub width: Option<usize>,
 }
 
 impl Default for FlameOptions {
@@ -49,6 +55,7 @@ impl Default for FlameOptions {
             orientation: Orientation::Flame,
             min_width_px: 0.1,
             count_name: "samples".into(),
+            width: None,
         }
     }
 }
@@ -87,7 +94,8 @@ pub fn frame_kind(name: &str) -> FrameKind {
 }
 
 /// The colour of a frame: a hue family by [`FrameKind`] (guest blue, kernel
-/// orange, host red-yellow), the shade from a hash of the name.
+/// green, host red-yellow: three families that do not overlap), the shade
+/// from a hash of the name.
 pub fn frame_color(name: &str) -> Color {
     let h = name_hash(name);
     let v = |shift: u32| ((h >> shift) & 0xff) as f64 / 255.0;
@@ -100,9 +108,9 @@ pub fn frame_color(name: &str) -> Color {
             b: c(210.0, 45.0, v3),
         },
         FrameKind::Kernel => Color {
-            r: c(225.0, 30.0, v1),
-            g: c(125.0, 60.0, v2),
-            b: c(20.0, 40.0, v3),
+            r: c(40.0, 50.0, v1),
+            g: c(165.0, 55.0, v2),
+            b: c(90.0, 50.0, v3),
         },
         FrameKind::Host => Color {
             r: c(205.0, 50.0, v3),
@@ -187,21 +195,34 @@ fn palette_for<'a, I: Iterator<Item = &'a str>>(stacks: I) -> PaletteMap {
     palette_of(set)
 }
 
-fn inferno_options<'a>(opt: &FlameOptions, palette: &'a mut PaletteMap) -> inf::Options<'a> {
+/// inferno's options, and the subtitle lines after the first that
+/// [`finish`] adds.
+fn inferno_options<'a>(
+    opt: &FlameOptions,
+    palette: &'a mut PaletteMap,
+) -> (inf::Options<'a>, Vec<String>) {
     let mut o = inf::Options::default();
     o.title = opt.title.clone();
-    o.subtitle = opt.subtitle.clone();
+    let width = opt.width.unwrap_or(LAYOUT_WIDTH_PX);
+    let mut lines = opt
+        .subtitle
+        .as_deref()
+        .map(|s| subtitle::wrap(s, subtitle::chars_per_line(width)))
+        .unwrap_or_default()
+        .into_iter();
+    o.subtitle = lines.next();
+    o.image_width = opt.width;
     o.direction = match opt.orientation {
         Orientation::Flame => Direction::Straight,
         Orientation::Icicle => Direction::Inverted,
     };
     // inferno's min_width is a share of the width in percent.
-    o.min_width = (opt.min_width_px.max(0.0) / LAYOUT_WIDTH_PX as f64) * 100.0;
+    o.min_width = (opt.min_width_px.max(0.0) / width as f64) * 100.0;
     o.count_name = opt.count_name.clone();
     o.deterministic = true;
     o.hash = true;
     o.palette_map = Some(palette);
-    o
+    (o, lines.collect())
 }
 
 /// Render `stacks` as a flamegraph SVG.
@@ -217,7 +238,7 @@ pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<V
     }
     let text = stacks.to_text();
     let mut palette = palette_for(stacks.iter().map(|(s, _)| s));
-    let mut o = inferno_options(opt, &mut palette);
+    let (mut o, more) = inferno_options(opt, &mut palette);
     // FoldedStacks iterates in byte order, which is what inferno sorts to.
     o.no_sort = true;
     let mut out = Vec::with_capacity(text.len() * 2);
@@ -225,14 +246,18 @@ pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<V
         what: what.to_string(),
         source: e,
     })?;
-    Ok(out)
+    Ok(subtitle::add_lines(out, &more))
 }
 
 /// Render folded text straight from its lines (the fast path for large
 /// files): every line is validated with the rules of
 /// [`FoldedStacks::parse`] (errors carry the line number), then inferno
-/// sorts and merges the lines itself, as its own CLI does.
+/// sorts and merges the lines itself, as its own CLI does. Kernel frames
+/// left bare by `perf script` folding are suffixed `_[k]` first
+/// ([`mark_kernel_frames`]).
 pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<Vec<u8>> {
+    let text = mark_kernel_frames(text);
+    let text = text.as_ref();
     let mut suffixed = FnvSet::default();
     let mut total: u64 = 0;
     for (i, raw) in text.lines().enumerate() {
@@ -267,14 +292,14 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
         });
     }
     let mut palette = palette_of(suffixed);
-    let mut o = inferno_options(opt, &mut palette);
+    let (mut o, more) = inferno_options(opt, &mut palette);
     o.no_sort = false;
     let mut out = Vec::with_capacity(text.len() / 4);
     inf::from_lines(&mut o, text.lines(), &mut out).map_err(|e| RenderError::Svg {
         what: what.to_string(),
         source: e,
     })?;
-    Ok(out)
+    Ok(subtitle::add_lines(out, &more))
 }
 
 /// How to draw a differential flamegraph.
@@ -319,12 +344,12 @@ pub fn render_diff(
     .map_err(svg_err)?;
     let merged = String::from_utf8_lossy(&merged).into_owned();
     let mut palette = palette_for(before.iter().chain(after.iter()).map(|(s, _)| s));
-    let mut o = inferno_options(&opt.flame, &mut palette);
+    let (mut o, more) = inferno_options(&opt.flame, &mut palette);
     // The differential lines come out in hash order: let inferno sort them.
     o.no_sort = false;
     let mut out = Vec::new();
     inf::from_lines(&mut o, merged.lines(), &mut out).map_err(svg_err)?;
-    Ok(out)
+    Ok(subtitle::add_lines(out, &more))
 }
 
 #[cfg(test)]
@@ -337,7 +362,7 @@ mod tests {
         let k = frame_color("do_mmap_[k]");
         let h = frame_color("find_available");
         assert!(g.b > g.r && g.b > 200, "guest is blue: {g:?}");
-        assert!(k.r > 220 && k.b < 61, "kernel is orange: {k:?}");
+        assert!(k.g > 160 && k.r < 91 && k.b < 141, "kernel is green: {k:?}");
         assert!(h.r >= 205, "host is warm: {h:?}");
         assert_eq!(frame_color("x"), frame_color("x"));
     }

@@ -59,20 +59,22 @@ pub struct ReportOptions {
 }
 
 impl ReportOptions {
-    /// From `report`'s flags: `--format` names, `--top`, `--export` names;
-    /// the error is the one line naming the flag and the value.
-    pub fn from_flags(
+    /// The options of `--format` and `--export` words as given.
+    ///
+    /// Errors: a word naming no table format or export format.
+    pub fn from_words(
         formats: &[String],
-        top: usize,
         exports: &[String],
+        top: usize,
     ) -> std::result::Result<Self, String> {
-        let formats = (formats.iter())
-            .map(|f| f.parse::<TableFormat>())
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let exports = (exports.iter())
-            .map(|f| f.trim().parse::<ExportFormat>())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| format!("--export: {e}"))?;
+        let formats = formats
+            .iter()
+            .map(|f| f.trim().parse())
+            .collect::<std::result::Result<Vec<TableFormat>, String>>()?;
+        let exports = exports
+            .iter()
+            .map(|f| f.trim().parse().map_err(|e| format!("--export: {e}")))
+            .collect::<std::result::Result<Vec<ExportFormat>, String>>()?;
         Ok(ReportOptions {
             formats,
             top,

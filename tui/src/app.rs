@@ -73,6 +73,12 @@ pub fn browse(opts: BrowseOptions) -> Result<(), TuiError> {
             opts.bundles.len()
         )));
     }
+    if !(opts.threshold_pct.is_finite() && opts.threshold_pct >= 0.0) {
+        return Err(TuiError::Usage(format!(
+            "--threshold {}: must be a percentage >= 0",
+            opts.threshold_pct
+        )));
+    }
     // A missing or corrupt run.json is reported before the terminal is
     // touched; the (large) profiles are read by the loader thread.
     for path in &opts.bundles {

@@ -1,27 +1,28 @@
-//! `sentryprof flamegraph BUNDLE`: flamegraph SVGs of a bundle (sampled
-//! profile or rdtsc probes), flame or icicle, and differential flamegraphs.
+//! `sentryprof flamegraph INPUT`: flamegraph SVGs of a bundle (sampled
+//! profile or rdtsc probes) or of folded stacks, flame or icicle, and
+//! differential flamegraphs.
 
 use std::path::PathBuf;
 
-use bundle::read_bundle;
-use flamegraph::bundle_flames::{bundle_flamegraphs, write_files};
-use flamegraph::flame_request::FlameRequest;
+use flamegraph::bundle_flames::write_files;
+use flamegraph::flame_request::{render_request, FlameRequest};
 use flamegraph::RenderError;
 
 use crate::error::{CliError, Outcome};
 
-/// Flamegraph SVGs from a bundle; written beside its run.json unless --out.
+/// Flamegraph SVGs; written beside the input unless --out.
 #[derive(Debug, clap::Args)]
 pub struct FlamegraphArgs {
-    /// The bundle directory (or its run.json).
+    /// A bundle directory (or its run.json), a folded stacks file, or - for
+    /// folded stacks on stdin (written into the current directory).
     pub bundle: PathBuf,
-    /// Directory to write the SVGs into (default: the bundle directory).
+    /// Directory to write the SVGs into (default: beside the input).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Icicle orientation (root at the top) instead of flame.
     #[arg(long)]
     pub icicle: bool,
-    /// Leave out frames narrower than this many pixels (of 1200).
+    /// Leave out frames narrower than this many pixels (of the width).
     #[arg(long, value_name = "PX", default_value_t = 0.1)]
     pub min_width: f64,
     /// Differential flamegraph against a second bundle (normalised).
@@ -34,6 +35,12 @@ pub struct FlamegraphArgs {
     /// Draw from the rdtsc probes (exact cycles) even if perf samples exist.
     #[arg(long)]
     pub probes: bool,
+    /// Title of the graph (default: what it shows).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Fixed width in pixels [default: 1200, stretching to the window].
+    #[arg(long, value_name = "PX")]
+    pub width: Option<usize>,
 }
 
 /// Turn a renderer error into the CLI's (all exit 2).
@@ -44,21 +51,19 @@ pub fn render_error(e: RenderError) -> CliError {
     }
 }
 
-pub fn run(args: FlamegraphArgs) -> Result<Outcome, CliError> {
-    let opts = FlameRequest {
-        icicle: args.icicle,
-        min_width: args.min_width,
-        diff: args.diff.clone(),
-        diff_search: args.diff_search.clone(),
-        probes: args.probes,
-    }
-    .options()
-    .map_err(render_error)?;
-    let bundle = read_bundle(&args.bundle)?;
-    let files = bundle_flamegraphs(&bundle, &opts).map_err(render_error)?;
-    let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
+pub fn run(a: FlamegraphArgs) -> Result<Outcome, CliError> {
+    let req = FlameRequest {
+        icicle: a.icicle,
+        min_width: a.min_width,
+        diff: a.diff,
+        diff_search: a.diff_search,
+        probes: a.probes,
+        title: a.title,
+        width: a.width,
+    };
+    let (files, out_dir) = render_request(&a.bundle, &req, a.out).map_err(render_error)?;
     let (paths, swept) = write_files(&out_dir, &files).map_err(render_error)?;
-    (swept.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
+    swept.iter().for_each(|n| experiments::notes::note(n));
     for (f, p) in files.iter().zip(paths) {
         println!("{}: {}", p.display(), f.description);
     }

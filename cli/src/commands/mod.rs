@@ -2,6 +2,7 @@
 //! library's request, and the wiring and printing around the library call.
 
 pub mod compare;
+pub mod docs;
 pub mod doctor;
 pub mod flamegraph;
 pub mod import;

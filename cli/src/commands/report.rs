@@ -1,6 +1,6 @@
 //! `sentryprof report BUNDLE`: per-function and per-site tables, scaling
 //! verdicts, the study's figures as SVG charts, a self-contained report.html,
-//! and exports (folded, JSON, CSV, pprof).
+//! and exports (folded, JSON, CSV, pprof, speedscope, Firefox Profiler).
 
 use std::path::PathBuf;
 
@@ -26,14 +26,14 @@ pub struct ReportArgs {
     /// Rows of the function table in text, Markdown and HTML (0: all).
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub top: usize,
-    /// Also export the profile: folded, json, csv, pprof (profile.folded,
-    /// profile.json, profile.csv, profile.pb.gz).
+    /// Also export the profile: folded, json, csv, pprof, speedscope, firefox
+    /// (profile.folded/.json/.csv/.pb.gz/.speedscope.json/.firefox.json).
     #[arg(long, value_delimiter = ',')]
     pub export: Vec<String>,
 }
 
 pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
-    let options = ReportOptions::from_flags(&args.format, args.top, &args.export)
+    let options = ReportOptions::from_words(&args.format, &args.export, args.top)
         .map_err(CliError::BadInput)?;
     let bundle = read_bundle(&args.bundle)?;
     let out_dir = args.out.clone().unwrap_or_else(|| bundle.dir.clone());
@@ -45,7 +45,7 @@ pub fn run(args: ReportArgs) -> Result<Outcome, CliError> {
         ));
     }
     let (paths, swept) = write_files(&out_dir, &report.files).map_err(render_error)?;
-    (swept.iter()).for_each(|n| eprintln!("sentryprof: note: {n}"));
+    swept.iter().for_each(|n| experiments::notes::note(n));
     if let Some(t) = report.text {
         print!("{t}");
     }

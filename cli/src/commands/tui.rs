@@ -24,14 +24,8 @@ pub struct TuiArgs {
     pub threshold: f64,
 }
 
-/// Validate the arguments, then run the browser until the user quits.
+/// Run the browser until the user quits (the library checks the arguments).
 pub fn run(args: TuiArgs) -> Result<Outcome, CliError> {
-    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
-        return Err(CliError::BadInput(format!(
-            "--threshold {}: must be a percentage >= 0",
-            args.threshold
-        )));
-    }
     let opts = BrowseOptions {
         bundles: args.bundles,
         export_dir: args.out,

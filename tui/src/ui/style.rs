@@ -1,4 +1,4 @@
-//! Colours: host frames warm, guest frames cool, kernel frames orange;
+//! Colours: host frames warm, guest frames blue, kernel frames green;
 //! deterministic per name, the same as in the SVG flamegraphs.
 
 use ratatui::style::{Color, Style};
@@ -20,7 +20,7 @@ pub fn header() -> Style {
 }
 
 /// Background of a frame: the flamegraph crate's colour of that frame
-/// (guest blue, host kernel orange, host user red-yellow), so the terminal
+/// (guest blue, host kernel green, host user red-yellow), so the terminal
 /// and the SVG export agree.
 pub fn frame_bg(name: &str) -> Color {
     let c = frame_color(name);
@@ -31,7 +31,7 @@ pub fn frame_bg(name: &str) -> Color {
 pub fn frame_fg(kind: FrameKind) -> Color {
     match kind {
         FrameKind::Host => Color::Reset,
-        FrameKind::Kernel => Color::Rgb(230, 150, 60),
+        FrameKind::Kernel => Color::Rgb(80, 200, 130),
         FrameKind::Guest => Color::Rgb(90, 170, 240),
     }
 }
