@@ -39,6 +39,8 @@ pub struct BundleFlameOptions {
     /// Use the rdtsc probes rather than the sampled profile (the probe
     /// flame is also drawn whenever the bundle has no sampled profile).
     pub probes: bool,
+    /// Keep the start-up frames ([`crate::startup`]; trimmed by default).
+    pub keep_startup: bool,
 }
 
 impl Default for BundleFlameOptions {
@@ -48,6 +50,7 @@ impl Default for BundleFlameOptions {
             min_width_px: 0.1,
             diff: DiffMode::None,
             probes: false,
+            keep_startup: false,
         }
     }
 }
@@ -205,6 +208,7 @@ pub fn bundle_flamegraphs(
         orientation: opts.orientation,
         min_width_px: opts.min_width_px,
         count_name: unit.to_string(),
+        keep_startup: opts.keep_startup,
     };
     let orient = suffix(opts.orientation);
     let mut files = Vec::new();

@@ -24,6 +24,8 @@ pub struct FlameRequest {
     pub diff_search: Option<String>,
     /// Draw from the rdtsc probes even if perf samples exist.
     pub probes: bool,
+    /// Keep the Rust and C/C++ start-up frames.
+    pub keep_startup: bool,
 }
 
 impl FlameRequest {
@@ -71,6 +73,7 @@ impl FlameRequest {
             min_width_px: self.min_width,
             diff,
             probes: self.probes,
+            keep_startup: self.keep_startup,
         })
     }
 }

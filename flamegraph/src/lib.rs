@@ -21,6 +21,8 @@ pub mod error;
 pub mod export;
 pub mod flame;
 pub mod flame_request;
+pub mod frame_diff;
+pub mod frame_diff_svg;
 pub mod functions;
 pub mod html;
 pub mod malloc_figure;
@@ -33,6 +35,7 @@ pub mod run_tables;
 pub mod scaling;
 pub mod site_cost;
 pub mod source;
+pub mod startup;
 pub mod study_figures;
 pub mod table;
 

@@ -34,6 +34,9 @@ pub struct FlamegraphArgs {
     /// Draw from the rdtsc probes (exact cycles) even if perf samples exist.
     #[arg(long)]
     pub probes: bool,
+    /// Keep the Rust and C/C++ start-up frames (trimmed by default).
+    #[arg(long)]
+    pub keep_startup: bool,
 }
 
 /// Turn a renderer error into the CLI's (all exit 2).
@@ -51,6 +54,7 @@ pub fn run(args: FlamegraphArgs) -> Result<Outcome, CliError> {
         diff: args.diff.clone(),
         diff_search: args.diff_search.clone(),
         probes: args.probes,
+        keep_startup: args.keep_startup,
     }
     .options()
     .map_err(render_error)?;
