@@ -71,8 +71,16 @@ pub fn run_compare(
         c.notes.push(format!("frame diff: not drawn: no matched point has per-trial stacks in both bundles (format 1.1 `run` with perf sampling); the un-gated diff: sentryprof flamegraph {} --diff {}", a.dir.display(), b.dir.display()));
     } else {
         let d = frame_diff(&trials, req.threshold, false);
-        let subtitle = format!("A {} -> B {} | {FRAME_METHOD}", a.dir.display(), b.dir.display());
-        let svg = render_frame_diff(&d, "sentryprof compare: gated differential flamegraph", &subtitle);
+        let subtitle = format!(
+            "A {} -> B {} | {FRAME_METHOD}",
+            a.dir.display(),
+            b.dir.display()
+        );
+        let svg = render_frame_diff(
+            &d,
+            "sentryprof compare: gated differential flamegraph",
+            &subtitle,
+        );
         let file = RenderedFile {
             name: COMPARE_FLAME.to_string(),
             bytes: svg.into_bytes(),
@@ -100,14 +108,21 @@ fn trial_stacks(b: &LoadedBundle, p: &Point) -> Result<Option<Vec<FoldedStacks>>
     let mut out = Vec::with_capacity(p.trial_folded.len());
     for rel in &p.trial_folded {
         let text = b.read_text(rel)?;
-        out.push(FoldedStacks::parse(&text, &b.shown_path(rel).display().to_string())?);
+        out.push(FoldedStacks::parse(
+            &text,
+            &b.shown_path(rel).display().to_string(),
+        )?);
     }
     Ok(Some(out))
 }
 
 /// The matched points with per-trial stacks on both sides; a note in `c`
 /// for those without.
-fn point_trials(a: &LoadedBundle, b: &LoadedBundle, c: &mut Comparison) -> Result<Vec<PointTrials>> {
+fn point_trials(
+    a: &LoadedBundle,
+    b: &LoadedBundle,
+    c: &mut Comparison,
+) -> Result<Vec<PointTrials>> {
     let matched = match_points(&a.run, &b.run);
     let mut out = Vec::new();
     let mut without = 0;
@@ -172,20 +187,43 @@ pub fn comparison_text(c: &Comparison, a: &Path, b: &Path) -> String {
         let _ = writeln!(out, "note: {n}");
     }
     if let Some(f) = &c.frames {
-        let _ = writeln!(out, "{}; regression: grew > {} pp", f.method, f.threshold_pp);
-        let mut t = Table::new(["point", "frame", "share A", "share B", "change", "95% CI", "verdict"]);
-        for r in f.frames.iter().filter(|r| r.verdict != FrameVerdict::NoSignificantChange) {
+        let _ = writeln!(
+            out,
+            "{}; regression: grew > {} pp",
+            f.method, f.threshold_pp
+        );
+        let mut t = Table::new([
+            "point", "frame", "share A", "share B", "change", "95% CI", "verdict",
+        ]);
+        for r in f
+            .frames
+            .iter()
+            .filter(|r| r.verdict != FrameVerdict::NoSignificantChange)
+        {
             t.push(vec![
                 r.point.clone(),
                 r.name().to_string(),
                 format!("{:.2}%", r.share_a * 100.0),
                 format!("{:.2}%", r.share_b * 100.0),
                 format!("{:+.2} pp", r.change_pp),
-                format!("[{:+.2}, {:+.2}] pp", r.ci_low_pp.unwrap_or(f64::NAN), r.ci_high_pp.unwrap_or(f64::NAN)),
-                if r.regression { format!("{} (REGRESSION)", r.verdict.text()) } else { r.verdict.text().to_string() },
+                format!(
+                    "[{:+.2}, {:+.2}] pp",
+                    r.ci_low_pp.unwrap_or(f64::NAN),
+                    r.ci_high_pp.unwrap_or(f64::NAN)
+                ),
+                if r.regression {
+                    format!("{} (REGRESSION)", r.verdict.text())
+                } else {
+                    r.verdict.text().to_string()
+                },
             ]);
         }
-        out.push_str(&t.to_text());
+        if f.frames
+            .iter()
+            .any(|r| r.verdict != FrameVerdict::NoSignificantChange)
+        {
+            out.push_str(&t.to_text());
+        }
         for n in &f.notes {
             let _ = writeln!(out, "note: {n}");
         }
@@ -198,7 +236,9 @@ pub fn comparison_text(c: &Comparison, a: &Path, b: &Path) -> String {
             count(FrameVerdict::Grew),
             count(FrameVerdict::Shrank),
             f.regressions(),
-            f.svg.as_deref().map_or("no SVG".to_string(), |p| format!("wrote {p}"))
+            f.svg
+                .as_deref()
+                .map_or("no SVG".to_string(), |p| format!("wrote {p}"))
         );
     }
     let count = |v: Verdict| c.rows.iter().filter(|r| r.verdict == v).count();

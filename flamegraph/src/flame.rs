@@ -303,8 +303,14 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
     } else {
         text.lines().map(trim_startup_line).collect()
     };
-    let trimmed = lines.iter().any(|l| matches!(l, std::borrow::Cow::Owned(_)));
-    let opt = if trimmed { noting_trim(opt) } else { opt.clone() };
+    let trimmed = lines
+        .iter()
+        .any(|l| matches!(l, std::borrow::Cow::Owned(_)));
+    let opt = if trimmed {
+        noting_trim(opt)
+    } else {
+        opt.clone()
+    };
     let mut o = inferno_options(&opt, &mut palette);
     o.no_sort = false;
     let mut out = Vec::with_capacity(text.len() / 4);

@@ -11,11 +11,15 @@
 //!   replacement, independently, and every tested frame's difference in
 //!   share (B − A, percentage points of the point's samples) recomputed;
 //! * intervals are **simultaneous** over every tested frame of every point
-//!   (bootstrap max-t): `d ± c·se`, `se` the frame's bootstrap standard
-//!   error and `c` the 95th percentile over resamples of
-//!   `max over frames |d* − d| / se`. So all intervals hold together with
-//!   95% confidence, and two runs of one build colour a frame with at most
-//!   about 5% probability in all, however many frames there are;
+//!   (bootstrap max-t): `c` is the 95th percentile over resamples of
+//!   `max over frames |d* − d| / se`, `se` the frame's bootstrap standard
+//!   error; so all intervals hold together with 95% confidence, and two
+//!   runs of one build colour a frame with about 5% probability in all,
+//!   however many frames there are;
+//! * `se` comes from a dozen trials, not from a known variance: each
+//!   frame's interval is `d ± t·se`, `t` the Student quantile at the tail
+//!   probability of `c` with the frame's Welch–Satterthwaite degrees of
+//!   freedom ([`t_from_z`]), as a t test would widen a z test;
 //! * frames with a share below [`MIN_SHARE`] on both sides, and points
 //!   with fewer than [`crate::compare::MIN_TRIALS`] trials with samples on
 //!   a side, are not tested (grey, said in their tooltip).
@@ -37,7 +41,7 @@ pub const MIN_SHARE: f64 = 0.005;
 /// Confidence of the simultaneous intervals.
 pub const LEVEL: f64 = 0.95;
 /// One-line description of the method, for the output.
-pub const FRAME_METHOD: &str = "frames: change in share of the point's samples (B - A, percentage points), 95% simultaneous CI (bootstrap max-t over per-trial stacks, 2000 resamples, fixed seed); frames under 0.5% on both sides not tested";
+pub const FRAME_METHOD: &str = "frames: change in share of the point's samples (B - A, percentage points), 95% simultaneous CI (bootstrap max-t over per-trial stacks, Student-t widened, 2000 resamples, fixed seed); frames under 0.5% on both sides not tested";
 
 /// What the diff says of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,12 +113,13 @@ pub struct PointTrials {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameDiff {
     pub threshold_pp: f64,
-    /// Every frame of every point, parents before children, children in
-    /// name order; a point's root frame first (its key).
+    /// Every frame of every point, parents before children; a point's
+    /// root frame (its key) first.
     pub frames: Vec<FrameChange>,
     /// Frames tested, over all points.
     pub tested: usize,
-    /// The max-t critical value of the simultaneous intervals.
+    /// The max-t critical value of the simultaneous intervals (normal
+    /// scale, before each frame's Student-t widening).
     pub critical: f64,
     /// Points not tested and why, one line each.
     pub notes: Vec<String>,
@@ -239,8 +244,51 @@ fn pooled(t: &PointTree, idx: &[usize], frame: usize) -> f64 {
 /// differences (pp) and standard errors.
 struct PointBoot {
     changes: Vec<FrameChange>,
-    /// (index into changes, bootstrap differences, se) of tested frames.
-    tested: Vec<(usize, Vec<f64>, f64)>,
+    /// (index into changes, bootstrap differences, se, degrees of
+    /// freedom) of tested frames.
+    tested: Vec<(usize, Vec<f64>, f64, f64)>,
+}
+
+/// Variance of the pooled share of `frame` over the trials `idx` (the
+/// ratio estimator's linearised variance).
+fn share_var(t: &PointTree, idx: &[usize], frame: usize) -> f64 {
+    let share = pooled(t, idx, frame);
+    let total: f64 = idx.iter().map(|&i| t.totals[i]).sum();
+    let n = idx.len() as f64;
+    if total <= 0.0 || n < 2.0 {
+        return 0.0;
+    }
+    let ss: f64 = idx
+        .iter()
+        .map(|&i| (t.weights[i][frame] - share * t.totals[i]).powi(2))
+        .sum();
+    n / (n - 1.0) * ss / (total * total)
+}
+
+/// Welch–Satterthwaite degrees of freedom of the difference in share of
+/// `frame` (at least 2).
+fn welch_df(t: &PointTree, a: &[usize], b: &[usize], frame: usize) -> f64 {
+    let (va, vb) = (share_var(t, a, frame), share_var(t, b, frame));
+    let (na, nb) = (a.len() as f64 - 1.0, b.len() as f64 - 1.0);
+    let den = va * va / na.max(1.0) + vb * vb / nb.max(1.0);
+    if den > 0.0 {
+        ((va + vb).powi(2) / den).max(2.0)
+    } else {
+        (na + nb).max(2.0)
+    }
+}
+
+/// The Student t quantile with `df` degrees of freedom at the tail
+/// probability of the normal quantile `z` (Cornish–Fisher expansion, good
+/// to about 1% from 10 degrees of freedom on): the bootstrap's standard
+/// error comes from a few trials, so its normal critical value is widened
+/// as a t statistic's would be.
+pub fn t_from_z(z: f64, df: f64) -> f64 {
+    let (z2, v) = (z * z, df);
+    let g1 = (z2 + 1.0) * z / 4.0;
+    let g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0;
+    let g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0;
+    z + g1 / v + g2 / (v * v) + g3 / (v * v * v)
 }
 
 fn seed_of(key: &str) -> u64 {
@@ -289,8 +337,10 @@ fn boot_point(p: &PointTrials, keep_startup: bool, notes: &mut Vec<String>) -> P
         let mut ra = vec![0usize; all_a.len()];
         let mut rb = vec![0usize; all_b.len()];
         for _ in 0..RESAMPLES {
-            ra.iter_mut().for_each(|v| *v = all_a[rng.below(all_a.len())]);
-            rb.iter_mut().for_each(|v| *v = all_b[rng.below(all_b.len())]);
+            ra.iter_mut()
+                .for_each(|v| *v = all_a[rng.below(all_a.len())]);
+            rb.iter_mut()
+                .for_each(|v| *v = all_b[rng.below(all_b.len())]);
             for (k, &f) in to_test.iter().enumerate() {
                 diffs[k].push((pooled(&t, &rb, f) - pooled(&t, &ra, f)) * 100.0);
             }
@@ -302,7 +352,7 @@ fn boot_point(p: &PointTrials, keep_startup: bool, notes: &mut Vec<String>) -> P
         .map(|(f, d)| {
             let mean = d.iter().sum::<f64>() / d.len() as f64;
             let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / d.len() as f64;
-            (f, d, var.sqrt())
+            (f, d, var.sqrt(), welch_df(&t, &all_a, &all_b, f))
         })
         .collect();
     PointBoot { changes, tested }
@@ -321,7 +371,7 @@ pub fn frame_diff(points: &[PointTrials], threshold_pp: f64, keep_startup: bool)
     // max-t over every tested frame of every point, per resample.
     let mut max_t = vec![0.0f64; RESAMPLES];
     for b in &boots {
-        for (f, d, se) in &b.tested {
+        for (f, d, se, _) in &b.tested {
             if *se > 0.0 {
                 let est = b.changes[*f].change_pp;
                 for (m, x) in max_t.iter_mut().zip(d) {
@@ -337,9 +387,10 @@ pub fn frame_diff(points: &[PointTrials], threshold_pp: f64, keep_startup: bool)
     for b in boots {
         let offset = frames.len();
         let mut changes = b.changes;
-        for (f, _, se) in &b.tested {
+        for (f, _, se, df) in &b.tested {
             let c = &mut changes[*f];
-            let (lo, hi) = (c.change_pp - critical * se, c.change_pp + critical * se);
+            let half = t_from_z(critical, *df) * se;
+            let (lo, hi) = (c.change_pp - half, c.change_pp + half);
             c.ci_low_pp = Some(lo);
             c.ci_high_pp = Some(hi);
             c.verdict = if lo > 0.0 {
@@ -427,6 +478,21 @@ mod tests {
             false,
         );
         assert_eq!(d, again);
+    }
+
+    #[test]
+    fn t_quantiles_from_z() {
+        // Student t two-sided 99% and 99.9% quantiles (tables).
+        for (z, df, t) in [
+            (2.5758, 20.0, 2.845),
+            (3.2905, 20.0, 3.850),
+            (3.2905, 11.0, 4.437),
+            (2.5758, 1e9, 2.5758),
+        ] {
+            let got = t_from_z(z, df);
+            println!("z {z} df {df}: t {got:.3} (table {t})");
+            assert!((got - t).abs() / t < 0.02, "{got} vs {t}");
+        }
     }
 
     #[test]

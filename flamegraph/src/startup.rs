@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn rust_main_and_threads_keep_the_root_and_the_program() {
         let s = format!("{RUST_MAIN};main;dispatch;run;find_available");
-        assert_eq!(trim_startup(&s), "sentryprof;main;dispatch;run;find_available");
+        assert_eq!(
+            trim_startup(&s),
+            "sentryprof;main;dispatch;run;find_available"
+        );
         let t = "worker;[libc.so.6];clone3;start_thread;std::sys::pal::unix::thread::Thread::new::thread_start;<alloc::boxed::Box<F> as core::ops::function::FnOnce<A>>::call_once;std::sys::backtrace::__rust_begin_short_backtrace;drain;read_ring";
         assert_eq!(trim_startup(t), "worker;drain;read_ring");
     }

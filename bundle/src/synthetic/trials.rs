@@ -40,7 +40,10 @@ impl TrialModel {
             (format!("{path};get_pmas;allocate"), 0.25 * rest),
             (format!("{path};map_as;mmap_[k];do_mmap_[k]"), 0.30 * rest),
             (format!("{path};map_as;mmap_[k];vma_merge_[k]"), 0.15 * rest),
-            ("main;dispatch;run;measure_point;run_trial;drop_in_place;munmap_[k]".to_string(), 0.10 * rest),
+            (
+                "main;dispatch;run;measure_point;run_trial;drop_in_place;munmap_[k]".to_string(),
+                0.10 * rest,
+            ),
         ];
         TrialModel {
             stacks,
@@ -119,7 +122,8 @@ pub fn write_trials_bundle(
         total_weight: whole.total_weight(),
         ..ProfileInfo::default()
     });
-    run.notes
-        .push(format!("synthetic: per-trial stacks drawn from a model (seed {seed})"));
+    run.notes.push(format!(
+        "synthetic: per-trial stacks drawn from a model (seed {seed})"
+    ));
     w.finish(&run)
 }

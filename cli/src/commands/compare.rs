@@ -38,7 +38,9 @@ pub fn run(args: CompareArgs) -> Result<Outcome, CliError> {
     req.check().map_err(render_error)?;
     let (a, b) = (read_bundle(&args.a)?, read_bundle(&args.b)?);
     let (c, text, notes) = run_compare(&a, &b, &req).map_err(render_error)?;
-    notes.iter().for_each(|n| eprintln!("sentryprof: note: {n}"));
+    notes
+        .iter()
+        .for_each(|n| eprintln!("sentryprof: note: {n}"));
     print!("{text}");
     Ok(if c.has_regression() {
         Outcome::Regression
