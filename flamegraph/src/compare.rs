@@ -18,12 +18,7 @@ use serde::Serialize;
 use crate::scaling::median;
 use crate::table::Table;
 
-/// Bootstrap resamples per comparison.
-pub const RESAMPLES: usize = 2000;
-/// Seed of the bootstrap generator.
-pub const SEED: u64 = 0x5e47_5290_f0f0_1234;
-/// Fewest trials on each side for a verdict.
-pub const MIN_TRIALS: usize = 3;
+pub use crate::bootstrap::{MIN_TRIALS, RESAMPLES, SEED};
 /// One-line description of the method, for the output.
 pub const METHOD: &str = "95% CI: percentile bootstrap of the relative change in medians over per-trial values (2000 resamples, fixed seed)";
 

@@ -21,7 +21,7 @@
 //!   probability of `c` with the frame's Welch–Satterthwaite degrees of
 //!   freedom ([`t_from_z`]), as a t test would widen a z test;
 //! * frames with a share below [`MIN_SHARE`] on both sides, and points
-//!   with fewer than [`crate::compare::MIN_TRIALS`] trials with samples on
+//!   with fewer than [`MIN_TRIALS`] trials with samples on
 //!   a side, are not tested (grey, said in their tooltip).
 //!
 //! A frame that grew significantly by more than the threshold (in
@@ -33,7 +33,7 @@ use bundle::folded::FoldedStacks;
 use bundle::stats::SplitMix64;
 use serde::Serialize;
 
-use crate::compare::{MIN_TRIALS, RESAMPLES, SEED};
+use crate::bootstrap::{MIN_TRIALS, RESAMPLES, SEED};
 use crate::startup::trim_startup;
 
 /// Smallest share (of a point's samples, on either side) a frame needs to be tested.

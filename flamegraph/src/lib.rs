@@ -11,6 +11,7 @@
 //! * [`probe_flame::probe_folded`]: flame stacks from the rdtsc probes;
 //! * [`flame::render`] / [`flame::render_diff`]: inferno SVGs.
 
+pub mod bootstrap;
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;
