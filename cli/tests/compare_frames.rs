@@ -84,7 +84,7 @@ fn counts(summary: &str) -> (usize, usize, usize) {
     let num = |after: &str| -> usize {
         let i = line.find(after).unwrap();
         line[..i]
-            .rsplit(|c: char| c == ' ' || c == ',' || c == '(')
+            .rsplit([' ', ',', '('])
             .find(|w| !w.is_empty())
             .unwrap()
             .parse()

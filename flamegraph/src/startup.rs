@@ -50,6 +50,12 @@ pub fn trim_startup(stack: &str) -> Cow<'_, str> {
     let Some((root, rest)) = stack.split_once(';') else {
         return Cow::Borrowed(stack);
     };
+    // Quick reject without splitting: most stacks of a large profile have
+    // neither kind of start-up frame.
+    let first = rest.split(';').next().unwrap_or(rest);
+    if !rest.contains(RUST_START_END) && !is_c_startup(first) {
+        return Cow::Borrowed(stack);
+    }
     let frames: Vec<&str> = rest.split(';').collect();
     let keep_from = match frames.iter().position(|f| f.contains(RUST_START_END)) {
         Some(i) => {
@@ -75,7 +81,6 @@ pub fn trim_startup(stack: &str) -> Cow<'_, str> {
 
 /// A folded line (`stack weight`) without its start-up frames.
 pub fn trim_startup_line(line: &str) -> Cow<'_, str> {
-    // Quick rejects: most lines of a large profile have neither kind.
     let Some((stack, weight)) = line.trim_end().rsplit_once(' ') else {
         return Cow::Borrowed(line);
     };
