@@ -496,6 +496,37 @@ mod tests {
     }
 
     #[test]
+    fn familywise_false_colours_over_many_same_model_pairs() {
+        // 40 pairs of "runs" of 8 points each, every point from one model:
+        // the share of pairs with any frame coloured estimates the
+        // familywise error (5% aimed at).
+        let base = TrialModel::exp1(0.30);
+        let mut with_colour = 0;
+        let pairs = 40u64;
+        for pair in 0..pairs {
+            let points: Vec<PointTrials> = (0..8u64)
+                .map(|k| PointTrials {
+                    key: format!("p{k}"),
+                    a: trials(&base, 12, 1000 * pair + 2 * k),
+                    b: trials(&base, 12, 1000 * pair + 2 * k + 1),
+                })
+                .collect();
+            let d = frame_diff(&points, 5.0, false);
+            if d.frames
+                .iter()
+                .any(|f| matches!(f.verdict, FrameVerdict::Grew | FrameVerdict::Shrank))
+            {
+                with_colour += 1;
+            }
+        }
+        println!("same model: {with_colour} of {pairs} pairs (8 points, 12 trials each) coloured a frame");
+        assert!(
+            with_colour * 10 <= pairs as usize,
+            "{with_colour} of {pairs}"
+        );
+    }
+
+    #[test]
     fn too_few_trials_are_not_tested() {
         let base = TrialModel::exp1(0.10);
         let p = PointTrials {
