@@ -432,6 +432,9 @@ fn check_paths_inside(run: &RunJson, json_path: &Path) -> Result<(), BundleError
         if let Some(f) = &pt.folded {
             named.push((format!("points[{i}].folded"), f));
         }
+        for (k, f) in pt.trial_folded.iter().enumerate() {
+            named.push((format!("points[{i}].trial_folded[{k}]"), f));
+        }
     }
     for (i, f) in run.files.iter().enumerate() {
         named.push((format!("files[{i}]"), f));

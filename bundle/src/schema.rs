@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 /// equals this one, whatever its minor.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version written by this build.
-pub const FORMAT_MINOR: u32 = 0;
+/// 1.1 added `points[].trial_folded` (per-trial folded stacks).
+pub const FORMAT_MINOR: u32 = 1;
 
 /// Name of the JSON file at the top of every bundle.
 pub const RUN_JSON: &str = "run.json";
@@ -300,6 +301,11 @@ pub struct Point {
     /// Folded stacks of this point alone, relative to the bundle, if sampled.
     #[serde(default)]
     pub folded: Option<String>,
+    /// Folded stacks of each counted trial of this point, in trial order,
+    /// relative to the bundle (`points/NNN/trial-K.folded`; their sum is
+    /// `folded`). Empty in bundles before format 1.1 or without sampling.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trial_folded: Vec<String>,
     /// Workload-specific extras (replay: unknown lines counted, etc.).
     #[serde(default)]
     pub extra: serde_json::Value,

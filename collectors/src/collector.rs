@@ -6,6 +6,7 @@
 
 use crate::boundary_join::Join;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
+use crate::perf::records::Sample;
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
@@ -37,6 +38,11 @@ impl Default for PerfConfig {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PointProfile {
     pub folded: FoldedStacks,
+    /// The folded stacks of each trial ended with
+    /// [`PerfCollector::end_trial`], in order; they sum to `folded` (the
+    /// samples after the last trial's end go to the last trial). Empty when
+    /// no trial was ended.
+    pub trials: Vec<FoldedStacks>,
     pub counters: PointCounters,
     pub samples: u64,
     /// Records the kernel dropped during the point.
@@ -65,6 +71,8 @@ pub struct PerfCollector {
     sampler: Sampler,
     counters: Option<CounterSet>,
     point_start: Option<CounterSnapshot>,
+    /// The samples of each trial of the current point ended so far.
+    trial_samples: Vec<Vec<Sample>>,
     symbolizer: Symbolizer,
     whole: FoldedStacks,
     samples: u64,
@@ -106,6 +114,7 @@ impl PerfCollector {
             sampler,
             counters,
             point_start: None,
+            trial_samples: Vec::new(),
             symbolizer: Symbolizer::new(),
             whole: FoldedStacks::new(),
             samples: 0,
@@ -139,10 +148,21 @@ impl PerfCollector {
     pub fn begin_point(&mut self) {
         let dropped = self.sampler.take();
         self.lost += dropped.lost;
+        self.trial_samples.clear();
         self.point_start = self.counters.as_ref().and_then(|c| c.snapshot().ok());
     }
 
-    /// End a point: read counters, take its samples, fold them.
+    /// End a trial of the current point: the samples taken since the
+    /// point began or the previous trial ended are set aside as this
+    /// trial's (folded at [`Self::end_point`], outside the measured trials).
+    pub fn end_trial(&mut self) {
+        let out = self.sampler.take();
+        self.lost += out.lost;
+        self.trial_samples.push(out.samples);
+    }
+
+    /// End a point: read counters, take its samples, fold them (per trial
+    /// when trials were ended).
     pub fn end_point(&mut self) -> PointProfile {
         self.end_point_joined(&[])
     }
@@ -164,33 +184,57 @@ impl PerfCollector {
         } else {
             &[]
         };
-        let join = Join::new(&out.samples, windows);
-        let boundary_samples = join.joined() as u64;
-        let folded = match ProcessView::this_process() {
-            Ok(view) => fold_joined(&out.samples, &join, &view, &mut self.symbolizer),
+        let mut parts = std::mem::take(&mut self.trial_samples);
+        let per_trial = !parts.is_empty();
+        match parts.last_mut() {
+            Some(last) => last.extend(out.samples),
+            None => parts.push(out.samples),
+        }
+        let view = match ProcessView::this_process() {
+            Ok(view) => Some(view),
             Err(e) => {
                 self.notes
                     .push(format!("cannot read /proc/self/maps to symbolize: {e}"));
-                FoldOutput::default()
+                None
             }
         };
+        let mut whole = FoldOutput::default();
+        let mut trials = Vec::new();
+        let mut boundary_samples = 0;
+        for samples in &parts {
+            let join = Join::new(samples, windows);
+            boundary_samples += join.joined() as u64;
+            let f = match &view {
+                Some(v) => fold_joined(samples, &join, v, &mut self.symbolizer),
+                None => FoldOutput::default(),
+            };
+            whole.folded.merge(&f.folded);
+            whole.samples += f.samples;
+            whole.host_samples += f.host_samples;
+            whole.guest_samples += f.guest_samples;
+            whole.total_weight += f.total_weight;
+            if per_trial {
+                trials.push(f.folded);
+            }
+        }
         for p in self.symbolizer.problems.drain(..) {
             self.notes.push(format!("symbolization: {p}"));
         }
-        self.whole.merge(&folded.folded);
-        self.samples += folded.samples;
-        self.host += folded.host_samples;
-        self.guest += folded.guest_samples;
+        self.whole.merge(&whole.folded);
+        self.samples += whole.samples;
+        self.host += whole.host_samples;
+        self.guest += whole.guest_samples;
         self.lost += out.lost;
-        self.total_weight += folded.total_weight;
+        self.total_weight += whole.total_weight;
         PointProfile {
-            folded: folded.folded,
+            folded: whole.folded,
+            trials,
             counters,
-            samples: folded.samples,
+            samples: whole.samples,
             lost: out.lost,
-            host_samples: folded.host_samples,
-            guest_samples: folded.guest_samples,
-            total_weight: folded.total_weight,
+            host_samples: whole.host_samples,
+            guest_samples: whole.guest_samples,
+            total_weight: whole.total_weight,
             boundary_samples,
         }
     }

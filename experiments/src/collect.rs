@@ -6,6 +6,9 @@
 //! the workload. What `end_point` returns goes into the bundle: the folded
 //! stacks as `points/NNN.folded` (the point's `folded`) and, merged over
 //! all points, `stacks.folded`; the counters as the point's `counters`.
+//! [`PointCollector::end_trial`] is called after each counted trial, so
+//! the stacks are also kept per trial (`points/NNN/trial-K.folded`, what
+//! `compare` bootstraps over).
 //! [`PointCollector::finish`] is called once after the last point and
 //! gives the run's `profile` entry (its `folded` is set by the run loop).
 //!
@@ -36,6 +39,9 @@ pub struct PointContext {
 pub struct PointProfile {
     /// Folded stacks of the point, possibly empty.
     pub folded: FoldedStacks,
+    /// Folded stacks of each counted trial, in order (empty when the
+    /// collector does not split by trial).
+    pub trials: Vec<FoldedStacks>,
     /// Counting-mode figures, when counted.
     pub counters: Option<PointCounters>,
 }
@@ -55,6 +61,9 @@ pub trait PointCollector {
     fn name(&self) -> &'static str;
     /// Start recording for a point's counted trials.
     fn begin_point(&mut self, point: &PointContext) -> Result<(), String>;
+    /// A counted trial of the point ended (between trials, outside the
+    /// measured region).
+    fn end_trial(&mut self) {}
     /// Stop recording and hand over what the point produced; `boundary`:
     /// the calls the platform served during the point's counted trials,
     /// with the workload's stack at each (empty where not recorded).
@@ -116,6 +125,12 @@ impl PointCollector for PerfPointCollector {
         Ok(())
     }
 
+    fn end_trial(&mut self) {
+        if let Some(c) = self.inner.as_mut() {
+            c.end_trial();
+        }
+    }
+
     fn end_point(
         &mut self,
         _point: &PointContext,
@@ -132,6 +147,7 @@ impl PointCollector for PerfPointCollector {
             || p.counters.cycles_guest_only.is_some();
         Ok(PointProfile {
             folded: p.folded,
+            trials: p.trials,
             counters: any.then_some(p.counters),
         })
     }

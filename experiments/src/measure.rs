@@ -40,6 +40,8 @@ pub struct Measured {
     pub point: Point,
     /// Folded stacks of the sampling collector, if it ran.
     pub folded: Option<bundle::folded::FoldedStacks>,
+    /// The collector's folded stacks of each counted trial, in order.
+    pub trial_folded: Vec<bundle::folded::FoldedStacks>,
     /// A collector problem to note (the point itself is fine).
     pub collector_note: Option<String>,
     /// What the kvm VMM guest sampler gave (already in `folded` and the
@@ -118,6 +120,9 @@ pub fn measure_point(
         match runner.run_trial(spec) {
             Ok(mut o) => {
                 windows.append(&mut o.boundary);
+                if let Some(c) = collector.as_deref_mut() {
+                    c.end_trial();
+                }
                 observer.trial_done(index, k, o.ns_per_call());
                 outcomes.push(o);
             }
@@ -128,10 +133,12 @@ pub fn measure_point(
         }
     }
     let mut folded = None;
+    let mut trial_folded = Vec::new();
     if let Some(c) = collector {
         match c.end_point(&ctx, &windows) {
             Ok(profile) => {
                 folded = Some(profile.folded);
+                trial_folded = profile.trials;
                 point.counters = profile.counters;
             }
             Err(why) => collector_note = Some(format!("{}: {}: {why}", c.name(), ctx.label)),
@@ -156,6 +163,7 @@ pub fn measure_point(
     Ok(Measured {
         point,
         folded,
+        trial_folded,
         collector_note,
         guest,
     })

@@ -307,6 +307,12 @@ impl Session {
             point.folded = Some(rel.clone());
             self.run.files.push(rel);
         }
+        for (k, stacks) in m.trial_folded.iter().enumerate() {
+            let rel = format!("points/{index:03}/trial-{k}.folded");
+            self.writer.write_file(&rel, stacks.to_text().as_bytes())?;
+            point.trial_folded.push(rel.clone());
+            self.run.files.push(rel);
+        }
         self.run.points.push(point);
         Ok(())
     }

@@ -43,6 +43,8 @@ pub struct BundleFlameOptions {
     pub title: Option<String>,
     /// A fixed width in pixels (default: 1200, stretching to the window).
     pub width: Option<usize>,
+    /// Keep the start-up frames ([`crate::startup`]; trimmed by default).
+    pub keep_startup: bool,
 }
 
 impl Default for BundleFlameOptions {
@@ -54,6 +56,7 @@ impl Default for BundleFlameOptions {
             probes: false,
             title: None,
             width: None,
+            keep_startup: false,
         }
     }
 }
@@ -212,6 +215,7 @@ pub fn bundle_flamegraphs(
         min_width_px: opts.min_width_px,
         count_name: unit.to_string(),
         width: opts.width,
+        keep_startup: opts.keep_startup,
     };
     let orient = suffix(opts.orientation);
     let mut files = Vec::new();

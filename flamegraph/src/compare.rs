@@ -18,12 +18,7 @@ use serde::Serialize;
 use crate::scaling::median;
 use crate::table::Table;
 
-/// Bootstrap resamples per comparison.
-pub const RESAMPLES: usize = 2000;
-/// Seed of the bootstrap generator.
-pub const SEED: u64 = 0x5e47_5290_f0f0_1234;
-/// Fewest trials on each side for a verdict.
-pub const MIN_TRIALS: usize = 3;
+pub use crate::bootstrap::{MIN_TRIALS, RESAMPLES, SEED};
 /// One-line description of the method, for the output.
 pub const METHOD: &str = "95% CI: percentile bootstrap of the relative change in medians over per-trial values (2000 resamples, fixed seed)";
 
@@ -75,12 +70,19 @@ pub struct Comparison {
     pub rows: Vec<CompareRow>,
     /// Points of one bundle without a match in the other.
     pub unmatched: Vec<String>,
+    /// One-line notes (points matched across strategies).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The gated frame diff over the points' per-trial stacks, when made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<crate::frame_diff::FrameSummary>,
 }
 
 impl Comparison {
     /// Whether any row is a regression.
     pub fn has_regression(&self) -> bool {
         self.rows.iter().any(|r| r.regression)
+            || self.frames.as_ref().is_some_and(|f| f.regressions() > 0)
     }
 }
 
@@ -162,26 +164,74 @@ pub fn compare_values(
     row
 }
 
-fn key(p: &Point) -> String {
-    p.label()
+/// The points of `a` and `b` that match, each with its key, and the
+/// points without a match ("only in A: ...").
+#[derive(Debug, Clone, Default)]
+pub struct MatchedPoints<'r> {
+    pub pairs: Vec<(String, &'r Point, &'r Point)>,
+    pub unmatched: Vec<String>,
+    /// Set when the points were matched across search strategies.
+    pub note: Option<String>,
 }
 
-/// Compare every point of `a` with its match in `b` (same workload,
-/// platform, search, mapping, touch, iterations and size): latency from
-/// `latency_ns.trials`, each site from `sites.*.trial_medians`.
+/// The one search strategy all points of `run` used, if there is one.
+fn single_search(run: &RunJson) -> Option<&str> {
+    let first = run.points.first()?.search.as_deref()?;
+    run.points
+        .iter()
+        .all(|p| p.search.as_deref() == Some(first))
+        .then_some(first)
+}
+
+/// Match the points of `a` and `b` by workload, platform, search, mapping,
+/// touch, iterations and size (their label). When none match that way and
+/// each bundle ran a single, different search strategy (a run of the linear
+/// walk against a run of max-gap, as two builds would be), they are matched
+/// by everything but the strategy, which `note` says.
+pub fn match_points<'r>(a: &'r RunJson, b: &'r RunJson) -> MatchedPoints<'r> {
+    let by = |key: fn(&Point) -> String| {
+        let bmap: BTreeMap<String, &Point> = b.points.iter().map(|p| (key(p), p)).collect();
+        let amap: BTreeMap<String, &Point> = a.points.iter().map(|p| (key(p), p)).collect();
+        let mut m = MatchedPoints::default();
+        for pa in &a.points {
+            let k = key(pa);
+            match bmap.get(&k) {
+                Some(pb) => m.pairs.push((k, pa, pb)),
+                None => m.unmatched.push(format!("only in A: {k}")),
+            }
+        }
+        for k in bmap.keys().filter(|k| !amap.contains_key(*k)) {
+            m.unmatched.push(format!("only in B: {k}"));
+        }
+        m
+    };
+    let exact = by(Point::label);
+    if !exact.pairs.is_empty() {
+        return exact;
+    }
+    match (single_search(a), single_search(b)) {
+        (Some(sa), Some(sb)) if sa != sb => {
+            let mut m = by(Point::label_without_search);
+            if !m.pairs.is_empty() {
+                m.note = Some(format!(
+                    "points matched across search strategies: A ran {sa}, B ran {sb} (matched by everything else)"
+                ));
+            }
+            m
+        }
+        _ => exact,
+    }
+}
+
+/// Compare every point of `a` with its match in `b` ([`match_points`]):
+/// latency from `latency_ns.trials`, each site from
+/// `sites.*.trial_medians`.
 pub fn compare_runs(a: &RunJson, b: &RunJson, threshold_pct: f64) -> Comparison {
-    let bmap: BTreeMap<String, &Point> = b.points.iter().map(|p| (key(p), p)).collect();
-    let amap: BTreeMap<String, &Point> = a.points.iter().map(|p| (key(p), p)).collect();
+    let matched = match_points(a, b);
     let mut rows = Vec::new();
-    let mut unmatched = Vec::new();
-    for pa in &a.points {
-        let k = key(pa);
-        let Some(pb) = bmap.get(&k) else {
-            unmatched.push(format!("only in A: {k}"));
-            continue;
-        };
+    for (k, pa, pb) in &matched.pairs {
         rows.push(compare_values(
-            &k,
+            k,
             "latency_ns",
             &pa.latency_ns.trials,
             &pb.latency_ns.trials,
@@ -190,7 +240,7 @@ pub fn compare_runs(a: &RunJson, b: &RunJson, threshold_pct: f64) -> Comparison 
         for (site, sa) in ordered_sites(pa) {
             if let Some(sb) = pb.sites.get(site).filter(|sb| sa.calls > 0 || sb.calls > 0) {
                 rows.push(compare_values(
-                    &k,
+                    k,
                     site,
                     &sa.trial_medians,
                     &sb.trial_medians,
@@ -199,16 +249,13 @@ pub fn compare_runs(a: &RunJson, b: &RunJson, threshold_pct: f64) -> Comparison 
             }
         }
     }
-    for k in bmap.keys() {
-        if !amap.contains_key(k) {
-            unmatched.push(format!("only in B: {k}"));
-        }
-    }
     Comparison {
         method: METHOD.to_string(),
         threshold_pct,
         rows,
-        unmatched,
+        unmatched: matched.unmatched,
+        notes: matched.note.into_iter().collect(),
+        frames: None,
     }
 }
 

@@ -16,6 +16,7 @@ use inferno::flamegraph::{self as inf, Direction};
 use crate::error::{RenderError, Result};
 use crate::kernel_frames::mark_kernel_frames;
 use crate::subtitle;
+use crate::startup::{trim_startup_line, trim_startup_stacks, TRIMMED_NOTE};
 
 /// Width the SVG is laid out for (it stretches to the window in a browser).
 pub const LAYOUT_WIDTH_PX: usize = 1200;
@@ -45,6 +46,9 @@ pub struct FlameOptions {
     /// A fixed width in pixels; None: laid out [`LAYOUT_WIDTH_PX`] wide,
     /// stretching to the window in a browser.
     pub width: Option<usize>,
+    /// Keep the Rust and C/C++ start-up frames (trimmed by default:
+    /// [`crate::startup`]).
+    pub keep_startup: bool,
 }
 
 impl Default for FlameOptions {
@@ -56,6 +60,7 @@ impl Default for FlameOptions {
             min_width_px: 0.1,
             count_name: "samples".into(),
             width: None,
+            keep_startup: false,
         }
     }
 }
@@ -225,6 +230,30 @@ fn inferno_options<'a>(
     (o, lines.collect())
 }
 
+/// `opt` with the subtitle saying start-up frames were trimmed.
+fn noting_trim(opt: &FlameOptions) -> FlameOptions {
+    let subtitle = match &opt.subtitle {
+        Some(s) => format!("{s} | {TRIMMED_NOTE}"),
+        None => TRIMMED_NOTE.to_string(),
+    };
+    FlameOptions {
+        subtitle: Some(subtitle),
+        ..opt.clone()
+    }
+}
+
+/// `stacks` as drawn under `opt`: without start-up frames unless kept,
+/// with the options to draw them (the subtitle notes a trim).
+fn drawn(stacks: &FoldedStacks, opt: &FlameOptions) -> (Option<FoldedStacks>, FlameOptions) {
+    if opt.keep_startup {
+        return (None, opt.clone());
+    }
+    match trim_startup_stacks(stacks) {
+        (t, true) => (Some(t), noting_trim(opt)),
+        (_, false) => (None, opt.clone()),
+    }
+}
+
 /// Render `stacks` as a flamegraph SVG.
 ///
 /// `what` names the input in errors. An empty profile is an error (inferno
@@ -236,9 +265,11 @@ pub fn render(stacks: &FoldedStacks, opt: &FlameOptions, what: &str) -> Result<V
             why: "no stacks with a non-zero weight".into(),
         });
     }
+    let (trimmed, opt) = drawn(stacks, opt);
+    let stacks = trimmed.as_ref().unwrap_or(stacks);
     let text = stacks.to_text();
     let mut palette = palette_for(stacks.iter().map(|(s, _)| s));
-    let (mut o, more) = inferno_options(opt, &mut palette);
+    let (mut o, more) = inferno_options(&opt, &mut palette);
     // FoldedStacks iterates in byte order, which is what inferno sorts to.
     o.no_sort = true;
     let mut out = Vec::with_capacity(text.len() * 2);
@@ -292,10 +323,24 @@ pub fn render_folded_text(text: &str, opt: &FlameOptions, what: &str) -> Result<
         });
     }
     let mut palette = palette_of(suffixed);
-    let (mut o, more) = inferno_options(opt, &mut palette);
+    let lines: Vec<std::borrow::Cow<'_, str>> = if opt.keep_startup {
+        text.lines().map(std::borrow::Cow::Borrowed).collect()
+    } else {
+        text.lines().map(trim_startup_line).collect()
+    };
+    let trimmed = lines
+        .iter()
+        .any(|l| matches!(l, std::borrow::Cow::Owned(_)));
+    let opt = if trimmed {
+        noting_trim(opt)
+    } else {
+        opt.clone()
+    };
+    let (mut o, more) = inferno_options(&opt, &mut palette);
     o.no_sort = false;
     let mut out = Vec::with_capacity(text.len() / 4);
-    inf::from_lines(&mut o, text.lines(), &mut out).map_err(|e| RenderError::Svg {
+    let lines = lines.iter().map(|l| l.as_ref());
+    inf::from_lines(&mut o, lines, &mut out).map_err(|e| RenderError::Svg {
         what: what.to_string(),
         source: e,
     })?;
@@ -331,6 +376,11 @@ pub fn render_diff(
         what: what.to_string(),
         source: e,
     };
+    let (tb, flame) = drawn(before, &opt.flame);
+    let (ta, flame_a) = drawn(after, &opt.flame);
+    let flame = if ta.is_some() { flame_a } else { flame };
+    let before = tb.as_ref().unwrap_or(before);
+    let after = ta.as_ref().unwrap_or(after);
     let mut merged = Vec::new();
     inferno::differential::from_readers(
         inferno::differential::Options {
@@ -344,7 +394,7 @@ pub fn render_diff(
     .map_err(svg_err)?;
     let merged = String::from_utf8_lossy(&merged).into_owned();
     let mut palette = palette_for(before.iter().chain(after.iter()).map(|(s, _)| s));
-    let (mut o, more) = inferno_options(&opt.flame, &mut palette);
+    let (mut o, more) = inferno_options(&flame, &mut palette);
     // The differential lines come out in hash order: let inferno sort them.
     o.no_sort = false;
     let mut out = Vec::new();

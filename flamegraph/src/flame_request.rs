@@ -36,6 +36,8 @@ pub struct FlameRequest {
     pub title: Option<String>,
     /// A fixed width in pixels (default: 1200, stretching to the window).
     pub width: Option<usize>,
+    /// Keep the Rust and C/C++ start-up frames.
+    pub keep_startup: bool,
 }
 
 impl FlameRequest {
@@ -93,6 +95,7 @@ impl FlameRequest {
             probes: self.probes,
             title: self.title.clone(),
             width: self.width,
+            keep_startup: self.keep_startup,
         })
     }
 }

@@ -12,6 +12,7 @@
 //! * [`flame::render`] / [`flame::render_diff`]: inferno SVGs.
 
 pub mod boundary_figure;
+pub mod bootstrap;
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;
@@ -24,6 +25,8 @@ pub mod export_source;
 pub mod firefox;
 pub mod flame;
 pub mod flame_request;
+pub mod frame_diff;
+pub mod frame_diff_svg;
 pub mod functions;
 pub mod html;
 pub mod kernel_frames;
@@ -38,6 +41,7 @@ pub mod scaling;
 pub mod site_cost;
 pub mod source;
 pub mod speedscope;
+pub mod startup;
 pub mod study_figures;
 pub mod subtitle;
 pub mod table;

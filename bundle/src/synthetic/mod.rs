@@ -14,6 +14,8 @@
 //!   with both strategies and native, doctor facts, a folded profile, and a
 //!   writer of whole bundles;
 //! - [`stacks`]: generators of large folded profiles for benchmarks;
+//! - [`trials`]: per-trial folded stacks of a point (samples drawn from a
+//!   model profile), and bundles carrying them, for the gated frame diff;
 //! - `builders`: what both datasets build from (the machine's TSC
 //!   frequency, how a figure spreads around its median, the exp1 run).
 
@@ -21,6 +23,7 @@ mod builders;
 pub mod exp1;
 pub mod sample;
 pub mod stacks;
+pub mod trials;
 
 pub use builders::TSC_HZ;
 pub use exp1::{exp1_run, sampled_profile, write_exp1_bundle};

@@ -1,10 +1,11 @@
 //! `sentryprof compare A B`: per point and per site, the change in median
-//! with a bootstrap confidence interval and a verdict; exit 1 on a regression.
+//! with a bootstrap confidence interval and a verdict; the gated flame diff
+//! of the points' per-trial stacks; exit 1 on a regression.
 
 use std::path::PathBuf;
 
 use bundle::read_bundle;
-use flamegraph::compare_bundles::{compare_bundles, comparison_text};
+use flamegraph::compare_bundles::{run_compare, CompareRequest};
 
 use super::flamegraph::render_error;
 use crate::error::{CliError, Outcome};
@@ -17,37 +18,30 @@ pub struct CompareArgs {
     /// The bundle compared with it.
     pub b: PathBuf,
     /// Slowdown (percent of A's median) that counts as a regression when
-    /// significant.
+    /// significant; for frames, growth in percentage points of the samples.
     #[arg(long, value_name = "PCT", default_value_t = 5.0)]
     pub threshold: f64,
     /// Output format: text or json.
     #[arg(long, default_value = "text")]
     pub format: String,
+    /// Directory for compare_flamegraph.svg (default: B's directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: CompareArgs) -> Result<Outcome, CliError> {
-    if !args.threshold.is_finite() || args.threshold < 0.0 {
-        return Err(CliError::BadInput(format!(
-            "--threshold {}: expected a percentage >= 0",
-            args.threshold
-        )));
-    }
-    if args.format != "text" && args.format != "json" {
-        return Err(CliError::BadInput(format!(
-            "--format {:?}: expected text or json",
-            args.format
-        )));
-    }
-    let a = read_bundle(&args.a)?;
-    let b = read_bundle(&args.b)?;
-    let c = compare_bundles(&a, &b, args.threshold).map_err(render_error)?;
-    if args.format == "json" {
-        let j = serde_json::to_string_pretty(&c)
-            .map_err(|e| CliError::BadInput(format!("comparison as JSON: {e}")))?;
-        println!("{j}");
-    } else {
-        print!("{}", comparison_text(&c, &a.dir, &b.dir));
-    }
+    let req = CompareRequest {
+        threshold: args.threshold,
+        format: args.format,
+        out: args.out,
+    };
+    req.check().map_err(render_error)?;
+    let (a, b) = (read_bundle(&args.a)?, read_bundle(&args.b)?);
+    let (c, text, notes) = run_compare(&a, &b, &req).map_err(render_error)?;
+    notes
+        .iter()
+        .for_each(|n| eprintln!("sentryprof: note: {n}"));
+    print!("{text}");
     Ok(if c.has_regression() {
         Outcome::Regression
     } else {

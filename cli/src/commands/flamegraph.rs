@@ -41,6 +41,9 @@ pub struct FlamegraphArgs {
     /// Fixed width in pixels [default: 1200, stretching to the window].
     #[arg(long, value_name = "PX")]
     pub width: Option<usize>,
+    /// Keep the Rust and C/C++ start-up frames (trimmed by default).
+    #[arg(long)]
+    pub keep_startup: bool,
 }
 
 /// Turn a renderer error into the CLI's (all exit 2).
@@ -60,6 +63,7 @@ pub fn run(a: FlamegraphArgs) -> Result<Outcome, CliError> {
         probes: a.probes,
         title: a.title,
         width: a.width,
+        keep_startup: a.keep_startup,
     };
     let (files, out_dir) = render_request(&a.bundle, &req, a.out).map_err(render_error)?;
     let (paths, swept) = write_files(&out_dir, &files).map_err(render_error)?;
