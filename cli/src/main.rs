@@ -83,6 +83,12 @@ fn parse_args() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&cmd.try_get_matches()?)
 }
 
+/// `sentryprof` with no subcommand: [`experiments::plan::MAIN_JOB`].
+fn main_job() -> Command {
+    let words = Cli::try_parse_from(experiments::plan::MAIN_JOB);
+    (words.ok().and_then(|c| c.command)).expect("the main job's words parse")
+}
+
 fn main() -> ExitCode {
     let cli = match parse_args() {
         Ok(cli) => cli,
@@ -97,9 +103,7 @@ fn main() -> ExitCode {
         }
     };
     experiments::notes::set_quiet(cli.quiet);
-    let command = cli
-        .command
-        .unwrap_or_else(|| Command::Run(commands::run::RunArgs::main_job()));
+    let command = cli.command.unwrap_or_else(main_job);
     match dispatch(command) {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => e.report(),

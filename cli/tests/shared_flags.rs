@@ -11,10 +11,11 @@ fn sentryprof() -> Command {
 }
 
 /// Every verb, as its `--help` is asked for.
-const VERBS: [&[&str]; 9] = [
+const VERBS: [&[&str]; 10] = [
     &["run"],
     &["record"],
     &["import", "perf-script"],
+    &["import", "perf.data"],
     &["doctor"],
     &["flamegraph"],
     &["report"],
@@ -101,8 +102,10 @@ fn shared_flags_have_one_name_and_one_value_name() {
             "run",
             "record",
             "import perf-script",
+            "import perf.data",
             "flamegraph",
             "report",
+            "compare",
             "tui",
             "sharing"
         ]

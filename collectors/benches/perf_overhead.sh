@@ -23,7 +23,7 @@ mkdir -p "$work"
 python3 - "$sp" "$work" "$runs" "${EXTRA:-}" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time
 sp, work, runs, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
-# MAIN=1: the main job's parameters (`RunArgs::main_job` in the cli, what
+# MAIN=1: the main job's parameters (`experiments::plan::MAIN_JOB`, what
 # `sentryprof` with no arguments runs), spelled out so --collect can vary.
 if os.environ.get("MAIN") == "1":
     base = ["run", "--workload", "exp1", "--mapping", "private", "--search", "linear,maxgap",

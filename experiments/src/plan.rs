@@ -573,3 +573,23 @@ fn check_fits(spec: &PointSpec, memory: Option<u64>) -> Result<(), PlanError> {
     }
     Ok(())
 }
+
+/// The README's main job, as the words of the command that runs it
+/// (`sentryprof` with no subcommand runs these): Exp1 (Figure 3), private
+/// 4 KiB, no touch, 5,000 / 10,000 / 25,000 calls: native, systrap max-gap
+/// (its linear walk would take ~45 s), inproc linear and max-gap (no
+/// boundary), 12 trials after 2 warm-up, probes and perf sampling (probes
+/// alone where perf is refused).
+pub const MAIN_JOB: &[&str] = &[
+    "sentryprof",
+    "run",
+    "--workload=exp1",
+    "--mapping=private",
+    "--search=linear,maxgap",
+    "--platform=native,systrap/maxgap,inproc",
+    "--iterations=5000,10000,25000",
+    "--size=4K",
+    "--trials=12",
+    "--warmup-trials=2",
+    "--collect=probes,perf",
+];

@@ -107,11 +107,21 @@ fn time_split(p: &Point) -> [Option<f64>; 4] {
     [call, exit, sentry, rest]
 }
 
+/// Whether a bundle of this format version can hold joined stacks: they
+/// came with format 1.1 (a 1.0 bundle's report stays as it was).
+fn may_hold_boundary_stacks(format_version: &str) -> bool {
+    let mut parts = format_version.split('.').map(|p| p.parse::<u32>().ok());
+    matches!((parts.next(), parts.next()), (Some(Some(1)), Some(Some(minor))) if minor >= 1)
+}
+
 /// The rows of every sampled point on a platform with a boundary.
 ///
 /// Errors: a point's folded file is missing or malformed.
 pub fn boundary_rows(b: &LoadedBundle) -> Result<Vec<BoundaryRow>> {
     let mut rows = Vec::new();
+    if !may_hold_boundary_stacks(&b.run.format_version) {
+        return Ok(rows);
+    }
     let per_sample = b
         .run
         .profile

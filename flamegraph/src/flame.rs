@@ -15,8 +15,8 @@ use inferno::flamegraph::{self as inf, Direction};
 
 use crate::error::{RenderError, Result};
 use crate::kernel_frames::mark_kernel_frames;
-use crate::subtitle;
 use crate::startup::{trim_startup_line, trim_startup_stacks, TRIMMED_NOTE};
+use crate::subtitle;
 
 /// Width the SVG is laid out for (it stretches to the window in a browser).
 pub const LAYOUT_WIDTH_PX: usize = 1200;

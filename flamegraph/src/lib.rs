@@ -11,8 +11,8 @@
 //! * [`probe_flame::probe_folded`]: flame stacks from the rdtsc probes;
 //! * [`flame::render`] / [`flame::render_diff`]: inferno SVGs.
 
-pub mod boundary_figure;
 pub mod bootstrap;
+pub mod boundary_figure;
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;

@@ -384,6 +384,8 @@ pub fn to_csv_files(r: &Report) -> Vec<(String, String)> {
                 "create_vma_share.csv"
             } else if title == FIG9_TITLE {
                 "site_cost.csv"
+            } else if title == BOUNDARY_TITLE {
+                "boundary.csv"
             } else if title.starts_with("Functions") {
                 "functions.csv"
             } else if title.starts_with("Probe") {

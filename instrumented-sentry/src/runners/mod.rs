@@ -23,8 +23,8 @@ use thiserror::Error;
 
 use std::path::Path;
 
-use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
 use crate::platform::boundary::BoundaryWindow;
+use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
 use crate::probes::Probes;
 use crate::workload::spec::PointSpec;
 use crate::workload::target::TargetError;

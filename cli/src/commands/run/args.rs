@@ -85,27 +85,6 @@ pub struct RunArgs {
     pub tui: bool,
 }
 
-impl RunArgs {
-    /// The README's main job: Exp1 (Figure 3), private 4 KiB, no touch, 5,000 /
-    /// 10,000 / 25,000 calls: native, systrap max-gap (its linear walk would take
-    /// ~45 s), inproc linear and max-gap (no boundary), 12 trials after 2
-    /// warm-up, probes and perf sampling (probes alone where perf is refused).
-    pub fn main_job() -> Self {
-        RunArgs {
-            workload: Some("exp1".to_string()),
-            mapping: vec!["private".to_string()],
-            search: vec!["linear".to_string(), "maxgap".to_string()],
-            platform: vec!["native".into(), "systrap/maxgap".into(), "inproc".into()],
-            iterations: vec!["5000".into(), "10000".into(), "25000".into()],
-            size: vec!["4K".to_string()],
-            trials: Some(12),
-            warmup_trials: Some(2),
-            collect: vec!["probes".to_string(), "perf".to_string()],
-            ..RunArgs::default()
-        }
-    }
-}
-
 /// The typed request of `args`, for [`experiments::Plan::new`].
 pub fn request(args: &RunArgs) -> Result<PlanRequest, PlanError> {
     let workload = match args.workload.as_deref().map(str::trim) {
