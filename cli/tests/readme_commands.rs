@@ -146,7 +146,7 @@ fn fill(ws: &[String], f: &Fill) -> Result<Vec<String>, String> {
             "BUNDLE" | "A" => out.push(path(&f.bundle)?),
             "B" | "B2" => out.push(path(&f.second)?),
             "FILE" => out.push(f.file.display().to_string()),
-            "PERF_DATA" => out.push("collectors/fixtures/perf-data/ls.data".to_string()),
+            "PERF_DATA" => out.push("ls.data".to_string()),
             "P1" => out.push(f.pids.0.to_string()),
             "P2" => out.push(f.pids.1.to_string()),
             "COMMAND" if ws.get(i + 1).map(String::as_str) == Some("ARGS...") => {
@@ -325,6 +325,9 @@ fn every_readme_command_runs_as_written() {
     }
     let fixture = workspace().join("collectors/fixtures/perf-script/ls-callchain.txt");
     fs::copy(&fixture, cwd.join("ls-callchain.txt")).unwrap();
+    // A copy: `import perf.data` writes its bundle beside its input.
+    let perf_data = workspace().join("collectors/fixtures/perf-data/ls.data");
+    fs::copy(&perf_data, cwd.join("ls.data")).unwrap();
     let spawn_sleeper = || Command::new("sleep").arg("600").spawn().expect("sleep");
     let sleepers = Sleepers(spawn_sleeper(), spawn_sleeper());
     let mut f = Fill {
