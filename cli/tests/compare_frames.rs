@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use bundle::read_bundle;
 use bundle::synthetic::trials::{write_trials_bundle, TrialModel};
@@ -115,8 +116,18 @@ fn coloured(svg: &str) -> usize {
         .count()
 }
 
+/// The tests of this file run one at a time: "same build" means the same
+/// conditions too, and the synthetic test's bootstrap beside a real run
+/// takes a CPU from it (a run under other load has another profile).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn same_build_real_runs_colour_no_frame_and_linear_against_maxgap_colours_the_walk() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
     for k in 0..3 {
@@ -183,6 +194,7 @@ fn same_build_real_runs_colour_no_frame_and_linear_against_maxgap_colours_the_wa
 
 #[test]
 fn synthetic_bundles_same_model_colour_nothing_and_older_bundles_say_so() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let model = TrialModel::exp1(0.10);
     let dirs: Vec<PathBuf> = (0..4u64)
@@ -226,6 +238,7 @@ fn synthetic_bundles_same_model_colour_nothing_and_older_bundles_say_so() {
 
 #[test]
 fn startup_frames_trimmed_by_default_and_kept_on_request() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let b = write_trials_bundle(&tmp.path().join("b"), &TrialModel::exp1(0.1), 3, 1).unwrap();
     let o = sentryprof(&["flamegraph", b.to_str().unwrap()]);
