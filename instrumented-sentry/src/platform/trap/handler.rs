@@ -70,6 +70,46 @@ impl HostCall {
     }
 }
 
+/// The host calls of one stop, as a platform's [`StubOps`] runs them: the
+/// cycles they took and the first failure (which fails the trial; the
+/// handler gets a copy of it).
+#[derive(Debug, Default)]
+pub struct HostCallTally {
+    /// Cycles spent in host calls (hand-offs included), for the split.
+    pub cycles: u64,
+    /// The first failed host call: it fails the trial.
+    pub error: Option<TrapError>,
+}
+
+impl HostCallTally {
+    /// Runs `call` with `run`, timed: `Ok` when it returned what the call
+    /// expects; refused after a failed call.
+    pub fn run(
+        &mut self,
+        platform: &'static str,
+        call: &HostCall,
+        run: impl FnOnce(&HostCall) -> Result<i64, TrapError>,
+    ) -> Result<(), TrapError> {
+        if self.error.is_some() {
+            return Err(TrapError::Protocol {
+                platform,
+                what: "host call after a failed one".into(),
+            });
+        }
+        let t0 = super::sys::rdtsc();
+        let r = run(call);
+        self.cycles += super::sys::rdtsc().wrapping_sub(t0);
+        let failure = match r {
+            Ok(got) if got == call.expect => return Ok(()),
+            Ok(got) => TrapError::from(call.error(platform, got)),
+            Err(e) => e,
+        };
+        let copy = failure.copy_for_handler(platform);
+        self.error = Some(failure);
+        Err(copy)
+    }
+}
+
 /// What a handler can make the stub do. Every call maps, unmaps or
 /// protects pages of the application range only.
 ///

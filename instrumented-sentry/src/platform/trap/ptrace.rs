@@ -22,7 +22,9 @@
 
 use super::death::died;
 use super::error::TrapError;
-use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
+use super::handler::{
+    Fault, FaultResult, HostCall, HostCallTally, StubOps, SyscallHandler, TrappedCall,
+};
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
 use super::shared::{get, Region};
@@ -52,8 +54,8 @@ struct PtraceOps<'a> {
     saved: libc::user_regs_struct,
     /// A host call ran: the stub now sits at a signal stop, not the original.
     injected: bool,
-    cycles: u64,
-    error: Option<TrapError>,
+    /// The stop's host calls: cycles and the first failure.
+    tally: HostCallTally,
 }
 
 impl PtraceOps<'_> {
@@ -90,23 +92,10 @@ impl StubOps for PtraceOps<'_> {
     }
 
     fn host_call(&mut self, call: HostCall) -> Result<(), TrapError> {
-        if self.error.is_some() {
-            return Err(TrapError::Protocol {
-                platform: PLATFORM,
-                what: "host call after a failed one".into(),
-            });
-        }
-        let t0 = rdtsc();
-        let r = self.run(&call);
-        self.cycles += rdtsc().wrapping_sub(t0);
-        let failure = match r {
-            Ok(got) if got == call.expect => return Ok(()),
-            Ok(got) => TrapError::from(call.error(PLATFORM, got)),
-            Err(e) => e,
-        };
-        let copy = failure.copy_for_handler(PLATFORM);
-        self.error = Some(failure);
-        Err(copy)
+        let mut tally = std::mem::take(&mut self.tally);
+        let r = tally.run(PLATFORM, &call, |c| self.run(c));
+        self.tally = tally;
+        r
     }
 }
 
@@ -167,8 +156,7 @@ pub fn serve(
             site,
             saved: regs,
             injected: false,
-            cycles: 0,
-            error: None,
+            tally: HostCallTally::default(),
         };
         let mut record = ServedCall {
             seen,
@@ -202,8 +190,8 @@ pub fn serve(
                 continue;
             }
         };
-        record.host_cycles = ops.cycles;
-        if let Some(e) = ops.error.take() {
+        record.host_cycles = ops.tally.cycles;
+        if let Some(e) = ops.tally.error.take() {
             return Err(e);
         }
         let injected = ops.injected;
@@ -236,7 +224,7 @@ fn serve_fault(
     record.handler_end = rdtsc();
     // A host call that failed under the handler (the stub died during it)
     // is the trial's error, whatever the handler made of it.
-    if let Some(e) = ops.error.take() {
+    if let Some(e) = ops.tally.error.take() {
         return Err(e);
     }
     match res {

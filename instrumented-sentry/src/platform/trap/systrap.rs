@@ -25,7 +25,9 @@
 use super::channel::{post, wait_change, Waited};
 use super::death::died;
 use super::error::TrapError;
-use super::handler::{Fault, FaultResult, HostCall, StubOps, SyscallHandler, TrappedCall};
+use super::handler::{
+    Fault, FaultResult, HostCall, HostCallTally, StubOps, SyscallHandler, TrappedCall,
+};
 use super::process::{Status, StubProcess};
 use super::report::ServedCall;
 use super::shared::{get, set, state, Header, Region};
@@ -44,10 +46,8 @@ pub const SLEEP_NS: u64 = 10_000_000;
 struct SystrapOps<'a> {
     process: &'a mut StubProcess,
     region: &'a Region,
-    /// Cycles spent in host calls (hand-offs included), for the split.
-    cycles: u64,
-    /// The first failed host call: it fails the trial.
-    error: Option<TrapError>,
+    /// The stop's host calls: cycles and the first failure.
+    tally: HostCallTally,
 }
 
 impl SystrapOps<'_> {
@@ -81,23 +81,10 @@ impl StubOps for SystrapOps<'_> {
     }
 
     fn host_call(&mut self, call: HostCall) -> Result<(), TrapError> {
-        if self.error.is_some() {
-            return Err(TrapError::Protocol {
-                platform: PLATFORM,
-                what: "host call after a failed one".into(),
-            });
-        }
-        let t0 = rdtsc();
-        let r = self.run(&call);
-        self.cycles += rdtsc().wrapping_sub(t0);
-        let failure = match r {
-            Ok(got) if got == call.expect => return Ok(()),
-            Ok(got) => TrapError::from(call.error(PLATFORM, got)),
-            Err(e) => e,
-        };
-        let copy = failure.copy_for_handler(PLATFORM);
-        self.error = Some(failure);
-        Err(copy)
+        let mut tally = std::mem::take(&mut self.tally);
+        let r = tally.run(PLATFORM, &call, |c| self.run(c));
+        self.tally = tally;
+        r
     }
 }
 
@@ -146,8 +133,7 @@ pub fn serve(
         let mut ops = SystrapOps {
             process: &mut *process,
             region,
-            cycles: 0,
-            error: None,
+            tally: HostCallTally::default(),
         };
         let kind = match s {
             state::SYSCALL => Some("trap: seccomp"),
@@ -184,7 +170,7 @@ pub fn serve(
                 record.handler_start = rdtsc();
                 let r = handler.fault(&fault, &mut ops);
                 record.handler_end = rdtsc();
-                if let Some(e) = ops.error.take() {
+                if let Some(e) = ops.tally.error.take() {
                     return Err(e);
                 }
                 if r == FaultResult::NotResolved {
@@ -204,10 +190,10 @@ pub fn serve(
                 })
             }
         };
-        if let Some(e) = ops.error.take() {
+        if let Some(e) = ops.tally.error.take() {
             return Err(e);
         }
-        record.host_cycles = ops.cycles;
+        record.host_cycles = ops.tally.cycles;
         h.result.store(result, Ordering::Relaxed);
         post(h, state::REPLY, &h.stub_waiting);
         stub_stack::close(boundary, window, h);
