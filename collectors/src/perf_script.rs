@@ -137,23 +137,78 @@ impl ImportedProfile {
 
 /// Read `path` and fold its `perf script` text, skipping odd lines.
 pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
-    let name = path.display().to_string();
-    let bytes = read_input(path)?;
-    fold_perf_script(&bytes, &name)
+    import_file_with(path, &path.display().to_string(), OddLines::Skip)
 }
 
-/// The bytes of `path`, or of stdin when `path` is `-`.
-pub fn read_input(path: &Path) -> Result<Vec<u8>, PerfScriptError> {
-    let read = if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map(|_| bytes)
-    } else {
-        std::fs::read(path)
-    };
-    read.map_err(|source| PerfScriptError::Read {
+/// Fold the `perf script` text of `path` (stdin when `path` is `-`) as it
+/// is read, line by line: memory grows with the distinct stacks, not with
+/// the input. `source_name` names the input in errors; the result and
+/// errors are those of [`fold_perf_script_with`] on the whole text.
+pub fn import_file_with(
+    path: &Path,
+    source_name: &str,
+    odd: OddLines,
+) -> Result<ImportedProfile, PerfScriptError> {
+    let read_error = |source| PerfScriptError::Read {
         path: source_display_name(path),
         source,
-    })
+    };
+    if path == Path::new("-") {
+        let stdin = std::io::stdin();
+        let reader = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
+        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
+    } else {
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
+    }
+}
+
+/// Why a streamed fold stopped: the reader failed, or the text is bad.
+enum StreamError {
+    Read(std::io::Error),
+    Fold(PerfScriptError),
+}
+
+impl StreamError {
+    fn map_read(self, f: impl FnOnce(std::io::Error) -> PerfScriptError) -> PerfScriptError {
+        match self {
+            StreamError::Read(e) => f(e),
+            StreamError::Fold(e) => e,
+        }
+    }
+}
+
+/// Fold `perf script` text read line by line from `reader`.
+fn fold_perf_script_reader(
+    mut reader: impl std::io::BufRead,
+    source_name: &str,
+    odd: OddLines,
+) -> Result<ImportedProfile, StreamError> {
+    let mut lf = LineFolder::new(None, source_name, odd);
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(StreamError::Read)?;
+        if n == 0 {
+            break;
+        }
+        let cut = buf.last() != Some(&b'\n');
+        let line = if cut { &buf[..] } else { &buf[..buf.len() - 1] };
+        lf.line(line, cut).map_err(StreamError::Fold)?;
+    }
+    let (r, event) = lf.finish_with_event().map_err(StreamError::Fold)?;
+    FoldTotals {
+        stacks: r.stacks,
+        samples: r.samples,
+        skipped: r.skipped,
+        odd_lines: r.odd_lines,
+        odd_line_numbers: r.odd_line_numbers,
+    }
+    .into_profile(event, source_name)
+    .map_err(StreamError::Fold)
 }
 
 /// How errors and notes name `path`: `stdin` for `-`.
@@ -244,36 +299,69 @@ pub fn fold_perf_script_with(
             }
         }
     }
-    // A stack of period 0 weighs nothing (and is left out of the folded
-    // stacks): samples that all have period 0 make no profile.
-    merged.retain(|_, weight| *weight > 0);
-    if merged.is_empty() {
-        let source_name = source_name.to_string();
-        return Err(if samples > 0 {
-            PerfScriptError::ZeroPeriod {
-                source_name,
-                samples,
-            }
-        } else {
-            PerfScriptError::Empty {
-                source_name,
-                odd_lines,
-                first_odd_line: odd_line_numbers.first().copied().unwrap_or(0),
-            }
-        });
-    }
-    let mut folded = FoldedStacks::new();
-    for (k, v) in merged {
-        folded.add_joined(k, v);
-    }
-    Ok(ImportedProfile {
-        folded,
-        event: event.unwrap_or_default(),
+    let merged = FoldTotals {
+        stacks: merged,
         samples,
-        skipped_other_events: skipped,
+        skipped,
         odd_lines,
         odd_line_numbers,
-    })
+    };
+    merged.into_profile(event, source_name)
+}
+
+/// What a fold met, before it becomes an [`ImportedProfile`].
+struct FoldTotals {
+    stacks: HashMap<String, u64>,
+    samples: u64,
+    skipped: u64,
+    odd_lines: u64,
+    odd_line_numbers: Vec<usize>,
+}
+
+impl FoldTotals {
+    fn into_profile(
+        self,
+        event: Option<String>,
+        source_name: &str,
+    ) -> Result<ImportedProfile, PerfScriptError> {
+        let FoldTotals {
+            stacks: mut merged,
+            samples,
+            skipped,
+            odd_lines,
+            odd_line_numbers,
+        } = self;
+        // A stack of period 0 weighs nothing (and is left out of the folded
+        // stacks): samples that all have period 0 make no profile.
+        merged.retain(|_, weight| *weight > 0);
+        if merged.is_empty() {
+            let source_name = source_name.to_string();
+            return Err(if samples > 0 {
+                PerfScriptError::ZeroPeriod {
+                    source_name,
+                    samples,
+                }
+            } else {
+                PerfScriptError::Empty {
+                    source_name,
+                    odd_lines,
+                    first_odd_line: odd_line_numbers.first().copied().unwrap_or(0),
+                }
+            });
+        }
+        let mut folded = FoldedStacks::new();
+        for (k, v) in merged {
+            folded.add_joined(k, v);
+        }
+        Ok(ImportedProfile {
+            folded,
+            event: event.unwrap_or_default(),
+            samples,
+            skipped_other_events: skipped,
+            odd_lines,
+            odd_line_numbers,
+        })
+    }
 }
 
 fn worker_count(len: usize) -> usize {
@@ -419,8 +507,9 @@ enum Filter {
 }
 
 /// Folding state over one chunk of text (which starts at an event boundary).
-struct ChunkFolder<'e> {
-    event_filter: Option<&'e str>,
+struct ChunkFolder {
+    /// The event name folded: the first met, when not given.
+    event_filter: Option<String>,
     in_event: bool,
     filter: Filter,
     comm: String,
@@ -436,39 +525,67 @@ fn fold_chunk(
     source_name: &str,
     odd: OddLines,
 ) -> Result<ChunkResult, PerfScriptError> {
-    let mut f = ChunkFolder {
-        event_filter,
-        in_event: false,
-        filter: Filter::Keep,
-        comm: String::new(),
-        period: None,
-        frames: Vec::with_capacity(64),
-        out: ChunkResult {
-            stacks: HashMap::new(),
-            samples: 0,
-            skipped: 0,
-            total: 0,
-            odd_lines: 0,
-            odd_line_numbers: Vec::new(),
-        },
-    };
+    let mut lf = LineFolder::new(event_filter, source_name, odd);
     let ends_with_newline = text.last() == Some(&b'\n');
     let mut lines = text.split(|&b| b == b'\n').peekable();
-    let mut lineno = 0usize;
     while let Some(raw) = lines.next() {
-        lineno += 1;
-        let is_last_partial = lines.peek().is_none() && !raw.is_empty() && !ends_with_newline;
-        if lines.peek().is_none() && raw.is_empty() {
+        let last = lines.peek().is_none();
+        if last && raw.is_empty() {
             break;
         }
-        if raw.first() == Some(&b'#') {
-            continue;
+        lf.line(raw, last && !ends_with_newline)?;
+    }
+    lf.finish()
+}
+
+/// Folds `perf script` text fed one line at a time (without its newline),
+/// so that a stream is folded in memory bounded by its distinct stacks.
+struct LineFolder<'s> {
+    f: ChunkFolder,
+    source_name: &'s str,
+    odd: OddLines,
+    /// Lines fed so far.
+    lineno: usize,
+}
+
+impl<'s> LineFolder<'s> {
+    fn new(event_filter: Option<&str>, source_name: &'s str, odd: OddLines) -> Self {
+        LineFolder {
+            f: ChunkFolder {
+                event_filter: event_filter.map(str::to_string),
+                in_event: false,
+                filter: Filter::Keep,
+                comm: String::new(),
+                period: None,
+                frames: Vec::with_capacity(64),
+                out: ChunkResult {
+                    stacks: HashMap::new(),
+                    samples: 0,
+                    skipped: 0,
+                    total: 0,
+                    odd_lines: 0,
+                    odd_line_numbers: Vec::new(),
+                },
+            },
+            source_name,
+            odd,
+            lineno: 0,
         }
+    }
+
+    /// Fold one line; `is_last_partial` when it is the last of the input and
+    /// has no newline.
+    fn line(&mut self, raw: &[u8], is_last_partial: bool) -> Result<(), PerfScriptError> {
+        self.lineno += 1;
+        if raw.first() == Some(&b'#') {
+            return Ok(());
+        }
+        let f = &mut self.f;
         let line = String::from_utf8_lossy(raw);
         let line = line.trim_end();
         let malformed = |problem: String| PerfScriptError::Malformed {
-            source_name: source_name.to_string(),
-            line: lineno,
+            source_name: self.source_name.to_string(),
+            line: self.lineno,
             problem,
         };
         let problem = if line.is_empty() {
@@ -502,10 +619,10 @@ fn fold_chunk(
         };
         match problem {
             Ok(()) => {}
-            Err(LineProblem::Odd(_)) if odd == OddLines::Skip => {
+            Err(LineProblem::Odd(_)) if self.odd == OddLines::Skip => {
                 f.out.odd_lines += 1;
                 if f.out.odd_line_numbers.len() < ODD_LINES_SHOWN {
-                    f.out.odd_line_numbers.push(lineno);
+                    f.out.odd_line_numbers.push(self.lineno);
                 }
             }
             Err(LineProblem::Odd(what)) => {
@@ -518,15 +635,25 @@ fn fold_chunk(
                 return Err(malformed(format!("{what}: {}", excerpt(line))));
             }
         }
+        Ok(())
     }
-    f.end_event()
-        .map_err(|problem| PerfScriptError::Malformed {
-            source_name: source_name.to_string(),
-            // The last line (the count went one past it at a final newline).
-            line: lineno.saturating_sub(usize::from(ends_with_newline)).max(1),
-            problem: problem.to_string(),
-        })?;
-    Ok(f.out)
+
+    /// Fold the last event; the result, and the event name folded.
+    fn finish_with_event(self) -> Result<(ChunkResult, Option<String>), PerfScriptError> {
+        let mut f = self.f;
+        f.end_event()
+            .map_err(|problem| PerfScriptError::Malformed {
+                source_name: self.source_name.to_string(),
+                // The last line (1 for an empty input).
+                line: self.lineno.max(1),
+                problem: problem.to_string(),
+            })?;
+        Ok((f.out, f.event_filter))
+    }
+
+    fn finish(self) -> Result<ChunkResult, PerfScriptError> {
+        self.finish_with_event().map(|(r, _)| r)
+    }
 }
 
 impl LineProblem {
@@ -546,7 +673,7 @@ fn excerpt(line: &str) -> String {
     format!("{s:?}")
 }
 
-impl ChunkFolder<'_> {
+impl ChunkFolder {
     /// Read an event line. An odd line (one inferno skips) leaves the
     /// folder outside any event, as inferno does.
     fn on_event_line(&mut self, line: &str) -> Result<(), LineProblem> {
@@ -562,12 +689,14 @@ impl ChunkFolder<'_> {
         let fields = event_fields(&line[parts.rest..]).map_err(LineProblem::Bad)?;
         if let Some(event) = fields.event {
             self.period = fields.period;
-            if let Some(filter) = self.event_filter {
-                if event != filter {
+            match &self.event_filter {
+                None => self.event_filter = Some(event.to_string()),
+                Some(filter) if event != filter => {
                     self.filter = Filter::Skip;
                     self.out.skipped += 1;
                     return Ok(());
                 }
+                Some(_) => {}
             }
         }
         self.comm.clear();
@@ -864,6 +993,37 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         assert!(e.to_string().starts_with("t.txt:3:"), "{e}");
         let p = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap();
         assert_eq!((p.folded.to_text().as_str(), p.odd_lines), ("a;f 1\n", 1));
+    }
+
+    #[test]
+    fn streamed_folding_equals_folding_the_whole_text() {
+        let fixture = include_bytes!("../fixtures/perf-script/ls-callchain.txt");
+        let texts: [&[u8]; 12] = [
+            b"",
+            b"\n",
+            b"# only a comment\n\n",
+            b"hello world\nno perf here\n",
+            b"a 1 1.0: cycles: \n\t1 f (m)\n\t2 g (/usr/li",
+            b"a 1 1.0: cycles: \n\t1 f (m)\n\na 1 2.0: cyc",
+            b"a 1 1.0: cycles: \n\t1 f (m)\nzzz\n",
+            b"a 1 1.0: cpu-clock: \n\t1 f (m)\n\na 1 1.1: page-faults: \n\t1 g (m)\n",
+            b"a\xff 1 1.0: 5 cycles: \n\t1 f\xfe\xff (m)\n\t2 g (m)",
+            b"a 1 1.0: 18446744073709551615 cycles: \n\t1 f (m)\n\na 1 1.1: 1 cycles: \n\t1 f (m)\n",
+            b"a 1 1.0: 0 cycles: \n\t1 f (m)\n",
+            fixture,
+        ];
+        for text in texts {
+            for odd in [OddLines::Skip, OddLines::Refuse] {
+                let whole = fold_perf_script_with(text, "t.txt", odd);
+                let streamed = fold_perf_script_reader(text, "t.txt", odd)
+                    .map_err(|e| e.map_read(|e| panic!("{e}")));
+                match (whole, streamed) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{:?}: {a:?} vs {b:?}", String::from_utf8_lossy(text)),
+                }
+            }
+        }
     }
 
     #[test]

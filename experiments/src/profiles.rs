@@ -274,14 +274,16 @@ pub fn import_perf_script_with(
     out: &Path,
     odd: OddLines,
 ) -> Result<(ImportedProfile, PathBuf, Vec<String>), ProfileError> {
-    let bytes = perf_script::read_input(file)?;
     let source = perf_script::source_display_name(file);
-    // Ctrl-C while parsing cancels the import: the staging directory goes.
-    // (Installed after reading, so Ctrl-C on a stdin that never ends stops
-    // the process as usual.)
+    // Ctrl-C while folding a file cancels the import: the staging directory
+    // goes. stdin is read as it is folded, so the handler comes after it
+    // (Ctrl-C on a stdin that never ends stops the process as usual).
+    let stdin = file == Path::new("-");
+    if !stdin {
+        crate::interrupt::install();
+    }
+    let profile = perf_script::import_file_with(file, &source, odd)?;
     crate::interrupt::install();
-    let profile = perf_script::fold_perf_script_with(&bytes, &source, odd)?;
-    drop(bytes);
     write_import_bundle(profile, &source, "perf-script", out)
 }
 
