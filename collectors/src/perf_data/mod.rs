@@ -191,27 +191,27 @@ impl State {
             }
             EventRecord::Fork(f) => self.tasks.fork(f.pid, f.ppid, f.tid, f.ptid),
             EventRecord::Mmap(m) if m.pid != -1 && misc & PERF_RECORD_MISC_MMAP_DATA == 0 => {
-                let dso = self.names.dso(&m.path.as_slice());
-                let map = Map {
-                    start: m.address,
-                    end: m.address.saturating_add(m.length),
-                    pgoff: m.page_offset,
-                    dso,
-                };
-                self.tasks.mmap(m.pid, m.tid, map);
+                let path = m.path.as_slice();
+                self.on_mmap(m.pid, m.tid, m.address, m.length, m.page_offset, &path);
             }
             EventRecord::Mmap2(m) if m.pid != -1 && misc & PERF_RECORD_MISC_MMAP_DATA == 0 => {
-                let dso = self.names.dso(&m.path.as_slice());
-                let map = Map {
-                    start: m.address,
-                    end: m.address.saturating_add(m.length),
-                    pgoff: m.page_offset,
-                    dso,
-                };
-                self.tasks.mmap(m.pid, m.tid, map);
+                let path = m.path.as_slice();
+                self.on_mmap(m.pid, m.tid, m.address, m.length, m.page_offset, &path);
             }
             _ => {}
         }
+    }
+
+    /// An executable mapping (MMAP or MMAP2 record) of `pid`/`tid`.
+    fn on_mmap(&mut self, pid: i32, tid: i32, address: u64, length: u64, pgoff: u64, path: &[u8]) {
+        let dso = self.names.dso(path);
+        let map = Map {
+            start: address,
+            end: address.saturating_add(length),
+            pgoff,
+            dso,
+        };
+        self.tasks.mmap(pid, tid, map);
     }
 
     /// A sample of event `event` (its call chain in `chain`).
