@@ -2,7 +2,8 @@
 //! matched points (a frame = a path from the point's root), the change in
 //! its share of the point's samples from A to B, with a confidence interval
 //! from a bootstrap over the points' **per-trial** folded stacks; a frame is
-//! called grown or shrunk only when its interval excludes zero.
+//! called grown or shrunk only when its interval lies wholly beyond
+//! ±[`MIN_CHANGE_PP`] (a change of at least that size, with confidence).
 //!
 //! Method (deterministic: a fixed seed per point):
 //! * share of a frame on one side = weight under the frame summed over the
@@ -20,6 +21,11 @@
 //!   frame's interval is `d ± t·se`, `t` the Student quantile at the tail
 //!   probability of `c` with the frame's Welch–Satterthwaite degrees of
 //!   freedom ([`t_from_z`]), as a t test would widen a z test;
+//! * the intervals cover trial-to-trial variation within one run, not
+//!   run-to-run variation (two processes of one build differ in layout and
+//!   cache placement; seen: a leaf's share 22.7% in one run, 17.1% in the
+//!   next, interval [-11.0, -0.2] pp), so a frame is coloured only when its
+//!   whole interval is beyond ±[`MIN_CHANGE_PP`], not merely beyond zero;
 //! * frames with a share below [`MIN_SHARE`] on both sides, and points
 //!   with fewer than [`MIN_TRIALS`] trials with samples on
 //!   a side, are not tested (grey, said in their tooltip).
@@ -38,18 +44,21 @@ use crate::startup::trim_startup;
 
 /// Smallest share (of a point's samples, on either side) a frame needs to be tested.
 pub const MIN_SHARE: f64 = 0.005;
+/// Smallest change (percentage points) a frame's whole interval must be
+/// beyond to be called grown or shrunk.
+pub const MIN_CHANGE_PP: f64 = 1.0;
 /// Confidence of the simultaneous intervals.
 pub const LEVEL: f64 = 0.95;
 /// One-line description of the method, for the output.
-pub const FRAME_METHOD: &str = "frames: change in share of the point's samples (B - A, percentage points), 95% simultaneous CI (bootstrap max-t over per-trial stacks, Student-t widened, 2000 resamples, fixed seed); frames under 0.5% on both sides not tested";
+pub const FRAME_METHOD: &str = "frames: change in share of the point's samples (B - A, percentage points), 95% simultaneous CI (bootstrap max-t over per-trial stacks, Student-t widened, 2000 resamples, fixed seed); coloured when the whole CI is beyond +/-1 pp; frames under 0.5% on both sides not tested";
 
 /// What the diff says of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameVerdict {
-    /// Its share grew: the interval is above zero.
+    /// Its share grew: the interval is above +[`MIN_CHANGE_PP`].
     Grew,
-    /// Its share shrank: the interval is below zero.
+    /// Its share shrank: the interval is below −[`MIN_CHANGE_PP`].
     Shrank,
     NoSignificantChange,
     /// Too small on both sides, or too few trials.
@@ -393,9 +402,9 @@ pub fn frame_diff(points: &[PointTrials], threshold_pp: f64, keep_startup: bool)
             let (lo, hi) = (c.change_pp - half, c.change_pp + half);
             c.ci_low_pp = Some(lo);
             c.ci_high_pp = Some(hi);
-            c.verdict = if lo > 0.0 {
+            c.verdict = if lo > MIN_CHANGE_PP {
                 FrameVerdict::Grew
-            } else if hi < 0.0 {
+            } else if hi < -MIN_CHANGE_PP {
                 FrameVerdict::Shrank
             } else {
                 FrameVerdict::NoSignificantChange
@@ -524,6 +533,36 @@ mod tests {
             with_colour * 10 <= pairs as usize,
             "{with_colour} of {pairs}"
         );
+    }
+
+    #[test]
+    fn a_significant_change_under_the_minimum_is_not_coloured() {
+        // Many samples and no jitter: tight intervals. The walk moves by
+        // 0.6 pp (interval clear of 0, inside +1 pp) and then by 2 pp.
+        let model = |walk: f64| TrialModel {
+            samples: 200_000,
+            jitter: 0.0,
+            ..TrialModel::exp1(walk)
+        };
+        let walk_of = |b: f64| {
+            let p = PointTrials {
+                key: "p".into(),
+                a: trials(&model(0.30), 12, 1),
+                b: trials(&model(b), 12, 2),
+            };
+            let d = frame_diff(&[p], 5.0, false);
+            let w = d.frames.iter().find(|f| f.name() == "find_available");
+            w.cloned().unwrap()
+        };
+        let small = walk_of(0.306);
+        println!("walk 30% -> 30.6%: {small:?}");
+        assert!(small.ci_low_pp.unwrap() > 0.0 && small.ci_high_pp.unwrap() < MIN_CHANGE_PP);
+        assert_eq!(small.verdict, FrameVerdict::NoSignificantChange);
+        let large = walk_of(0.32);
+        println!("walk 30% -> 32%: {large:?}");
+        assert!(large.ci_low_pp.unwrap() > MIN_CHANGE_PP);
+        assert_eq!(large.verdict, FrameVerdict::Grew);
+        assert!(!large.regression);
     }
 
     #[test]

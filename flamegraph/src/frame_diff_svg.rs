@@ -94,7 +94,7 @@ pub fn render_frame_diff(d: &FrameDiff, title: &str, subtitle: &str) -> String {
         esc(subtitle),
         WIDTH / 2.0,
         esc(&format!(
-            "red: share grew, blue: shrank (95% simultaneous CI excludes 0; {} frames tested, c = {:.2}); grey: no significant change; pale: not tested; width: mean share of A and B; hover for the interval",
+            "red: share grew, blue: shrank (95% simultaneous CI wholly beyond +/-1 pp; {} frames tested, c = {:.2}); grey: no significant change; pale: not tested; width: mean share of A and B; hover for the interval",
             d.tested, d.critical
         ))
     );
