@@ -163,11 +163,14 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
     }
     let _one = one_guest();
     let tsc_hz = Calibration::get().tsc_hz;
-    // b spins 20 ms per round with a raw exit half-way, while its frame is
+    // b spins 100 ms per round with a raw exit half-way, while its frame is
     // live: in round 2 the test overwrites b's saved frame pointer there.
+    // (At 20 ms a round, a loaded machine that descheduled the vCPU thread
+    // for the broken 10 ms left no broken sample at all: seen once in CI-like
+    // runs at load 7.)
     let p = CallChain {
         rounds: 6,
-        spin_cycles: tsc_hz / 50,
+        spin_cycles: tsc_hz / 10,
         exit: ChainExit::MidB,
     };
     let (mut m, map) = machine(&p);
@@ -223,9 +226,9 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(broken, g.summary.broken);
-    // The second half of round 2's spin (10 ms, ~10 samples at 1 kHz)
+    // The second half of round 2's spin (50 ms, ~50 samples at 1 kHz)
     // breaks; the other five and a half rounds stay whole.
     assert!(broken >= 1, "no broken sample: {lines:?}");
-    assert!(broken <= 25, "{broken} broken samples: {lines:?}");
+    assert!(broken <= 75, "{broken} broken samples: {lines:?}");
     assert!(whole >= 4 * broken, "{whole} whole vs {broken} broken");
 }
