@@ -5,8 +5,8 @@
 # interruption: timer tick, sample, IPI; gaps over 300 us are preemptions
 # by other tasks and are left out). Run alternately unsampled, under
 # `sentryprof record --perf-freq F` for each F, and under `perf record -e
-# cpu-clock -F 999` with and without call chains (`-g`) when perf is
-# installed. Prints medians over the rounds: interruptions per second of
+# cpu-clock -F 999` with and without call chains (`-g`), and CPU-wide
+# (`-a -g`, as `sentryprof run` samples), when perf is installed. Prints medians over the rounds: interruptions per second of
 # time run, their median length, the share of the time run they take, and
 # the added share divided by F: the cost of one sample.
 #
@@ -69,7 +69,9 @@ variants += [(f"sentryprof record {f} Hz", [sp, "record", "--quiet", "--perf-fre
 if shutil.which("perf"):
     data = os.path.join(work, "perf.data")
     variants += [("perf record 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-o", data, "--"], 999),
-                 ("perf record -g 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "--"], 999)]
+                 ("perf record -g 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "--"], 999),
+                 # CPU-wide, as `sentryprof run` samples its own process tree.
+                 ("perf record -a -g 999 Hz", ["perf", "record", "-q", "-a", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "--"], 999)]
 res, loads = {}, []
 for r in range(rounds):
     for name, pre, f in variants:
