@@ -9,8 +9,11 @@
 # must hold no sampled stacks and the probes+perf ones must hold some;
 # otherwise the script stops with exit 1.
 #
+# AA=1 runs the same comparison with `--collect probes` on both sides
+# (same binary, same flags): the noise floor of the figures above.
+#
 # usage: collectors/benches/perf_overhead.sh [SENTRYPROF]
-# env: RUNS=N (default 5), WORK=DIR (kept), EXTRA="more run flags"
+# env: RUNS=N (default 5), WORK=DIR (kept), EXTRA="more run flags", MAIN=1, AA=1
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,9 +23,10 @@ work=${WORK:-$(mktemp -d /tmp/perf-overhead.XXXXXX)}
 mkdir -p "$work"
 [ -x "$sp" ] || { echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2; }
 
-python3 - "$sp" "$work" "$runs" "${EXTRA:-}" <<'PY'
+python3 - "$sp" "$work" "$runs" "${EXTRA:-}" "${AA:-0}" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time
 sp, work, runs, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+aa = sys.argv[5] == "1"
 # MAIN=1: the main job's parameters (`experiments::plan::MAIN_JOB`, what
 # `sentryprof` with no arguments runs), spelled out so --collect can vary.
 if os.environ.get("MAIN") == "1":
@@ -34,13 +38,20 @@ else:
             "--platform", "native,inproc", "--iterations", "2000,5000", "--size", "4K",
             "--trials", "5", "--warmup-trials", "1"] + extra
 variants = {"probes": ["--collect", "probes"], "probes,perf": ["--collect", "probes,perf"]}
+if aa:
+    # Same-binary A/A: the second side also runs probes-only (kept under
+    # the name "probes,perf" so the figures below read the same way).
+    variants["probes,perf"] = ["--collect", "probes"]
+    print("A/A: both sides run --collect probes (the ratios are the noise floor)")
 res = {k: [] for k in variants}
 lat = {k: {} for k in variants}
 notes = {}
+loads = []
 for i in range(runs):
     for name, flags in variants.items():
         out = os.path.join(work, f"{name.replace(',', '+')}-{i}")
         shutil.rmtree(out, ignore_errors=True)
+        loads.append(os.getloadavg()[0])
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sp] + base + flags + ["--out", out], check=True,
@@ -55,12 +66,13 @@ for i in range(runs):
         samples = (run.get("profile") or {}).get("samples", 0)
         folded = os.path.join(out, "stacks.folded")
         stacked = os.path.exists(folded) and os.path.getsize(folded) > 0
-        if name == "probes" and (samples or stacked):
+        if (name == "probes" or aa) and (samples or stacked):
             sys.exit(f"error: {out}: the probes-only run sampled ({samples} samples): the comparison would not measure sampling")
-        if name == "probes,perf" and not (samples or stacked):
+        if name == "probes,perf" and not aa and not (samples or stacked):
             sys.exit(f"error: {out}: the probes+perf run holds no samples: nothing was sampled")
         if run.get("profile"):
             notes[name] = (run["profile"]["event"], run["profile"]["samples"], run["profile"]["lost_samples"])
+print(f"load average (1 min) at the runs' starts: {min(loads):.1f}-{max(loads):.1f}")
 for name in variants:
     w = statistics.median(x for x, _ in res[name]); c = statistics.median(x for _, x in res[name])
     print(f"{name:>12}: median wall {w:7.3f} s, CPU {c:7.3f} s over {runs} runs")

@@ -88,9 +88,12 @@ impl EventSpec {
                 // Side-band records carry pid, tid and time too, so records
                 // of several CPU buffers can be put back in order.
                 attr.set_sample_id_all(1);
-                // Wake a poller after a quarter of the buffer at most; the
-                // drain thread polls with a timeout anyway.
-                attr.__bindgen_anon_2.wakeup_events = 64;
+                // No wake-up per N samples: nothing polls these fds (the
+                // drain thread reads on its own interval, see
+                // `sampler::drain_interval`), and each wake-up is an
+                // IRQ-work self-interrupt on the sampled CPU. With
+                // `wakeup_events` 0 the kernel wakes only every half buffer.
+                attr.__bindgen_anon_2.wakeup_events = 0;
             }
             None => {
                 attr.read_format =

@@ -1,6 +1,8 @@
 //! Kernel addresses → names through `/proc/kallsyms` (binary search over
 //! the sorted text symbols).
 
+use std::sync::{Arc, OnceLock};
+
 /// Kernel text symbols, sorted by address.
 #[derive(Debug, Clone, Default)]
 pub struct Kallsyms {
@@ -60,9 +62,19 @@ impl Kallsyms {
     }
 }
 
+/// `/proc/kallsyms`, read and parsed once per process: the capability
+/// check and every [`crate::symbolize::Symbolizer`] of a run share it (a
+/// read and parse of its ~120,000 lines takes ~50 ms of CPU here).
+pub fn shared() -> Option<Arc<Kallsyms>> {
+    static SHARED: OnceLock<Option<Arc<Kallsyms>>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| Kallsyms::load().map(Arc::new))
+        .clone()
+}
+
 /// Whether `/proc/kallsyms` shows real (non-zero) addresses to us.
 pub fn kallsyms_readable() -> bool {
-    Kallsyms::load().is_some()
+    shared().is_some()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ const GUEST_SPACE: u32 = u32::MAX - 1;
 /// caching every answer.
 #[derive(Default)]
 pub struct Symbolizer {
-    kernel: Option<Kallsyms>,
+    kernel: Option<Arc<Kallsyms>>,
     kernel_loaded: bool,
     guest: Option<GuestSymbolMap>,
     objects: HashMap<String, Option<ElfObject>>,
@@ -67,7 +67,7 @@ impl Symbolizer {
 
     /// Use this kallsyms table instead of reading `/proc/kallsyms`.
     pub fn with_kallsyms(mut self, k: Option<Kallsyms>) -> Self {
-        self.kernel = k;
+        self.kernel = k.map(Arc::new);
         self.kernel_loaded = true;
         self
     }
@@ -89,7 +89,7 @@ impl Symbolizer {
             return Arc::clone(s);
         }
         if !self.kernel_loaded {
-            self.kernel = Kallsyms::load();
+            self.kernel = kallsyms::shared();
             self.kernel_loaded = true;
         }
         let name = match self.kernel.as_ref().and_then(|k| k.find(addr)) {
