@@ -314,17 +314,33 @@ impl BundleWriter {
         // sees a `.NAME.old-PID` only when its writer was killed here.
         let parent = parent_of(&self.final_dir);
         let _parent_lock = staging::lock_dir(&parent, true).ok().flatten();
+        let kept = old_path(&self.final_dir);
         let old = if self.final_dir.exists() {
-            let old = parent.join(format!(
-                ".{}.old-{}",
-                self.final_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                std::process::id()
-            ));
-            fs::rename(&self.final_dir, &old).map_err(|e| BundleError::io(&self.final_dir, e))?;
-            Some(old)
+            // The earlier bundle goes straight to NAME.old (an older
+            // NAME.old is replaced now rather than after the new bundle is
+            // in place, as perf replaces perf.data.old when it starts): a
+            // SIGKILL between the two renames then leaves the earlier
+            // bundle at NAME.old, where a user looks, and no bundle at NAME.
+            if kept.join(RUN_JSON).is_file() {
+                let _ = fs::remove_dir_all(&kept);
+            }
+            let to = if kept.exists() {
+                // NAME.old is something else: keep the earlier bundle in
+                // `.NAME.old-PID` for the moment (the next writer's sweep
+                // puts it back if this one is killed).
+                parent.join(format!(
+                    ".{}.old-{}",
+                    self.final_dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    std::process::id()
+                ))
+            } else {
+                kept.clone()
+            };
+            fs::rename(&self.final_dir, &to).map_err(|e| BundleError::io(&self.final_dir, e))?;
+            Some(to)
         } else {
             None
         };
@@ -334,14 +350,10 @@ impl BundleWriter {
             }
             return Err(BundleError::io(&self.final_dir, e));
         }
-        if let Some(old) = old {
-            // Keep the earlier bundle as NAME.old, replacing an older one.
-            let kept = old_path(&self.final_dir);
-            if kept.join(RUN_JSON).is_file() {
-                let _ = fs::remove_dir_all(&kept);
-            }
-            // If NAME.old cannot take it, it stays in `.NAME.old-PID` for
-            // the next writer's sweep: an earlier bundle is never deleted.
+        if let Some(old) = old.filter(|o| *o != kept) {
+            // If NAME.old still cannot take it, it stays in `.NAME.old-PID`
+            // for the next writer's sweep: an earlier bundle is never
+            // deleted.
             let _ = fs::rename(&old, &kept);
         }
         self.finished = true;

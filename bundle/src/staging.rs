@@ -1,8 +1,9 @@
 //! What writers leave beside their outputs, and who is writing now.
 //!
 //! A bundle `NAME` is built in `.NAME.tmp-PID` (locked with `flock` by its
-//! writer for as long as it lives) and, while it replaces an earlier bundle,
-//! the earlier one waits in `.NAME.old-PID` for a moment. A rendered file
+//! writer for as long as it lives); when it replaces an earlier bundle, the
+//! earlier one is renamed to `NAME.old` first (or, when `NAME.old` is
+//! something other than a bundle, waits in `.NAME.old-PID` for a moment). A rendered file
 //! `F` is written as `.F.tmp-PID` and an earlier `F` waits in `.F.bak-PID`
 //! while a set of files is renamed. Renames of a bundle happen under an
 //! `flock` of the parent directory, so a writer that holds that lock sees
