@@ -237,7 +237,15 @@ pub fn pct(share: f64) -> String {
 /// The rows as a table.
 pub fn split_table(rows: &[PointSplit]) -> Table {
     let mut t = Table::new([
-        "point", "guest", "exit", "sentry", "host kernel", "call", "exit", "sentry", "rest",
+        "point",
+        "guest",
+        "exit",
+        "sentry",
+        "host kernel",
+        "call",
+        "exit",
+        "sentry",
+        "rest",
     ]);
     for r in rows {
         let Some([g, e, s, k]) = r.samples.shares() else {
