@@ -121,7 +121,10 @@ fn g_in_the_flame_view_splits_the_selected_path() {
     press(&mut s, 'g');
     let buf = render(&s, 140, 30);
     let text = text_of(&buf);
-    assert!(text.contains("samples through [guest]"), "{text}");
+    assert!(
+        text.contains("through [guest], all points of the bundle"),
+        "{text}"
+    );
     // [guest] is all of the crossing: no outside weight on this path.
     assert!(!text.contains("outside the boundary"), "{text}");
     check_snapshot("flame_guest_split", &buf);

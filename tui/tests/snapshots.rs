@@ -8,7 +8,6 @@ mod common;
 use common::{apply, check_snapshot, loaded, model, render, text_of};
 use std::path::PathBuf;
 
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use tui::action::Action;
 use tui::state::{AppState, Tab};

@@ -167,11 +167,7 @@ fn call_line(c: &CallSplit) -> Line<'static> {
         ),
         Span::raw("  │  "),
         Span::styled(
-            format!(
-                "rest {} ({:.0}: guest code and the exit's handling outside the probe)",
-                pct(r),
-                c.rest
-            ),
+            format!("rest {} ({:.0}: guest code, exit handling)", pct(r), c.rest),
             Style::default().fg(GUEST),
         ),
     ])
