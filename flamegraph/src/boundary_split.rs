@@ -21,6 +21,14 @@
 //!
 //! Shares are of guest + exit + sentry (they sum to 100%); the host kernel
 //! under the sentry is a part of the sentry's share.
+//!
+//! Two samplers see the guest on kvm: perf's cpu-clock samples taken in
+//! guest mode and the VMM's guest sampler, both weighing nanoseconds, both
+//! of the same guest time. Exit and sentry samples are perf's, so a point's
+//! guest share counts perf's guest samples alone where there are any (the
+//! guest sampler's weight, `extra.guest_sampler.samples × weight_ns`, is
+//! taken out), else the guest sampler's. A flame path of the merged stacks
+//! cannot tell the two apart and counts both.
 
 use bundle::folded::FoldedStacks;
 use bundle::{LoadedBundle, Point, KERNEL_FRAME_SUFFIX};
@@ -115,6 +123,9 @@ pub struct SideWeights {
     pub sentry_kernel: u64,
     /// Stacks outside the boundary (not in the shares).
     pub outside: u64,
+    /// The part of `guest` the VMM guest sampler gave (a point's
+    /// `extra.guest_sampler`; 0 when not known).
+    pub guest_sampler: u64,
 }
 
 impl SideWeights {
@@ -133,9 +144,30 @@ impl SideWeights {
         }
     }
 
+    /// The guest weight the shares count: perf's guest samples where the
+    /// guest sampler's part is known and perf has guest samples beside it,
+    /// else all of `guest`.
+    pub fn guest_counted(&self) -> u64 {
+        let perf = self.guest.saturating_sub(self.guest_sampler);
+        if self.guest_sampler > 0 && perf > 0 {
+            perf
+        } else {
+            self.guest
+        }
+    }
+
+    /// Whose guest samples [`Self::guest_counted`] counts, in words.
+    pub fn guest_source(&self) -> &'static str {
+        match (self.guest_sampler, self.guest_counted() == self.guest) {
+            (0, _) => "guest: every sampled guest stack (perf's guest-mode samples and the VMM guest sampler's alike)",
+            (_, false) => "guest: perf's guest-mode samples (the VMM guest sampler's, of the same time, left out)",
+            (_, true) => "guest: the VMM guest sampler's stacks (perf sampled no guest mode)",
+        }
+    }
+
     /// Guest + exit + sentry: the weight the shares divide.
     pub fn crossing(&self) -> u64 {
-        self.guest + self.exit + self.sentry
+        self.guest_counted() + self.exit + self.sentry
     }
 
     /// Guest, exit, sentry and the sentry's host kernel as fractions of
@@ -144,7 +176,13 @@ impl SideWeights {
     pub fn shares(&self) -> Option<[f64; 4]> {
         let all = self.crossing();
         (all > 0).then(|| {
-            [self.guest, self.exit, self.sentry, self.sentry_kernel].map(|w| w as f64 / all as f64)
+            [
+                self.guest_counted(),
+                self.exit,
+                self.sentry,
+                self.sentry_kernel,
+            ]
+            .map(|w| w as f64 / all as f64)
         })
     }
 }
@@ -206,7 +244,15 @@ pub struct PointSplit {
 /// The split of a point from its folded stacks; None when none of them
 /// crosses the boundary (no guest data).
 pub fn point_split(index: usize, p: &Point, stacks: &FoldedStacks) -> Option<PointSplit> {
-    let samples = split_stacks(stacks);
+    let mut samples = split_stacks(stacks);
+    let sampler = |k: &str| {
+        p.extra
+            .get("guest_sampler")
+            .and_then(|g| g.get(k))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    samples.guest_sampler = (sampler("samples") * sampler("weight_ns")).min(samples.guest);
     (samples.crossing() > 0).then(|| PointSplit {
         index,
         point: p.label(),
@@ -242,10 +288,10 @@ pub fn split_table(rows: &[PointSplit]) -> Table {
         "exit",
         "sentry",
         "host kernel",
-        "call",
-        "exit",
-        "sentry",
-        "rest",
+        "call cycles",
+        "call: exit",
+        "call: mmap probe",
+        "call: rest",
     ]);
     for r in rows {
         let Some([g, e, s, k]) = r.samples.shares() else {
@@ -326,13 +372,27 @@ mod tests {
                 exit: 10,
                 sentry: 30,
                 sentry_kernel: 10,
-                outside: 500
+                outside: 500,
+                guest_sampler: 0,
             }
         );
         let [g, e, s, k] = w.shares().expect("crossing");
         assert!((g + e + s - 1.0).abs() < 1e-12);
         assert_eq!([g, e, s, k], [0.6, 0.1, 0.3, 0.1]);
         assert_eq!(SideWeights::default().shares(), None);
+        // 20 of the 60 guest weight are the VMM sampler's: perf's 40 count.
+        let both = SideWeights {
+            guest_sampler: 20,
+            ..w
+        };
+        assert_eq!(both.guest_counted(), 40);
+        assert_eq!(both.shares().expect("crossing")[0], 0.5);
+        // All of it the sampler's (perf sampled no guest mode): all counts.
+        let vmm_only = SideWeights {
+            guest_sampler: 60,
+            ..w
+        };
+        assert_eq!(vmm_only.guest_counted(), 60);
     }
 
     #[test]

@@ -57,12 +57,14 @@ fn the_model_holds_the_reports_split_of_every_kvm_point() {
         let [ce, cs, cr] = s.call.unwrap().shares();
         assert!((ce + cs + cr - 1.0).abs() < 1e-9);
     }
-    // linear: guest 140, exit 12, sentry 60 (15 in the host kernel), in samples.
+    // linear: guest 140 (100 of them the VMM sampler's, left out beside
+    // perf's 40), exit 12, sentry 60 (15 in the host kernel), in samples.
     let w = m.splits[0].samples;
     assert_eq!(
-        [w.guest, w.exit, w.sentry, w.sentry_kernel].map(|v| v / 1_000_000),
-        [140, 12, 60, 15]
+        [w.guest, w.exit, w.sentry, w.sentry_kernel, w.guest_sampler].map(|v| v / 1_000_000),
+        [140, 12, 60, 15, 100]
     );
+    assert_eq!(w.guest_counted() / 1_000_000, 40);
     assert_eq!(w.outside / 1_000_000, 230);
     // The flame's root path is the whole profile: the same as the stacks'.
     let whole = path_split(&m.tree, ROOT);

@@ -21,7 +21,8 @@ pub const PERIOD_NS: u64 = 1_000_000;
 const GUEST: &str = "[guest];_start_[g];mmap_loop_[g]";
 
 /// The folded stacks of a kvm point whose sentry takes `sentry` samples per
-/// 100 of the guest's.
+/// 100 of the VMM guest sampler's (`[guest];_start_[g];mmap_loop_[g]`; perf's
+/// guest-mode samples, one frame each, are 40).
 pub fn kvm_point_folded(sentry: u64) -> FoldedStacks {
     let exit = format!("{GUEST};[exit: mmio];run_until_stop");
     let lines = [
@@ -66,7 +67,7 @@ pub fn kvm_point(search: &str, iterations: u64, sentry_cycles: f64) -> Point {
     p.extra = serde_json::json!({
         "guest_call_cycles": {"median": 460_000.0 + sentry_cycles},
         "raw_exit_this_trial": {"median_cycles": 400_000.0},
-        "guest_sampler": {"hz": 1000, "samples": 140, "ticks": 1000},
+        "guest_sampler": {"hz": 1000, "samples": 100, "ticks": 1000, "weight_ns": PERIOD_NS},
     });
     p
 }

@@ -112,7 +112,7 @@ fn weight_lines(w: &SideWeights, unit: &str, width: u16) -> Vec<Line<'static>> {
     };
     let sep = || Span::raw("  │  ");
     let mut shares = vec![
-        part("guest", g, w.guest, GUEST),
+        part("guest", g, w.guest_counted(), GUEST),
         sep(),
         part("exit", e, w.exit, EXIT),
         sep(),
@@ -126,7 +126,11 @@ fn weight_lines(w: &SideWeights, unit: &str, width: u16) -> Vec<Line<'static>> {
             compact(w.outside)
         )));
     }
-    vec![Line::from(shares), bar(g, e, s - k, k, width)]
+    vec![
+        Line::from(shares),
+        bar(g, e, s - k, k, width),
+        Line::from(w.guest_source()),
+    ]
 }
 
 /// One row of blocks, each side as wide as its share.
