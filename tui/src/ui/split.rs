@@ -171,7 +171,7 @@ fn call_line(c: &CallSplit) -> Line<'static> {
         ),
         Span::raw("  │  "),
         Span::styled(
-            format!("rest {} ({:.0}: guest code, exit handling)", pct(r), c.rest),
+            format!("rest {} ({:.0})", pct(r), c.rest),
             Style::default().fg(GUEST),
         ),
     ])
