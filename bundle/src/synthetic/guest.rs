@@ -9,8 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::sample::sample_point;
-use super::sample_run;
+use super::sample::{sample_point, sample_run};
 use crate::folded::FoldedStacks;
 use crate::io::{BundleError, BundleWriter};
 use crate::schema::{Point, ProfileInfo, RunJson, STACKS_FOLDED};
