@@ -90,7 +90,9 @@ fn number(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
         .and_then(serde_json::Value::as_f64)
 }
 
-fn time_split(p: &Point) -> [Option<f64>; 4] {
+/// One call's time of a point: [call, exit, sentry (mmap probe), rest],
+/// median TSC cycles (see the module's text).
+pub fn time_split(p: &Point) -> [Option<f64>; 4] {
     let sentry = p.sites.get(SITE_MMAP).map(|s| s.median_cycles);
     let (call, exit) = if p.platform == "kvm" {
         (

@@ -13,6 +13,7 @@
 
 pub mod bootstrap;
 pub mod boundary_figure;
+pub mod boundary_split;
 pub mod bundle_flames;
 pub mod charts;
 pub mod compare;

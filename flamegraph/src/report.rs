@@ -8,6 +8,7 @@ use bundle::{LoadedBundle, Point, RunJson, RUN_JSON};
 use serde::Serialize;
 
 use crate::boundary_figure::{boundary_rows, boundary_table, BoundaryRow, BOUNDARY_TITLE};
+use crate::boundary_split::{point_splits, split_table, PointSplit, SPLIT_TITLE};
 use crate::create_vma_figure::{create_vma_shares, CreateVmaShare};
 use crate::error::{RenderError, Result};
 use crate::functions::{function_table, FunctionTable};
@@ -68,6 +69,9 @@ pub struct Report {
     /// One stack across the boundary: per sampled kvm/ptrace/systrap point.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub boundary: Vec<BoundaryRow>,
+    /// Guest / exit / sentry per point whose stacks cross the boundary.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub splits: Vec<PointSplit>,
 }
 
 /// Linear against max-gap for every configuration measured with both.
@@ -147,6 +151,7 @@ pub fn build_report(b: &LoadedBundle) -> Result<Report> {
         site_costs: site_cost_rows(run),
         guest_shares: crate::run_tables::guest_share_lines(&run.points),
         boundary: boundary_rows(b)?,
+        splits: point_splits(b)?,
     })
 }
 
@@ -311,6 +316,9 @@ fn figure_tables(r: &Report) -> Vec<(String, Table)> {
     if !r.boundary.is_empty() {
         out.push((BOUNDARY_TITLE.to_string(), boundary_table(&r.boundary)));
     }
+    if !r.splits.is_empty() {
+        out.push((SPLIT_TITLE.to_string(), split_table(&r.splits)));
+    }
     out
 }
 
@@ -386,6 +394,8 @@ pub fn to_csv_files(r: &Report) -> Vec<(String, String)> {
                 "site_cost.csv"
             } else if title == BOUNDARY_TITLE {
                 "boundary.csv"
+            } else if title == SPLIT_TITLE {
+                "guest_exit_sentry.csv"
             } else if title.starts_with("Functions") {
                 "functions.csv"
             } else if title.starts_with("Probe") {

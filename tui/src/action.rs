@@ -68,6 +68,9 @@ pub enum Action {
     ToggleOrientation,
     /// Write the current flame view as an SVG.
     Export,
+    /// Show / hide guest, exit and sentry time side by side (cycle table:
+    /// of the point; flame: of the selected path).
+    ToggleSplit,
     /// Charts: latency against mappings or against size.
     ToggleChartAxis,
     /// Charts: show all mappings or one kind.

@@ -20,6 +20,10 @@ pub enum TuiError {
         #[source]
         source: FoldedError,
     },
+    /// A point's folded stacks are missing or malformed (the per-point
+    /// guest / exit / sentry split reads them).
+    #[error(transparent)]
+    Render(#[from] flamegraph::error::RenderError),
     /// The terminal is smaller than the browser can draw.
     #[error("terminal too small: need {need_width}x{need_height}, have {width}x{height}")]
     TerminalTooSmall {

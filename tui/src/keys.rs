@@ -101,6 +101,12 @@ pub const KEYS: &[KeyHelp] = &[
         KeyCode::Char('p'),
     ),
     k(
+        "g",
+        Some(Tab::Table),
+        "guest / exit / sentry time of the point",
+        KeyCode::Char('g'),
+    ),
+    k(
         "Enter",
         Some(Tab::Table),
         "show this function's frames in the flame view",
@@ -159,6 +165,12 @@ pub const KEYS: &[KeyHelp] = &[
         Some(Tab::Flame),
         "export the current view as SVG",
         KeyCode::Char('e'),
+    ),
+    k(
+        "g",
+        Some(Tab::Flame),
+        "guest / exit / sentry time of the selected path",
+        KeyCode::Char('g'),
     ),
     k(
         "x",
@@ -224,6 +236,7 @@ pub fn action_for(key: KeyEvent, state: &AppState) -> Option<Action> {
     match (state.tab, c) {
         (_, 'j') => Some(Action::Down),
         (_, 'k') => Some(Action::Up),
+        (Tab::Table | Tab::Flame, 'g') => Some(Action::ToggleSplit),
         (Tab::Table, 't') => Some(Action::ToggleTableKind),
         (Tab::Table, 's' | '>' | 'l') => Some(Action::SortNext),
         (Tab::Table, '<' | 'h') => Some(Action::SortPrev),

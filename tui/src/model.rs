@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use bundle::folded::FoldedStacks;
 use bundle::sites::{probe_cost_note, site_rows, SiteRow};
 use bundle::{read_bundle, RunJson, STACKS_FOLDED};
+use flamegraph::boundary_split::{point_splits, split_stacks, PointSplit, SideWeights};
 use flamegraph::functions::{function_table, FunctionTable};
 use flamegraph::probe_flame::probe_folded_run;
 
@@ -63,6 +64,13 @@ pub struct BundleModel {
     pub sites: Vec<SiteRow>,
     /// Probe cost and whether it was subtracted, one line.
     pub probe_note: String,
+    /// Guest / exit / sentry weight of the whole profile (all zero but
+    /// `outside` when no stack crosses the guest boundary).
+    pub crossing: SideWeights,
+    /// Guest / exit / sentry per point whose stacks cross the boundary
+    /// (`flamegraph::boundary_split`, as `sentryprof report` prints it);
+    /// filled by [`BundleModel::load`] from the points' folded files.
+    pub splits: Vec<PointSplit>,
 }
 
 impl BundleModel {
@@ -98,12 +106,19 @@ impl BundleModel {
                 (stacks, source)
             }
         };
-        Ok(BundleModel::from_parts(
-            bundle.dir, bundle.run, stacks, source,
-        ))
+        let splits = point_splits(&bundle)?;
+        let mut model = BundleModel::from_parts(bundle.dir, bundle.run, stacks, source);
+        model.splits = splits;
+        Ok(model)
     }
 
-    /// Derive the model from a run and its stacks (no file access).
+    /// The split of point `index`, when its stacks cross the boundary.
+    pub fn point_split(&self, index: usize) -> Option<&PointSplit> {
+        self.splits.iter().find(|s| s.index == index)
+    }
+
+    /// Derive the model from a run and its stacks (no file access; no
+    /// per-point splits: those come from the points' files).
     pub fn from_parts(
         dir: PathBuf,
         run: RunJson,
@@ -116,14 +131,14 @@ impl BundleModel {
         };
         // The tree and the function table are independent: build them on
         // two threads (large profiles take a good part of a second each).
-        let (tree, mut functions) = std::thread::scope(|scope| {
-            let table = scope.spawn(|| function_table(&stacks, profile));
+        let (tree, (mut functions, crossing)) = std::thread::scope(|scope| {
+            let table = scope.spawn(|| (function_table(&stacks, profile), split_stacks(&stacks)));
             let tree = FlameTree::from_folded(&stacks);
-            let functions = match table.join() {
+            let table = match table.join() {
                 Ok(t) => t,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            (tree, functions)
+            (tree, table)
         });
         if source == ProfileSource::ProbeCycles {
             functions.weight_unit = "cycles".into();
@@ -143,6 +158,8 @@ impl BundleModel {
             functions,
             sites,
             probe_note,
+            crossing,
+            splits: Vec::new(),
         }
     }
 }

@@ -91,6 +91,9 @@ pub struct AppState {
     pub exporting: bool,
     /// Bundle A against bundle B, once both are loaded and compared.
     pub comparison: Option<Comparison>,
+    /// Guest / exit / sentry of the selected point (cycle table) and the
+    /// selected path (flame) shown side by side (`g`).
+    pub split: bool,
 }
 
 /// The first bundle of `bundles`, once loaded (a free function so the
@@ -129,6 +132,7 @@ impl AppState {
             export_dir: None,
             exporting: false,
             comparison: None,
+            split: false,
         }
     }
 
@@ -219,6 +223,10 @@ impl AppState {
             }
             Action::PrevTab => {
                 self.shift_tab(-1);
+                None
+            }
+            Action::ToggleSplit => {
+                self.split = !self.split;
                 None
             }
             Action::GoTab(tab) => {

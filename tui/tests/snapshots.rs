@@ -5,58 +5,12 @@
 
 mod common;
 
+use common::{apply, check_snapshot, loaded, model, render, text_of};
 use std::path::PathBuf;
 
-use common::{apply, loaded, model};
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
-use ratatui::Terminal;
 use tui::action::Action;
 use tui::state::{AppState, Tab};
-use tui::ui::draw;
-
-fn render(state: &AppState, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| draw(f, state)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn text_of(buf: &Buffer) -> String {
-    let area = buf.area;
-    let mut out = String::new();
-    for y in 0..area.height {
-        let mut line = String::new();
-        for x in 0..area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn check_snapshot(name: &str, buf: &Buffer) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(format!("{name}.txt"));
-    let actual = text_of(buf);
-    if std::env::var_os("SENTRYPROF_BLESS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run with SENTRYPROF_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    if expected != actual {
-        panic!(
-            "snapshot {name} differs (SENTRYPROF_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
-        );
-    }
-}
 
 #[test]
 fn overview() {

@@ -13,6 +13,9 @@
 //!   the demo example): exp1 with private mappings at four counts, inproc
 //!   with both strategies and native, doctor facts, a folded profile, and a
 //!   writer of whole bundles;
+//! - [`guest`]: kvm points whose stacks cross the guest boundary
+//!   (`[guest]`, `[exit: mmio]`, the sentry's `dispatch`), for the TUI's
+//!   guest / exit / sentry split;
 //! - [`stacks`]: generators of large folded profiles for benchmarks;
 //! - [`trials`]: per-trial folded stacks of a point (samples drawn from a
 //!   model profile), and bundles carrying them, for the gated frame diff;
@@ -21,11 +24,13 @@
 
 mod builders;
 pub mod exp1;
+pub mod guest;
 pub mod sample;
 pub mod stacks;
 pub mod trials;
 
 pub use builders::TSC_HZ;
 pub use exp1::{exp1_run, sampled_profile, write_exp1_bundle};
+pub use guest::{guest_run, write_guest_bundle};
 pub use sample::{sample_capabilities, sample_folded, sample_point, sample_run, write_bundle};
 pub use stacks::{many_stacks, synthetic_folded};

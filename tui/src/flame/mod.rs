@@ -5,10 +5,12 @@
 pub mod layout;
 pub mod nav;
 pub mod search;
+pub mod split;
 pub mod tree;
 
 pub use layout::{columns_of, layout, FlameCell, LayoutParams};
 pub use search::SearchMatches;
+pub use split::path_split;
 pub use tree::{FlameTree, FrameKind, NodeId, ROOT};
 
 #[cfg(test)]

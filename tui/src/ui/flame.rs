@@ -15,8 +15,26 @@ use crate::state::{AppState, FlameView};
 
 /// Draw the flame view of `model` into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
-    let [info, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let split = if state.split && !model.tree.is_empty() {
+        super::split::path_lines(model, state.flame.selected, area.width)
+    } else {
+        Vec::new()
+    };
+    let split_height = if split.is_empty() {
+        0
+    } else {
+        super::split::height(&split)
+    };
+    let [info, split_area, body] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(split_height),
+        Constraint::Min(1),
+    ])
+    .areas(area);
     frame.render_widget(Paragraph::new(info_lines(state, model, info.width)), info);
+    if !split.is_empty() {
+        super::split::draw(frame, split_area, split);
+    }
     let mut cells = Vec::new();
     draw_frames(frame.buffer_mut(), body, &state.flame, model, &mut cells);
 }

@@ -8,6 +8,7 @@ pub mod flame;
 mod help;
 mod overview;
 pub(crate) mod sites;
+mod split;
 mod style;
 mod table;
 
@@ -132,8 +133,8 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &AppState) {
 fn hint(tab: Tab) -> &'static str {
     match tab {
         Tab::Overview => "? keys · Tab next view · j/k scroll · q quit",
-        Tab::Table => "? keys · t functions/sites · s/S sort · / filter · [ ] m p point · Enter flame · q quit",
-        Tab::Flame => "? keys · hjkl move · Enter zoom · Esc back · r reset · / search · n/N · e export · q quit",
+        Tab::Table => "? keys · t functions/sites · s/S sort · / filter · [ ] m p point · g split · Enter flame · q quit",
+        Tab::Flame => "? keys · hjkl move · Enter zoom · Esc back · r reset · / search · n/N · g split · e export · q quit",
         Tab::Charts => "? keys · x axis mappings/size · m mapping kind · q quit",
         Tab::Compare => "? keys · j/k scroll · q quit",
     }

@@ -2,7 +2,7 @@
 //! sites of one point (calls, median, p90, p99, max cycles, share of mmap;
 //! rows drawn by [`super::sites`]).
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
@@ -18,6 +18,18 @@ use flamegraph::flame::frame_kind;
 /// Draw the cycle table of `model` into `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &AppState, model: &BundleModel) {
     let view = &state.table;
+    let area = if state.split {
+        let lines = super::split::point_lines(model, view.point, area.width);
+        let [table, split] = Layout::vertical([
+            Constraint::Min(4),
+            Constraint::Length(super::split::height(&lines)),
+        ])
+        .areas(area);
+        super::split::draw(frame, split, lines);
+        table
+    } else {
+        area
+    };
     let columns = view.columns();
     let header = Row::new(columns.iter().enumerate().map(|(i, c)| {
         let arrow = if i == view.sort_column {

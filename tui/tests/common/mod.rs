@@ -6,9 +6,13 @@
 use std::path::PathBuf;
 
 use bundle::synthetic::{sample_folded, sample_run};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
 use tui::action::Action;
 use tui::model::{BundleModel, ProfileSource};
 use tui::state::AppState;
+use tui::ui::draw;
 
 /// The sample bundle as a model, `slowdown` scaling its search costs.
 pub fn model(slowdown: f64) -> BundleModel {
@@ -50,4 +54,50 @@ pub fn apply(state: &mut AppState, actions: Vec<Action>) {
 pub fn selected_name(state: &AppState) -> String {
     let m = state.primary().expect("loaded");
     m.tree.name(state.flame.selected).to_string()
+}
+
+/// Draw the whole browser into a `TestBackend` of the given size.
+pub fn render(state: &AppState, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| draw(f, state)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The buffer as text, one line per row, trailing blanks cut.
+pub fn text_of(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Compare the buffer's text with `tests/snapshots/NAME.txt`
+/// (`SENTRYPROF_BLESS=1` writes it).
+pub fn check_snapshot(name: &str, buf: &Buffer) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    let actual = text_of(buf);
+    if std::env::var_os("SENTRYPROF_BLESS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with SENTRYPROF_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        panic!(
+            "snapshot {name} differs (SENTRYPROF_BLESS=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}"
+        );
+    }
 }
