@@ -15,6 +15,7 @@ pub mod perf;
 pub mod perf_data;
 pub mod perf_script;
 mod perf_script_line;
+mod perf_script_stacks;
 pub mod proc_maps;
 pub mod record;
 pub mod sharing;

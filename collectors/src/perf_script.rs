@@ -47,6 +47,7 @@ use thiserror::Error;
 use bundle::folded::FoldedStacks;
 
 use crate::perf_script_line::{event_fields, event_line_parts, stack_line_parts};
+use crate::perf_script_stacks::StackTable;
 
 /// Why a `perf script` text could not be imported.
 #[derive(Debug, Error)]
@@ -155,12 +156,10 @@ pub fn import_file_with(
     };
     if path == Path::new("-") {
         let stdin = std::io::stdin();
-        let reader = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
-        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
+        fold_perf_script_reader(stdin.lock(), source_name, odd).map_err(|e| e.map_read(read_error))
     } else {
         let file = std::fs::File::open(path).map_err(read_error)?;
-        let reader = std::io::BufReader::with_capacity(1 << 20, file);
-        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
+        fold_perf_script_reader(file, source_name, odd).map_err(|e| e.map_read(read_error))
     }
 }
 
@@ -179,26 +178,41 @@ impl StreamError {
     }
 }
 
-/// Fold `perf script` text read line by line from `reader`.
+/// Bytes read at a time by a streamed fold (it grows for a longer line).
+const READ_BLOCK: usize = 256 << 10;
+
+/// Fold `perf script` text read from `reader` a block of whole lines at a
+/// time: memory holds one block, not the input.
 fn fold_perf_script_reader(
-    mut reader: impl std::io::BufRead,
+    mut reader: impl std::io::Read,
     source_name: &str,
     odd: OddLines,
 ) -> Result<ImportedProfile, StreamError> {
     let mut lf = LineFolder::new(None, source_name, odd);
-    let mut buf = Vec::with_capacity(4096);
+    let mut buf = vec![0u8; READ_BLOCK];
+    // Bytes of `buf` holding input: a line not yet ended, then what was read.
+    let mut filled = 0;
     loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(StreamError::Read)?;
-        if n == 0 {
-            break;
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
         }
-        let cut = buf.last() != Some(&b'\n');
-        let line = if cut { &buf[..] } else { &buf[..buf.len() - 1] };
-        lf.line(line, cut).map_err(StreamError::Fold)?;
+        let n = match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(StreamError::Read(e)),
+        };
+        let new = filled;
+        filled += n;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[new..filled]) {
+            let end = new + i + 1;
+            lf.lines(&buf[..end]).map_err(StreamError::Fold)?;
+            buf.copy_within(end..filled, 0);
+            filled -= end;
+        }
     }
+    // The last line, without its newline.
+    lf.lines(&buf[..filled]).map_err(StreamError::Fold)?;
     let (r, event) = lf.finish_with_event().map_err(StreamError::Fold)?;
     FoldTotals {
         stacks: r.stacks,
@@ -512,10 +526,13 @@ struct ChunkFolder {
     event_filter: Option<String>,
     in_event: bool,
     filter: Filter,
-    comm: String,
+    /// Whether the event's comm starts with `java` (frames named the Java way).
+    is_java: bool,
     period: Option<u64>,
-    /// Frames leaf first, as they appear.
-    frames: Vec<String>,
+    /// The event's stack so far: its comm's name id, then frame ids leaf
+    /// first, as they appear ([`StackTable`]).
+    key: Vec<u32>,
+    table: StackTable,
     out: ChunkResult,
 }
 
@@ -526,15 +543,7 @@ fn fold_chunk(
     odd: OddLines,
 ) -> Result<ChunkResult, PerfScriptError> {
     let mut lf = LineFolder::new(event_filter, source_name, odd);
-    let ends_with_newline = text.last() == Some(&b'\n');
-    let mut lines = text.split(|&b| b == b'\n').peekable();
-    while let Some(raw) = lines.next() {
-        let last = lines.peek().is_none();
-        if last && raw.is_empty() {
-            break;
-        }
-        lf.line(raw, last && !ends_with_newline)?;
-    }
+    lf.lines(text)?;
     lf.finish()
 }
 
@@ -555,9 +564,10 @@ impl<'s> LineFolder<'s> {
                 event_filter: event_filter.map(str::to_string),
                 in_event: false,
                 filter: Filter::Keep,
-                comm: String::new(),
+                is_java: false,
                 period: None,
-                frames: Vec::with_capacity(64),
+                key: Vec::with_capacity(64),
+                table: StackTable::default(),
                 out: ChunkResult {
                     stacks: HashMap::new(),
                     samples: 0,
@@ -573,16 +583,37 @@ impl<'s> LineFolder<'s> {
         }
     }
 
-    /// Fold one line; `is_last_partial` when it is the last of the input and
-    /// has no newline.
-    fn line(&mut self, raw: &[u8], is_last_partial: bool) -> Result<(), PerfScriptError> {
+    /// Fold the lines of `text`, each ended by a newline but the last,
+    /// which, when it has none, is the end of the input.
+    fn lines(&mut self, text: &[u8]) -> Result<(), PerfScriptError> {
+        // One UTF-8 check for the whole block; the lines of a block that
+        // fails it are each read with `from_utf8_lossy`.
+        let valid = std::str::from_utf8(text).ok();
+        let mut start = 0;
+        while start < text.len() {
+            let (end, next, cut) = match memchr::memchr(b'\n', &text[start..]) {
+                Some(i) => (start + i, start + i + 1, false),
+                None => (text.len(), text.len(), true),
+            };
+            match valid {
+                // A newline is a whole character: `end` is a boundary.
+                Some(s) => self.line(&s[start..end], cut)?,
+                None => self.line(&String::from_utf8_lossy(&text[start..end]), cut)?,
+            }
+            start = next;
+        }
+        Ok(())
+    }
+
+    /// Fold one line (without its newline); `is_last_partial` when it is the
+    /// last of the input and has no newline.
+    fn line(&mut self, line: &str, is_last_partial: bool) -> Result<(), PerfScriptError> {
         self.lineno += 1;
-        if raw.first() == Some(&b'#') {
+        if line.starts_with('#') {
             return Ok(());
         }
         let f = &mut self.f;
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim_end();
+        let line = trim_end(line);
         let malformed = |problem: String| PerfScriptError::Malformed {
             source_name: self.source_name.to_string(),
             line: self.lineno,
@@ -648,11 +679,21 @@ impl<'s> LineFolder<'s> {
                 line: self.lineno.max(1),
                 problem: problem.to_string(),
             })?;
+        f.out.stacks = f.table.into_folded();
         Ok((f.out, f.event_filter))
     }
 
     fn finish(self) -> Result<ChunkResult, PerfScriptError> {
         self.finish_with_event().map(|(r, _)| r)
+    }
+}
+
+/// `line.trim_end()`, without its Unicode search when the line ends with
+/// a printable ASCII character (as nearly every line does).
+fn trim_end(line: &str) -> &str {
+    match line.as_bytes().last() {
+        Some(&b) if b.is_ascii_graphic() => line,
+        _ => line.trim_end(),
     }
 }
 
@@ -699,10 +740,9 @@ impl ChunkFolder {
                 Some(_) => {}
             }
         }
-        self.comm.clear();
-        for c in parts.comm.chars() {
-            self.comm.push(if c == ' ' { '_' } else { c });
-        }
+        self.key.clear();
+        self.key.push(self.table.comm(parts.comm));
+        self.is_java = parts.comm.starts_with("java");
         if !fields.tail.is_empty() {
             if !self.on_stack_line(fields.tail) {
                 self.in_event = false;
@@ -718,37 +758,21 @@ impl ChunkFolder {
 
     /// Returns false when the line is not a stack line.
     fn on_stack_line(&mut self, line: &str) -> bool {
-        let Some((_pc, sym, module)) = stack_line_parts(line) else {
-            return false;
-        };
-        push_frame_names(sym, module, self.comm.starts_with("java"), &mut self.frames);
-        true
+        self.table.push_line(line, self.is_java, &mut self.key)
     }
 
     /// Fold the event read so far. Errors when the weights would pass u64.
     fn end_event(&mut self) -> Result<(), &'static str> {
-        if !self.frames.is_empty() && self.filter == Filter::Keep {
-            let len = self.comm.len() + self.frames.iter().map(|f| f.len() + 1).sum::<usize>();
-            let mut key = String::with_capacity(len);
-            key.push_str(&self.comm);
-            for fr in self.frames.iter().rev() {
-                key.push(';');
-                key.push_str(fr);
-            }
+        if self.key.len() > 1 && self.filter == Filter::Keep {
             let w = self.period.unwrap_or(1);
             // Every stack's weight is at most the total: one check for both.
             self.out.total = self.out.total.checked_add(w).ok_or(WEIGHT_OVERFLOW)?;
-            match self.out.stacks.get_mut(&key) {
-                Some(v) => *v += w,
-                None => {
-                    self.out.stacks.insert(key, w);
-                }
-            }
+            self.table.add(&self.key, w);
             self.out.samples += 1;
         }
         self.in_event = false;
         self.filter = Filter::Keep;
-        self.frames.clear();
+        self.key.truncate(1);
         self.period = None;
         Ok(())
     }
