@@ -38,7 +38,6 @@
 //!   naming the line: a cut event line, or a cut stack line;
 //! - text holding no sample at all is an error.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,6 +45,7 @@ use thiserror::Error;
 
 use bundle::folded::FoldedStacks;
 
+use crate::perf_script_chunks::{fold_in_parallel, EventChunks};
 use crate::perf_script_line::{event_fields, event_line_parts, stack_line_parts};
 use crate::perf_script_stacks::StackTable;
 
@@ -142,9 +142,11 @@ pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
 }
 
 /// Fold the `perf script` text of `path` (stdin when `path` is `-`) as it
-/// is read, line by line: memory grows with the distinct stacks, not with
-/// the input. `source_name` names the input in errors; the result and
-/// errors are those of [`fold_perf_script_with`] on the whole text.
+/// is read, a chunk of whole events at a time: memory grows with the
+/// distinct stacks, not with the input. A file of 4 MB or more is folded
+/// on up to 4 threads (one per core). `source_name` names the input in
+/// errors; the result and errors are those of [`fold_perf_script_with`]
+/// on the whole text.
 pub fn import_file_with(
     path: &Path,
     source_name: &str,
@@ -156,11 +158,23 @@ pub fn import_file_with(
     };
     if path == Path::new("-") {
         let stdin = std::io::stdin();
-        fold_perf_script_reader(stdin.lock(), source_name, odd).map_err(|e| e.map_read(read_error))
-    } else {
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        fold_perf_script_reader(file, source_name, odd).map_err(|e| e.map_read(read_error))
+        return fold_perf_script_reader(stdin.lock(), source_name, odd)
+            .map_err(|e| e.map_read(read_error));
     }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let workers = worker_count(usize::try_from(len).unwrap_or(usize::MAX));
+    let file = if workers > 1 {
+        match fold_perf_script_chunks(file, source_name, odd, workers) {
+            Ok(Some(profile)) => return Ok(profile),
+            Err(e) => return Err(e.map_read(read_error)),
+            // An error in the text: the fold in order names its first.
+            Ok(None) => std::fs::File::open(path).map_err(read_error)?,
+        }
+    } else {
+        file
+    };
+    fold_perf_script_reader(file, source_name, odd).map_err(|e| e.map_read(read_error))
 }
 
 /// Why a streamed fold stopped: the reader failed, or the text is bad.
@@ -178,51 +192,87 @@ impl StreamError {
     }
 }
 
-/// Bytes read at a time by a streamed fold (it grows for a longer line).
-const READ_BLOCK: usize = 256 << 10;
-
-/// Fold `perf script` text read from `reader` a block of whole lines at a
-/// time: memory holds one block, not the input.
+/// Fold `perf script` text read from `reader` a chunk of whole events at
+/// a time ([`EventChunks`]): memory holds one chunk, not the input.
 fn fold_perf_script_reader(
-    mut reader: impl std::io::Read,
+    reader: impl std::io::Read,
     source_name: &str,
     odd: OddLines,
 ) -> Result<ImportedProfile, StreamError> {
+    let mut chunks = EventChunks::new(reader);
     let mut lf = LineFolder::new(None, source_name, odd);
-    let mut buf = vec![0u8; READ_BLOCK];
-    // Bytes of `buf` holding input: a line not yet ended, then what was read.
-    let mut filled = 0;
-    loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(StreamError::Read(e)),
+    while let Some(chunk) = chunks.next_chunk().map_err(StreamError::Read)? {
+        lf.lines(&chunk.text).map_err(StreamError::Fold)?;
+        chunks.recycle(chunk.text);
+    }
+    lf.into_profile().map_err(StreamError::Fold)
+}
+
+/// Fold `perf script` text read from `reader` as
+/// [`fold_perf_script_reader`] does, its chunks on `workers` threads (each
+/// folding into its own stacks, added together at the end). `None` when
+/// the text has an error or a line `odd` refuses: folding the input again
+/// in order names the first ([`fold_perf_script_reader`]).
+fn fold_perf_script_chunks(
+    reader: impl std::io::Read,
+    source_name: &str,
+    odd: OddLines,
+    workers: usize,
+) -> Result<Option<ImportedProfile>, StreamError> {
+    let mut chunks = EventChunks::new(reader);
+    // The event folded is the first met: fold here, in order, until it is
+    // known, so that every thread keeps the same one.
+    let mut head = LineFolder::new(None, source_name, odd);
+    while head.f.event_filter.is_none() {
+        let Some(chunk) = chunks.next_chunk().map_err(StreamError::Read)? else {
+            return head.into_profile().map(Some).map_err(StreamError::Fold);
         };
-        let new = filled;
-        filled += n;
-        if let Some(i) = memchr::memrchr(b'\n', &buf[new..filled]) {
-            let end = new + i + 1;
-            lf.lines(&buf[..end]).map_err(StreamError::Fold)?;
-            buf.copy_within(end..filled, 0);
-            filled -= end;
+        head.lines(&chunk.text).map_err(StreamError::Fold)?;
+        chunks.recycle(chunk.text);
+    }
+    let event = head.f.event_filter.clone();
+    let folders = fold_in_parallel(
+        &mut chunks,
+        workers,
+        || LineFolder::new(event.as_deref(), source_name, odd),
+        |lf, chunk| {
+            lf.lineno = chunk.lines_before;
+            lf.lines(&chunk.text).is_ok()
+        },
+    )
+    .map_err(StreamError::Read)?;
+    let Some(folders) = folders else {
+        return Ok(None);
+    };
+    let mut merged = ChunkResult::default();
+    for lf in std::iter::once(head).chain(folders) {
+        let Ok((r, _)) = lf.finish_with_event() else {
+            return Ok(None);
+        };
+        let Some(total) = merged.total.checked_add(r.total) else {
+            return Ok(None);
+        };
+        merged.total = total;
+        merged.samples += r.samples;
+        merged.skipped += r.skipped;
+        merged.odd_lines += r.odd_lines;
+        // Each folder kept its first lines: the first of all are among them.
+        merged.odd_line_numbers.extend(r.odd_line_numbers);
+        if merged.stacks.is_empty() {
+            merged.stacks = r.stacks;
+        } else {
+            for (k, v) in r.stacks {
+                *merged.stacks.entry(k).or_insert(0) += v;
+            }
         }
     }
-    // The last line, without its newline.
-    lf.lines(&buf[..filled]).map_err(StreamError::Fold)?;
-    let (r, event) = lf.finish_with_event().map_err(StreamError::Fold)?;
-    FoldTotals {
-        stacks: r.stacks,
-        samples: r.samples,
-        skipped: r.skipped,
-        odd_lines: r.odd_lines,
-        odd_line_numbers: r.odd_line_numbers,
-    }
-    .into_profile(event, source_name)
-    .map_err(StreamError::Fold)
+    merged.odd_line_numbers.sort_unstable();
+    merged.odd_line_numbers.truncate(ODD_LINES_SHOWN);
+    merged
+        .into_totals()
+        .into_profile(event, source_name)
+        .map(Some)
+        .map_err(StreamError::Fold)
 }
 
 /// How errors and notes name `path`: `stdin` for `-`.
@@ -385,7 +435,7 @@ fn worker_count(len: usize) -> usize {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .clamp(1, 8)
+            .clamp(1, 4)
     }
 }
 
@@ -483,6 +533,7 @@ fn first_event_name(text: &[u8]) -> Option<String> {
     None
 }
 
+#[derive(Default)]
 struct ChunkResult {
     stacks: HashMap<String, u64>,
     samples: u64,
@@ -545,6 +596,18 @@ fn fold_chunk(
     let mut lf = LineFolder::new(event_filter, source_name, odd);
     lf.lines(text)?;
     lf.finish()
+}
+
+impl ChunkResult {
+    fn into_totals(self) -> FoldTotals {
+        FoldTotals {
+            stacks: self.stacks,
+            samples: self.samples,
+            skipped: self.skipped,
+            odd_lines: self.odd_lines,
+            odd_line_numbers: self.odd_line_numbers,
+        }
+    }
 }
 
 /// Folds `perf script` text fed one line at a time (without its newline),
@@ -686,6 +749,13 @@ impl<'s> LineFolder<'s> {
     fn finish(self) -> Result<ChunkResult, PerfScriptError> {
         self.finish_with_event().map(|(r, _)| r)
     }
+
+    /// Fold the last event and make the profile of what was folded.
+    fn into_profile(self) -> Result<ImportedProfile, PerfScriptError> {
+        let source_name = self.source_name;
+        let (r, event) = self.finish_with_event()?;
+        r.into_totals().into_profile(event, source_name)
+    }
 }
 
 /// `line.trim_end()`, without its Unicode search when the line ends with
@@ -778,153 +848,6 @@ impl ChunkFolder {
     }
 }
 
-/// The frames inferno makes of one stack line's symbol and module, pushed
-/// leaf first: the `+0x...` offset stripped, a symbol starting with `(`
-/// dropped, Rust names finished, `[unknown]` named by its module, argument
-/// lists removed, names split on `->` marked `_[i]`. `perf.data` import
-/// names its frames through this too, so both imports fold alike.
-pub(crate) fn push_frame_names(sym: &str, module: &str, is_java: bool, frames: &mut Vec<String>) {
-    let mut sym = sym;
-    if let Some(off) = sym.rfind("+0x") {
-        if sym[off + 3..].bytes().all(|b| b.is_ascii_hexdigit()) {
-            sym = &sym[..off];
-        }
-    }
-    if sym.starts_with('(') {
-        return;
-    }
-    let sym = finish_rust_demangling(sym);
-    // Frames of one line, outermost first after the split on "->": the
-    // first is the real frame, the others inlined into it.
-    let start = frames.len();
-    for (i, part) in sym.split("->").enumerate() {
-        let mut name = tidy_generic(module_fallback(module, part));
-        if is_java && name.starts_with('L') && name.contains('/') {
-            name.remove(0);
-        }
-        if i > 0 && !name.contains("_[i]") {
-            name.push_str("_[i]");
-        }
-        frames.push(name);
-    }
-    // Stored leaf first: the inlined ones (later in the split) are deeper,
-    // so reverse this line's frames.
-    frames[start..].reverse();
-}
-
-/// `[unknown]` symbols take the module's base name, as perf users expect.
-fn module_fallback(module: &str, func: &str) -> String {
-    if func != "[unknown]" || module == "[unknown]" {
-        return func.to_string();
-    }
-    let base = &module[module.rfind('/').map(|i| i + 1).unwrap_or(0)..];
-    format!("[{base}]")
-}
-
-/// Drop a top-level argument list (`f(int)` → `f`) but keep Go method
-/// receivers (`pkg.(*T).M`) and C++ `(anonymous namespace)`; `;` → `:`.
-fn tidy_generic(func: String) -> String {
-    let mut func = if func.contains(';') {
-        func.replace(';', ":")
-    } else {
-        func
-    };
-    let mut depth: i64 = 0;
-    let mut after_dot: Option<usize> = None;
-    let mut cut = func.len();
-    for (idx, c) in func.char_indices() {
-        match c {
-            '<' | '{' | '[' => depth += 1,
-            '>' | '}' | ']' | ')' => depth -= 1,
-            '(' => {
-                if depth == 0 {
-                    let go_method = after_dot == Some(idx);
-                    let anon_ns = func[idx..].starts_with("(anonymous namespace)");
-                    if !go_method && !anon_ns {
-                        cut = idx;
-                        break;
-                    }
-                }
-                depth += 1;
-            }
-            '.' => after_dot = Some(idx + 1),
-            _ => {}
-        }
-    }
-    func.truncate(cut);
-    func
-}
-
-/// perf sometimes leaves Rust legacy symbols half demangled
-/// (`std..fs..File$u20$...::h0123456789abcdef`): finish the job and drop
-/// the hash. Names without a trailing `::h<16 hex>`-style hash are returned
-/// unchanged.
-fn finish_rust_demangling(sym: &str) -> Cow<'_, str> {
-    const HASH_LEN: usize = 17; // 'h' + 16 hex digits
-    if sym.len() < HASH_LEN || !sym.is_char_boundary(sym.len() - HASH_LEN) {
-        return Cow::Borrowed(sym);
-    }
-    let tail = &sym[sym.len() - HASH_LEN..];
-    if !(tail.starts_with('h') && tail[1..].bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Cow::Borrowed(sym);
-    }
-    let mut rest = &sym[..sym.len() - HASH_LEN];
-    if let Some(r) = rest.strip_suffix("::") {
-        rest = r;
-    }
-    if rest.starts_with("_$") {
-        rest = &rest[1..];
-    }
-    const ESCAPES: [(&str, &str); 20] = [
-        ("$SP$", "@"),
-        ("$BP$", "*"),
-        ("$RF$", "&"),
-        ("$LT$", "<"),
-        ("$GT$", ">"),
-        ("$LP$", "("),
-        ("$RP$", ")"),
-        ("$C$", ","),
-        ("$u7e$", "~"),
-        ("$u20$", " "),
-        ("$u27$", "'"),
-        ("$u3d$", "="),
-        ("$u5b$", "["),
-        ("$u5d$", "]"),
-        ("$u7b$", "{"),
-        ("$u7d$", "}"),
-        ("$u3b$", ";"),
-        ("$u2b$", "+"),
-        ("$u21$", "!"),
-        ("$u22$", "\""),
-    ];
-    let mut out = String::with_capacity(rest.len());
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("..") {
-            out.push_str("::");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('.') {
-            out.push('.');
-            rest = r;
-        } else if rest.starts_with('$') {
-            match ESCAPES.iter().find(|(pat, _)| rest.starts_with(pat)) {
-                Some((pat, rep)) => {
-                    out.push_str(rep);
-                    rest = &rest[pat.len()..];
-                }
-                None => {
-                    out.push_str(rest);
-                    break;
-                }
-            }
-        } else {
-            let idx = rest.find(['$', '.']).unwrap_or(rest.len());
-            out.push_str(&rest[..idx]);
-            rest = &rest[idx..];
-        }
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -969,20 +892,6 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
             p.folded.to_text(),
             "false;[unknown] 34467\nfalse;main 100\n"
         );
-    }
-
-    #[test]
-    fn rust_and_cpp_names_are_tidied() {
-        assert_eq!(
-            finish_rust_demangling("std..fs..File$u20$x::h0123456789abcdef"),
-            "std::fs::File x"
-        );
-        assert_eq!(tidy_generic("foo(int, char)".into()), "foo");
-        assert_eq!(
-            tidy_generic("net/http.(*Client).Do".into()),
-            "net/http.(*Client).Do"
-        );
-        assert_eq!(tidy_generic("a;b".into()), "a:b");
     }
 
     #[test]

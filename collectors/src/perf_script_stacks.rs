@@ -1,15 +1,15 @@
 //! The stacks of a `perf script` fold, held as interned frame names: each
 //! distinct name once, each stack a list of name ids. A stack line's text
 //! after its address is named once (the rules of
-//! [`crate::perf_script::push_frame_names`]) and its frames reused for
+//! [`push_frame_names`]) and its frames reused for
 //! every later line with the same text; a comm is named once. The folded
 //! stack strings are built once per distinct stack, at the end.
 
 use std::collections::HashMap;
 
 use crate::fast_map::FastMap;
-use crate::perf_script::push_frame_names;
 use crate::perf_script_line::stack_line_parts;
+use crate::perf_script_names::push_frame_names;
 
 /// Frame names, the frames each stack-line text gives, and the weight of
 /// each stack (comm id first, then frame ids leaf first).
