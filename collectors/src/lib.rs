@@ -14,7 +14,7 @@ pub mod guest_stacks;
 pub mod perf;
 pub mod perf_data;
 pub mod perf_script;
-mod perf_script_chunks;
+mod perf_script_blocks;
 mod perf_script_line;
 mod perf_script_names;
 mod perf_script_stacks;

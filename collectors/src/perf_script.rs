@@ -45,7 +45,7 @@ use thiserror::Error;
 
 use bundle::folded::FoldedStacks;
 
-use crate::perf_script_chunks::{fold_in_parallel, EventChunks};
+use crate::perf_script_blocks::LineBlocks;
 use crate::perf_script_line::{event_fields, event_line_parts, stack_line_parts};
 use crate::perf_script_stacks::StackTable;
 
@@ -142,11 +142,10 @@ pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
 }
 
 /// Fold the `perf script` text of `path` (stdin when `path` is `-`) as it
-/// is read, a chunk of whole events at a time: memory grows with the
-/// distinct stacks, not with the input. A file of 4 MB or more is folded
-/// on up to 4 threads (one per core). `source_name` names the input in
-/// errors; the result and errors are those of [`fold_perf_script_with`]
-/// on the whole text.
+/// is read, a block of whole lines at a time, on one thread: memory
+/// grows with the distinct stacks, not with the input. `source_name`
+/// names the input in errors; the result and errors are those of
+/// [`fold_perf_script_with`] on the whole text.
 pub fn import_file_with(
     path: &Path,
     source_name: &str,
@@ -162,18 +161,6 @@ pub fn import_file_with(
             .map_err(|e| e.map_read(read_error));
     }
     let file = std::fs::File::open(path).map_err(read_error)?;
-    let len = file.metadata().map_or(0, |m| m.len());
-    let workers = worker_count(usize::try_from(len).unwrap_or(usize::MAX));
-    let file = if workers > 1 {
-        match fold_perf_script_chunks(file, source_name, odd, workers) {
-            Ok(Some(profile)) => return Ok(profile),
-            Err(e) => return Err(e.map_read(read_error)),
-            // An error in the text: the fold in order names its first.
-            Ok(None) => std::fs::File::open(path).map_err(read_error)?,
-        }
-    } else {
-        file
-    };
     fold_perf_script_reader(file, source_name, odd).map_err(|e| e.map_read(read_error))
 }
 
@@ -192,87 +179,19 @@ impl StreamError {
     }
 }
 
-/// Fold `perf script` text read from `reader` a chunk of whole events at
-/// a time ([`EventChunks`]): memory holds one chunk, not the input.
+/// Fold `perf script` text read from `reader` a block of whole lines at a
+/// time ([`LineBlocks`]): memory holds one block, not the input.
 fn fold_perf_script_reader(
     reader: impl std::io::Read,
     source_name: &str,
     odd: OddLines,
 ) -> Result<ImportedProfile, StreamError> {
-    let mut chunks = EventChunks::new(reader);
+    let mut blocks = LineBlocks::new(reader);
     let mut lf = LineFolder::new(None, source_name, odd);
-    while let Some(chunk) = chunks.next_chunk().map_err(StreamError::Read)? {
-        lf.lines(&chunk.text).map_err(StreamError::Fold)?;
-        chunks.recycle(chunk.text);
+    while let Some(block) = blocks.next_block().map_err(StreamError::Read)? {
+        lf.lines(block).map_err(StreamError::Fold)?;
     }
     lf.into_profile().map_err(StreamError::Fold)
-}
-
-/// Fold `perf script` text read from `reader` as
-/// [`fold_perf_script_reader`] does, its chunks on `workers` threads (each
-/// folding into its own stacks, added together at the end). `None` when
-/// the text has an error or a line `odd` refuses: folding the input again
-/// in order names the first ([`fold_perf_script_reader`]).
-fn fold_perf_script_chunks(
-    reader: impl std::io::Read,
-    source_name: &str,
-    odd: OddLines,
-    workers: usize,
-) -> Result<Option<ImportedProfile>, StreamError> {
-    let mut chunks = EventChunks::new(reader);
-    // The event folded is the first met: fold here, in order, until it is
-    // known, so that every thread keeps the same one.
-    let mut head = LineFolder::new(None, source_name, odd);
-    while head.f.event_filter.is_none() {
-        let Some(chunk) = chunks.next_chunk().map_err(StreamError::Read)? else {
-            return head.into_profile().map(Some).map_err(StreamError::Fold);
-        };
-        head.lines(&chunk.text).map_err(StreamError::Fold)?;
-        chunks.recycle(chunk.text);
-    }
-    let event = head.f.event_filter.clone();
-    let folders = fold_in_parallel(
-        &mut chunks,
-        workers,
-        || LineFolder::new(event.as_deref(), source_name, odd),
-        |lf, chunk| {
-            lf.lineno = chunk.lines_before;
-            lf.lines(&chunk.text).is_ok()
-        },
-    )
-    .map_err(StreamError::Read)?;
-    let Some(folders) = folders else {
-        return Ok(None);
-    };
-    let mut merged = ChunkResult::default();
-    for lf in std::iter::once(head).chain(folders) {
-        let Ok((r, _)) = lf.finish_with_event() else {
-            return Ok(None);
-        };
-        let Some(total) = merged.total.checked_add(r.total) else {
-            return Ok(None);
-        };
-        merged.total = total;
-        merged.samples += r.samples;
-        merged.skipped += r.skipped;
-        merged.odd_lines += r.odd_lines;
-        // Each folder kept its first lines: the first of all are among them.
-        merged.odd_line_numbers.extend(r.odd_line_numbers);
-        if merged.stacks.is_empty() {
-            merged.stacks = r.stacks;
-        } else {
-            for (k, v) in r.stacks {
-                *merged.stacks.entry(k).or_insert(0) += v;
-            }
-        }
-    }
-    merged.odd_line_numbers.sort_unstable();
-    merged.odd_line_numbers.truncate(ODD_LINES_SHOWN);
-    merged
-        .into_totals()
-        .into_profile(event, source_name)
-        .map(Some)
-        .map_err(StreamError::Fold)
 }
 
 /// How errors and notes name `path`: `stdin` for `-`.
@@ -435,7 +354,7 @@ fn worker_count(len: usize) -> usize {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .clamp(1, 4)
+            .clamp(1, 8)
     }
 }
 
@@ -533,7 +452,6 @@ fn first_event_name(text: &[u8]) -> Option<String> {
     None
 }
 
-#[derive(Default)]
 struct ChunkResult {
     stacks: HashMap<String, u64>,
     samples: u64,
