@@ -846,6 +846,66 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         assert_eq!((p.folded.to_text().as_str(), p.odd_lines), ("a;f 1\n", 1));
     }
 
+    /// A reader handing out `step` bytes or fewer per read.
+    struct Uneven<'a> {
+        text: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Uneven<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.text.len().min(out.len()).min(self.step);
+            out[..n].copy_from_slice(&self.text[..n]);
+            self.text = &self.text[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streamed_folding_of_many_blocks_equals_folding_the_whole_text() {
+        // Many blocks: lines and events across block ends, a block that is
+        // not UTF-8, odd lines counted across blocks, the last line cut.
+        let fixture = include_bytes!("../fixtures/perf-script/ls-callchain.txt");
+        let mut text = Vec::new();
+        for i in 0..40 {
+            text.extend_from_slice(fixture);
+            if i % 7 == 3 {
+                text.extend_from_slice(
+                    b"zzz odd line\n\na\xff b 1 1.0: 5 cpu-clock: \n\t1 f\xfe (m)\n\n",
+                );
+            }
+        }
+        for tail in [&b""[..], b"a 1 1.0: cpu-clock: \n\t1 f (m)\n\t2 g (/usr/li"] {
+            let mut text = text.clone();
+            text.extend_from_slice(tail);
+            for odd in [OddLines::Skip, OddLines::Refuse] {
+                let whole = fold_perf_script_with(&text, "t.txt", odd);
+                for step in [4093, 70_001] {
+                    let streamed =
+                        fold_perf_script_reader(Uneven { text: &text, step }, "t.txt", odd)
+                            .map_err(|e| e.map_read(|e| panic!("{e}")));
+                    match (&whole, streamed) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, &b),
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                        (a, b) => panic!("step {step}: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        let p = fold_perf_script_reader(
+            Uneven {
+                text: &text,
+                step: 4093,
+            },
+            "t.txt",
+            OddLines::Skip,
+        )
+        .map_err(|e| e.map_read(|e| panic!("{e}")))
+        .unwrap();
+        assert_eq!(p.odd_lines, 6);
+        assert!(text.len() > 4 * 64 * 1024, "{}", text.len());
+    }
+
     #[test]
     fn streamed_folding_equals_folding_the_whole_text() {
         let fixture = include_bytes!("../fixtures/perf-script/ls-callchain.txt");
