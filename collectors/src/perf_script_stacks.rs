@@ -1,9 +1,9 @@
 //! The stacks of a `perf script` fold, held as interned frame names: each
-//! distinct name once, each stack a list of name ids. A stack line's text
-//! after its address is named once (the rules of
-//! [`push_frame_names`]) and its frames reused for
-//! every later line with the same text; a comm is named once. The folded
-//! stack strings are built once per distinct stack, at the end.
+//! distinct name once, each stack a list of name ids. A stack line's
+//! symbol (without its offset) and module are named once (the rules of
+//! [`push_frame_names`]) and their frames reused for every later line of
+//! the same function; a comm is named once. The folded stack strings are
+//! built once per distinct stack, at the end.
 
 use std::collections::HashMap;
 
@@ -18,9 +18,9 @@ pub(crate) struct StackTable {
     /// Name of each id.
     names: Vec<Box<str>>,
     ids: FastMap<Box<str>, u32>,
-    /// Stack-line text after the address → its frames' range in
-    /// `line_frames`; one map for Java comms (which name frames
-    /// differently), one for others.
+    /// `MODULE SYMBOL` of a stack line, the symbol without its `+0x`
+    /// offset → its frames' range in `line_frames`; one map for Java comms
+    /// (which name frames differently), one for others.
     lines: [FastMap<Box<str>, (u32, u32)>; 2],
     line_frames: Vec<u32>,
     /// Comm as written → the id of its frame name (spaces made `_`).
@@ -28,6 +28,8 @@ pub(crate) struct StackTable {
     stacks: FastMap<Box<[u32]>, u64>,
     /// Scratch for the names of one stack line met for the first time.
     scratch: Vec<String>,
+    /// Scratch for a `lines` key.
+    key: String,
 }
 
 impl StackTable {
@@ -55,19 +57,34 @@ impl StackTable {
     /// Push the frames of stack line `line` (leaf first) onto `frames`;
     /// false (nothing pushed) when it is not a stack line.
     pub(crate) fn push_line(&mut self, line: &str, is_java: bool, frames: &mut Vec<u32>) -> bool {
-        // What `stack_line_parts` reads depends only on the text after
-        // the address and its space.
-        let Some(rest) = after_address(line) else {
-            return false;
-        };
-        let cache = usize::from(is_java);
-        if let Some(&(start, end)) = self.lines[cache].get(rest) {
-            frames.extend_from_slice(&self.line_frames[start as usize..end as usize]);
-            return true;
-        }
         let Some((_, sym, module)) = stack_line_parts(line) else {
             return false;
         };
+        // The names depend on the module and the symbol without its
+        // offset: one entry for all the addresses of a function.
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        key.push_str(module);
+        key.push(' ');
+        key.push_str(without_offset(sym));
+        let cache = usize::from(is_java);
+        let found = self.lines[cache].get(key.as_str()).copied();
+        let (start, end) = match found {
+            Some(range) => range,
+            None => {
+                let range = self.name_line(sym, module, is_java);
+                self.lines[cache].insert(key.as_str().into(), range);
+                range
+            }
+        };
+        self.key = key;
+        frames.extend_from_slice(&self.line_frames[start as usize..end as usize]);
+        true
+    }
+
+    /// Name the frames of a stack line's symbol and module; their range
+    /// in `line_frames`.
+    fn name_line(&mut self, sym: &str, module: &str, is_java: bool) -> (u32, u32) {
         let mut names = std::mem::take(&mut self.scratch);
         names.clear();
         push_frame_names(sym, module, is_java, &mut names);
@@ -77,10 +94,7 @@ impl StackTable {
             self.line_frames.push(id);
         }
         self.scratch = names;
-        let end = self.line_frames.len() as u32;
-        self.lines[cache].insert(rest.into(), (start, end));
-        frames.extend_from_slice(&self.line_frames[start as usize..end as usize]);
-        true
+        (start, self.line_frames.len() as u32)
     }
 
     /// Add `weight` to the stack `key` (comm id, then frame ids leaf first).
@@ -115,16 +129,39 @@ impl StackTable {
     }
 }
 
-/// The text after the address of a stack line and the space ending it
-/// (`line.trim_start().split_once(' ')`'s second part), read byte by byte:
-/// the address is short.
-fn after_address(line: &str) -> Option<&str> {
-    let bytes = line.as_bytes();
-    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
-    if bytes[start] >= 0x80 || bytes[start].is_ascii_whitespace() || bytes[start] == 0x0b {
-        // Other white space: let `str` find where it ends.
-        return line.trim_start().split_once(' ').map(|(_, rest)| rest);
+/// `sym` without the `+0x...` offset [`push_frame_names`] strips (the
+/// last `+0x` followed by hex digits only), found from the end without a
+/// substring search.
+fn without_offset(sym: &str) -> &str {
+    let hex = sym.bytes().rev().take_while(u8::is_ascii_hexdigit).count();
+    let head = &sym[..sym.len() - hex];
+    head.strip_suffix("+0x").unwrap_or(sym)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_stripped_as_push_frame_names_strips_them() {
+        for (sym, want) in [
+            ("main+0x20", "main"),
+            ("main+0x", "main"),
+            ("f+0x0+0x1f", "f+0x0"),
+            ("a+0x12+0xzz", "a+0x12+0xzz"),
+            ("a+0x0x5", "a+0x0x5"),
+            ("h0x1", "h0x1"),
+            ("[unknown]", "[unknown]"),
+            ("+0xab", ""),
+            ("caf\u{e9}+0xab", "caf\u{e9}"),
+        ] {
+            assert_eq!(without_offset(sym), want, "{sym}");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            push_frame_names(sym, "m", false, &mut a);
+            push_frame_names(want, "m", false, &mut b);
+            if !want.contains("+0x") {
+                assert_eq!(a, b, "{sym}");
+            }
+        }
     }
-    let space = bytes[start..].iter().position(|&b| b == b' ')?;
-    Some(&line[start + space + 1..])
 }
