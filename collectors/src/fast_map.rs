@@ -1,10 +1,12 @@
-//! The hash map of the folding and symbolization caches: integer keys,
-//! hashed fast ([`FastHasher`]); `stack_fold` re-exports both names.
+//! The hash map of the folding and symbolization caches: integer keys and
+//! short strings, hashed fast ([`FastHasher`]); `stack_fold` re-exports
+//! both names.
 
 use std::collections::HashMap;
 
 /// A fast non-cryptographic hasher (multiply-rotate, as in rustc's FxHash)
-/// for the integer keys of folding and symbolization caches.
+/// for the integer and short-string keys of folding and symbolization
+/// caches.
 #[derive(Default, Clone, Copy)]
 pub struct FastHasher(u64);
 
@@ -12,11 +14,15 @@ impl std::hash::Hasher for FastHasher {
     fn finish(&self) -> u64 {
         self.0
     }
+    /// Byte strings (`str` and slice keys) longer than a word are hashed
+    /// with xxh3 first: far fewer serial multiplies than word by word.
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        if bytes.len() <= 8 {
             let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
+            b[..bytes.len()].copy_from_slice(bytes);
             self.write_u64(u64::from_ne_bytes(b));
+        } else {
+            self.write_u64(xxhash_rust::xxh3::xxh3_64(bytes));
         }
     }
     fn write_u64(&mut self, v: u64) {

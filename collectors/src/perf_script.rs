@@ -38,7 +38,6 @@
 //!   naming the line: a cut event line, or a cut stack line;
 //! - text holding no sample at all is an error.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,7 +45,9 @@ use thiserror::Error;
 
 use bundle::folded::FoldedStacks;
 
+use crate::perf_script_blocks::LineBlocks;
 use crate::perf_script_line::{event_fields, event_line_parts, stack_line_parts};
+use crate::perf_script_stacks::StackTable;
 
 /// Why a `perf script` text could not be imported.
 #[derive(Debug, Error)]
@@ -141,9 +142,10 @@ pub fn import_file(path: &Path) -> Result<ImportedProfile, PerfScriptError> {
 }
 
 /// Fold the `perf script` text of `path` (stdin when `path` is `-`) as it
-/// is read, line by line: memory grows with the distinct stacks, not with
-/// the input. `source_name` names the input in errors; the result and
-/// errors are those of [`fold_perf_script_with`] on the whole text.
+/// is read, a block of whole lines at a time, on one thread: memory
+/// grows with the distinct stacks, not with the input. `source_name`
+/// names the input in errors; the result and errors are those of
+/// [`fold_perf_script_with`] on the whole text.
 pub fn import_file_with(
     path: &Path,
     source_name: &str,
@@ -155,13 +157,11 @@ pub fn import_file_with(
     };
     if path == Path::new("-") {
         let stdin = std::io::stdin();
-        let reader = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
-        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
-    } else {
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let reader = std::io::BufReader::with_capacity(1 << 20, file);
-        fold_perf_script_reader(reader, source_name, odd).map_err(|e| e.map_read(read_error))
+        return fold_perf_script_reader(stdin.lock(), source_name, odd)
+            .map_err(|e| e.map_read(read_error));
     }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    fold_perf_script_reader(file, source_name, odd).map_err(|e| e.map_read(read_error))
 }
 
 /// Why a streamed fold stopped: the reader failed, or the text is bad.
@@ -179,36 +179,19 @@ impl StreamError {
     }
 }
 
-/// Fold `perf script` text read line by line from `reader`.
+/// Fold `perf script` text read from `reader` a block of whole lines at a
+/// time ([`LineBlocks`]): memory holds one block, not the input.
 fn fold_perf_script_reader(
-    mut reader: impl std::io::BufRead,
+    reader: impl std::io::Read,
     source_name: &str,
     odd: OddLines,
 ) -> Result<ImportedProfile, StreamError> {
+    let mut blocks = LineBlocks::new(reader);
     let mut lf = LineFolder::new(None, source_name, odd);
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(StreamError::Read)?;
-        if n == 0 {
-            break;
-        }
-        let cut = buf.last() != Some(&b'\n');
-        let line = if cut { &buf[..] } else { &buf[..buf.len() - 1] };
-        lf.line(line, cut).map_err(StreamError::Fold)?;
+    while let Some(block) = blocks.next_block().map_err(StreamError::Read)? {
+        lf.lines(block).map_err(StreamError::Fold)?;
     }
-    let (r, event) = lf.finish_with_event().map_err(StreamError::Fold)?;
-    FoldTotals {
-        stacks: r.stacks,
-        samples: r.samples,
-        skipped: r.skipped,
-        odd_lines: r.odd_lines,
-        odd_line_numbers: r.odd_line_numbers,
-    }
-    .into_profile(event, source_name)
-    .map_err(StreamError::Fold)
+    lf.into_profile().map_err(StreamError::Fold)
 }
 
 /// How errors and notes name `path`: `stdin` for `-`.
@@ -512,10 +495,13 @@ struct ChunkFolder {
     event_filter: Option<String>,
     in_event: bool,
     filter: Filter,
-    comm: String,
+    /// Whether the event's comm starts with `java` (frames named the Java way).
+    is_java: bool,
     period: Option<u64>,
-    /// Frames leaf first, as they appear.
-    frames: Vec<String>,
+    /// The event's stack so far: its comm's name id, then frame ids leaf
+    /// first, as they appear ([`StackTable`]).
+    key: Vec<u32>,
+    table: StackTable,
     out: ChunkResult,
 }
 
@@ -526,16 +512,20 @@ fn fold_chunk(
     odd: OddLines,
 ) -> Result<ChunkResult, PerfScriptError> {
     let mut lf = LineFolder::new(event_filter, source_name, odd);
-    let ends_with_newline = text.last() == Some(&b'\n');
-    let mut lines = text.split(|&b| b == b'\n').peekable();
-    while let Some(raw) = lines.next() {
-        let last = lines.peek().is_none();
-        if last && raw.is_empty() {
-            break;
-        }
-        lf.line(raw, last && !ends_with_newline)?;
-    }
+    lf.lines(text)?;
     lf.finish()
+}
+
+impl ChunkResult {
+    fn into_totals(self) -> FoldTotals {
+        FoldTotals {
+            stacks: self.stacks,
+            samples: self.samples,
+            skipped: self.skipped,
+            odd_lines: self.odd_lines,
+            odd_line_numbers: self.odd_line_numbers,
+        }
+    }
 }
 
 /// Folds `perf script` text fed one line at a time (without its newline),
@@ -555,9 +545,10 @@ impl<'s> LineFolder<'s> {
                 event_filter: event_filter.map(str::to_string),
                 in_event: false,
                 filter: Filter::Keep,
-                comm: String::new(),
+                is_java: false,
                 period: None,
-                frames: Vec::with_capacity(64),
+                key: Vec::with_capacity(64),
+                table: StackTable::default(),
                 out: ChunkResult {
                     stacks: HashMap::new(),
                     samples: 0,
@@ -573,16 +564,37 @@ impl<'s> LineFolder<'s> {
         }
     }
 
-    /// Fold one line; `is_last_partial` when it is the last of the input and
-    /// has no newline.
-    fn line(&mut self, raw: &[u8], is_last_partial: bool) -> Result<(), PerfScriptError> {
+    /// Fold the lines of `text`, each ended by a newline but the last,
+    /// which, when it has none, is the end of the input.
+    fn lines(&mut self, text: &[u8]) -> Result<(), PerfScriptError> {
+        // One UTF-8 check for the whole block; the lines of a block that
+        // fails it are each read with `from_utf8_lossy`.
+        let valid = std::str::from_utf8(text).ok();
+        let mut start = 0;
+        while start < text.len() {
+            let (end, next, cut) = match memchr::memchr(b'\n', &text[start..]) {
+                Some(i) => (start + i, start + i + 1, false),
+                None => (text.len(), text.len(), true),
+            };
+            match valid {
+                // A newline is a whole character: `end` is a boundary.
+                Some(s) => self.line(&s[start..end], cut)?,
+                None => self.line(&String::from_utf8_lossy(&text[start..end]), cut)?,
+            }
+            start = next;
+        }
+        Ok(())
+    }
+
+    /// Fold one line (without its newline); `is_last_partial` when it is the
+    /// last of the input and has no newline.
+    fn line(&mut self, line: &str, is_last_partial: bool) -> Result<(), PerfScriptError> {
         self.lineno += 1;
-        if raw.first() == Some(&b'#') {
+        if line.starts_with('#') {
             return Ok(());
         }
         let f = &mut self.f;
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim_end();
+        let line = trim_end(line);
         let malformed = |problem: String| PerfScriptError::Malformed {
             source_name: self.source_name.to_string(),
             line: self.lineno,
@@ -648,11 +660,28 @@ impl<'s> LineFolder<'s> {
                 line: self.lineno.max(1),
                 problem: problem.to_string(),
             })?;
+        f.out.stacks = f.table.into_folded();
         Ok((f.out, f.event_filter))
     }
 
     fn finish(self) -> Result<ChunkResult, PerfScriptError> {
         self.finish_with_event().map(|(r, _)| r)
+    }
+
+    /// Fold the last event and make the profile of what was folded.
+    fn into_profile(self) -> Result<ImportedProfile, PerfScriptError> {
+        let source_name = self.source_name;
+        let (r, event) = self.finish_with_event()?;
+        r.into_totals().into_profile(event, source_name)
+    }
+}
+
+/// `line.trim_end()`, without its Unicode search when the line ends with
+/// a printable ASCII character (as nearly every line does).
+fn trim_end(line: &str) -> &str {
+    match line.as_bytes().last() {
+        Some(&b) if b.is_ascii_graphic() => line,
+        _ => line.trim_end(),
     }
 }
 
@@ -699,10 +728,9 @@ impl ChunkFolder {
                 Some(_) => {}
             }
         }
-        self.comm.clear();
-        for c in parts.comm.chars() {
-            self.comm.push(if c == ' ' { '_' } else { c });
-        }
+        self.key.clear();
+        self.key.push(self.table.comm(parts.comm));
+        self.is_java = parts.comm.starts_with("java");
         if !fields.tail.is_empty() {
             if !self.on_stack_line(fields.tail) {
                 self.in_event = false;
@@ -718,187 +746,24 @@ impl ChunkFolder {
 
     /// Returns false when the line is not a stack line.
     fn on_stack_line(&mut self, line: &str) -> bool {
-        let Some((_pc, sym, module)) = stack_line_parts(line) else {
-            return false;
-        };
-        push_frame_names(sym, module, self.comm.starts_with("java"), &mut self.frames);
-        true
+        self.table.push_line(line, self.is_java, &mut self.key)
     }
 
     /// Fold the event read so far. Errors when the weights would pass u64.
     fn end_event(&mut self) -> Result<(), &'static str> {
-        if !self.frames.is_empty() && self.filter == Filter::Keep {
-            let len = self.comm.len() + self.frames.iter().map(|f| f.len() + 1).sum::<usize>();
-            let mut key = String::with_capacity(len);
-            key.push_str(&self.comm);
-            for fr in self.frames.iter().rev() {
-                key.push(';');
-                key.push_str(fr);
-            }
+        if self.key.len() > 1 && self.filter == Filter::Keep {
             let w = self.period.unwrap_or(1);
             // Every stack's weight is at most the total: one check for both.
             self.out.total = self.out.total.checked_add(w).ok_or(WEIGHT_OVERFLOW)?;
-            match self.out.stacks.get_mut(&key) {
-                Some(v) => *v += w,
-                None => {
-                    self.out.stacks.insert(key, w);
-                }
-            }
+            self.table.add(&self.key, w);
             self.out.samples += 1;
         }
         self.in_event = false;
         self.filter = Filter::Keep;
-        self.frames.clear();
+        self.key.truncate(1);
         self.period = None;
         Ok(())
     }
-}
-
-/// The frames inferno makes of one stack line's symbol and module, pushed
-/// leaf first: the `+0x...` offset stripped, a symbol starting with `(`
-/// dropped, Rust names finished, `[unknown]` named by its module, argument
-/// lists removed, names split on `->` marked `_[i]`. `perf.data` import
-/// names its frames through this too, so both imports fold alike.
-pub(crate) fn push_frame_names(sym: &str, module: &str, is_java: bool, frames: &mut Vec<String>) {
-    let mut sym = sym;
-    if let Some(off) = sym.rfind("+0x") {
-        if sym[off + 3..].bytes().all(|b| b.is_ascii_hexdigit()) {
-            sym = &sym[..off];
-        }
-    }
-    if sym.starts_with('(') {
-        return;
-    }
-    let sym = finish_rust_demangling(sym);
-    // Frames of one line, outermost first after the split on "->": the
-    // first is the real frame, the others inlined into it.
-    let start = frames.len();
-    for (i, part) in sym.split("->").enumerate() {
-        let mut name = tidy_generic(module_fallback(module, part));
-        if is_java && name.starts_with('L') && name.contains('/') {
-            name.remove(0);
-        }
-        if i > 0 && !name.contains("_[i]") {
-            name.push_str("_[i]");
-        }
-        frames.push(name);
-    }
-    // Stored leaf first: the inlined ones (later in the split) are deeper,
-    // so reverse this line's frames.
-    frames[start..].reverse();
-}
-
-/// `[unknown]` symbols take the module's base name, as perf users expect.
-fn module_fallback(module: &str, func: &str) -> String {
-    if func != "[unknown]" || module == "[unknown]" {
-        return func.to_string();
-    }
-    let base = &module[module.rfind('/').map(|i| i + 1).unwrap_or(0)..];
-    format!("[{base}]")
-}
-
-/// Drop a top-level argument list (`f(int)` → `f`) but keep Go method
-/// receivers (`pkg.(*T).M`) and C++ `(anonymous namespace)`; `;` → `:`.
-fn tidy_generic(func: String) -> String {
-    let mut func = if func.contains(';') {
-        func.replace(';', ":")
-    } else {
-        func
-    };
-    let mut depth: i64 = 0;
-    let mut after_dot: Option<usize> = None;
-    let mut cut = func.len();
-    for (idx, c) in func.char_indices() {
-        match c {
-            '<' | '{' | '[' => depth += 1,
-            '>' | '}' | ']' | ')' => depth -= 1,
-            '(' => {
-                if depth == 0 {
-                    let go_method = after_dot == Some(idx);
-                    let anon_ns = func[idx..].starts_with("(anonymous namespace)");
-                    if !go_method && !anon_ns {
-                        cut = idx;
-                        break;
-                    }
-                }
-                depth += 1;
-            }
-            '.' => after_dot = Some(idx + 1),
-            _ => {}
-        }
-    }
-    func.truncate(cut);
-    func
-}
-
-/// perf sometimes leaves Rust legacy symbols half demangled
-/// (`std..fs..File$u20$...::h0123456789abcdef`): finish the job and drop
-/// the hash. Names without a trailing `::h<16 hex>`-style hash are returned
-/// unchanged.
-fn finish_rust_demangling(sym: &str) -> Cow<'_, str> {
-    const HASH_LEN: usize = 17; // 'h' + 16 hex digits
-    if sym.len() < HASH_LEN || !sym.is_char_boundary(sym.len() - HASH_LEN) {
-        return Cow::Borrowed(sym);
-    }
-    let tail = &sym[sym.len() - HASH_LEN..];
-    if !(tail.starts_with('h') && tail[1..].bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Cow::Borrowed(sym);
-    }
-    let mut rest = &sym[..sym.len() - HASH_LEN];
-    if let Some(r) = rest.strip_suffix("::") {
-        rest = r;
-    }
-    if rest.starts_with("_$") {
-        rest = &rest[1..];
-    }
-    const ESCAPES: [(&str, &str); 20] = [
-        ("$SP$", "@"),
-        ("$BP$", "*"),
-        ("$RF$", "&"),
-        ("$LT$", "<"),
-        ("$GT$", ">"),
-        ("$LP$", "("),
-        ("$RP$", ")"),
-        ("$C$", ","),
-        ("$u7e$", "~"),
-        ("$u20$", " "),
-        ("$u27$", "'"),
-        ("$u3d$", "="),
-        ("$u5b$", "["),
-        ("$u5d$", "]"),
-        ("$u7b$", "{"),
-        ("$u7d$", "}"),
-        ("$u3b$", ";"),
-        ("$u2b$", "+"),
-        ("$u21$", "!"),
-        ("$u22$", "\""),
-    ];
-    let mut out = String::with_capacity(rest.len());
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("..") {
-            out.push_str("::");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('.') {
-            out.push('.');
-            rest = r;
-        } else if rest.starts_with('$') {
-            match ESCAPES.iter().find(|(pat, _)| rest.starts_with(pat)) {
-                Some((pat, rep)) => {
-                    out.push_str(rep);
-                    rest = &rest[pat.len()..];
-                }
-                None => {
-                    out.push_str(rest);
-                    break;
-                }
-            }
-        } else {
-            let idx = rest.find(['$', '.']).unwrap_or(rest.len());
-            out.push_str(&rest[..idx]);
-            rest = &rest[idx..];
-        }
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -948,20 +813,6 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
     }
 
     #[test]
-    fn rust_and_cpp_names_are_tidied() {
-        assert_eq!(
-            finish_rust_demangling("std..fs..File$u20$x::h0123456789abcdef"),
-            "std::fs::File x"
-        );
-        assert_eq!(tidy_generic("foo(int, char)".into()), "foo");
-        assert_eq!(
-            tidy_generic("net/http.(*Client).Do".into()),
-            "net/http.(*Client).Do"
-        );
-        assert_eq!(tidy_generic("a;b".into()), "a:b");
-    }
-
-    #[test]
     fn garbage_empty_and_truncated_are_errors_with_lines() {
         let e = fold("").unwrap_err();
         assert!(e.to_string().contains("no samples"), "{e}");
@@ -993,6 +844,66 @@ my prog 123/124 [001] 10.6:     1500 cycles:P: \n\
         assert!(e.to_string().starts_with("t.txt:3:"), "{e}");
         let p = fold("a 1 1.0: cycles: \n\t1 f (m)\nzzz\n").unwrap();
         assert_eq!((p.folded.to_text().as_str(), p.odd_lines), ("a;f 1\n", 1));
+    }
+
+    /// A reader handing out `step` bytes or fewer per read.
+    struct Uneven<'a> {
+        text: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Uneven<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.text.len().min(out.len()).min(self.step);
+            out[..n].copy_from_slice(&self.text[..n]);
+            self.text = &self.text[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streamed_folding_of_many_blocks_equals_folding_the_whole_text() {
+        // Many blocks: lines and events across block ends, a block that is
+        // not UTF-8, odd lines counted across blocks, the last line cut.
+        let fixture = include_bytes!("../fixtures/perf-script/ls-callchain.txt");
+        let mut text = Vec::new();
+        for i in 0..40 {
+            text.extend_from_slice(fixture);
+            if i % 7 == 3 {
+                text.extend_from_slice(
+                    b"zzz odd line\n\na\xff b 1 1.0: 5 cpu-clock: \n\t1 f\xfe (m)\n\n",
+                );
+            }
+        }
+        for tail in [&b""[..], b"a 1 1.0: cpu-clock: \n\t1 f (m)\n\t2 g (/usr/li"] {
+            let mut text = text.clone();
+            text.extend_from_slice(tail);
+            for odd in [OddLines::Skip, OddLines::Refuse] {
+                let whole = fold_perf_script_with(&text, "t.txt", odd);
+                for step in [4093, 70_001] {
+                    let streamed =
+                        fold_perf_script_reader(Uneven { text: &text, step }, "t.txt", odd)
+                            .map_err(|e| e.map_read(|e| panic!("{e}")));
+                    match (&whole, streamed) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, &b),
+                        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                        (a, b) => panic!("step {step}: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        let p = fold_perf_script_reader(
+            Uneven {
+                text: &text,
+                step: 4093,
+            },
+            "t.txt",
+            OddLines::Skip,
+        )
+        .map_err(|e| e.map_read(|e| panic!("{e}")))
+        .unwrap();
+        assert_eq!(p.odd_lines, 6);
+        assert!(text.len() > 4 * 64 * 1024, "{}", text.len());
     }
 
     #[test]

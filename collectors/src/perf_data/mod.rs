@@ -46,7 +46,8 @@ use sample::{read_sample, SampleFields};
 use tasks::{Map, Tasks};
 
 use crate::fast_map::FastMap;
-use crate::perf_script::{push_frame_names, ImportedProfile};
+use crate::perf_script::ImportedProfile;
+use crate::perf_script_names::push_frame_names;
 
 const PERF_CONTEXT_HV: u64 = -32i64 as u64;
 const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
