@@ -96,24 +96,28 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
     let spun = m.read_data(CHAIN_SPUN_CYCLES).expect("spun cycles");
     let ran = m.read_data(CHAIN_RAN_CYCLES).expect("ran cycles");
     eprintln!(
-        "ticks {} (in KVM_RUN {}), samples {}, broken {}; guest share by samples {:.3}, \
-         by in-run ticks {:.3}, by KVM_RUN rdtsc {:.3}, b running (guest rdtsc) / armed {:.3}, \
-         b's wall time / armed {:.3}; sample stops {}, other exits {}",
+        "ticks {} (expired in KVM_RUN {}, in the sampler's stops {}, late {}), stacks {} \
+         standing for {} samples, broken {}; guest share outside the stops by samples {:.3}, \
+         by rdtsc {:.3} ({:+.1}%); of the whole armed time by rdtsc {:.3}, stops took {:.3}; \
+         b running (guest rdtsc) / armed {:.3}, b's wall time / armed {:.3}; sample stops {}",
         s.ticks,
         s.in_run_ticks,
+        s.stop_ticks,
+        s.late_ticks,
+        s.stops,
         s.samples,
         s.broken,
         s.guest_share(),
-        s.tick_share(),
         s.rdtsc_share(),
+        (s.guest_share() / s.rdtsc_share() - 1.0) * 100.0,
+        s.rdtsc_share_of_armed(),
+        s.stop_share(),
         ran as f64 / s.armed_cycles as f64,
         spun as f64 / s.armed_cycles as f64,
         m.exit_counts().sample_stops,
-        m.exit_counts().other,
     );
-    // Every stop is a sample; ticks delivered as KVM handled one of the
-    // 250 raw exits are samples at that exit.
-    assert!(m.exit_counts().sample_stops <= s.samples);
+    // Every stack weighs at least the one in-run tick it was taken for.
+    assert!(s.stops <= s.samples, "{s:?}");
     Some((g, lines))
 }
 

@@ -15,7 +15,8 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
-use super::guest_sampler::{GuestSampler, GuestSamples};
+use super::guest_sampler::{GuestSampler, GuestSamples, VcpuCycles};
+use super::vcpu_pmu::VcpuPmu;
 use super::guest_unwind::{unwind, BrokenChain, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
@@ -356,7 +357,7 @@ impl Machine {
         loop {
             let exit = self.vm.run()?;
             self.counts.total += 1;
-            self.sample_if_ticked(&exit)?;
+            self.sample_if_ticked()?;
             let sys = self.vm.sys();
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
@@ -430,16 +431,26 @@ impl Machine {
     /// The guest sampler's part of an exit: if a tick landed inside the
     /// `KVM_RUN` that just returned (it stopped the guest, or it was
     /// delivered as KVM handled a real exit), count the guest's stack here.
-    fn sample_if_ticked(&mut self, exit: &Exit) -> Result<(), MachineError> {
+    fn sample_if_ticked(&mut self) -> Result<(), MachineError> {
         let Some(s) = self.sampler.as_mut() else {
             return Ok(());
         };
-        if !s.tick_since_last_exit() && !matches!(exit, Exit::Interrupted) {
+        // A stop whose signal expired before the run was entered (a late
+        // tick) stands for no guest time: no stack.
+        let ticks = s.in_run_ticks_since_last_exit();
+        if ticks == 0 {
             return Ok(());
         }
-        let stack = self.guest_stack_now()?;
+        // At a stop the vCPU's thread has read the registers already.
+        let stack = match self.vm.stop_regs() {
+            Some([rip, rbp, rsp]) => {
+                let mut read = |gva: u64| self.read_guest_u64(gva);
+                unwind(rip, rbp, rsp, &mut read)
+            }
+            None => self.guest_stack_now()?,
+        };
         if let Some(s) = self.sampler.as_mut() {
-            s.record(stack);
+            s.record(stack, ticks);
         }
         Ok(())
     }
@@ -504,8 +515,18 @@ impl Machine {
     /// signalled, `KVM_RUN` returns, and [`Machine::next_event`] records
     /// the guest's stack before it resumes the guest.
     pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
-        let in_run = self.vm.cycles_in_run();
-        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, in_run)?);
+        let at = self.vcpu_cycles();
+        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, at)?);
+        Ok(())
+    }
+
+    /// Attaches hardware cycles on the vCPU thread to the armed sampler
+    /// (`Err`: one line why not; nothing to attach to is no error).
+    pub fn attach_vcpu_pmu(&mut self, pmu: &dyn VcpuPmu) -> Result<(), String> {
+        let tid = self.vm.vcpu_tid();
+        if let Some(s) = self.sampler.as_mut() {
+            s.attach_pmu(pmu.attach(tid)?);
+        }
         Ok(())
     }
 
@@ -513,7 +534,14 @@ impl Machine {
     /// addresses: `collectors::guest_stacks` names them), if it was armed.
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
-        Some(s.finish(self.vm.cycles_in_run()))
+        Some(s.finish(self.vcpu_cycles()))
+    }
+
+    fn vcpu_cycles(&self) -> VcpuCycles {
+        VcpuCycles {
+            in_run: self.vm.cycles_in_run(),
+            in_stops: self.vm.cycles_in_stops(),
+        }
     }
 
     /// Record, from now on, a boundary window for every system call and
