@@ -63,11 +63,21 @@ fn machine(p: &CallChain) -> (Machine, GuestSymbolMap) {
     (Machine::new(program, 4096).expect("guest machine"), map)
 }
 
+/// The call-chain guest's sampled run, made once for the tests that read
+/// it (`None` where there is no KVM).
+fn sampled_chain_run() -> Option<&'static (GuestSamples, Vec<(String, u64)>)> {
+    static RUN: std::sync::OnceLock<Option<(GuestSamples, Vec<(String, u64)>)>> =
+        std::sync::OnceLock::new();
+    RUN.get_or_init(run_sampled_chain).as_ref()
+}
+
 /// Runs the call-chain guest (b spinning 2.37 ms per round, the host
 /// 1.61 ms at the raw exit after each round: periods that are no multiple
 /// of the 1 ms tick, so ticks do not lock onto the phases) with the
-/// sampler at 1 kHz; prints and returns what it saw.
-fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
+/// sampler at 1 kHz; prints and returns what it saw. 1,000 rounds (4 s
+/// near idle) give about 4,000 ticks: the sampling error of a share near
+/// 0.3 is then about 2% of it.
+fn run_sampled_chain() -> Option<(GuestSamples, Vec<(String, u64)>)> {
     if let Err(why) = kvm_available() {
         skip_line(format_args!("SKIP: {why}"));
         return None;
@@ -77,7 +87,7 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
     let spin = tsc_hz / 100_000 * 237;
     let host_spin = tsc_hz / 100_000 * 161;
     let p = CallChain {
-        rounds: 250,
+        rounds: 1000,
         spin_cycles: spin,
         exit: ChainExit::AfterA,
     };
@@ -99,7 +109,8 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
         "ticks {} (expired in KVM_RUN {}, in the sampler's stops {}, late {}), stacks {} \
          standing for {} samples, broken {}; guest share outside the stops by samples {:.3}, \
          by rdtsc {:.3} ({:+.1}%); of the whole armed time by rdtsc {:.3}, stops took {:.3}; \
-         b running (guest rdtsc) / armed {:.3}, b's wall time / armed {:.3}; sample stops {}",
+         b running (guest rdtsc) / armed {:.3}, b's wall time / armed {:.3}; sample stops {}; \
+         armed {:.1} ms, in KVM_RUN {:.1} ms ",
         s.ticks,
         s.in_run_ticks,
         s.stop_ticks,
@@ -115,6 +126,8 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
         ran as f64 / s.armed_cycles as f64,
         spun as f64 / s.armed_cycles as f64,
         m.exit_counts().sample_stops,
+        s.armed_cycles as f64 / tsc_hz as f64 * 1e3,
+        s.in_run_cycles as f64 / tsc_hz as f64 * 1e3,
     );
     // Every stack weighs at least the one in-run tick it was taken for.
     assert!(s.stops <= s.samples, "{s:?}");
@@ -132,10 +145,10 @@ fn the_known_chain_is_in_nine_samples_of_ten() {
         .filter(|(l, _)| l == CHAIN)
         .map(|(_, n)| n)
         .sum();
-    for (l, n) in &lines {
+    for (l, n) in lines {
         eprintln!("  {n:5} {l}");
     }
-    assert!(s.samples >= 200, "too few samples: {s:?}");
+    assert!(s.samples >= 800, "too few samples: {s:?}");
     assert!(
         in_chain as f64 >= 0.9 * s.samples as f64,
         "{in_chain} of {} samples in {CHAIN}",
@@ -167,11 +180,14 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
     }
     let _one = one_guest();
     let tsc_hz = Calibration::get().tsc_hz;
-    // b spins 20 ms per round with a raw exit half-way, while its frame is
-    // live: in round 2 the test overwrites b's saved frame pointer there.
+    // b spins 100 ms per round with a raw exit half-way, while its frame
+    // is live: in round 2 the test overwrites b's saved frame pointer
+    // there. The spin ends at a TSC deadline, so a vCPU thread kept from
+    // its CPU after the exit (10 ms and more on a loaded machine) loses
+    // that much of the broken half: 50 ms leave it most of it.
     let p = CallChain {
         rounds: 6,
-        spin_cycles: tsc_hz / 50,
+        spin_cycles: tsc_hz / 10,
         exit: ChainExit::MidB,
     };
     let (mut m, map) = machine(&p);
@@ -227,9 +243,9 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(broken, g.summary.broken);
-    // The second half of round 2's spin (10 ms, ~10 samples at 1 kHz)
+    // The second half of round 2's spin (50 ms, ~50 samples at 1 kHz)
     // breaks; the other five and a half rounds stay whole.
     assert!(broken >= 1, "no broken sample: {lines:?}");
-    assert!(broken <= 25, "{broken} broken samples: {lines:?}");
+    assert!(broken <= 100, "{broken} broken samples: {lines:?}");
     assert!(whole >= 4 * broken, "{whole} whole vs {broken} broken");
 }

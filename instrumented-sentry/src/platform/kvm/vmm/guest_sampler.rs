@@ -6,9 +6,12 @@
 //! (`collectors::guest_stacks`), done after the run.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::guest_unwind::GuestStack;
 use super::sample_timer::{SampleTimer, SampleTimerError};
+use super::stop_walker::{StopWalker, WalkedStops};
 use super::vcpu_pmu::{VcpuPmuSamples, VcpuPmuSession};
 
 /// What the sampler saw while it was armed.
@@ -157,8 +160,11 @@ pub struct GuestSampler {
     armed_at: u64,
     in_run_at: u64,
     stops_at: u64,
-    /// In-run ticks already answered with a stack.
-    in_run_seen: u64,
+    /// In-run ticks already answered with a stack (here, or by the
+    /// [`StopWalker`] on the vCPU thread).
+    in_run_seen: Arc<AtomicU64>,
+    /// What the vCPU thread's [`StopWalker`] counted.
+    walked: Arc<Mutex<WalkedStops>>,
     /// Hardware cycles on the vCPU thread, if attached.
     pmu: Option<Box<dyn VcpuPmuSession>>,
 }
@@ -181,7 +187,8 @@ impl GuestSampler {
             armed_at: rdtsc(),
             in_run_at: at.in_run,
             stops_at: at.in_stops,
-            in_run_seen: 0,
+            in_run_seen: Arc::new(AtomicU64::new(0)),
+            walked: Arc::new(Mutex::new(WalkedStops::default())),
             pmu: None,
         })
     }
@@ -198,9 +205,35 @@ impl GuestSampler {
     /// and a stop weighs every expiration merged into its signal.
     pub fn in_run_ticks_since_last_exit(&mut self) -> u64 {
         let now = self.timer.in_run_ticks_so_far();
-        let new = now.saturating_sub(self.in_run_seen);
-        self.in_run_seen = now;
+        let new = now.saturating_sub(self.in_run_seen.load(Ordering::Acquire));
+        self.in_run_seen.store(now, Ordering::Release);
         new
+    }
+
+    /// A stop handler for the vCPU thread that counts into this sampler.
+    ///
+    /// # Safety
+    /// `sys_host` must be the host address of the VM's live system region
+    /// for as long as the walker is installed.
+    pub unsafe fn vcpu_walker(&self, sys_host: u64) -> StopWalker {
+        // SAFETY: passed on from this function's contract.
+        unsafe {
+            StopWalker::new(
+                sys_host,
+                self.timer.counter(),
+                Arc::clone(&self.in_run_seen),
+                Arc::clone(&self.walked),
+            )
+        }
+    }
+
+    /// The stops the vCPU thread handled itself so far (the guest entered
+    /// again without a report to the sentry).
+    pub fn stops_handled_on_vcpu(&self) -> u64 {
+        self.walked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stops
     }
 
     /// Counts one stack standing for `ticks` in-run ticks.
@@ -232,7 +265,19 @@ impl GuestSampler {
 
     /// Disarms the timer and hands over what was counted; `now` as for
     /// [`GuestSampler::summary`].
-    pub fn finish(self, now: VcpuCycles) -> GuestSamples {
+    pub fn finish(mut self, now: VcpuCycles) -> GuestSamples {
+        let walked = std::mem::take(
+            &mut *self
+                .walked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.stops += walked.taken;
+        self.samples += walked.samples;
+        self.broken += walked.broken;
+        for (stack, n) in walked.stacks {
+            *self.stacks.entry(stack).or_insert(0) += n;
+        }
         let summary = self.summary(now);
         GuestSamples {
             summary,

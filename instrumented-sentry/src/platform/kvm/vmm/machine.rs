@@ -516,7 +516,13 @@ impl Machine {
     /// the guest's stack before it resumes the guest.
     pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
         let at = self.vcpu_cycles();
-        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, at)?);
+        let sampler = GuestSampler::start(self.vm.vcpu_tid(), hz, at)?;
+        // SAFETY: the system region lives as long as the VM, and the
+        // walker is cleared before the sampler is handed back (or the VM,
+        // with its vCPU thread, is dropped first).
+        let walker = unsafe { sampler.vcpu_walker(self.vm.sys().host_addr()) };
+        self.vm.set_stop_handler(Some(Box::new(walker)));
+        self.sampler = Some(sampler);
         Ok(())
     }
 
@@ -534,6 +540,10 @@ impl Machine {
     /// addresses: `collectors::guest_stacks` names them), if it was armed.
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
+        self.vm.set_stop_handler(None);
+        let on_vcpu = s.stops_handled_on_vcpu();
+        self.counts.sample_stops += on_vcpu;
+        self.counts.total += on_vcpu;
         Some(s.finish(self.vcpu_cycles()))
     }
 

@@ -68,9 +68,13 @@ static LATE_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_
 /// Ticks that expired while a sampler stop was being handled (from the
 /// `EINTR` return to the next entry): the sampler's own time.
 static STOP_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
-/// Each slot's grid: first expiration (`CLOCK_MONOTONIC` ns) and period.
-static GRID_START_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
-static PERIOD_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+/// Each slot's timer (`timer_t`, re-armed by the handler), the time its
+/// armed expiration falls at (`CLOCK_MONOTONIC` ns), the mean gap between
+/// expirations and the state of its random gaps.
+static TIMER_ID: [AtomicUsize; TICK_SLOTS] = [const { AtomicUsize::new(0) }; TICK_SLOTS];
+static NEXT_AT_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+static MEAN_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+static RNG: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -96,19 +100,38 @@ fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
-/// Of the `n` latest expirations up to `now` of a timer that expires at
-/// `start + k·period` (k ≥ 0), how many fell at or after `entered`.
-pub fn expirations_since(entered: u64, now: u64, start: u64, period: u64, n: u64) -> u64 {
-    if period == 0 || now < start {
-        return n;
-    }
-    let last = (now - start) / period;
-    let first_in = entered.saturating_sub(start).div_ceil(period);
-    if first_in > last {
-        0
-    } else {
-        (last - first_in + 1).min(n)
-    }
+/// The next gap between two expirations, in nanoseconds: exponential
+/// with mean `mean` (so the expirations are a Poisson process), drawn
+/// with xorshift64* from `state`; kept within 1 µs and 20 means.
+/// Async-signal-safe (no allocation, no locks).
+pub fn exponential_gap(state: &mut u64, mean: u64) -> u64 {
+    let mut x = (*state).max(1);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let u = ((r >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let gap = -u.ln() * mean as f64;
+    (gap as u64).clamp(1_000, mean.saturating_mul(20).max(1_000))
+}
+
+/// Arms `timer` to expire once at `at` (`CLOCK_MONOTONIC` ns).
+/// Async-signal-safe (`timer_settime`).
+fn arm_at(timer: libc::timer_t, at: u64) -> libc::c_int {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: (at / 1_000_000_000) as libc::time_t,
+            tv_nsec: (at % 1_000_000_000) as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is valid for the call; a deleted or foreign `timer`
+    // makes the call fail with EINVAL, nothing else.
+    unsafe { libc::timer_settime(timer, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut()) }
 }
 
 /// Marks the calling thread as inside `KVM_RUN` until dropped (the thread
@@ -153,34 +176,29 @@ extern "C" fn on_tick(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
             (*info).si_value().sival_ptr as usize,
         )
     };
-    if code == libc::SI_TIMER {
-        let n = 1 + u64::try_from(overrun).unwrap_or(0);
-        if let Some(t) = TICKS.get(slot) {
-            // Atomic add: async-signal-safe.
-            t.fetch_add(n, Ordering::Relaxed);
-        }
-        let entered = RUN_ENTERED_NS.try_with(Cell::get).unwrap_or(0);
-        let stop_since = STOP_SINCE_NS.try_with(Cell::get).unwrap_or(0);
-        if slot < TICK_SLOTS && (entered != 0 || stop_since != 0) {
-            let start = GRID_START_NS[slot].load(Ordering::Relaxed);
-            let period = PERIOD_NS[slot].load(Ordering::Relaxed);
-            let now = monotonic_ns();
-            let since = |t: u64| {
-                if t == 0 {
-                    0
-                } else {
-                    expirations_since(t, now, start, period, n)
-                }
-            };
-            let in_run = since(entered);
-            let in_stop = since(stop_since).saturating_sub(in_run);
-            IN_RUN_TICKS[slot].fetch_add(in_run, Ordering::Relaxed);
-            STOP_TICKS[slot].fetch_add(in_stop, Ordering::Relaxed);
-            if entered != 0 {
-                LATE_TICKS[slot].fetch_add(n - in_run - in_stop, Ordering::Relaxed);
-            }
-        }
+    if code != libc::SI_TIMER || slot >= TICK_SLOTS {
+        return;
     }
+    // Atomic adds: async-signal-safe. One expiration per signal (the timer
+    // is one-shot, re-armed below), at the time it was armed for.
+    TICKS[slot].fetch_add(1 + u64::try_from(overrun).unwrap_or(0), Ordering::Relaxed);
+    let at = NEXT_AT_NS[slot].load(Ordering::Relaxed);
+    let entered = RUN_ENTERED_NS.try_with(Cell::get).unwrap_or(0);
+    let stop_since = STOP_SINCE_NS.try_with(Cell::get).unwrap_or(0);
+    if entered != 0 && at >= entered {
+        IN_RUN_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    } else if stop_since != 0 && at >= stop_since {
+        STOP_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    } else if entered != 0 {
+        LATE_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    }
+    let mut state = RNG[slot].load(Ordering::Relaxed);
+    let next = at + exponential_gap(&mut state, MEAN_NS[slot].load(Ordering::Relaxed));
+    RNG[slot].store(state, Ordering::Relaxed);
+    NEXT_AT_NS[slot].store(next, Ordering::Relaxed);
+    // An expiration already past fires at once; its signal is taken when
+    // this handler returns, still inside the same run if it fell there.
+    arm_at(TIMER_ID[slot].load(Ordering::Relaxed) as libc::timer_t, next);
 }
 
 fn install_handler() -> Result<(), SampleTimerError> {
@@ -210,6 +228,20 @@ fn install_handler() -> Result<(), SampleTimerError> {
 pub fn current_tid() -> libc::pid_t {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
+}
+
+
+/// Reads one armed timer's in-run tick count (from any thread).
+#[derive(Debug, Clone, Copy)]
+pub struct TickCounter {
+    slot: usize,
+}
+
+impl TickCounter {
+    /// Ticks so far that expired while the thread was inside `KVM_RUN`.
+    pub fn in_run(&self) -> u64 {
+        IN_RUN_TICKS[self.slot].load(Ordering::Acquire)
+    }
 }
 
 /// An armed timer that signals one thread `hz` times a second; disarmed and
@@ -256,24 +288,15 @@ impl SampleTimer {
                 source: std::io::Error::last_os_error(),
             });
         }
-        let period_ns = 1_000_000_000 / u64::from(hz);
-        // An absolute grid: the k-th expiration falls at `first + k·period`.
-        let first = monotonic_ns() + period_ns;
-        GRID_START_NS[slot].store(first, Ordering::Relaxed);
-        PERIOD_NS[slot].store(period_ns, Ordering::Relaxed);
-        let timespec = |ns: u64| libc::timespec {
-            tv_sec: (ns / 1_000_000_000) as libc::time_t,
-            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: timespec(period_ns),
-            it_value: timespec(first),
-        };
+        let mean_ns = 1_000_000_000 / u64::from(hz);
+        let mut state = monotonic_ns() ^ ((slot as u64 + 1) << 48) ^ 0x9E37_79B9_7F4A_7C15;
+        let first = monotonic_ns() + exponential_gap(&mut state, mean_ns);
+        TIMER_ID[slot].store(timer as usize, Ordering::Relaxed);
+        MEAN_NS[slot].store(mean_ns, Ordering::Relaxed);
+        RNG[slot].store(state, Ordering::Relaxed);
+        NEXT_AT_NS[slot].store(first, Ordering::Relaxed);
         let this = Self { timer, hz, slot };
-        // SAFETY: `timer` was created above; `spec` is valid; no old value.
-        let r = unsafe {
-            libc::timer_settime(timer, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut())
-        };
+        let r = arm_at(timer, first);
         if r != 0 {
             return Err(SampleTimerError::Sys {
                 what: "timer_settime",
@@ -286,6 +309,11 @@ impl SampleTimer {
     /// The rate asked for.
     pub fn hz(&self) -> u32 {
         self.hz
+    }
+
+    /// A reader of this timer's in-run tick count.
+    pub fn counter(&self) -> TickCounter {
+        TickCounter { slot: self.slot }
     }
 
     /// Ticks delivered since the timer was armed (counted by the handler,
@@ -336,19 +364,17 @@ mod tests {
     }
 
     #[test]
-    fn expirations_are_put_inside_the_run_by_when_they_fell() {
-        // Grid 1000, 1100, 1200, ...; the run entered at 1250.
-        // now 1420: latest expiration 1400; of 3 merged (1200, 1300,
-        // 1400) two fell inside.
-        assert_eq!(expirations_since(1250, 1420, 1000, 100, 3), 2);
-        // Entered exactly on an expiration: it counts as inside.
-        assert_eq!(expirations_since(1300, 1420, 1000, 100, 3), 2);
-        // Delivered inside, but expired before the run was entered.
-        assert_eq!(expirations_since(1410, 1420, 1000, 100, 1), 0);
-        // Entered before the grid started: every merged expiration.
-        assert_eq!(expirations_since(500, 1420, 1000, 100, 5), 5);
-        // Never more than the signal stands for.
-        assert_eq!(expirations_since(500, 1420, 1000, 100, 2), 2);
+    fn gaps_are_exponential_with_the_mean_asked_for() {
+        let mut state = 12345;
+        let n = 100_000u64;
+        let gaps: Vec<u64> = (0..n).map(|_| exponential_gap(&mut state, 1_000_000)).collect();
+        let mean = gaps.iter().sum::<u64>() as f64 / n as f64;
+        // Mean within 2% (its standard error here is 0.3%); an exponential
+        // has about 63% of its mass below the mean.
+        assert!((mean - 1e6).abs() < 2e4, "mean gap {mean}");
+        let below = gaps.iter().filter(|&&g| g < 1_000_000).count() as f64 / n as f64;
+        assert!((below - 0.632).abs() < 0.01, "{below} below the mean");
+        assert!(gaps.iter().all(|&g| (1_000..=20_000_000).contains(&g)));
     }
 
     #[test]

@@ -25,7 +25,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use super::sample_timer::InGuestRun;
@@ -37,6 +37,14 @@ const KVM_RUN: libc::c_ulong = 0xAE80;
 const KVM_GET_REGS: libc::c_ulong =
     (2 << 30) | ((std::mem::size_of::<kvm_bindings::kvm_regs>() as libc::c_ulong) << 16) | 0xAE81;
 const _: () = assert!(std::mem::size_of::<kvm_bindings::kvm_regs>() == 144);
+
+/// What the vCPU thread does when `KVM_RUN` returns for a signal (a
+/// sampler stop), before it would report the stop to the sentry: `true`
+/// if it handled the stop, and the guest runs again at once.
+pub trait StopHandler: Send {
+    /// Handles a stop of the vCPU `fd` (on the thread that ran it).
+    fn on_stop(&mut self, fd: RawFd) -> bool;
+}
 
 /// Reply payload of an interrupted run (`KVM_RUN` returned `EINTR` or
 /// `EAGAIN`: a sampler stop): `[STOP_REGS_VALID, rip, rbp, rsp, 0...]`,
@@ -278,6 +286,9 @@ struct Shared {
     /// TSC cycles spent handling sampler stops so far (from a `KVM_RUN`
     /// that returned `EINTR` to the next entry).
     stop_cycles: AtomicU64,
+    /// Handles stops on the vCPU thread while set (the sentry sets and
+    /// clears it between runs, when the vCPU thread is waiting).
+    stop_handler: Mutex<Option<Box<dyn StopHandler>>>,
 }
 
 /// The vCPU thread of one VM.
@@ -324,6 +335,16 @@ impl VcpuThread {
     /// between runs, when the thread is waiting).
     pub fn cycles_in_run(&self) -> u64 {
         self.shared.in_run_cycles.load(Ordering::Acquire)
+    }
+
+    /// Sets (or clears) what handles sampler stops on the vCPU thread
+    /// (called between runs).
+    pub fn set_stop_handler(&self, handler: Option<Box<dyn StopHandler>>) {
+        *self
+            .shared
+            .stop_handler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = handler;
     }
 
     /// TSC cycles spent handling sampler stops so far (read between runs).
@@ -377,18 +398,24 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         if asked[REQ_HAS_RESULT] != 0 {
             block.write_result(asked[REQ_RESULT]);
         }
-        let entered = rdtsc();
-        if let Some(began) = stop_began.take() {
+        let ran = loop {
+            let entered = rdtsc();
+            if let Some(began) = stop_began.take() {
+                shared
+                    .stop_cycles
+                    .fetch_add(entered.wrapping_sub(began), Ordering::Release);
+            }
+            let ran = kvm_run_here(fd);
+            let left = rdtsc();
             shared
-                .stop_cycles
-                .fetch_add(entered.wrapping_sub(began), Ordering::Release);
-        }
-        let ran = kvm_run_here(fd);
-        let left = rdtsc();
-        shared
-            .in_run_cycles
-            .fetch_add(left.wrapping_sub(entered), Ordering::Release);
-        stop_began = is_stop(ran).then_some(left);
+                .in_run_cycles
+                .fetch_add(left.wrapping_sub(entered), Ordering::Release);
+            stop_began = is_stop(ran).then_some(left);
+            if is_stop(ran) && handled_here(shared, fd) {
+                continue;
+            }
+            break ran;
+        };
         let status = match ran {
             Ok(()) => 0,
             Err(e) => u16::try_from(e).unwrap_or(u16::MAX),
@@ -402,6 +429,15 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         shared.reply.status.store(status, Ordering::Relaxed);
         shared.reply.publish(seen);
     }
+}
+
+/// Whether the stop handler, if one is set, handled a stop of `fd`.
+fn handled_here(shared: &Shared, fd: RawFd) -> bool {
+    let mut h = shared
+        .stop_handler
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    h.as_mut().is_some_and(|h| h.on_stop(fd))
 }
 
 /// The reply payload of a sampler stop (see [`STOP_REGS_VALID`]); all

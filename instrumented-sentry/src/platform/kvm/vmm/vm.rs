@@ -19,7 +19,7 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, stop_regs_here, CallBlock, VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
+    is_stop, kvm_run_here, stop_regs_here, StopHandler, CallBlock, VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
 };
 
 /// Errors making or driving the VM.
@@ -336,6 +336,19 @@ impl Vm {
         match &self.vcpu_thread {
             Some(t) => t.cycles_in_run(),
             None => self.in_run_cycles,
+        }
+    }
+
+    /// Sets (or clears) what handles sampler stops on the vCPU thread;
+    /// `false` (nothing set) where `KVM_RUN` runs on the calling thread,
+    /// which handles its stops itself anyway.
+    pub fn set_stop_handler(&self, handler: Option<Box<dyn StopHandler>>) -> bool {
+        match &self.vcpu_thread {
+            Some(t) => {
+                t.set_stop_handler(handler);
+                true
+            }
+            None => false,
         }
     }
 
