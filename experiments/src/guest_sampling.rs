@@ -73,8 +73,7 @@ pub fn guest_point(
     }
     let samples = merged?;
     let map = GuestSymbolMap::new(symbols.iter().cloned());
-    let mut folded =
-        fold_guest_stacks(&samples.stacks, &map, sample_weight_ns(samples.summary.hz));
+    let mut folded = fold_guest_stacks(&samples.stacks, &map, sample_weight_ns(samples.summary.hz));
     if let Some(p) = &samples.pmu {
         // Each cycles sample stands for an equal part of the thread's
         // time on a CPU: in nanoseconds, the unit of the folded file.

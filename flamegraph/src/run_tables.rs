@@ -402,7 +402,10 @@ mod tests {
             "cycles:G guest share, exp1 kvm: 25.0% by the PMU (1000 of 2000 cycles samples of the vCPU thread in guest mode, on a CPU 50% of the time) vs 24.0% by the VMM sampler: agree (within 10%)"
         );
         let differ = pmu_share_line("exp1 kvm", 0.20, Some(&pmu)).unwrap_or_default();
-        assert!(differ.ends_with("vs 20.0% by the VMM sampler: differ by +25%"), "{differ}");
+        assert!(
+            differ.ends_with("vs 20.0% by the VMM sampler: differ by +25%"),
+            "{differ}"
+        );
         assert_eq!(
             pmu_share_line("exp1 kvm", 0.2, Some(&serde_json::Value::Null)),
             None

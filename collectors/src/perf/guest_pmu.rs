@@ -11,9 +11,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 
-use instrumented_sentry::platform::kvm::vmm::vcpu_pmu::{
-    VcpuPmu, VcpuPmuSamples, VcpuPmuSession,
-};
+use instrumented_sentry::platform::kvm::vmm::vcpu_pmu::{VcpuPmu, VcpuPmuSamples, VcpuPmuSession};
 
 use super::records::Record;
 use super::ring::RingReader;
@@ -90,7 +88,12 @@ impl VcpuPmu for CyclesHgOnThread {
     fn attach(&self, tid: libc::pid_t) -> Result<Box<dyn VcpuPmuSession>, String> {
         let mut last = None;
         for (exclude_kernel, event) in [(false, "cycles"), (true, "cycles:u")] {
-            match open_on(EventKind::HwCycles, Some(self.frequency_hz), exclude_kernel, tid) {
+            match open_on(
+                EventKind::HwCycles,
+                Some(self.frequency_hz),
+                exclude_kernel,
+                tid,
+            ) {
                 Ok(fd) => {
                     return CyclesHgSession::start(fd, event, tid)
                         .map(|s| Box::new(s) as Box<dyn VcpuPmuSession>)

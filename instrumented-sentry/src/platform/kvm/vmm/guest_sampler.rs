@@ -66,7 +66,10 @@ impl GuestSampleSummary {
     /// The same share counting every tick that expired inside `KVM_RUN`
     /// (in-run ticks ÷ ticks outside stops).
     pub fn tick_share(&self) -> f64 {
-        ratio(self.in_run_ticks, self.ticks.saturating_sub(self.stop_ticks))
+        ratio(
+            self.in_run_ticks,
+            self.ticks.saturating_sub(self.stop_ticks),
+        )
     }
 
     /// The guest's share of the armed time outside the sampler's own stops
@@ -266,12 +269,8 @@ impl GuestSampler {
     /// Disarms the timer and hands over what was counted; `now` as for
     /// [`GuestSampler::summary`].
     pub fn finish(mut self, now: VcpuCycles) -> GuestSamples {
-        let walked = std::mem::take(
-            &mut *self
-                .walked
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        let walked =
+            std::mem::take(&mut *self.walked.lock().unwrap_or_else(PoisonError::into_inner));
         self.stops += walked.taken;
         self.samples += walked.samples;
         self.broken += walked.broken;

@@ -16,7 +16,6 @@ use super::exits::{
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
 use super::guest_sampler::{GuestSampler, GuestSamples, VcpuCycles};
-use super::vcpu_pmu::VcpuPmu;
 use super::guest_unwind::{unwind, BrokenChain, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
@@ -27,6 +26,7 @@ use super::layout::{
 use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
 use super::page_tables::{PageTableError, PageTables, PteAccess, PTE_PRESENT, PTE_USER};
 use super::sample_timer::SampleTimerError;
+use super::vcpu_pmu::VcpuPmu;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
 use crate::platform::boundary::{monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace};

@@ -198,7 +198,10 @@ extern "C" fn on_tick(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
     NEXT_AT_NS[slot].store(next, Ordering::Relaxed);
     // An expiration already past fires at once; its signal is taken when
     // this handler returns, still inside the same run if it fell there.
-    arm_at(TIMER_ID[slot].load(Ordering::Relaxed) as libc::timer_t, next);
+    arm_at(
+        TIMER_ID[slot].load(Ordering::Relaxed) as libc::timer_t,
+        next,
+    );
 }
 
 fn install_handler() -> Result<(), SampleTimerError> {
@@ -229,7 +232,6 @@ pub fn current_tid() -> libc::pid_t {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
-
 
 /// Reads one armed timer's in-run tick count (from any thread).
 #[derive(Debug, Clone, Copy)]
@@ -367,7 +369,9 @@ mod tests {
     fn gaps_are_exponential_with_the_mean_asked_for() {
         let mut state = 12345;
         let n = 100_000u64;
-        let gaps: Vec<u64> = (0..n).map(|_| exponential_gap(&mut state, 1_000_000)).collect();
+        let gaps: Vec<u64> = (0..n)
+            .map(|_| exponential_gap(&mut state, 1_000_000))
+            .collect();
         let mean = gaps.iter().sum::<u64>() as f64 / n as f64;
         // Mean within 2% (its standard error here is 0.3%); an exponential
         // has about 63% of its mass below the mean.

@@ -19,7 +19,8 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, stop_regs_here, StopHandler, CallBlock, VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
+    is_stop, kvm_run_here, stop_regs_here, CallBlock, StopHandler, VcpuPlacement, VcpuThread,
+    VcpuThreadError, PAYLOAD_WORDS,
 };
 
 /// Errors making or driving the VM.
