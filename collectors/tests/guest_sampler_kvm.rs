@@ -63,11 +63,13 @@ fn machine(p: &CallChain) -> (Machine, GuestSymbolMap) {
     (Machine::new(program, 4096).expect("guest machine"), map)
 }
 
+/// What a sampled run gave: the samples and their stacks named, folded.
+type SampledRun = (GuestSamples, Vec<(String, u64)>);
+
 /// The call-chain guest's sampled run, made once for the tests that read
 /// it (`None` where there is no KVM).
-fn sampled_chain_run() -> Option<&'static (GuestSamples, Vec<(String, u64)>)> {
-    static RUN: std::sync::OnceLock<Option<(GuestSamples, Vec<(String, u64)>)>> =
-        std::sync::OnceLock::new();
+fn sampled_chain_run() -> Option<&'static SampledRun> {
+    static RUN: std::sync::OnceLock<Option<SampledRun>> = std::sync::OnceLock::new();
     RUN.get_or_init(run_sampled_chain).as_ref()
 }
 
@@ -77,7 +79,7 @@ fn sampled_chain_run() -> Option<&'static (GuestSamples, Vec<(String, u64)>)> {
 /// sampler at 1 kHz; prints and returns what it saw. 1,000 rounds (4 s
 /// near idle) give about 4,000 ticks: the sampling error of a share near
 /// 0.3 is then about 2% of it.
-fn run_sampled_chain() -> Option<(GuestSamples, Vec<(String, u64)>)> {
+fn run_sampled_chain() -> Option<SampledRun> {
     if let Err(why) = kvm_available() {
         skip_line(format_args!("SKIP: {why}"));
         return None;

@@ -297,7 +297,16 @@ impl Machine {
 
     /// Exits so far, by kind.
     pub fn exit_counts(&self) -> ExitCounts {
-        self.counts
+        let mut c = self.counts;
+        // Stops the vCPU thread handled itself while a sampler is armed
+        // (added to `counts` when it is disarmed).
+        let on_vcpu = self
+            .sampler
+            .as_ref()
+            .map_or(0, GuestSampler::stops_handled_on_vcpu);
+        c.sample_stops += on_vcpu;
+        c.total += on_vcpu;
+        c
     }
 
     /// Guest translation flushes done so far.
