@@ -74,9 +74,8 @@ fn sampled_chain_run() -> Option<&'static SampledRun> {
 }
 
 /// Runs the call-chain guest (b spinning 2.37 ms per round, the host
-/// 1.61 ms at the raw exit after each round: periods that are no multiple
-/// of the 1 ms tick, so ticks do not lock onto the phases) with the
-/// sampler at 1 kHz; prints and returns what it saw. 1,000 rounds (4 s
+/// 1.61 ms at the raw exit after each round) with the sampler at 1 kHz
+/// (ticks at random instants); prints and returns what it saw. 1,000 rounds (4 s
 /// near idle) give about 4,000 ticks: the sampling error of a share near
 /// 0.3 is then about 2% of it.
 fn run_sampled_chain() -> Option<SampledRun> {
@@ -159,9 +158,10 @@ fn the_known_chain_is_in_nine_samples_of_ten() {
     assert_eq!(s.broken, 0, "no chain should break: {lines:?}");
 }
 
-/// The guest's share of the sampled time by samples (stops ÷ ticks)
-/// against the VMM's rdtsc around every `KVM_RUN` (cycles inside ÷ cycles
-/// armed): within 10% of it.
+/// The guest's share of the sampled time by samples (in-run ticks the
+/// stacks stand for ÷ ticks) against the VMM's rdtsc around every
+/// `KVM_RUN` (cycles inside ÷ cycles armed), both outside the sampler's
+/// own stops: within 10% of it.
 #[test]
 fn the_guest_share_by_samples_agrees_with_rdtsc() {
     let Some((g, _)) = sampled_chain_run() else {

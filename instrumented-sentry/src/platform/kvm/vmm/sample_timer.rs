@@ -1,34 +1,37 @@
 //! The guest sampler's clock: a POSIX timer that sends a real-time signal
-//! to the vCPU thread at a fixed rate, so `KVM_RUN` returns `EINTR` with
-//! the guest stopped where it was (`timer_create` with `SIGEV_THREAD_ID`).
+//! to the vCPU thread at random instants (`hz` a second on average), so
+//! `KVM_RUN` returns `EINTR` with the guest stopped where it was
+//! (`timer_create` with `SIGEV_THREAD_ID`).
 //!
-//! The handler does nothing: its only job is to make a signal pending on
-//! the vCPU thread, which makes KVM leave the guest. It is installed with
-//! `SA_RESTART`, so a tick that lands while the thread is outside
-//! `KVM_RUN` (in its futex wait, or on the sentry's thread when the vCPU
-//! runs there) restarts whatever system call it interrupted; `KVM_RUN`
-//! itself is never restarted (it returns `-EINTR`). Such a tick simply
-//! finds the vCPU outside the guest and yields no guest sample, which is
-//! what makes "in-guest samples ÷ ticks" the guest's share of the time.
+//! The handler's main job is to make a signal pending on the vCPU thread,
+//! which makes KVM leave the guest. It is installed with `SA_RESTART`, so
+//! a tick that lands while the thread is outside `KVM_RUN` (in its futex
+//! wait, or on the sentry's thread when the vCPU runs there) restarts
+//! whatever system call it interrupted; `KVM_RUN` itself is never
+//! restarted (it returns `-EINTR`). Such a tick finds the vCPU outside the
+//! guest and yields no guest sample, which is what makes "in-guest samples
+//! ÷ ticks" the guest's share of the time.
 //!
-//! Ticks are counted, not estimated: the handler (`SA_SIGINFO`) adds one
-//! plus the timer's overrun (expirations merged into a signal still
-//! pending) to a counter slot whose index travels in the signal's
-//! `sigev_value`. Ticks that expired while the receiving thread was inside
-//! `KVM_RUN` are counted apart: several expirations merged into one signal
-//! while the vCPU thread was held in `KVM_RUN` (preempted, or in a slow
-//! exit) stop the guest once but stand for all of that time.
+//! **Random instants.** The timer is one-shot; the handler re-arms it at
+//! the previous expiration plus an exponential gap (mean 1/hz): the ticks
+//! are a Poisson process. With a fixed period the sampler's own effects
+//! lock the runs onto its phase (a stop ends a run just after a tick; the
+//! signal that wakes the vCPU thread lets it enter `KVM_RUN` just after
+//! one), and the ticks inside runs stop being proportional to the runs'
+//! time (measured: −6% to +7%); exponential gaps are memoryless.
 //!
-//! A tick is put inside `KVM_RUN` by when it *expired*, not by where its
-//! signal was delivered: the timer is armed on an absolute grid (the k-th
-//! expiration falls at `start + k·period`), [`InGuestRun`] notes when the
-//! thread entered `KVM_RUN`, and the handler counts as in-run only the
-//! expirations of its signal at or after that moment. A signal raised
-//! while the thread was outside but delivered only after it had entered
-//! `KVM_RUN` (the kick to a running thread is an IPI, an exit of its own
-//! on a nested host, and the thread may call `KVM_RUN` meanwhile; KVM then
-//! returns `EINTR` before the guest ran) is counted as a late tick, not
-//! as guest time.
+//! **Counted by when they expired.** The handler (`SA_SIGINFO`) counts each
+//! tick into a slot whose index travels in the signal's `sigev_value`, and
+//! puts it by the time its expiration was armed for: inside `KVM_RUN` (at
+//! or after the moment [`InGuestRun`] noted the thread entered it),
+//! inside the handling of a sampler stop (from the `EINTR` return to the
+//! next entry: the sampler's own time, counted apart), or late (delivered
+//! inside `KVM_RUN` but expired before it was entered: the kick to a
+//! running thread is an IPI, an exit of its own on a nested host, and the
+//! thread may call `KVM_RUN` meanwhile; KVM then returns `EINTR` before the
+//! guest ran). An expiration that is already past when re-armed fires at
+//! once, so a vCPU thread held inside `KVM_RUN` (preempted) gets every
+//! expiration of that time, each counted inside.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
