@@ -14,6 +14,11 @@ use crate::symbolize::{guest_frame_name, GuestSymbolMap};
 /// The frame that stands, after the root, in front of a broken chain.
 pub const BROKEN_GUEST_STACK: &str = "[broken guest stack]";
 
+/// The frame that stands, after the root, in front of a hardware
+/// `cycles:HG` guest sample of the vCPU thread, so PMU samples are told
+/// apart from the VMM sampler's: `[guest];[cycles:G];b_[g]`.
+pub const PMU_GUEST_SAMPLE: &str = "[cycles:G]";
+
 /// One guest stack's frames, outermost first, from [`GUEST_ROOT`] to the
 /// leaf. The leaf's RIP is named as is; return addresses one byte back
 /// (inside the call instruction, so a call that ends a function still
@@ -42,6 +47,22 @@ pub fn fold_guest_stacks(
     let mut out = FoldedStacks::new();
     for (stack, n) in stacks {
         out.add_frames(&guest_frames(stack, map), n.saturating_mul(weight));
+    }
+    out
+}
+
+/// The vCPU thread's guest-mode cycles samples (one address each: perf
+/// gives no guest chains) named with the same map and folded under
+/// `[guest];[cycles:G]`, each weighing `weight`.
+pub fn fold_pmu_guest_ips(ips: &[(u64, u64)], map: &GuestSymbolMap, weight: u64) -> FoldedStacks {
+    let mut out = FoldedStacks::new();
+    for &(ip, n) in ips {
+        let frames = [
+            GUEST_ROOT.to_string(),
+            PMU_GUEST_SAMPLE.to_string(),
+            guest_frame_name(Some(map), ip),
+        ];
+        out.add_frames(&frames, n.saturating_mul(weight));
     }
     out
 }
@@ -88,5 +109,13 @@ mod tests {
                 3000
             )]
         );
+    }
+
+    #[test]
+    fn pmu_guest_samples_fold_under_their_own_marker() {
+        let f = fold_pmu_guest_ips(&[(0x135, 3), (0x112, 1)], &map(), 10);
+        let text = f.to_text();
+        assert!(text.contains("[guest];[cycles:G];b_[g] 30"), "{text}");
+        assert!(text.contains("[guest];[cycles:G];main_[g] 10"), "{text}");
     }
 }

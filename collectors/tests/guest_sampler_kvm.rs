@@ -63,11 +63,22 @@ fn machine(p: &CallChain) -> (Machine, GuestSymbolMap) {
     (Machine::new(program, 4096).expect("guest machine"), map)
 }
 
+/// What a sampled run gave: the samples and their stacks named, folded.
+type SampledRun = (GuestSamples, Vec<(String, u64)>);
+
+/// The call-chain guest's sampled run, made once for the tests that read
+/// it (`None` where there is no KVM).
+fn sampled_chain_run() -> Option<&'static SampledRun> {
+    static RUN: std::sync::OnceLock<Option<SampledRun>> = std::sync::OnceLock::new();
+    RUN.get_or_init(run_sampled_chain).as_ref()
+}
+
 /// Runs the call-chain guest (b spinning 2.37 ms per round, the host
-/// 1.61 ms at the raw exit after each round: periods that are no multiple
-/// of the 1 ms tick, so ticks do not lock onto the phases) with the
-/// sampler at 1 kHz; prints and returns what it saw.
-fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
+/// 1.61 ms at the raw exit after each round) with the sampler at 1 kHz
+/// (ticks at random instants); prints and returns what it saw. 1,000 rounds (4 s
+/// near idle) give about 4,000 ticks: the sampling error of a share near
+/// 0.3 is then about 2% of it.
+fn run_sampled_chain() -> Option<SampledRun> {
     if let Err(why) = kvm_available() {
         skip_line(format_args!("SKIP: {why}"));
         return None;
@@ -77,7 +88,7 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
     let spin = tsc_hz / 100_000 * 237;
     let host_spin = tsc_hz / 100_000 * 161;
     let p = CallChain {
-        rounds: 250,
+        rounds: 1000,
         spin_cycles: spin,
         exit: ChainExit::AfterA,
     };
@@ -96,24 +107,31 @@ fn sampled_chain_run() -> Option<(GuestSamples, Vec<(String, u64)>)> {
     let spun = m.read_data(CHAIN_SPUN_CYCLES).expect("spun cycles");
     let ran = m.read_data(CHAIN_RAN_CYCLES).expect("ran cycles");
     eprintln!(
-        "ticks {} (in KVM_RUN {}), samples {}, broken {}; guest share by samples {:.3}, \
-         by in-run ticks {:.3}, by KVM_RUN rdtsc {:.3}, b running (guest rdtsc) / armed {:.3}, \
-         b's wall time / armed {:.3}; sample stops {}, other exits {}",
+        "ticks {} (expired in KVM_RUN {}, in the sampler's stops {}, late {}), stacks {} \
+         standing for {} samples, broken {}; guest share outside the stops by samples {:.3}, \
+         by rdtsc {:.3} ({:+.1}%); of the whole armed time by rdtsc {:.3}, stops took {:.3}; \
+         b running (guest rdtsc) / armed {:.3}, b's wall time / armed {:.3}; sample stops {}; \
+         armed {:.1} ms, in KVM_RUN {:.1} ms ",
         s.ticks,
         s.in_run_ticks,
+        s.stop_ticks,
+        s.late_ticks,
+        s.stops,
         s.samples,
         s.broken,
         s.guest_share(),
-        s.tick_share(),
         s.rdtsc_share(),
+        (s.guest_share() / s.rdtsc_share() - 1.0) * 100.0,
+        s.rdtsc_share_of_armed(),
+        s.stop_share(),
         ran as f64 / s.armed_cycles as f64,
         spun as f64 / s.armed_cycles as f64,
         m.exit_counts().sample_stops,
-        m.exit_counts().other,
+        s.armed_cycles as f64 / tsc_hz as f64 * 1e3,
+        s.in_run_cycles as f64 / tsc_hz as f64 * 1e3,
     );
-    // Every stop is a sample; ticks delivered as KVM handled one of the
-    // 250 raw exits are samples at that exit.
-    assert!(m.exit_counts().sample_stops <= s.samples);
+    // Every stack weighs at least the one in-run tick it was taken for.
+    assert!(s.stops <= s.samples, "{s:?}");
     Some((g, lines))
 }
 
@@ -128,10 +146,10 @@ fn the_known_chain_is_in_nine_samples_of_ten() {
         .filter(|(l, _)| l == CHAIN)
         .map(|(_, n)| n)
         .sum();
-    for (l, n) in &lines {
+    for (l, n) in lines {
         eprintln!("  {n:5} {l}");
     }
-    assert!(s.samples >= 200, "too few samples: {s:?}");
+    assert!(s.samples >= 800, "too few samples: {s:?}");
     assert!(
         in_chain as f64 >= 0.9 * s.samples as f64,
         "{in_chain} of {} samples in {CHAIN}",
@@ -140,9 +158,10 @@ fn the_known_chain_is_in_nine_samples_of_ten() {
     assert_eq!(s.broken, 0, "no chain should break: {lines:?}");
 }
 
-/// The guest's share of the sampled time by samples (stops ÷ ticks)
-/// against the VMM's rdtsc around every `KVM_RUN` (cycles inside ÷ cycles
-/// armed): within 10% of it.
+/// The guest's share of the sampled time by samples (in-run ticks the
+/// stacks stand for ÷ ticks) against the VMM's rdtsc around every
+/// `KVM_RUN` (cycles inside ÷ cycles armed), both outside the sampler's
+/// own stops: within 10% of it.
 #[test]
 fn the_guest_share_by_samples_agrees_with_rdtsc() {
     let Some((g, _)) = sampled_chain_run() else {
@@ -163,11 +182,11 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
     }
     let _one = one_guest();
     let tsc_hz = Calibration::get().tsc_hz;
-    // b spins 100 ms per round with a raw exit half-way, while its frame is
-    // live: in round 2 the test overwrites b's saved frame pointer there.
-    // (At 20 ms a round, a loaded machine that descheduled the vCPU thread
-    // for the broken 10 ms left no broken sample at all: seen once in CI-like
-    // runs at load 7.)
+    // b spins 100 ms per round with a raw exit half-way, while its frame
+    // is live: in round 2 the test overwrites b's saved frame pointer
+    // there. The spin ends at a TSC deadline, so a vCPU thread kept from
+    // its CPU after the exit (10 ms and more on a loaded machine) loses
+    // that much of the broken half: 50 ms leave it most of it.
     let p = CallChain {
         rounds: 6,
         spin_cycles: tsc_hz / 10,
@@ -229,6 +248,6 @@ fn an_overwritten_frame_pointer_breaks_that_stack_only() {
     // The second half of round 2's spin (50 ms, ~50 samples at 1 kHz)
     // breaks; the other five and a half rounds stay whole.
     assert!(broken >= 1, "no broken sample: {lines:?}");
-    assert!(broken <= 75, "{broken} broken samples: {lines:?}");
+    assert!(broken <= 100, "{broken} broken samples: {lines:?}");
     assert!(whole >= 4 * broken, "{whole} whole vs {broken} broken");
 }

@@ -131,9 +131,17 @@ impl Session {
             keep_memory: self.plan.keep_memory,
             guest_hz: self.plan.guest_hz,
         };
+        let pmu = crate::guest_sampling::vcpu_pmu(self.plan.perf, self.plan.guest_hz)
+            .unwrap_or_else(|note| {
+                self.note(note, observer);
+                None
+            });
         let mut refused: Vec<String> = Vec::new();
         for choice in self.plan.platforms.clone() {
-            let r = platforms::make_runner(choice, options);
+            let mut r = platforms::make_runner(choice, options);
+            if let (Ok(runner), Some(p)) = (r.as_mut(), &pmu) {
+                runner.set_vcpu_pmu(std::sync::Arc::clone(p));
+            }
             // One line per refused platform, not per search.
             if let Err(why) = &r {
                 if !refused.contains(why) {

@@ -208,6 +208,7 @@ pub fn latency_table(points: &[Point]) -> String {
 /// `KVM_RUN` ÷ cycles sampled), and the broken chains.
 pub fn guest_share_lines(points: &[Point]) -> Vec<String> {
     let mut out = Vec::new();
+    let mut unmeasured = false;
     for p in points.iter().filter(|p| p.platform == "kvm") {
         let Some(g) = p.extra.get("guest_sampler") else {
             continue;
@@ -223,8 +224,63 @@ pub fn guest_share_lines(points: &[Point]) -> Vec<String> {
             num("broken"),
             num("share_by_rdtsc") * 100.0,
         ));
+        match pmu_share_line(&p.label(), num("share_by_samples"), g.get("pmu")) {
+            Some(line) => out.push(line),
+            None => unmeasured = true,
+        }
+    }
+    if unmeasured {
+        out.push(PMU_NOT_MEASURED.to_string());
     }
     out
+}
+
+/// The report's line where no kvm point had hardware `cycles:G` samples.
+pub const PMU_NOT_MEASURED: &str = "cycles:G guest share: not measured (no hardware PMU)";
+
+/// How far apart two shares of guest time may be, relative to the VMM
+/// sampler's, and still be said to agree.
+pub const PMU_AGREEMENT: f64 = 0.10;
+
+/// Whether the `cycles:G` share agrees with the VMM sampler's within
+/// [`PMU_AGREEMENT`] of the latter, and their relative difference.
+pub fn pmu_agreement(vmm_share: f64, pmu_share: f64) -> (bool, f64) {
+    if vmm_share <= 0.0 {
+        return (pmu_share <= 0.0, 0.0);
+    }
+    let rel = (pmu_share - vmm_share) / vmm_share;
+    (rel.abs() <= PMU_AGREEMENT, rel)
+}
+
+/// The report's line for the hardware `cycles:G` share of a kvm point
+/// (`pmu`: `extra.guest_sampler.pmu`, null where no PMU could count:
+/// then `None`).
+pub fn pmu_share_line(
+    label: &str,
+    vmm_share: f64,
+    pmu: Option<&serde_json::Value>,
+) -> Option<String> {
+    let share = pmu
+        .and_then(|p| p.get("share"))
+        .and_then(serde_json::Value::as_f64);
+    let (Some(p), Some(pmu_share)) = (pmu.filter(|p| !p.is_null()), share) else {
+        return None;
+    };
+    let num = |k: &str| p.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let (agree, rel) = pmu_agreement(vmm_share, pmu_share);
+    let verdict = if agree {
+        format!("agree (within {:.0}%)", PMU_AGREEMENT * 100.0)
+    } else {
+        format!("differ by {:+.0}%", rel * 100.0)
+    };
+    Some(format!(
+        "cycles:G guest share, {label}: {:.1}% by the PMU ({} of {} cycles samples of the vCPU thread in guest mode, on a CPU {:.0}% of the time) vs {:.1}% by the VMM sampler: {verdict}",
+        pmu_share * 100.0,
+        num("guest_samples"),
+        num("samples"),
+        num("on_cpu_ns") as f64 * 100.0 / num("wall_ns").max(1) as f64,
+        vmm_share * 100.0,
+    ))
 }
 
 /// The kvm points' time per call beyond one raw exit beside the in-process
@@ -314,10 +370,46 @@ mod tests {
             "share_by_samples": 0.25, "share_by_rdtsc": 0.24,
         }});
         let lines = guest_share_lines(&[pt("inproc", Some("maxgap"), 400.0), kvm]);
-        assert_eq!(lines.len(), 1);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[1],
+            "cycles:G guest share: not measured (no hardware PMU)"
+        );
         assert!(lines[0].ends_with(
             "25.0% by samples (500 of 2000 ticks at 1000 Hz, 2 broken) vs 24.0% by rdtsc (inside KVM_RUN)"
         ), "{}", lines[0]);
+    }
+
+    #[test]
+    fn pmu_and_vmm_shares_agree_within_a_tenth_of_the_vmm_share() {
+        assert_eq!(pmu_agreement(0.25, 0.27), (true, 0.08000000000000007));
+        assert!(pmu_agreement(0.25, 0.2251).0);
+        assert!(!pmu_agreement(0.25, 0.2249).0);
+        assert!(!pmu_agreement(0.25, 0.2751).0);
+        assert!(pmu_agreement(0.0, 0.0).0);
+        assert!(!pmu_agreement(0.0, 0.01).0);
+    }
+
+    #[test]
+    fn the_pmu_line_says_both_shares_and_whether_they_agree() {
+        let pmu = serde_json::json!({
+            "event": "cycles", "samples": 2000, "guest_samples": 1000,
+            "on_cpu_ns": 500, "wall_ns": 1000, "share": 0.25, "lost": 0,
+        });
+        let agree = pmu_share_line("exp1 kvm", 0.24, Some(&pmu));
+        assert_eq!(
+            agree.as_deref().unwrap_or_default(),
+            "cycles:G guest share, exp1 kvm: 25.0% by the PMU (1000 of 2000 cycles samples of the vCPU thread in guest mode, on a CPU 50% of the time) vs 24.0% by the VMM sampler: agree (within 10%)"
+        );
+        let differ = pmu_share_line("exp1 kvm", 0.20, Some(&pmu)).unwrap_or_default();
+        assert!(
+            differ.ends_with("vs 20.0% by the VMM sampler: differ by +25%"),
+            "{differ}"
+        );
+        assert_eq!(
+            pmu_share_line("exp1 kvm", 0.2, Some(&serde_json::Value::Null)),
+            None
+        );
     }
 
     fn pt(platform: &str, search: Option<&str>, median: f64) -> Point {

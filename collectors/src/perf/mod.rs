@@ -4,12 +4,14 @@
 //! `sys` is the only module with `unsafe`; `records` decodes what the
 //! kernel writes; `ring` drains one buffer; `sampler` owns the per-CPU
 //! events and the drain thread; `counter` is the counting mode; `error`
-//! says why an open was refused; `cpus` lists the online CPUs.
+//! says why an open was refused; `cpus` lists the online CPUs;
+//! `guest_pmu` is cycles:HG on a kvm vCPU thread beside the guest sampler.
 
 mod cpus;
 mod error;
 
 pub mod counter;
+pub mod guest_pmu;
 pub mod process_tree;
 pub mod records;
 pub mod ring;

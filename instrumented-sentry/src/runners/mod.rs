@@ -25,6 +25,7 @@ use std::path::Path;
 
 use crate::platform::boundary::BoundaryWindow;
 use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
+use crate::platform::kvm::vmm::vcpu_pmu::VcpuPmu;
 use crate::probes::Probes;
 use crate::workload::spec::PointSpec;
 use crate::workload::target::TargetError;
@@ -141,6 +142,12 @@ pub trait PlatformRunner {
     /// stack in front. Platforms without a boundary ignore it.
     fn record_boundary_stacks(&mut self, on: bool) {
         let _ = on;
+    }
+    /// Keep hardware `cycles:HG` samples of the vCPU thread beside the
+    /// guest sampler's (kvm, where a PMU splits host and guest cycles);
+    /// platforms without a guest ignore it.
+    fn set_vcpu_pmu(&mut self, pmu: std::sync::Arc<dyn VcpuPmu>) {
+        let _ = pmu;
     }
     /// The point's `extra` from its counted trials' (in order, non-empty):
     /// by default the last trial's; a platform may add figures over all of

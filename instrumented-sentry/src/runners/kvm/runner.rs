@@ -24,6 +24,8 @@
 //! one `exit`) and their latency is what the workload pays. The
 //! calibration figures are reported beside it, under `paired_raw_exit`.
 
+use std::sync::Arc;
+
 use bundle::stats;
 use serde_json::json;
 
@@ -43,6 +45,7 @@ use crate::platform::kvm::vmm::exits::SyscallExit;
 use crate::platform::kvm::vmm::guest_sampler::GuestSamples;
 use crate::platform::kvm::vmm::layout::{DATA_MAX, MEMFILE_MAX};
 use crate::platform::kvm::vmm::machine::Machine;
+use crate::platform::kvm::vmm::vcpu_pmu::VcpuPmu;
 use crate::probes::{Calibration, ProbeConfig};
 use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::segment::GapSearch;
@@ -93,6 +96,9 @@ pub struct KvmRunner {
     guest_sampler_off: bool,
     /// Record boundary windows in Exp1/Exp2 trials (while perf samples).
     boundary: bool,
+    /// Hardware cycles:HG on the vCPU thread beside the guest sampler,
+    /// where a PMU splits host and guest cycles.
+    vcpu_pmu: Option<Arc<dyn VcpuPmu>>,
 }
 
 /// One Exp1/Exp2 guest run: what the runner reports from it.
@@ -182,6 +188,7 @@ impl KvmRunner {
             notes: Vec::new(),
             guest_sampler_off: false,
             boundary: false,
+            vcpu_pmu: None,
         }
     }
 
@@ -199,6 +206,15 @@ impl KvmRunner {
             self.notes.push(format!(
                 "--collect guest: the kvm guest sampler cannot start ({e}); the run goes on without guest stacks"
             ));
+            return;
+        }
+        if let Some(pmu) = &self.vcpu_pmu {
+            if let Err(e) = machine.attach_vcpu_pmu(pmu.as_ref()) {
+                self.vcpu_pmu = None;
+                self.notes.push(format!(
+                    "cycles:G guest samples: not measured ({e}); the guest sampler runs on"
+                ));
+            }
         }
     }
 
@@ -472,6 +488,10 @@ impl PlatformRunner for KvmRunner {
     }
     /// Exp1/Exp2 trials (not their paired calibration); the malloc model
     /// and replay record none.
+    fn set_vcpu_pmu(&mut self, pmu: Arc<dyn VcpuPmu>) {
+        self.vcpu_pmu = Some(pmu);
+    }
+
     fn record_boundary_stacks(&mut self, on: bool) {
         self.boundary = on;
     }

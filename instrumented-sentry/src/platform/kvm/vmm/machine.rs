@@ -15,7 +15,7 @@ use super::exits::{
     vector_name, FaultKind, PORT_EXCEPTION, PORT_FAULT, PORT_NEXT, PORT_RAW, PORT_SYSCALL,
     RAW_MMIO_GPA, RAW_MMIO_GVA, SH_FAULT_ADDR, SYSCALL_MMIO_GPA, SYSCALL_MMIO_GVA,
 };
-use super::guest_sampler::{GuestSampler, GuestSamples};
+use super::guest_sampler::{GuestSampler, GuestSamples, VcpuCycles};
 use super::guest_unwind::{unwind, BrokenChain, GuestStack};
 use super::host_mapping::HostMappingError;
 use super::layout::{
@@ -26,6 +26,7 @@ use super::layout::{
 use super::long_mode::{user_sregs, write_tables, USER_RFLAGS};
 use super::page_tables::{PageTableError, PageTables, PteAccess, PTE_PRESENT, PTE_USER};
 use super::sample_timer::SampleTimerError;
+use super::vcpu_pmu::VcpuPmu;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
 use crate::platform::boundary::{monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace};
@@ -296,7 +297,16 @@ impl Machine {
 
     /// Exits so far, by kind.
     pub fn exit_counts(&self) -> ExitCounts {
-        self.counts
+        let mut c = self.counts;
+        // Stops the vCPU thread handled itself while a sampler is armed
+        // (added to `counts` when it is disarmed).
+        let on_vcpu = self
+            .sampler
+            .as_ref()
+            .map_or(0, GuestSampler::stops_handled_on_vcpu);
+        c.sample_stops += on_vcpu;
+        c.total += on_vcpu;
+        c
     }
 
     /// Guest translation flushes done so far.
@@ -356,7 +366,7 @@ impl Machine {
         loop {
             let exit = self.vm.run()?;
             self.counts.total += 1;
-            self.sample_if_ticked(&exit)?;
+            self.sample_if_ticked()?;
             let sys = self.vm.sys();
             match exit {
                 Exit::IoOut(PORT_SYSCALL) => {
@@ -430,16 +440,26 @@ impl Machine {
     /// The guest sampler's part of an exit: if a tick landed inside the
     /// `KVM_RUN` that just returned (it stopped the guest, or it was
     /// delivered as KVM handled a real exit), count the guest's stack here.
-    fn sample_if_ticked(&mut self, exit: &Exit) -> Result<(), MachineError> {
+    fn sample_if_ticked(&mut self) -> Result<(), MachineError> {
         let Some(s) = self.sampler.as_mut() else {
             return Ok(());
         };
-        if !s.tick_since_last_exit() && !matches!(exit, Exit::Interrupted) {
+        // A stop whose signal expired before the run was entered (a late
+        // tick) stands for no guest time: no stack.
+        let ticks = s.in_run_ticks_since_last_exit();
+        if ticks == 0 {
             return Ok(());
         }
-        let stack = self.guest_stack_now()?;
+        // At a stop the vCPU's thread has read the registers already.
+        let stack = match self.vm.stop_regs() {
+            Some([rip, rbp, rsp]) => {
+                let mut read = |gva: u64| self.read_guest_u64(gva);
+                unwind(rip, rbp, rsp, &mut read)
+            }
+            None => self.guest_stack_now()?,
+        };
         if let Some(s) = self.sampler.as_mut() {
-            s.record(stack);
+            s.record(stack, ticks);
         }
         Ok(())
     }
@@ -504,8 +524,24 @@ impl Machine {
     /// signalled, `KVM_RUN` returns, and [`Machine::next_event`] records
     /// the guest's stack before it resumes the guest.
     pub fn start_guest_sampler(&mut self, hz: u32) -> Result<(), SampleTimerError> {
-        let in_run = self.vm.cycles_in_run();
-        self.sampler = Some(GuestSampler::start(self.vm.vcpu_tid(), hz, in_run)?);
+        let at = self.vcpu_cycles();
+        let sampler = GuestSampler::start(self.vm.vcpu_tid(), hz, at)?;
+        // SAFETY: the system region lives as long as the VM, and the
+        // walker is cleared before the sampler is handed back (or the VM,
+        // with its vCPU thread, is dropped first).
+        let walker = unsafe { sampler.vcpu_walker(self.vm.sys().host_addr()) };
+        self.vm.set_stop_handler(Some(Box::new(walker)));
+        self.sampler = Some(sampler);
+        Ok(())
+    }
+
+    /// Attaches hardware cycles on the vCPU thread to the armed sampler
+    /// (`Err`: one line why not; nothing to attach to is no error).
+    pub fn attach_vcpu_pmu(&mut self, pmu: &dyn VcpuPmu) -> Result<(), String> {
+        let tid = self.vm.vcpu_tid();
+        if let Some(s) = self.sampler.as_mut() {
+            s.attach_pmu(pmu.attach(tid)?);
+        }
         Ok(())
     }
 
@@ -513,7 +549,18 @@ impl Machine {
     /// addresses: `collectors::guest_stacks` names them), if it was armed.
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
-        Some(s.finish(self.vm.cycles_in_run()))
+        self.vm.set_stop_handler(None);
+        let on_vcpu = s.stops_handled_on_vcpu();
+        self.counts.sample_stops += on_vcpu;
+        self.counts.total += on_vcpu;
+        Some(s.finish(self.vcpu_cycles()))
+    }
+
+    fn vcpu_cycles(&self) -> VcpuCycles {
+        VcpuCycles {
+            in_run: self.vm.cycles_in_run(),
+            in_stops: self.vm.cycles_in_stops(),
+        }
     }
 
     /// Record, from now on, a boundary window for every system call and

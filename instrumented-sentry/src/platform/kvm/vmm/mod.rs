@@ -9,7 +9,9 @@
 //! - [`machine`]: a loaded VM turned into protocol events;
 //! - [`sample_timer`]: the guest sampler's clock (a timer signal to the vCPU thread);
 //! - [`guest_unwind`]: the guest's frame-pointer chain;
-//! - [`guest_sampler`]: samples of the guest's stacks, folded.
+//! - [`guest_sampler`]: samples of the guest's stacks, folded;
+//! - [`stop_walker`]: the sampler's stops handled on the vCPU thread;
+//! - [`vcpu_pmu`]: the seam for hardware cycles:HG samples of the vCPU thread.
 
 pub mod exits;
 pub mod guest_sampler;
@@ -20,5 +22,7 @@ pub mod long_mode;
 pub mod machine;
 pub mod page_tables;
 pub mod sample_timer;
+pub mod stop_walker;
+pub mod vcpu_pmu;
 pub mod vcpu_thread;
 pub mod vm;

@@ -1,24 +1,37 @@
 //! The guest sampler's clock: a POSIX timer that sends a real-time signal
-//! to the vCPU thread at a fixed rate, so `KVM_RUN` returns `EINTR` with
-//! the guest stopped where it was (`timer_create` with `SIGEV_THREAD_ID`).
+//! to the vCPU thread at random instants (`hz` a second on average), so
+//! `KVM_RUN` returns `EINTR` with the guest stopped where it was
+//! (`timer_create` with `SIGEV_THREAD_ID`).
 //!
-//! The handler does nothing: its only job is to make a signal pending on
-//! the vCPU thread, which makes KVM leave the guest. It is installed with
-//! `SA_RESTART`, so a tick that lands while the thread is outside
-//! `KVM_RUN` (in its futex wait, or on the sentry's thread when the vCPU
-//! runs there) restarts whatever system call it interrupted; `KVM_RUN`
-//! itself is never restarted (it returns `-EINTR`). Such a tick simply
-//! finds the vCPU outside the guest and yields no guest sample, which is
-//! what makes "in-guest samples ÷ ticks" the guest's share of the time.
+//! The handler's main job is to make a signal pending on the vCPU thread,
+//! which makes KVM leave the guest. It is installed with `SA_RESTART`, so
+//! a tick that lands while the thread is outside `KVM_RUN` (in its futex
+//! wait, or on the sentry's thread when the vCPU runs there) restarts
+//! whatever system call it interrupted; `KVM_RUN` itself is never
+//! restarted (it returns `-EINTR`). Such a tick finds the vCPU outside the
+//! guest and yields no guest sample, which is what makes "in-guest samples
+//! ÷ ticks" the guest's share of the time.
 //!
-//! Ticks are counted, not estimated: the handler (`SA_SIGINFO`) adds one
-//! plus the timer's overrun (expirations merged into a signal still
-//! pending) to a counter slot whose index travels in the signal's
-//! `sigev_value`. Ticks that land while the receiving thread is inside
-//! `KVM_RUN` ([`InGuestRun`] marks it) are counted apart: several
-//! expirations merged into one signal while the vCPU thread was held in
-//! `KVM_RUN` (preempted, or in a slow exit) stop the guest once but stand
-//! for all of that time, so the guest's share is in-run ticks ÷ ticks.
+//! **Random instants.** The timer is one-shot; the handler re-arms it at
+//! the previous expiration plus an exponential gap (mean 1/hz): the ticks
+//! are a Poisson process. With a fixed period the sampler's own effects
+//! lock the runs onto its phase (a stop ends a run just after a tick; the
+//! signal that wakes the vCPU thread lets it enter `KVM_RUN` just after
+//! one), and the ticks inside runs stop being proportional to the runs'
+//! time (measured: −6% to +7%); exponential gaps are memoryless.
+//!
+//! **Counted by when they expired.** The handler (`SA_SIGINFO`) counts each
+//! tick into a slot whose index travels in the signal's `sigev_value`, and
+//! puts it by the time its expiration was armed for: inside `KVM_RUN` (at
+//! or after the moment [`InGuestRun`] noted the thread entered it),
+//! inside the handling of a sampler stop (from the `EINTR` return to the
+//! next entry: the sampler's own time, counted apart), or late (delivered
+//! inside `KVM_RUN` but expired before it was entered: the kick to a
+//! running thread is an IPI, an exit of its own on a nested host, and the
+//! thread may call `KVM_RUN` meanwhile; KVM then returns `EINTR` before the
+//! guest ran). An expiration that is already past when re-armed fires at
+//! once, so a vCPU thread held inside `KVM_RUN` (preempted) gets every
+//! expiration of that time, each counted inside.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,12 +66,75 @@ pub enum SampleTimerError {
 const TICK_SLOTS: usize = 64;
 static TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
 static IN_RUN_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+/// Ticks delivered inside `KVM_RUN` that expired before it was entered.
+static LATE_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+/// Ticks that expired while a sampler stop was being handled (from the
+/// `EINTR` return to the next entry): the sampler's own time.
+static STOP_TICKS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+/// Each slot's timer (`timer_t`, re-armed by the handler), the time its
+/// armed expiration falls at (`CLOCK_MONOTONIC` ns), the mean gap between
+/// expirations and the state of its random gaps.
+static TIMER_ID: [AtomicUsize; TICK_SLOTS] = [const { AtomicUsize::new(0) }; TICK_SLOTS];
+static NEXT_AT_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+static MEAN_NS: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
+static RNG: [AtomicU64; TICK_SLOTS] = [const { AtomicU64::new(0) }; TICK_SLOTS];
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// Set while this thread is inside `KVM_RUN` (const-initialized, no
-    /// destructor: safe to read from the signal handler).
-    static IN_KVM_RUN: Cell<bool> = const { Cell::new(false) };
+    /// When this thread entered `KVM_RUN` (`CLOCK_MONOTONIC` ns), 0 while
+    /// it is outside (const-initialized, no destructor: safe to read from
+    /// the signal handler).
+    static RUN_ENTERED_NS: Cell<u64> = const { Cell::new(0) };
+    /// When the last `KVM_RUN` of this thread returned for a sampler stop
+    /// (`EINTR`), 0 after any other return: the stop is being handled
+    /// from then until the next entry.
+    static STOP_SINCE_NS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (async-signal-safe).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid and writable; clock_gettime is
+    // async-signal-safe.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// The next gap between two expirations, in nanoseconds: exponential
+/// with mean `mean` (so the expirations are a Poisson process), drawn
+/// with xorshift64* from `state`; kept within 1 µs and 20 means.
+/// Async-signal-safe (no allocation, no locks).
+pub fn exponential_gap(state: &mut u64, mean: u64) -> u64 {
+    let mut x = (*state).max(1);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let u = ((r >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let gap = -u.ln() * mean as f64;
+    (gap as u64).clamp(1_000, mean.saturating_mul(20).max(1_000))
+}
+
+/// Arms `timer` to expire once at `at` (`CLOCK_MONOTONIC` ns).
+/// Async-signal-safe (`timer_settime`).
+fn arm_at(timer: libc::timer_t, at: u64) -> libc::c_int {
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: (at / 1_000_000_000) as libc::time_t,
+            tv_nsec: (at % 1_000_000_000) as libc::c_long,
+        },
+    };
+    // SAFETY: `spec` is valid for the call; a deleted or foreign `timer`
+    // makes the call fail with EINVAL, nothing else.
+    unsafe { libc::timer_settime(timer, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut()) }
 }
 
 /// Marks the calling thread as inside `KVM_RUN` until dropped (the thread
@@ -69,14 +145,24 @@ pub struct InGuestRun(());
 impl InGuestRun {
     /// Marks the calling thread.
     pub fn enter() -> Self {
-        IN_KVM_RUN.with(|c| c.set(true));
+        let now = monotonic_ns().max(1);
+        RUN_ENTERED_NS.with(|c| c.set(now));
         InGuestRun(())
+    }
+}
+
+impl InGuestRun {
+    /// Marks the calling thread as outside `KVM_RUN` again; `stopped`: the
+    /// run returned for a sampler stop (`EINTR`), whose handling starts now.
+    pub fn leave(self, stopped: bool) {
+        let since = if stopped { monotonic_ns().max(1) } else { 0 };
+        STOP_SINCE_NS.with(|c| c.set(since));
     }
 }
 
 impl Drop for InGuestRun {
     fn drop(&mut self) {
-        IN_KVM_RUN.with(|c| c.set(false));
+        RUN_ENTERED_NS.with(|c| c.set(0));
     }
 }
 
@@ -93,18 +179,32 @@ extern "C" fn on_tick(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut 
             (*info).si_value().sival_ptr as usize,
         )
     };
-    if code == libc::SI_TIMER {
-        let n = 1 + u64::try_from(overrun).unwrap_or(0);
-        if let Some(t) = TICKS.get(slot) {
-            // Atomic add: async-signal-safe.
-            t.fetch_add(n, Ordering::Relaxed);
-        }
-        if IN_KVM_RUN.try_with(Cell::get).unwrap_or(false) {
-            if let Some(t) = IN_RUN_TICKS.get(slot) {
-                t.fetch_add(n, Ordering::Relaxed);
-            }
-        }
+    if code != libc::SI_TIMER || slot >= TICK_SLOTS {
+        return;
     }
+    // Atomic adds: async-signal-safe. One expiration per signal (the timer
+    // is one-shot, re-armed below), at the time it was armed for.
+    TICKS[slot].fetch_add(1 + u64::try_from(overrun).unwrap_or(0), Ordering::Relaxed);
+    let at = NEXT_AT_NS[slot].load(Ordering::Relaxed);
+    let entered = RUN_ENTERED_NS.try_with(Cell::get).unwrap_or(0);
+    let stop_since = STOP_SINCE_NS.try_with(Cell::get).unwrap_or(0);
+    if entered != 0 && at >= entered {
+        IN_RUN_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    } else if stop_since != 0 && at >= stop_since {
+        STOP_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    } else if entered != 0 {
+        LATE_TICKS[slot].fetch_add(1, Ordering::Relaxed);
+    }
+    let mut state = RNG[slot].load(Ordering::Relaxed);
+    let next = at + exponential_gap(&mut state, MEAN_NS[slot].load(Ordering::Relaxed));
+    RNG[slot].store(state, Ordering::Relaxed);
+    NEXT_AT_NS[slot].store(next, Ordering::Relaxed);
+    // An expiration already past fires at once; its signal is taken when
+    // this handler returns, still inside the same run if it fell there.
+    arm_at(
+        TIMER_ID[slot].load(Ordering::Relaxed) as libc::timer_t,
+        next,
+    );
 }
 
 fn install_handler() -> Result<(), SampleTimerError> {
@@ -136,6 +236,19 @@ pub fn current_tid() -> libc::pid_t {
     unsafe { libc::gettid() }
 }
 
+/// Reads one armed timer's in-run tick count (from any thread).
+#[derive(Debug, Clone, Copy)]
+pub struct TickCounter {
+    slot: usize,
+}
+
+impl TickCounter {
+    /// Ticks so far that expired while the thread was inside `KVM_RUN`.
+    pub fn in_run(&self) -> u64 {
+        IN_RUN_TICKS[self.slot].load(Ordering::Acquire)
+    }
+}
+
 /// An armed timer that signals one thread `hz` times a second; disarmed and
 /// deleted on drop.
 #[derive(Debug)]
@@ -165,6 +278,8 @@ impl SampleTimer {
         let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % TICK_SLOTS;
         TICKS[slot].store(0, Ordering::Relaxed);
         IN_RUN_TICKS[slot].store(0, Ordering::Relaxed);
+        LATE_TICKS[slot].store(0, Ordering::Relaxed);
+        STOP_TICKS[slot].store(0, Ordering::Relaxed);
         sev.sigev_value = libc::sigval {
             sival_ptr: slot as *mut libc::c_void,
         };
@@ -178,18 +293,15 @@ impl SampleTimer {
                 source: std::io::Error::last_os_error(),
             });
         }
-        let period_ns = 1_000_000_000 / i64::from(hz);
-        let period = libc::timespec {
-            tv_sec: period_ns / 1_000_000_000,
-            tv_nsec: period_ns % 1_000_000_000,
-        };
-        let spec = libc::itimerspec {
-            it_interval: period,
-            it_value: period,
-        };
+        let mean_ns = 1_000_000_000 / u64::from(hz);
+        let mut state = monotonic_ns() ^ ((slot as u64 + 1) << 48) ^ 0x9E37_79B9_7F4A_7C15;
+        let first = monotonic_ns() + exponential_gap(&mut state, mean_ns);
+        TIMER_ID[slot].store(timer as usize, Ordering::Relaxed);
+        MEAN_NS[slot].store(mean_ns, Ordering::Relaxed);
+        RNG[slot].store(state, Ordering::Relaxed);
+        NEXT_AT_NS[slot].store(first, Ordering::Relaxed);
         let this = Self { timer, hz, slot };
-        // SAFETY: `timer` was created above; `spec` is valid; no old value.
-        let r = unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) };
+        let r = arm_at(timer, first);
         if r != 0 {
             return Err(SampleTimerError::Sys {
                 what: "timer_settime",
@@ -204,16 +316,32 @@ impl SampleTimer {
         self.hz
     }
 
+    /// A reader of this timer's in-run tick count.
+    pub fn counter(&self) -> TickCounter {
+        TickCounter { slot: self.slot }
+    }
+
     /// Ticks delivered since the timer was armed (counted by the handler,
     /// overruns included).
     pub fn ticks_so_far(&self) -> u64 {
         TICKS[self.slot].load(Ordering::Relaxed)
     }
 
-    /// Of those, the ticks that landed while the thread was inside
+    /// Of those, the ticks that expired while the thread was inside
     /// `KVM_RUN` (see [`InGuestRun`]).
     pub fn in_run_ticks_so_far(&self) -> u64 {
         IN_RUN_TICKS[self.slot].load(Ordering::Relaxed)
+    }
+
+    /// Ticks that expired while a sampler stop was being handled.
+    pub fn stop_ticks_so_far(&self) -> u64 {
+        STOP_TICKS[self.slot].load(Ordering::Relaxed)
+    }
+
+    /// Ticks delivered inside `KVM_RUN` that had expired before the thread
+    /// entered it, outside a stop (counted as outside).
+    pub fn late_ticks_so_far(&self) -> u64 {
+        LATE_TICKS[self.slot].load(Ordering::Relaxed)
     }
 }
 
@@ -238,6 +366,22 @@ mod tests {
             SampleTimer::start(current_tid(), 200_000),
             Err(SampleTimerError::Rate(200_000))
         ));
+    }
+
+    #[test]
+    fn gaps_are_exponential_with_the_mean_asked_for() {
+        let mut state = 12345;
+        let n = 100_000u64;
+        let gaps: Vec<u64> = (0..n)
+            .map(|_| exponential_gap(&mut state, 1_000_000))
+            .collect();
+        let mean = gaps.iter().sum::<u64>() as f64 / n as f64;
+        // Mean within 2% (its standard error here is 0.3%); an exponential
+        // has about 63% of its mass below the mean.
+        assert!((mean - 1e6).abs() < 2e4, "mean gap {mean}");
+        let below = gaps.iter().filter(|&&g| g < 1_000_000).count() as f64 / n as f64;
+        assert!((below - 0.632).abs() < 0.01, "{below} below the mean");
+        assert!(gaps.iter().all(|&g| (1_000..=20_000_000).contains(&g)));
     }
 
     #[test]

@@ -25,13 +25,43 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use super::sample_timer::InGuestRun;
 
 /// `KVM_RUN`: `_IO(KVMIO = 0xAE, 0x80)`.
 const KVM_RUN: libc::c_ulong = 0xAE80;
+
+/// `KVM_GET_REGS`: `_IOR(KVMIO = 0xAE, 0x81, struct kvm_regs)` (144 bytes).
+const KVM_GET_REGS: libc::c_ulong =
+    (2 << 30) | ((std::mem::size_of::<kvm_bindings::kvm_regs>() as libc::c_ulong) << 16) | 0xAE81;
+const _: () = assert!(std::mem::size_of::<kvm_bindings::kvm_regs>() == 144);
+
+/// What the vCPU thread does when `KVM_RUN` returns for a signal (a
+/// sampler stop), before it would report the stop to the sentry: `true`
+/// if it handled the stop, and the guest runs again at once.
+pub trait StopHandler: Send {
+    /// Handles a stop of the vCPU `fd` (on the thread that ran it).
+    fn on_stop(&mut self, fd: RawFd) -> bool;
+}
+
+/// Reply payload of an interrupted run (`KVM_RUN` returned `EINTR` or
+/// `EAGAIN`: a sampler stop): `[STOP_REGS_VALID, rip, rbp, rsp, 0...]`,
+/// the registers read by the vCPU thread itself, so the sentry's thread
+/// needs no `KVM_GET_REGS` of its own (which would load the vCPU's state
+/// on the sentry's core and back again on the next run).
+pub const STOP_REGS_VALID: u64 = 0x5354_4f50_5245_4753;
+
+/// The guest's `rip`, `rbp` and `rsp` by `KVM_GET_REGS` on `fd`, called
+/// on the thread that runs the vCPU.
+pub fn stop_regs_here(fd: RawFd) -> Option<[u64; 3]> {
+    let mut regs = kvm_bindings::kvm_regs::default();
+    // SAFETY: `fd` is a vCPU descriptor kept open by its owner; the ioctl
+    // writes one `kvm_regs` (size checked above) into `regs`.
+    let r = unsafe { libc::ioctl(fd, KVM_GET_REGS, &mut regs as *mut kvm_bindings::kvm_regs) };
+    (r == 0).then_some([regs.rip, regs.rbp, regs.rsp])
+}
 
 /// How long a side spins before it sleeps, in TSC cycles (~80 µs here:
 /// several exit round trips, far less than a scheduler tick).
@@ -82,17 +112,24 @@ pub fn usable_cpus() -> usize {
 
 /// Calls `KVM_RUN` on `fd` on the calling thread; `Err(errno)` on failure.
 pub fn kvm_run_here(fd: RawFd) -> Result<(), i32> {
-    let _in_run = InGuestRun::enter();
+    let in_run = InGuestRun::enter();
     // SAFETY: `fd` is a vCPU file descriptor kept open by its owner for the
     // duration of the call; KVM_RUN takes no argument.
     let r = unsafe { libc::ioctl(fd, KVM_RUN, 0) };
-    if r < 0 {
+    let ran = if r < 0 {
         Err(std::io::Error::last_os_error()
             .raw_os_error()
             .unwrap_or(libc::EIO))
     } else {
         Ok(())
-    }
+    };
+    in_run.leave(is_stop(ran));
+    ran
+}
+
+/// Whether `KVM_RUN` returned for a signal (a sampler stop).
+pub fn is_stop(ran: Result<(), i32>) -> bool {
+    matches!(ran, Err(e) if e == libc::EINTR || e == libc::EAGAIN)
 }
 
 fn rdtsc() -> u64 {
@@ -246,6 +283,12 @@ struct Shared {
     /// TSC cycles spent inside `KVM_RUN` so far (rdtsc around each call,
     /// on the vCPU thread).
     in_run_cycles: AtomicU64,
+    /// TSC cycles spent handling sampler stops so far (from a `KVM_RUN`
+    /// that returned `EINTR` to the next entry).
+    stop_cycles: AtomicU64,
+    /// Handles stops on the vCPU thread while set (the sentry sets and
+    /// clears it between runs, when the vCPU thread is waiting).
+    stop_handler: Mutex<Option<Box<dyn StopHandler>>>,
 }
 
 /// The vCPU thread of one VM.
@@ -294,6 +337,28 @@ impl VcpuThread {
         self.shared.in_run_cycles.load(Ordering::Acquire)
     }
 
+    /// Sets (or clears) what handles sampler stops on the vCPU thread
+    /// (called between runs).
+    pub fn set_stop_handler(&self, handler: Option<Box<dyn StopHandler>>) {
+        *self
+            .shared
+            .stop_handler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = handler;
+    }
+
+    /// TSC cycles spent handling sampler stops so far (read between runs).
+    pub fn cycles_in_stops(&self) -> u64 {
+        self.shared.stop_cycles.load(Ordering::Acquire)
+    }
+
+    /// The guest's `rip`, `rbp`, `rsp` the vCPU thread read when the last
+    /// run was interrupted (a sampler stop), if it could.
+    pub fn stop_regs(&self) -> Option<[u64; 3]> {
+        let p = self.shared.reply.read_payload();
+        (p[0] == STOP_REGS_VALID).then_some([p[1], p[2], p[3]])
+    }
+
     /// Runs the vCPU once on the vCPU thread and waits until `KVM_RUN`
     /// returns; `Err(errno)` if it failed. `result`, if any, is written to
     /// the call block's result slot before the guest runs. Returns the
@@ -323,6 +388,7 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         .tid
         .store(unsafe { libc::gettid() }, Ordering::Release);
     let mut seen = 0u32;
+    let mut stop_began = None;
     loop {
         seen = shared.request.wait_past(seen);
         if shared.stop.load(Ordering::Acquire) {
@@ -332,19 +398,56 @@ fn vcpu_loop(fd: RawFd, shared: &Shared, block: CallBlock) {
         if asked[REQ_HAS_RESULT] != 0 {
             block.write_result(asked[REQ_RESULT]);
         }
-        let entered = rdtsc();
-        let ran = kvm_run_here(fd);
-        shared
-            .in_run_cycles
-            .fetch_add(rdtsc().wrapping_sub(entered), Ordering::Release);
+        let ran = loop {
+            let entered = rdtsc();
+            if let Some(began) = stop_began.take() {
+                shared
+                    .stop_cycles
+                    .fetch_add(entered.wrapping_sub(began), Ordering::Release);
+            }
+            let ran = kvm_run_here(fd);
+            let left = rdtsc();
+            shared
+                .in_run_cycles
+                .fetch_add(left.wrapping_sub(entered), Ordering::Release);
+            stop_began = is_stop(ran).then_some(left);
+            if is_stop(ran) && handled_here(shared, fd) {
+                continue;
+            }
+            break ran;
+        };
         let status = match ran {
             Ok(()) => 0,
             Err(e) => u16::try_from(e).unwrap_or(u16::MAX),
         };
-        shared.reply.write_payload(&block.read_call());
+        let payload = if is_stop(ran) {
+            stop_payload(fd)
+        } else {
+            block.read_call()
+        };
+        shared.reply.write_payload(&payload);
         shared.reply.status.store(status, Ordering::Relaxed);
         shared.reply.publish(seen);
     }
+}
+
+/// Whether the stop handler, if one is set, handled a stop of `fd`.
+fn handled_here(shared: &Shared, fd: RawFd) -> bool {
+    let mut h = shared
+        .stop_handler
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    h.as_mut().is_some_and(|h| h.on_stop(fd))
+}
+
+/// The reply payload of a sampler stop (see [`STOP_REGS_VALID`]); all
+/// zeros if the registers could not be read.
+fn stop_payload(fd: RawFd) -> [u64; PAYLOAD_WORDS] {
+    let mut out = [0u64; PAYLOAD_WORDS];
+    if let Some([rip, rbp, rsp]) = stop_regs_here(fd) {
+        out[..4].copy_from_slice(&[STOP_REGS_VALID, rip, rbp, rsp]);
+    }
+    out
 }
 
 impl Drop for VcpuThread {

@@ -19,7 +19,8 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    kvm_run_here, CallBlock, VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
+    is_stop, kvm_run_here, stop_regs_here, CallBlock, StopHandler, VcpuPlacement, VcpuThread,
+    VcpuThreadError, PAYLOAD_WORDS,
 };
 
 /// Errors making or driving the VM.
@@ -127,9 +128,16 @@ pub struct Vm {
     pending_result: Option<u64>,
     /// The call block as the last exit left it (vCPU thread only).
     last_call: [u64; PAYLOAD_WORDS],
+    /// `rip`, `rbp`, `rsp` at the last interrupted run, read by the thread
+    /// that ran the vCPU.
+    stop_regs: Option<[u64; 3]>,
     /// TSC cycles inside `KVM_RUN` (sentry-thread placement only; the
     /// vCPU thread counts its own).
     in_run_cycles: u64,
+    /// TSC cycles handling sampler stops (when `KVM_RUN` runs here).
+    stop_cycles: u64,
+    /// When the last run returned for a sampler stop, if it did.
+    stop_began: Option<u64>,
 }
 
 /// The call block is the call number followed by the six arguments.
@@ -198,7 +206,10 @@ impl Vm {
             memfile_end: 0,
             pending_result: None,
             last_call: [0; PAYLOAD_WORDS],
+            stop_regs: None,
             in_run_cycles: 0,
+            stop_cycles: 0,
+            stop_began: None,
         })
     }
 
@@ -292,6 +303,13 @@ impl Vm {
         self.vcpu.set_regs(regs).map_err(ioctl("KVM_SET_REGS"))
     }
 
+    /// The guest's `rip`, `rbp` and `rsp` where the last run was
+    /// interrupted ([`Exit::Interrupted`]: a sampler stop), read on the
+    /// thread that ran the vCPU; `None` after any other exit.
+    pub fn stop_regs(&self) -> Option<[u64; 3]> {
+        self.stop_regs
+    }
+
     /// Special registers.
     pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
         self.vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))
@@ -319,6 +337,29 @@ impl Vm {
         match &self.vcpu_thread {
             Some(t) => t.cycles_in_run(),
             None => self.in_run_cycles,
+        }
+    }
+
+    /// Sets (or clears) what handles sampler stops on the vCPU thread;
+    /// `false` (nothing set) where `KVM_RUN` runs on the calling thread,
+    /// which handles its stops itself anyway.
+    pub fn set_stop_handler(&self, handler: Option<Box<dyn StopHandler>>) -> bool {
+        match &self.vcpu_thread {
+            Some(t) => {
+                t.set_stop_handler(handler);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// TSC cycles spent handling sampler stops so far: from a `KVM_RUN`
+    /// that returned for a signal to the next entry (the sampler's own
+    /// time, counted apart from the guest's and the sentry's).
+    pub fn cycles_in_stops(&self) -> u64 {
+        match &self.vcpu_thread {
+            Some(t) => t.cycles_in_stops(),
+            None => self.stop_cycles,
         }
     }
 
@@ -362,16 +403,27 @@ impl Vm {
             None => {
                 // SAFETY: `rdtsc` has no preconditions on x86_64.
                 let entered = unsafe { core::arch::x86_64::_rdtsc() };
+                if let Some(began) = self.stop_began.take() {
+                    self.stop_cycles += entered.wrapping_sub(began);
+                }
                 let ran = kvm_run_here(self.vcpu.as_raw_fd());
                 // SAFETY: as above.
                 let left = unsafe { core::arch::x86_64::_rdtsc() };
                 self.in_run_cycles += left.wrapping_sub(entered);
+                self.stop_began = is_stop(ran).then_some(left);
                 ran
             }
         };
+        self.stop_regs = None;
         match ran {
             Ok(()) => Ok(decode_exit(self.vcpu.get_kvm_run())),
-            Err(e) if e == libc::EINTR || e == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(e) if e == libc::EINTR || e == libc::EAGAIN => {
+                self.stop_regs = match &self.vcpu_thread {
+                    Some(t) => t.stop_regs(),
+                    None => stop_regs_here(self.vcpu.as_raw_fd()),
+                };
+                Ok(Exit::Interrupted)
+            }
             Err(errno) => Err(VmError::Ioctl {
                 what: "KVM_RUN",
                 source: kvm_ioctls::Error::new(errno),
