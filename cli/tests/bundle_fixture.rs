@@ -9,7 +9,9 @@
 //! red-yellow range) and a long subtitle wraps (so `flamegraph.svg`,
 //! `icicle/icicle.svg` and `probes/probes_flamegraph.svg` were re-rendered),
 //! and the pprof sample type of this cpu-clock profile carries its unit,
-//! nanoseconds (`profile.pb.gz`).
+//! nanoseconds (`profile.pb.gz`). Since issue 13: the report has a "Guest /
+//! exit / sentry per point" table for the kvm points (`report.*`,
+//! `stdout.txt`, and its own `guest_exit_sentry.csv`).
 //!
 //! The fixture was made with
 //! `sentryprof run --workload exp1 --mapping private --platform native,inproc,kvm
