@@ -46,6 +46,19 @@ pub struct Sample {
     pub period: u64,
     /// Call chain, leaf first, with the kernel's `PERF_CONTEXT_*` markers.
     pub callchain: Vec<u64>,
+    /// User registers and stack copy, where the task had a user context
+    /// (taken out once the chain is unwound: see `crate::symbolize::unwind`).
+    pub user_stack: Option<Box<UserStack>>,
+}
+
+/// The user registers and the copy of the user stack a sample carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStack {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    /// The stack from `sp` up (only the part the kernel filled).
+    pub bytes: Vec<u8>,
 }
 
 /// A new mapping of a task (PERF_RECORD_MMAP2 or MMAP).
@@ -202,6 +215,7 @@ fn parse_sample(c: &mut Cursor<'_>, misc: u16) -> Option<Sample> {
     for _ in 0..nr {
         callchain.push(c.u64()?);
     }
+    let user_stack = parse_user_stack(c)?;
     Some(Sample {
         mode: CpuMode::from_misc(misc),
         ip,
@@ -210,7 +224,35 @@ fn parse_sample(c: &mut Cursor<'_>, misc: u16) -> Option<Sample> {
         time,
         period,
         callchain,
+        user_stack,
     })
+}
+
+/// The REGS_USER and STACK_USER fields, when the record has them (records
+/// written without them end after the call chain).
+fn parse_user_stack(c: &mut Cursor<'_>) -> Option<Option<Box<UserStack>>> {
+    if c.pos >= c.buf.len() {
+        return Some(None);
+    }
+    let abi = c.u64()?;
+    // Registers in bit order of `USER_REGS`: bp, sp, ip.
+    let regs = if abi != 0 {
+        Some((c.u64()?, c.u64()?, c.u64()?))
+    } else {
+        None
+    };
+    let size = c.u64()? as usize;
+    if size > c.buf.len() - c.pos {
+        return None;
+    }
+    let start = c.pos;
+    c.skip(size)?;
+    let dyn_size = if size != 0 { c.u64()? as usize } else { 0 };
+    let Some((bp, sp, ip)) = regs else {
+        return Some(None);
+    };
+    let bytes = c.buf[start..start + dyn_size.min(size)].to_vec();
+    Some(Some(Box::new(UserStack { ip, sp, bp, bytes })))
 }
 
 fn parse_mmap2(c: &mut Cursor<'_>, time: u64) -> Option<Record> {

@@ -29,8 +29,9 @@ use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
 pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 
 /// Bytes a sample is assumed to take in a ring buffer (header, ip, ids,
-/// time, period and a call chain of ~50 frames), to size the drain interval.
-const SAMPLE_BYTES_BOUND: u64 = 512;
+/// time, period, a call chain of ~50 frames, the user registers and the
+/// user stack copy), to size the drain interval.
+const SAMPLE_BYTES_BOUND: u64 = 512 + sys::USER_STACK_BYTES as u64;
 /// Shortest and longest interval between two drains of the ring buffers.
 const DRAIN_INTERVAL_MIN: Duration = Duration::from_millis(25);
 const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
@@ -73,7 +74,7 @@ impl Default for SamplerConfig {
         SamplerConfig {
             frequency_hz: DEFAULT_FREQUENCY_HZ,
             target: SampleTarget::ThisProcess,
-            data_pages: 128,
+            data_pages: 512,
             prefer_hardware: true,
         }
     }
@@ -513,11 +514,12 @@ mod tests {
 
     #[test]
     fn drain_interval_follows_the_buffer_and_frequency() {
-        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
-        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
-        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
+        // 512 pages: a quarter is 512 KiB, ~60 ms of 999 Hz samples
+        // (8,704 bytes each with the user stack copy).
+        assert_eq!(drain_interval(999, 512), Duration::from_micros(60_295));
+        // 1 page at 4 kHz: 1 KiB lasts 0.03 ms: the floor.
         assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
-        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
-        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
+        // 4096 pages at 10 kHz: 4 MiB / 87 MB/s = 48.2 ms.
+        assert_eq!(drain_interval(10_000, 4096), Duration::from_micros(48_188));
     }
 }
