@@ -31,7 +31,16 @@ pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 /// Bytes a sample is assumed to take in a ring buffer (header, ip, ids,
 /// time, period, a call chain of ~50 frames, the user registers and the
 /// user stack copy), to size the drain interval.
-const SAMPLE_BYTES_BOUND: u64 = 512 + sys::USER_STACK_BYTES as u64;
+fn sample_bytes_bound(data_pages: usize) -> u64 {
+    512 + u64::from(user_stack_bytes(data_pages))
+}
+
+/// User stack bytes copied per sample: [`sys::USER_STACK_BYTES`], or an
+/// eighth of a small ring buffer, so a sample always fits in it.
+pub fn user_stack_bytes(data_pages: usize) -> u32 {
+    let eighth = (data_pages as u64 * 4096 / 8).min(u64::from(sys::USER_STACK_BYTES));
+    eighth as u32 & !7
+}
 /// Shortest and longest interval between two drains of the ring buffers.
 const DRAIN_INTERVAL_MIN: Duration = Duration::from_millis(25);
 const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
@@ -42,7 +51,7 @@ const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
 /// enough that a quarter of a CPU's buffer holds what it samples meanwhile.
 pub fn drain_interval(frequency_hz: u64, data_pages: usize) -> Duration {
     let quarter = (data_pages as u64 * 4096) / 4;
-    let per_second = frequency_hz.max(1) * SAMPLE_BYTES_BOUND;
+    let per_second = frequency_hz.max(1) * sample_bytes_bound(data_pages);
     let fill = Duration::from_micros(quarter * 1_000_000 / per_second);
     fill.clamp(DRAIN_INTERVAL_MIN, DRAIN_INTERVAL_MAX)
 }
@@ -305,6 +314,7 @@ impl Sampler {
                     sample: Some(SampleSpec {
                         frequency_hz: config.frequency_hz,
                         monotonic_clock: true,
+                        user_stack_bytes: user_stack_bytes(config.data_pages),
                     }),
                     exclude_kernel,
                     exclude_host: false,
@@ -517,7 +527,7 @@ mod tests {
         // 512 pages: a quarter is 512 KiB, ~60 ms of 999 Hz samples
         // (8,704 bytes each with the user stack copy).
         assert_eq!(drain_interval(999, 512), Duration::from_micros(60_295));
-        // 1 page at 4 kHz: 1 KiB lasts 0.03 ms: the floor.
+        // 1 page at 4 kHz (512-byte stack copies): the floor.
         assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
         // 4096 pages at 10 kHz: 4 MiB / 87 MB/s = 48.2 ms.
         assert_eq!(drain_interval(10_000, 4096), Duration::from_micros(48_188));

@@ -29,6 +29,9 @@ pub struct SampleSpec {
     /// Stamp samples with `CLOCK_MONOTONIC` (`use_clockid`), the clock the
     /// platforms stamp their boundary windows with; else perf's own clock.
     pub monotonic_clock: bool,
+    /// Bytes of user stack copied into each sample (a multiple of 8; at
+    /// most [`USER_STACK_BYTES`]; 0: none).
+    pub user_stack_bytes: u32,
 }
 
 /// The sample fields every sampling event here asks for, in the order the
@@ -47,7 +50,8 @@ pub const SAMPLE_TYPE: u64 = (b::PERF_SAMPLE_IP
 /// order): bp (6), sp (7), ip (8): what an unwinder starts from.
 pub const USER_REGS: u64 = (1 << 6) | (1 << 7) | (1 << 8);
 
-/// Bytes of user stack copied into each sample, from the sampled sp up.
+/// Bytes of user stack copied into each sample, from the sampled sp up
+/// (less where the ring buffer is small: see [`SampleSpec`]).
 pub const USER_STACK_BYTES: u32 = 8192;
 
 /// Everything needed to open one event.
@@ -93,7 +97,7 @@ impl EventSpec {
                 attr.set_freq(1);
                 attr.sample_type = SAMPLE_TYPE;
                 attr.sample_regs_user = USER_REGS;
-                attr.sample_stack_user = USER_STACK_BYTES;
+                attr.sample_stack_user = s.user_stack_bytes.min(USER_STACK_BYTES) & !7;
                 if s.monotonic_clock {
                     attr.set_use_clockid(1);
                     attr.clockid = libc::CLOCK_MONOTONIC;
