@@ -362,6 +362,33 @@ mod tests {
     }
 
     #[test]
+    fn user_registers_and_stack_copy_decode() {
+        let mut body = 0x1000u64.to_ne_bytes().to_vec();
+        body.extend_from_slice(&7u32.to_ne_bytes());
+        body.extend_from_slice(&8u32.to_ne_bytes());
+        // time, period, one-entry chain; abi 2, bp, sp, ip; 16 bytes of
+        // stack of which the kernel filled 8.
+        for v in [99u64, 250, 1, 0x1000, 2, 0x7f10, 0x7f00, 0x1000, 16] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(&8u64.to_ne_bytes());
+        let Record::Sample(s) = parse_record(&header(b::PERF_RECORD_SAMPLE, 0, &body)) else {
+            panic!("not a sample");
+        };
+        let u = s.user_stack.expect("user stack");
+        assert_eq!((u.ip, u.sp, u.bp), (0x1000, 0x7f00, 0x7f10));
+        assert_eq!(u.bytes, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        // A stack size past the record's end is rejected.
+        let at = body.len() - 8 - 16 - 8;
+        body[at..at + 8].copy_from_slice(&4096u64.to_ne_bytes());
+        assert_eq!(
+            parse_record(&header(b::PERF_RECORD_SAMPLE, 0, &body)),
+            Record::Other(b::PERF_RECORD_SAMPLE)
+        );
+    }
+
+    #[test]
     fn comm_and_lost_decode() {
         let mut body = 5u32.to_ne_bytes().to_vec();
         body.extend_from_slice(&6u32.to_ne_bytes());
