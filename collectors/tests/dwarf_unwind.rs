@@ -58,7 +58,11 @@ fn malloc_samples_carry_their_rust_callers() {
     std::hint::black_box(v);
     let text = p.folded.to_text();
     let unknown: Vec<&str> = text.lines().filter(|l| l.contains("[unknown]")).collect();
-    assert!(unknown.is_empty(), "[unknown] frames:\n{}", unknown.join("\n"));
+    assert!(
+        unknown.is_empty(),
+        "[unknown] frames:\n{}",
+        unknown.join("\n")
+    );
     // Stacks whose innermost user frame is in libc's allocator.
     let in_libc_malloc = |s: &str| {
         let leaf = s.split(';').rfind(|f| !f.ends_with("_[k]")).unwrap_or("");
