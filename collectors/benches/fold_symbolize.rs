@@ -150,6 +150,7 @@ fn synthetic_samples() -> Vec<Sample> {
                 time: i as u64,
                 period: 1000 + rng.below(1000) as u64,
                 callchain,
+                user_stack: None,
             }
         })
         .collect()

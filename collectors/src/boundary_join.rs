@@ -255,6 +255,7 @@ mod tests {
             time,
             period: 1,
             callchain: vec![],
+            user_stack: None,
         }
     }
 

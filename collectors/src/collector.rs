@@ -11,6 +11,7 @@ use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
 use crate::stack_fold::{fold_joined, FoldOutput};
+use crate::symbolize::unwind::StackUnwinder;
 use crate::symbolize::{GuestSymbolMap, ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 use bundle::{PointCounters, ProfileInfo, STACKS_FOLDED};
@@ -74,6 +75,8 @@ pub struct PerfCollector {
     /// The samples of each trial of the current point ended so far.
     trial_samples: Vec<Vec<Sample>>,
     symbolizer: Symbolizer,
+    /// DWARF unwinding where frame-pointer chains break.
+    unwinder: StackUnwinder,
     whole: FoldedStacks,
     samples: u64,
     host: u64,
@@ -116,6 +119,7 @@ impl PerfCollector {
             point_start: None,
             trial_samples: Vec::new(),
             symbolizer: Symbolizer::new(),
+            unwinder: StackUnwinder::new(),
             whole: FoldedStacks::new(),
             samples: 0,
             host: 0,
@@ -201,6 +205,11 @@ impl PerfCollector {
         let mut whole = FoldOutput::default();
         let mut trials = Vec::new();
         let mut boundary_samples = 0;
+        if let Some(v) = &view {
+            for samples in &mut parts {
+                self.unwinder.repair(samples, v);
+            }
+        }
         for samples in &parts {
             let join = Join::new(samples, windows);
             boundary_samples += join.joined() as u64;

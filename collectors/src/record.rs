@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::perf::{PerfError, SampleTarget, Sampler, SamplerConfig};
 use crate::stack_fold::fold_samples;
+use crate::symbolize::unwind::StackUnwinder;
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
 use bundle::{ProfileInfo, STACKS_FOLDED};
@@ -142,10 +143,12 @@ pub fn record_until(
             source,
         })?;
     let mut out = sampler.stop();
+    let mut unwinder = StackUnwinder::new();
     out.side_band.sort_by_key(|r| r.time());
     let base = shown.rsplit('/').next().unwrap_or(&shown).to_string();
     let view = ProcessView::from_side_band(&out.side_band, &base);
     let mut sym = Symbolizer::new();
+    unwinder.repair(&mut out.samples, &view);
     let folded = fold_samples(&out.samples, &view, &mut sym);
     for p in sym.problems.drain(..) {
         notes.push(format!("symbolization: {p}"));

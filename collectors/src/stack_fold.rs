@@ -240,6 +240,7 @@ mod tests {
             time: 0,
             period,
             callchain: chain,
+            user_stack: None,
         }
     }
 

@@ -206,6 +206,7 @@ fn sampling_opens(kind: EventKind) -> bool {
         sample: Some(SampleSpec {
             frequency_hz: 999,
             monotonic_clock: false,
+            user_stack_bytes: sys::USER_STACK_BYTES,
         }),
         exclude_kernel: false,
         exclude_host: false,

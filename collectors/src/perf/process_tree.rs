@@ -96,6 +96,7 @@ mod tests {
             time,
             period: 1,
             callchain: vec![0x1000],
+            user_stack: None,
         }
     }
 

@@ -46,6 +46,19 @@ pub struct Sample {
     pub period: u64,
     /// Call chain, leaf first, with the kernel's `PERF_CONTEXT_*` markers.
     pub callchain: Vec<u64>,
+    /// User registers and stack copy, where the task had a user context
+    /// (taken out once the chain is unwound: see `crate::symbolize::unwind`).
+    pub user_stack: Option<Box<UserStack>>,
+}
+
+/// The user registers and the copy of the user stack a sample carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserStack {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    /// The stack from `sp` up (only the part the kernel filled).
+    pub bytes: Vec<u8>,
 }
 
 /// A new mapping of a task (PERF_RECORD_MMAP2 or MMAP).
@@ -202,6 +215,7 @@ fn parse_sample(c: &mut Cursor<'_>, misc: u16) -> Option<Sample> {
     for _ in 0..nr {
         callchain.push(c.u64()?);
     }
+    let user_stack = parse_user_stack(c)?;
     Some(Sample {
         mode: CpuMode::from_misc(misc),
         ip,
@@ -210,7 +224,35 @@ fn parse_sample(c: &mut Cursor<'_>, misc: u16) -> Option<Sample> {
         time,
         period,
         callchain,
+        user_stack,
     })
+}
+
+/// The REGS_USER and STACK_USER fields, when the record has them (records
+/// written without them end after the call chain).
+fn parse_user_stack(c: &mut Cursor<'_>) -> Option<Option<Box<UserStack>>> {
+    if c.pos >= c.buf.len() {
+        return Some(None);
+    }
+    let abi = c.u64()?;
+    // Registers in bit order of `USER_REGS`: bp, sp, ip.
+    let regs = if abi != 0 {
+        Some((c.u64()?, c.u64()?, c.u64()?))
+    } else {
+        None
+    };
+    let size = c.u64()? as usize;
+    if size > c.buf.len() - c.pos {
+        return None;
+    }
+    let start = c.pos;
+    c.skip(size)?;
+    let dyn_size = if size != 0 { c.u64()? as usize } else { 0 };
+    let Some((bp, sp, ip)) = regs else {
+        return Some(None);
+    };
+    let bytes = c.buf[start..start + dyn_size.min(size)].to_vec();
+    Some(Some(Box::new(UserStack { ip, sp, bp, bytes })))
 }
 
 fn parse_mmap2(c: &mut Cursor<'_>, time: u64) -> Option<Record> {
@@ -315,6 +357,33 @@ mod tests {
         bad[32..40].copy_from_slice(&1000u64.to_ne_bytes());
         assert_eq!(
             parse_record(&header(b::PERF_RECORD_SAMPLE, 0, &bad)),
+            Record::Other(b::PERF_RECORD_SAMPLE)
+        );
+    }
+
+    #[test]
+    fn user_registers_and_stack_copy_decode() {
+        let mut body = 0x1000u64.to_ne_bytes().to_vec();
+        body.extend_from_slice(&7u32.to_ne_bytes());
+        body.extend_from_slice(&8u32.to_ne_bytes());
+        // time, period, one-entry chain; abi 2, bp, sp, ip; 16 bytes of
+        // stack of which the kernel filled 8.
+        for v in [99u64, 250, 1, 0x1000, 2, 0x7f10, 0x7f00, 0x1000, 16] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(&8u64.to_ne_bytes());
+        let Record::Sample(s) = parse_record(&header(b::PERF_RECORD_SAMPLE, 0, &body)) else {
+            panic!("not a sample");
+        };
+        let u = s.user_stack.expect("user stack");
+        assert_eq!((u.ip, u.sp, u.bp), (0x1000, 0x7f00, 0x7f10));
+        assert_eq!(u.bytes, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        // A stack size past the record's end is rejected.
+        let at = body.len() - 8 - 16 - 8;
+        body[at..at + 8].copy_from_slice(&4096u64.to_ne_bytes());
+        assert_eq!(
+            parse_record(&header(b::PERF_RECORD_SAMPLE, 0, &body)),
             Record::Other(b::PERF_RECORD_SAMPLE)
         );
     }

@@ -29,8 +29,25 @@ use super::sys::{self, EventKind, EventSpec, RingBuffer, SampleSpec};
 pub const DEFAULT_FREQUENCY_HZ: u64 = 999;
 
 /// Bytes a sample is assumed to take in a ring buffer (header, ip, ids,
-/// time, period and a call chain of ~50 frames), to size the drain interval.
-const SAMPLE_BYTES_BOUND: u64 = 512;
+/// time, period, a call chain of ~50 frames, the user registers and the
+/// user stack copy), to size the drain interval.
+fn sample_bytes_bound(frequency_hz: u64, data_pages: usize) -> u64 {
+    512 + u64::from(user_stack_bytes(frequency_hz, data_pages))
+}
+
+/// User stack bytes copied per sample: [`sys::USER_STACK_BYTES`], less
+/// where that would not fit: a sample takes at most an eighth of the ring
+/// buffer, and a quarter of it holds [`DRAIN_INTERVAL_MIN`] of samples at
+/// `frequency_hz` (fewer bytes at high rates instead of lost records).
+pub fn user_stack_bytes(frequency_hz: u64, data_pages: usize) -> u32 {
+    let ring = data_pages as u64 * 4096;
+    let per_drain = frequency_hz.max(1) * DRAIN_INTERVAL_MIN.as_millis() as u64 / 1000;
+    let by_rate = (ring / 4 / per_drain.max(1)).saturating_sub(512);
+    let bytes = (ring / 8)
+        .min(by_rate)
+        .min(u64::from(sys::USER_STACK_BYTES));
+    bytes as u32 & !7
+}
 /// Shortest and longest interval between two drains of the ring buffers.
 const DRAIN_INTERVAL_MIN: Duration = Duration::from_millis(25);
 const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
@@ -41,7 +58,7 @@ const DRAIN_INTERVAL_MAX: Duration = Duration::from_millis(250);
 /// enough that a quarter of a CPU's buffer holds what it samples meanwhile.
 pub fn drain_interval(frequency_hz: u64, data_pages: usize) -> Duration {
     let quarter = (data_pages as u64 * 4096) / 4;
-    let per_second = frequency_hz.max(1) * SAMPLE_BYTES_BOUND;
+    let per_second = frequency_hz.max(1) * sample_bytes_bound(frequency_hz, data_pages);
     let fill = Duration::from_micros(quarter * 1_000_000 / per_second);
     fill.clamp(DRAIN_INTERVAL_MIN, DRAIN_INTERVAL_MAX)
 }
@@ -73,7 +90,7 @@ impl Default for SamplerConfig {
         SamplerConfig {
             frequency_hz: DEFAULT_FREQUENCY_HZ,
             target: SampleTarget::ThisProcess,
-            data_pages: 128,
+            data_pages: 512,
             prefer_hardware: true,
         }
     }
@@ -304,6 +321,7 @@ impl Sampler {
                     sample: Some(SampleSpec {
                         frequency_hz: config.frequency_hz,
                         monotonic_clock: true,
+                        user_stack_bytes: user_stack_bytes(config.frequency_hz, config.data_pages),
                     }),
                     exclude_kernel,
                     exclude_host: false,
@@ -513,11 +531,24 @@ mod tests {
 
     #[test]
     fn drain_interval_follows_the_buffer_and_frequency() {
-        // 128 pages: a quarter is 128 KiB, ~256 ms of 999 Hz samples: capped.
-        assert_eq!(drain_interval(999, 128), DRAIN_INTERVAL_MAX);
-        // 1 page at 4 kHz: 1 KiB lasts 0.5 ms: the floor.
+        // 512 pages: a quarter is 512 KiB, ~60 ms of 999 Hz samples
+        // (8,704 bytes each with the user stack copy).
+        assert_eq!(drain_interval(999, 512), Duration::from_micros(60_295));
+        // 1 page at 4 kHz (no stack copy: 100 samples per 25 ms would
+        // not fit): the floor.
+        assert_eq!(user_stack_bytes(4000, 1), 0);
         assert_eq!(drain_interval(4000, 1), DRAIN_INTERVAL_MIN);
-        // 128 pages at 10 kHz: 131072 / 5.12 MB/s = 25.6 ms.
-        assert_eq!(drain_interval(10_000, 128), Duration::from_micros(25_600));
+        // 4096 pages at 10 kHz: 4 MiB / 87 MB/s = 48.2 ms.
+        assert_eq!(drain_interval(10_000, 4096), Duration::from_micros(48_188));
+        // 512 pages: full copies up to ~2.4 kHz, then smaller, so that a
+        // quarter of the ring still holds 25 ms of samples.
+        assert_eq!(user_stack_bytes(999, 512), 8192);
+        assert_eq!(user_stack_bytes(4999, 512), 3712);
+        // At 100 kHz the samples alone overflow a quarter: no copy.
+        assert_eq!(user_stack_bytes(100_000, 512), 0);
+        for hz in [999, 4999, 20_000] {
+            let per_drain = hz * 25 / 1000;
+            assert!(per_drain * sample_bytes_bound(hz, 512) <= 512 * 4096 / 4);
+        }
     }
 }

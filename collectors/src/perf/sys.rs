@@ -29,15 +29,30 @@ pub struct SampleSpec {
     /// Stamp samples with `CLOCK_MONOTONIC` (`use_clockid`), the clock the
     /// platforms stamp their boundary windows with; else perf's own clock.
     pub monotonic_clock: bool,
+    /// Bytes of user stack copied into each sample (a multiple of 8; at
+    /// most [`USER_STACK_BYTES`]; 0: none).
+    pub user_stack_bytes: u32,
 }
 
 /// The sample fields every sampling event here asks for, in the order the
-/// kernel writes them: ip, pid/tid, time, period, callchain.
+/// kernel writes them: ip, pid/tid, time, period, callchain, the user
+/// registers [`USER_REGS`] and a copy of the user stack (for DWARF
+/// unwinding where the frame-pointer chain breaks).
 pub const SAMPLE_TYPE: u64 = (b::PERF_SAMPLE_IP
     | b::PERF_SAMPLE_TID
     | b::PERF_SAMPLE_TIME
     | b::PERF_SAMPLE_PERIOD
-    | b::PERF_SAMPLE_CALLCHAIN) as u64;
+    | b::PERF_SAMPLE_CALLCHAIN
+    | b::PERF_SAMPLE_REGS_USER
+    | b::PERF_SAMPLE_STACK_USER) as u64;
+
+/// User registers sampled (x86-64 `perf_regs.h` bits, written in bit
+/// order): bp (6), sp (7), ip (8): what an unwinder starts from.
+pub const USER_REGS: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+
+/// Bytes of user stack copied into each sample, from the sampled sp up
+/// (less where the ring buffer is small: see [`SampleSpec`]).
+pub const USER_STACK_BYTES: u32 = 8192;
 
 /// Everything needed to open one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +96,8 @@ impl EventSpec {
                 attr.__bindgen_anon_1.sample_freq = s.frequency_hz;
                 attr.set_freq(1);
                 attr.sample_type = SAMPLE_TYPE;
+                attr.sample_regs_user = USER_REGS;
+                attr.sample_stack_user = s.user_stack_bytes.min(USER_STACK_BYTES) & !7;
                 if s.monotonic_clock {
                     attr.set_use_clockid(1);
                     attr.clockid = libc::CLOCK_MONOTONIC;

@@ -11,6 +11,7 @@ pub mod guest;
 pub mod kallsyms;
 pub mod maps;
 pub mod process;
+pub mod unwind;
 
 use std::collections::HashMap;
 use std::path::Path;
