@@ -55,6 +55,9 @@ fn open_on(
         sample: sample_hz.map(|frequency_hz| SampleSpec {
             frequency_hz,
             monotonic_clock: false,
+            // Guest-mode samples: their IPs are the guest's; a copy of the
+            // vCPU thread's host stack would unwind nothing of the guest.
+            user_stack_bytes: 0,
         }),
         exclude_kernel,
         exclude_host: false,
