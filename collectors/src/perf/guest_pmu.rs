@@ -201,6 +201,7 @@ mod tests {
             time: 0,
             period: 1000,
             callchain: vec![ip],
+            user_stack: None,
         })
     }
 
