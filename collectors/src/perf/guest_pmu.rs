@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 
+use instrumented_sentry::platform::boundary::monotonic_ns;
 use instrumented_sentry::platform::kvm::vmm::vcpu_pmu::{VcpuPmu, VcpuPmuSamples, VcpuPmuSession};
 
 use super::records::Record;
@@ -119,16 +120,6 @@ pub struct CyclesHgSession {
     ring: RingReader,
     task_clock: OwnedFd,
     started_ns: u64,
-}
-
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
 impl CyclesHgSession {
