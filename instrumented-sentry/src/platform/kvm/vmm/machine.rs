@@ -531,6 +531,7 @@ impl Machine {
         // with its vCPU thread, is dropped first).
         let walker = unsafe { sampler.vcpu_walker(self.vm.sys().host_addr()) };
         self.vm.set_stop_handler(Some(Box::new(walker)));
+        self.vm.sync_stop_regs(true);
         self.sampler = Some(sampler);
         Ok(())
     }
@@ -550,6 +551,7 @@ impl Machine {
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
         self.vm.set_stop_handler(None);
+        self.vm.sync_stop_regs(false);
         let on_vcpu = s.stops_handled_on_vcpu();
         self.counts.sample_stops += on_vcpu;
         self.counts.total += on_vcpu;

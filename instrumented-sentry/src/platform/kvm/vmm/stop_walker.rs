@@ -1,6 +1,7 @@
 //! The guest sampler's stops handled on the vCPU thread itself: when
 //! `KVM_RUN` returns for a tick, the thread that ran the vCPU reads the
-//! registers (`KVM_GET_REGS` on its own vCPU), walks the frame-pointer
+//! registers (from the `kvm_run` page, or `KVM_GET_REGS` on its own vCPU:
+//! [`StopRegs`]), walks the frame-pointer
 //! chain through the guest's user stack, counts the stack and enters the
 //! guest again, without waking the sentry's thread (which sleeps on a
 //! futex between exits: each wake-up is a cross-CPU wake and, on a loaded
@@ -13,14 +14,13 @@
 //! walk goes through the page tables ([`super::machine::Machine`]).
 
 use std::collections::HashMap;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::guest_unwind::{unwind, GuestStack};
 use super::layout::{sys_gva, USER_STACK_OFF, USER_STACK_TOP_OFF};
 use super::sample_timer::TickCounter;
-use super::vcpu_thread::{stop_regs_here, StopHandler};
+use super::vcpu_thread::{StopHandler, StopRegs};
 
 /// What the vCPU thread counted at the stops it handled.
 #[derive(Debug, Default)]
@@ -90,7 +90,7 @@ impl StopWalker {
 }
 
 impl StopHandler for StopWalker {
-    fn on_stop(&mut self, fd: RawFd) -> bool {
+    fn on_stop(&mut self, regs: &StopRegs) -> bool {
         let now = self.ticks.in_run();
         let ticks = now.saturating_sub(self.seen.load(Ordering::Acquire));
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -99,7 +99,7 @@ impl StopHandler for StopWalker {
             out.stops += 1;
             return true;
         }
-        let Some([rip, rbp, rsp]) = stop_regs_here(fd) else {
+        let Some([rip, rbp, rsp]) = regs.read() else {
             return false;
         };
         let mut left = false;

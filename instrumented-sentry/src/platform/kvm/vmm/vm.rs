@@ -7,11 +7,12 @@ use std::os::fd::RawFd;
 use std::os::fd::AsRawFd;
 
 use kvm_bindings::{
-    kvm_regs, kvm_run, kvm_sregs, kvm_userspace_memory_region, KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT,
-    KVM_EXIT_HYPERCALL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR, KVM_EXIT_IO, KVM_EXIT_IO_OUT,
-    KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_MAX_CPUID_ENTRIES,
+    kvm_regs, kvm_run, kvm_sregs, kvm_userspace_memory_region, KVM_CAP_SYNC_REGS,
+    KVM_EXIT_FAIL_ENTRY, KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_INTR,
+    KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_MAX_CPUID_ENTRIES,
+    KVM_SYNC_X86_REGS,
 };
-use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use kvm_ioctls::{Kvm, SyncReg, VcpuFd, VmFd};
 
 use super::exits::{SH_ARGS, SH_NR, SH_RESULT};
 use super::host_mapping::{HostMapping, HostMappingError};
@@ -19,7 +20,7 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, stop_regs_here, CallBlock, StopHandler, VcpuPlacement, VcpuThread,
+    is_stop, kvm_run_here, CallBlock, StopHandler, StopRegs, VcpuPlacement, VcpuThread,
     VcpuThreadError, PAYLOAD_WORDS,
 };
 
@@ -131,6 +132,11 @@ pub struct Vm {
     /// `rip`, `rbp`, `rsp` at the last interrupted run, read by the thread
     /// that ran the vCPU.
     stop_regs: Option<[u64; 3]>,
+    /// Host address of the vCPU's `kvm_run` page.
+    run_page: usize,
+    /// Whether KVM can store the registers there at each exit
+    /// (`KVM_CAP_SYNC_REGS` with `KVM_SYNC_X86_REGS`).
+    sync_regs: bool,
     /// TSC cycles inside `KVM_RUN` (sentry-thread placement only; the
     /// vCPU thread counts its own).
     in_run_cycles: u64,
@@ -180,7 +186,11 @@ impl Vm {
         // (`PT_POOL_OFF..SYS_SIZE`), live as long as the VM.
         unsafe { vm.set_user_memory_region(pt_region(&sys, PT_POOL_SIZE)) }
             .map_err(ioctl("KVM_SET_USER_MEMORY_REGION (page tables)"))?;
-        let vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
+        let mut vcpu = vm.create_vcpu(0).map_err(ioctl("KVM_CREATE_VCPU"))?;
+        let run_page = vcpu.get_kvm_run() as *mut kvm_run as usize;
+        let sync_regs = kvm.check_extension_raw(KVM_CAP_SYNC_REGS.into()) as u64
+            & u64::from(KVM_SYNC_X86_REGS)
+            != 0;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
@@ -192,7 +202,9 @@ impl Vm {
                 // slot lie in the shared page of `sys`, page aligned, which
                 // the returned `Vm` owns and drops after `vcpu_thread`.
                 let block = unsafe { CallBlock::new(shared + SH_NR, shared + SH_RESULT) };
-                Some(VcpuThread::start(vcpu.as_raw_fd(), block)?)
+                // SAFETY: `run_page` is the vCPU's `kvm_run` mapping, which
+                // lives with `vcpu`, dropped after `vcpu_thread`.
+                Some(unsafe { VcpuThread::start(vcpu.as_raw_fd(), run_page, block) }?)
             }
             VcpuPlacement::SentryThread => None,
         };
@@ -207,6 +219,8 @@ impl Vm {
             pending_result: None,
             last_call: [0; PAYLOAD_WORDS],
             stop_regs: None,
+            run_page,
+            sync_regs,
             in_run_cycles: 0,
             stop_cycles: 0,
             stop_began: None,
@@ -308,6 +322,23 @@ impl Vm {
     /// thread that ran the vCPU; `None` after any other exit.
     pub fn stop_regs(&self) -> Option<[u64; 3]> {
         self.stop_regs
+    }
+
+    /// Asks KVM to store the general registers in the `kvm_run` page as
+    /// each `KVM_RUN` returns (`on`, while a guest sampler is armed: its
+    /// stops then read them with no `KVM_GET_REGS`), or stops asking.
+    /// Called between runs. `false` if KVM cannot (`KVM_CAP_SYNC_REGS`
+    /// missing): stops then use the ioctl.
+    pub fn sync_stop_regs(&mut self, on: bool) -> bool {
+        if !self.sync_regs {
+            return false;
+        }
+        if on {
+            self.vcpu.set_sync_valid_reg(SyncReg::Register);
+        } else {
+            self.vcpu.clear_sync_valid_reg(SyncReg::Register);
+        }
+        true
     }
 
     /// Special registers.
@@ -420,7 +451,9 @@ impl Vm {
             Err(e) if e == libc::EINTR || e == libc::EAGAIN => {
                 self.stop_regs = match &self.vcpu_thread {
                     Some(t) => t.stop_regs(),
-                    None => stop_regs_here(self.vcpu.as_raw_fd()),
+                    // SAFETY: `run_page` is the live `kvm_run` mapping of
+                    // `self.vcpu`, used only during this call.
+                    None => unsafe { StopRegs::new(self.vcpu.as_raw_fd(), self.run_page) }.read(),
                 };
                 Ok(Exit::Interrupted)
             }
