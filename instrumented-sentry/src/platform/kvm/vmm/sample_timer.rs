@@ -47,6 +47,9 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
+// clock_gettime through the vDSO: async-signal-safe, used in the handler.
+use crate::platform::boundary::monotonic_ns;
+
 /// The signal the sampler uses (`SIGRTMIN + 5`; nothing else in sentryprof
 /// uses real-time signals).
 pub fn sample_signal() -> libc::c_int {
@@ -102,18 +105,6 @@ thread_local! {
     /// (`EINTR`), 0 after any other return: the stop is being handled
     /// from then until the next entry.
     static STOP_SINCE_NS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds (async-signal-safe).
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is valid and writable; clock_gettime is
-    // async-signal-safe.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
 /// The next gap between two expirations, in nanoseconds: exponential
