@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::escape::escape;
 use crate::frame_diff::{FrameChange, FrameDiff, FrameVerdict, MIN_SHARE};
 
 const WIDTH: f64 = 1200.0;
@@ -18,22 +19,6 @@ const PAD: f64 = 10.0;
 const CHAR_W: f64 = 6.6;
 const GREY: &str = "rgb(200,200,200)";
 const PALE_GREY: &str = "rgb(228,228,228)";
-
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 /// Fill of a frame: red (grew) or blue (shrank), deeper for larger
 /// changes (full at 20 percentage points); grey when not significant,
@@ -89,11 +74,11 @@ pub fn render_frame_diff(d: &FrameDiff, title: &str, subtitle: &str) -> String {
         svg,
         r#"<?xml version="1.0" standalone="no"?><svg version="1.1" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="0" width="100%" height="100%" fill="rgb(250,250,250)"/><text x="{}" y="22" font-family="Verdana,sans-serif" font-size="16" text-anchor="middle">{}</text><text x="{}" y="40" font-family="Verdana,sans-serif" font-size="11" text-anchor="middle">{}</text><text x="{}" y="56" font-family="Verdana,sans-serif" font-size="11" text-anchor="middle">{}</text>"#,
         WIDTH / 2.0,
-        esc(title),
+        escape(title),
         WIDTH / 2.0,
-        esc(subtitle),
+        escape(subtitle),
         WIDTH / 2.0,
-        esc(&format!(
+        escape(&format!(
             "red: share grew, blue: shrank (95% simultaneous CI wholly beyond +/-1 pp; {} frames tested, c = {:.2}); grey: no significant change; pale: not tested; width: mean share of A and B; hover for the interval",
             d.tested, d.critical
         ))
@@ -120,7 +105,7 @@ pub fn render_frame_diff(d: &FrameDiff, title: &str, subtitle: &str) -> String {
         let _ = write!(
             svg,
             r#"<g><title>{}</title><rect x="{x:.2}" y="{y:.1}" width="{w:.2}" height="{:.1}" fill="{}" rx="2" ry="2"/>"#,
-            esc(&tooltip(f)),
+            escape(&tooltip(f)),
             FRAME_H - 1.0,
             fill(f)
         );
@@ -137,7 +122,7 @@ pub fn render_frame_diff(d: &FrameDiff, title: &str, subtitle: &str) -> String {
                 r#"<text x="{:.2}" y="{:.1}" font-family="Verdana,sans-serif" font-size="11">{}</text>"#,
                 x + 3.0,
                 y + FRAME_H - 4.5,
-                esc(&label)
+                escape(&label)
             );
         }
         svg.push_str("</g>");

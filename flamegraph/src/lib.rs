@@ -21,6 +21,7 @@ pub mod compare_bundles;
 pub mod create_vma_figure;
 pub mod default_outputs;
 pub mod error;
+pub mod escape;
 pub mod export;
 pub mod export_source;
 pub mod firefox;

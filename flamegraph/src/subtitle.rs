@@ -3,6 +3,8 @@
 //! after the first are added below it, and everything under the subtitle
 //! (the frames, the details and match lines) is moved down by their height.
 
+use crate::escape::escape;
+
 /// inferno's font size and average glyph width (as a share of the size)
 /// with its default options; and its left and right padding.
 const FONT_SIZE: usize = 12;
@@ -54,12 +56,6 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
         lines.push(current);
     }
     lines
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// Add `more` subtitle lines under inferno's one in `svg`, moving what is
