@@ -232,10 +232,7 @@ impl PlatformRunner for InprocRunner {
     }
 
     fn search(&self) -> Option<&'static str> {
-        Some(match self.search {
-            GapSearch::Linear => "linear",
-            GapSearch::MaxGap => "maxgap",
-        })
+        Some(self.search.name())
     }
 
     fn check_point(&mut self, spec: &PointSpec) -> Result<(), PointError> {

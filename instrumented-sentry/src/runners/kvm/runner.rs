@@ -473,10 +473,7 @@ impl PlatformRunner for KvmRunner {
     }
 
     fn search(&self) -> Option<&'static str> {
-        Some(match self.search {
-            GapSearch::Linear => "linear",
-            GapSearch::MaxGap => "maxgap",
-        })
+        Some(self.search.name())
     }
 
     fn guest_symbols(&self) -> Vec<(u64, u64, String)> {
