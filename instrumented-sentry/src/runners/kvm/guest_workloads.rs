@@ -7,11 +7,12 @@
 use iced_x86::code_asm::*;
 
 use crate::platform::kvm::guest::program::{
-    emit_epilogue, emit_prologue, emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
+    emit_epilogue, emit_exit, emit_prologue, emit_raw_exit, emit_rdtsc, AssembleError,
+    GuestProgram, ProgramBuilder,
 };
 use crate::platform::kvm::vmm::exits::{
-    SyscallExit, PORT_NEXT, PORT_RAW, RAW_MMIO_GVA, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS,
-    SH_REQ_KIND, SH_REQ_NR, SH_REQ_RESULT, SYS_EXIT, SYS_MMAP, SYS_MUNMAP,
+    SyscallExit, PORT_NEXT, REQ_SYSCALL, REQ_TOUCH, SH_REQ_ARGS, SH_REQ_KIND, SH_REQ_NR,
+    SH_REQ_RESULT, SYS_MMAP, SYS_MUNMAP,
 };
 use crate::platform::kvm::vmm::layout::{sys_gva, DATA_OFF, PAGE_SIZE};
 use crate::platform::kvm::vmm::machine::{Machine, MachineError};
@@ -56,16 +57,7 @@ pub struct MmapLoop {
 fn emit_paired_raw_exit(a: &mut CodeAssembler, exit: SyscallExit) -> Result<(), IcedError> {
     emit_rdtsc(a)?;
     a.mov(r11, rax)?;
-    match exit {
-        SyscallExit::PortIo => {
-            a.mov(edx, u32::from(PORT_RAW))?;
-            a.out(dx, al)?;
-        }
-        SyscallExit::Mmio => {
-            a.mov(rcx, RAW_MMIO_GVA)?;
-            a.mov(byte_ptr(rcx), al)?;
-        }
-    }
+    emit_raw_exit(a, exit)?;
     emit_rdtsc(a)?;
     a.sub(rax, r11)?;
     a.mov(qword_ptr(r15), rax)?;
@@ -93,12 +85,17 @@ fn emit_touch_pages(b: &mut ProgramBuilder) -> Result<CodeLabel, AssembleError> 
     Ok(label)
 }
 
-/// Emits `exit(rdi)` (never returns).
-fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError> {
-    a.mov(eax, SYS_EXIT as u32)?;
-    a.call(sys_call)?;
-    a.hlt()?;
-    Ok(())
+/// Emits `exit_workload`, `exit(0)`, at `finish` and assembles the program.
+fn finish_with_exit_workload(
+    mut b: ProgramBuilder,
+    finish: &mut CodeLabel,
+) -> Result<GuestProgram, AssembleError> {
+    let sys_call = b.sys_call();
+    b.function_at_label("exit_workload", finish)?;
+    let a = b.asm();
+    a.xor(edi, edi)?;
+    emit_exit(a, sys_call)?;
+    b.finish()
 }
 
 /// Exp1/Exp2 as a guest: `iterations` times `mmap(NULL, size, RW, flags,
@@ -110,7 +107,6 @@ fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError
 /// `touch_pages`, `exit_workload` (and the runtime's).
 pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(p.exit)?;
-    let sys_call = b.sys_call();
     let touch_pages = emit_touch_pages(&mut b)?;
     let mut mmap_loop = b.asm().create_label();
     let mut finish = b.asm().create_label();
@@ -160,11 +156,7 @@ pub fn mmap_loop_program(p: &MmapLoop) -> Result<GuestProgram, AssembleError> {
     a.dec(r13)?;
     a.jnz(body)?;
     emit_epilogue(a)?;
-    b.function_at_label("exit_workload", &mut finish)?;
-    let a = b.asm();
-    a.xor(edi, edi)?;
-    emit_exit(a, sys_call)?;
-    b.finish()
+    finish_with_exit_workload(b, &mut finish)
 }
 
 /// What the pattern program does after checking the pattern.
@@ -290,11 +282,7 @@ pub fn request_server_program(exit: SyscallExit) -> Result<GuestProgram, Assembl
     a.call(touch_pages)?;
     a.mov(qword_ptr(rbx + SH_REQ_RESULT as i32), 0)?;
     a.jmp(serve)?;
-    b.function_at_label("exit_workload", &mut finish)?;
-    let a = b.asm();
-    a.xor(edi, edi)?;
-    emit_exit(a, sys_call)?;
-    b.finish()
+    finish_with_exit_workload(b, &mut finish)
 }
 
 /// Where the guest's raw exit (`out` to the raw port: the VMM resumes it
@@ -342,7 +330,6 @@ pub const CHAIN_STEP_LIMIT: u64 = 4000;
 /// `_start`, `main`, `a`, `b`, `exit_workload` (and `sys_call`).
 pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> {
     let mut b = ProgramBuilder::with_syscall_exit(SyscallExit::PortIo)?;
-    let sys_call = b.sys_call();
     let mut main = b.asm().create_label();
     let mut fa = b.asm().create_label();
     let mut fb = b.asm().create_label();
@@ -364,8 +351,7 @@ pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> 
     a.set_label(&mut again)?;
     a.call(fa)?;
     if p.exit == ChainExit::AfterA {
-        a.mov(edx, u32::from(PORT_RAW))?;
-        a.out(dx, al)?;
+        emit_raw_exit(a, SyscallExit::PortIo)?;
     }
     a.dec(r13)?;
     a.jnz(again)?;
@@ -395,8 +381,7 @@ pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> 
         emit_rdtsc(a)?;
         a.cmp(rax, r11)?;
         a.jb(spin)?;
-        a.mov(edx, u32::from(PORT_RAW))?;
-        a.out(dx, al)?;
+        emit_raw_exit(a, SyscallExit::PortIo)?;
     }
     // r9 = the previous reading, r10 = cycles seen running: steps between
     // two readings below CHAIN_STEP_LIMIT (a longer step is time the guest
@@ -421,11 +406,7 @@ pub fn call_chain_program(p: &CallChain) -> Result<GuestProgram, AssembleError> 
     a.add(qword_ptr(r12 + CHAIN_SPUN_CYCLES as i32), rax)?;
     a.add(qword_ptr(r12 + CHAIN_RAN_CYCLES as i32), r10)?;
     emit_epilogue(a)?;
-    b.function_at_label("exit_workload", &mut finish)?;
-    let a = b.asm();
-    a.xor(edi, edi)?;
-    emit_exit(a, sys_call)?;
-    b.finish()
+    finish_with_exit_workload(b, &mut finish)
 }
 
 /// What the mmap loop recorded in its data region.

@@ -3,7 +3,7 @@
 //! trip with `rdtsc` at CPL 3. The kvm runner makes the choice at start-up;
 //! `benches/kvm_exits.rs` prints the figures.
 //!
-//! - `out`: port I/O from CPL 3 (IOPL 3) to [`PORT_RAW`];
+//! - `out`: port I/O from CPL 3 (IOPL 3) to the raw port (`PORT_RAW`);
 //! - MMIO: a CPL-3 store to a page mapped to guest-physical memory outside
 //!   every slot;
 //! - hypercall: `vmcall` (Intel) or `vmmcall` (AMD), by the CPU's vendor,
@@ -17,10 +17,12 @@
 use bundle::stats::percentile_low;
 use iced_x86::code_asm::*;
 
-use super::program::{emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder};
+use super::program::{
+    emit_exit, emit_raw_exit, emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
+};
 use crate::host::cpu_is_amd;
 use crate::platform::kvm::vmm::exits::{
-    SyscallExit, PORT_RAW, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT,
+    SyscallExit, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT,
 };
 use crate::platform::kvm::vmm::layout::{sys_gva, DATA_OFF};
 use crate::platform::kvm::vmm::machine::{GuestEvent, Machine, MachineError};
@@ -121,14 +123,8 @@ pub fn program(mechanism: ExitMechanism, iterations: u64) -> Result<GuestProgram
     emit_rdtsc(a)?;
     a.mov(r14, rax)?;
     match mechanism {
-        ExitMechanism::PortIo => {
-            a.mov(edx, u32::from(PORT_RAW))?;
-            a.out(dx, al)?;
-        }
-        ExitMechanism::Mmio => {
-            a.mov(rcx, MMIO_GVA)?;
-            a.mov(byte_ptr(rcx), al)?;
-        }
+        ExitMechanism::PortIo => emit_raw_exit(a, SyscallExit::PortIo)?,
+        ExitMechanism::Mmio => emit_raw_exit(a, SyscallExit::Mmio)?,
         ExitMechanism::Hypercall => {
             // KVM_HC_VAPIC_POLL_IRQ (1): harmless if it were accepted.
             a.mov(eax, 1u32)?;
@@ -147,10 +143,8 @@ pub fn program(mechanism: ExitMechanism, iterations: u64) -> Result<GuestProgram
     a.dec(r13)?;
     a.jnz(body)?;
     a.mov(qword_ptr(r12), r15)?;
-    a.mov(eax, SYS_EXIT as u32)?;
     a.xor(edi, edi)?;
-    a.call(sys_call)?;
-    a.hlt()?;
+    emit_exit(a, sys_call)?;
     b.finish()
 }
 

@@ -21,8 +21,8 @@ use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
 
 use crate::platform::kvm::vmm::exits::{
-    SyscallExit, PORT_EXCEPTION, PORT_FAULT, PORT_SYSCALL, SH_ARGS, SH_FAULT_ADDR, SH_NR,
-    SH_RESULT, SYSCALL_MMIO_GVA, VECTORS_WITH_ERROR_CODE,
+    SyscallExit, PORT_EXCEPTION, PORT_FAULT, PORT_RAW, PORT_SYSCALL, RAW_MMIO_GVA, SH_ARGS,
+    SH_FAULT_ADDR, SH_NR, SH_RESULT, SYSCALL_MMIO_GVA, SYS_EXIT, VECTORS_WITH_ERROR_CODE,
 };
 use crate::platform::kvm::vmm::layout::{sys_gva, CODE_MAX, CODE_OFF, SHARED_OFF};
 
@@ -325,5 +325,30 @@ pub fn emit_rdtsc(a: &mut CodeAssembler) -> Result<(), IcedError> {
     a.rdtsc()?;
     a.shl(rdx, 32)?;
     a.or(rax, rdx)?;
+    Ok(())
+}
+
+/// Emits one raw exit through `exit`'s mechanism, `out` to [`PORT_RAW`] or
+/// a one-byte store to [`RAW_MMIO_GVA`] (the VMM resumes the guest at
+/// once). Clobbers `rcx`, `rdx`.
+pub fn emit_raw_exit(a: &mut CodeAssembler, exit: SyscallExit) -> Result<(), IcedError> {
+    match exit {
+        SyscallExit::PortIo => {
+            a.mov(edx, u32::from(PORT_RAW))?;
+            a.out(dx, al)?;
+        }
+        SyscallExit::Mmio => {
+            a.mov(rcx, RAW_MMIO_GVA)?;
+            a.mov(byte_ptr(rcx), al)?;
+        }
+    }
+    Ok(())
+}
+
+/// Emits `exit(rdi)` through the `sys_call` stub (never returns).
+pub fn emit_exit(a: &mut CodeAssembler, sys_call: CodeLabel) -> Result<(), IcedError> {
+    a.mov(eax, SYS_EXIT as u32)?;
+    a.call(sys_call)?;
+    a.hlt()?;
     Ok(())
 }
