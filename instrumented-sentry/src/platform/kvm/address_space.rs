@@ -10,6 +10,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use super::vmm::layout::{MEMFILE_GPA, PAGE_SIZE, USER_MAX, USER_MIN};
+use super::vmm::host_mapping::HostMapping;
 use super::vmm::machine::Machine;
 use super::vmm::page_tables::{PageTables, PteAccess, PTE_PRESENT};
 use crate::addr::Perms;
@@ -147,6 +148,30 @@ impl KvmAddressSpace {
 
     /// Whether replacing `old` with `new` (0 = none) can leave a stale
     /// translation that grants more than `new`.
+    /// Edits the leaf entry of every page of `[addr, addr + len)` with
+    /// `edit` (given the system memory, the page tables and the page's
+    /// address; it answers whether the page's old translation must go),
+    /// counts the entries as written, and asks for the stale translations
+    /// to be dropped before the guest resumes. Stops at the first error.
+    fn edit_pages(
+        &mut self,
+        addr: u64,
+        len: u64,
+        mut edit: impl FnMut(&HostMapping, &mut PageTables, u64) -> Result<bool, PlatformError>,
+    ) -> Result<(), PlatformError> {
+        let mut flush = FlushRuns::default();
+        {
+            let (vm, pt) = self.machine.vm_and_tables();
+            let mut page = 0;
+            while page < len {
+                flush.page(edit(vm.sys(), pt, addr + page)?);
+                page += PAGE_SIZE;
+            }
+        }
+        self.pte_writes += len / PAGE_SIZE;
+        flush.request(&mut self.machine)
+    }
+
     fn needs_flush(old: u64, new: u64) -> bool {
         if old & PTE_PRESENT == 0 {
             return false;
@@ -192,86 +217,60 @@ impl AddressSpace for KvmAddressSpace {
             });
         }
         let access = Self::access(perms);
-        let mut flush = FlushRuns::default();
-        {
-            let (vm, pt) = self.machine.vm_and_tables();
-            let mut page = 0;
-            while page < len {
-                let gva = addr + page;
-                let (old, new) = match access {
-                    Some(a) => {
-                        let gpa = MEMFILE_GPA + file_offset + page;
-                        let old = pt
-                            .map(vm.sys(), gva, gpa, a)
-                            .map_err(|e| host_error("page-table map", gva, PAGE_SIZE, e))?;
-                        (old, gpa | a.bits())
-                    }
-                    None => (
-                        pt.unmap(vm.sys(), gva)
-                            .map_err(|e| host_error("page-table unmap", gva, PAGE_SIZE, e))?,
-                        0,
-                    ),
-                };
-                flush.page(Self::needs_flush(old, new));
-                page += PAGE_SIZE;
-            }
-        }
-        self.pte_writes += len / PAGE_SIZE;
-        flush.request(&mut self.machine)
+        self.edit_pages(addr, len, |mem, pt, gva| {
+            let (old, new) = match access {
+                Some(a) => {
+                    let gpa = MEMFILE_GPA + file_offset + (gva - addr);
+                    let old = pt
+                        .map(mem, gva, gpa, a)
+                        .map_err(|e| host_error("page-table map", gva, PAGE_SIZE, e))?;
+                    (old, gpa | a.bits())
+                }
+                None => (
+                    pt.unmap(mem, gva)
+                        .map_err(|e| host_error("page-table unmap", gva, PAGE_SIZE, e))?,
+                    0,
+                ),
+            };
+            Ok(Self::needs_flush(old, new))
+        })
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), PlatformError> {
         self.check(addr, len)?;
-        let mut flush = FlushRuns::default();
-        {
-            let (vm, pt) = self.machine.vm_and_tables();
-            let mut page = 0;
-            while page < len {
-                let gva = addr + page;
-                let old = pt
-                    .unmap(vm.sys(), gva)
-                    .map_err(|e| host_error("page-table unmap", gva, PAGE_SIZE, e))?;
-                flush.page(old & PTE_PRESENT != 0);
-                page += PAGE_SIZE;
-            }
-        }
-        self.pte_writes += len / PAGE_SIZE;
-        flush.request(&mut self.machine)
+        self.edit_pages(addr, len, |mem, pt, gva| {
+            let old = pt
+                .unmap(mem, gva)
+                .map_err(|e| host_error("page-table unmap", gva, PAGE_SIZE, e))?;
+            Ok(old & PTE_PRESENT != 0)
+        })
     }
 
     fn protect(&mut self, addr: u64, len: u64, perms: Perms) -> Result<(), PlatformError> {
         self.check(addr, len)?;
         let access = Self::access(perms);
-        let mut flush = FlushRuns::default();
-        {
-            let (vm, pt) = self.machine.vm_and_tables();
-            let mut page = 0;
-            while page < len {
-                let gva = addr + page;
-                let old = pt
-                    .lookup(vm.sys(), gva)
-                    .map_err(|e| host_error("page-table lookup", gva, PAGE_SIZE, e))?;
-                if old & PTE_PRESENT != 0 {
-                    let new = match access {
-                        Some(a) => {
-                            let frame = PageTables::frame(old);
-                            pt.map(vm.sys(), gva, frame, a)
-                                .map_err(|e| host_error("page-table protect", gva, PAGE_SIZE, e))?;
-                            frame | a.bits()
-                        }
-                        None => {
-                            pt.unmap(vm.sys(), gva)
-                                .map_err(|e| host_error("page-table protect", gva, PAGE_SIZE, e))?;
-                            0
-                        }
-                    };
-                    flush.page(Self::needs_flush(old, new));
-                }
-                page += PAGE_SIZE;
+        self.edit_pages(addr, len, |mem, pt, gva| {
+            let old = pt
+                .lookup(mem, gva)
+                .map_err(|e| host_error("page-table lookup", gva, PAGE_SIZE, e))?;
+            if old & PTE_PRESENT == 0 {
+                return Ok(false);
             }
-        }
-        self.pte_writes += len / PAGE_SIZE;
-        flush.request(&mut self.machine)
+            let new = match access {
+                Some(a) => {
+                    let frame = PageTables::frame(old);
+                    pt.map(mem, gva, frame, a)
+                        .map_err(|e| host_error("page-table protect", gva, PAGE_SIZE, e))?;
+                    frame | a.bits()
+                }
+                None => {
+                    pt.unmap(mem, gva)
+                        .map_err(|e| host_error("page-table protect", gva, PAGE_SIZE, e))?;
+                    0
+                }
+            };
+            Ok(Self::needs_flush(old, new))
+        })
     }
 
     fn host_mappings(&self) -> u64 {
