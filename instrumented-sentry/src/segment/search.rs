@@ -31,6 +31,13 @@ fn len_before(g: Range, before: u64) -> u64 {
 }
 
 impl<F: SegmentFunctions> SegmentSet<F> {
+    /// A compile-time assertion: naming it in a function makes that
+    /// function compile only for set types with `TRACK_MAX_GAP = true`.
+    const MAX_GAP_TRACKED: () = assert!(
+        F::TRACK_MAX_GAP,
+        "max-gap search needs a SegmentFunctions type with TRACK_MAX_GAP = true"
+    );
+
     /// Forward gap search with the strategy chosen at run time.
     ///
     /// Only compiles for set types with `TRACK_MAX_GAP = true` (a
@@ -45,12 +52,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         min_len: u64,
         strategy: GapSearch,
     ) -> Option<Range> {
-        const {
-            assert!(
-                F::TRACK_MAX_GAP,
-                "max-gap search needs a SegmentFunctions type with TRACK_MAX_GAP = true"
-            )
-        };
+        let () = Self::MAX_GAP_TRACKED;
         match strategy {
             GapSearch::Linear => self.first_large_enough_gap_linear(from, min_len),
             GapSearch::MaxGap => self.first_large_enough_gap_max_gap(from, min_len),
@@ -70,12 +72,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
         min_len: u64,
         strategy: GapSearch,
     ) -> Option<Range> {
-        const {
-            assert!(
-                F::TRACK_MAX_GAP,
-                "max-gap search needs a SegmentFunctions type with TRACK_MAX_GAP = true"
-            )
-        };
+        let () = Self::MAX_GAP_TRACKED;
         match strategy {
             GapSearch::Linear => self.last_large_enough_gap_linear(before, min_len),
             GapSearch::MaxGap => self.last_large_enough_gap_max_gap(before, min_len),
@@ -134,12 +131,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
     ///
     /// Only compiles for set types with `TRACK_MAX_GAP = true`.
     pub fn first_large_enough_gap_max_gap(&self, from: u64, min_len: u64) -> Option<Range> {
-        const {
-            assert!(
-                F::TRACK_MAX_GAP,
-                "max-gap search needs a SegmentFunctions type with TRACK_MAX_GAP = true"
-            )
-        };
+        let () = Self::MAX_GAP_TRACKED;
         let min_len = min_len.max(1);
         if from >= self.bounds.end {
             return None;
@@ -190,12 +182,7 @@ impl<F: SegmentFunctions> SegmentSet<F> {
     ///
     /// Only compiles for set types with `TRACK_MAX_GAP = true`.
     pub fn last_large_enough_gap_max_gap(&self, before: u64, min_len: u64) -> Option<Range> {
-        const {
-            assert!(
-                F::TRACK_MAX_GAP,
-                "max-gap search needs a SegmentFunctions type with TRACK_MAX_GAP = true"
-            )
-        };
+        let () = Self::MAX_GAP_TRACKED;
         let min_len = min_len.max(1);
         if before <= self.bounds.start {
             return None;
