@@ -29,7 +29,7 @@
 use crate::addr::Range;
 use crate::addr::{is_page_aligned, Perms};
 use crate::host::{max_map_count, process_mappings};
-use crate::platform::{AddressSpace, PlatformError};
+use crate::platform::{range_inside, AddressSpace, PlatformError};
 use crate::segment::{SegmentFunctions, SegmentSet};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -280,14 +280,7 @@ impl InProcAddressSpace {
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<Range, PlatformError> {
-        let r = Range::from_start_len(addr, len)
-            .filter(|r| !r.is_empty() && self.arena.is_superset_of(r));
-        r.ok_or(PlatformError::OutOfRange {
-            platform: NAME,
-            addr,
-            len,
-            range: self.arena,
-        })
+        range_inside(NAME, addr, len, self.arena)
     }
 
     fn check_room(&self) -> Result<(), PlatformError> {

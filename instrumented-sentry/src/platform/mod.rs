@@ -176,6 +176,25 @@ pub trait AddressSpace {
     }
 }
 
+/// `[addr, addr + len)` when it is non-empty and inside `range` (the
+/// application range of `platform`); otherwise
+/// [`PlatformError::OutOfRange`].
+pub fn range_inside(
+    platform: &'static str,
+    addr: u64,
+    len: u64,
+    range: Range,
+) -> Result<Range, PlatformError> {
+    Range::from_start_len(addr, len)
+        .filter(|r| !r.is_empty() && range.is_superset_of(r))
+        .ok_or(PlatformError::OutOfRange {
+            platform,
+            addr,
+            len,
+            range,
+        })
+}
+
 impl<T: AddressSpace + ?Sized> AddressSpace for Box<T> {
     fn name(&self) -> &'static str {
         (**self).name()

@@ -32,7 +32,7 @@ use super::mechanism::Mechanism;
 use super::workload::{APP_BASE, APP_LEN};
 use crate::addr::{Perms, Range};
 use crate::platform::inproc_address_space::{HostMapping, HostMappingFunctions};
-use crate::platform::{AddressSpace, PlatformError};
+use crate::platform::{range_inside, AddressSpace, PlatformError};
 use crate::segment::SegmentSet;
 
 /// One host call queued for the stub.
@@ -208,16 +208,7 @@ impl TrapAddressSpace {
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<Range, PlatformError> {
-        let r = app_range();
-        match addr.checked_add(len) {
-            Some(end) if len > 0 && addr >= r.start && end <= r.end => Ok(Range::new(addr, end)),
-            _ => Err(PlatformError::OutOfRange {
-                platform: self.platform,
-                addr,
-                len,
-                range: r,
-            }),
-        }
+        range_inside(self.platform, addr, len, app_range())
     }
 
     fn model_error(&self, e: impl std::fmt::Display) -> PlatformError {

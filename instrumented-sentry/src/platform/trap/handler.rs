@@ -4,8 +4,8 @@
 
 use super::error::TrapError;
 use super::workload::{APP_BASE, APP_LEN};
-use crate::addr::Perms;
-use crate::platform::PlatformError;
+use crate::addr::{Perms, Range};
+use crate::platform::{range_inside, PlatformError};
 
 /// A trapped system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,22 +178,9 @@ pub trait StubOps {
 
     /// Refuses ranges outside the application range.
     fn check_range(&self, addr: u64, len: u64) -> Result<(), TrapError> {
-        let ok = addr >= APP_BASE
-            && len > 0
-            && addr
-                .checked_add(len)
-                .is_some_and(|e| e <= APP_BASE + APP_LEN);
-        if ok {
-            Ok(())
-        } else {
-            Err(PlatformError::OutOfRange {
-                platform: self.platform(),
-                addr,
-                len,
-                range: crate::addr::Range::new(APP_BASE, APP_BASE + APP_LEN),
-            }
-            .into())
-        }
+        let app = Range::new(APP_BASE, APP_BASE + APP_LEN);
+        range_inside(self.platform(), addr, len, app)?;
+        Ok(())
     }
 }
 
