@@ -14,24 +14,15 @@
 #      MIN_MB=N the size to record at least (default 50).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
+. "$(dirname "$0")/common.sh"
 inf=${2:-/tmp/inferno/bin/inferno-collapse-perf}
 runs=${RUNS:-7}
 min_mb=${MIN_MB:-50}
-work=${WORK:-$(mktemp -d /tmp/import-vs-inferno.XXXXXX)}
-mkdir -p "$work"
+bench_work import-vs-inferno
 
-if ! command -v perf >/dev/null; then
-  echo "SKIP: perf is not installed"; exit 0
-fi
-if [ ! -x "$sp" ]; then
-  echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2
-fi
-if [ ! -x "$inf" ]; then
-  echo "installing inferno 0.12.8 into /tmp/inferno (comparison only)"
-  cargo install --quiet --root /tmp/inferno inferno --version 0.12.8
-fi
+need_perf
+need_sentryprof
+need_inferno "$inf" 0.12.8
 
 # 1. A real perf script file of >= MIN_MB: an archive-and-compress job,
 #    repeated for the whole recording (deep kernel stacks from the file

@@ -13,24 +13,15 @@
 #      MIN_MB=N the size to record (default 100).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
+. "$(dirname "$0")/common.sh"
 inf=${2:-/tmp/inferno/bin/inferno-collapse-perf}
 runs=${RUNS:-5}
 min_mb=${MIN_MB:-100}
-work=${WORK:-$(mktemp -d /tmp/perfdata-vs-script.XXXXXX)}
-mkdir -p "$work"
+bench_work perfdata-vs-script
 
-if ! command -v perf >/dev/null; then
-  echo "SKIP: perf is not installed"; exit 0
-fi
-if [ ! -x "$sp" ]; then
-  echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2
-fi
-if [ ! -x "$inf" ]; then
-  echo "installing inferno into /tmp/inferno (comparison only)"
-  cargo install --quiet --root /tmp/inferno inferno
-fi
+need_perf
+need_sentryprof
+need_inferno "$inf"
 
 # 1. A perf.data of >= MIN_MB: an archive-and-compress job (deep kernel
 #    stacks from the file system, user stacks from tar, gzip and libc)

@@ -13,11 +13,9 @@
 # env: RUNS=N (default 3), FREQS="99 999 1999 4999", WORK=DIR (kept)
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
-work=${WORK:-$(mktemp -d /tmp/perf-sweep.XXXXXX)}
-mkdir -p "$work"
-[ -x "$sp" ] || { echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2; }
+. "$(dirname "$0")/common.sh"
+bench_work perf-sweep
+need_sentryprof
 
 python3 - "$sp" "$work" "${RUNS:-3}" "${FREQS:-99 999 1999 4999}" <<'PY'
 import json, os, shutil, statistics, subprocess, sys, time

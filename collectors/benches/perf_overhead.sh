@@ -16,12 +16,10 @@
 # env: RUNS=N (default 5), WORK=DIR (kept), EXTRA="more run flags", MAIN=1, AA=1
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-5}
-work=${WORK:-$(mktemp -d /tmp/perf-overhead.XXXXXX)}
-mkdir -p "$work"
-[ -x "$sp" ] || { echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2; }
+bench_work perf-overhead
+need_sentryprof
 
 python3 - "$sp" "$work" "$runs" "${EXTRA:-}" "${AA:-0}" <<'PY'
 import json, os, resource, shutil, statistics, subprocess, sys, time

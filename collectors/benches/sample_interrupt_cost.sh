@@ -14,11 +14,9 @@
 # env: ROUNDS=N (default 4), SECS=S per run (default 2), FREQS="99 999 1999 4999", WORK=DIR
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-sp=${1:-${CARGO_TARGET_DIR:-$here/target}/release/sentryprof}
-work=${WORK:-$(mktemp -d /tmp/sample-cost.XXXXXX)}
-mkdir -p "$work"
-[ -x "$sp" ] || { echo "error: $sp not built (cargo build --release -p sentryprof)"; exit 2; }
+. "$(dirname "$0")/common.sh"
+bench_work sample-cost
+need_sentryprof
 command -v cc >/dev/null || { echo "error: needs a C compiler (cc)"; exit 2; }
 
 cat > "$work/gaps.c" <<'C'
