@@ -84,23 +84,31 @@ impl<A: AddressSpace> MemoryManager<A> {
         self.pma_walk_steps += gaps.steps();
         for m in missing {
             match (vma.backing, vma.shared) {
-                (Backing::Anonymous, _) | (Backing::File { .. }, false) => {
-                    // Private: fresh pages of its own, a file's cached
-                    // bytes copied in.
+                (Backing::Anonymous, _) => {
                     let off = self.allocate_pages(m.len())?;
-                    if let Backing::File { file, offset } = vma.backing {
-                        let file_start = offset + (m.start - vr.start);
-                        for i in 0..m.len() / PAGE_SIZE {
-                            let page = file_start / PAGE_SIZE + i;
-                            let cached = self
-                                .files
-                                .get(file)
-                                .and_then(|f| f.cache.get(&page).copied());
-                            if let Some(src) = cached {
-                                self.pages
-                                    .file_mut()
-                                    .copy(src, off + i * PAGE_SIZE, PAGE_SIZE)?;
-                            }
+                    self.add_pma(
+                        m,
+                        Pma {
+                            offset: off,
+                            perms: vma.perms,
+                            owned: true,
+                        },
+                        out,
+                    )?;
+                }
+                (Backing::File { file, offset }, false) => {
+                    let off = self.allocate_pages(m.len())?;
+                    let file_start = offset + (m.start - vr.start);
+                    for i in 0..m.len() / PAGE_SIZE {
+                        let page = file_start / PAGE_SIZE + i;
+                        let cached = self
+                            .files
+                            .get(file)
+                            .and_then(|f| f.cache.get(&page).copied());
+                        if let Some(src) = cached {
+                            self.pages
+                                .file_mut()
+                                .copy(src, off + i * PAGE_SIZE, PAGE_SIZE)?;
                         }
                     }
                     self.add_pma(
