@@ -101,16 +101,10 @@ impl Drop for GuestMemory {
 
 fn hw_cycles(exclude_host: bool, exclude_guest: bool) -> Option<OwnedFd> {
     let spec = EventSpec {
-        kind: EventKind::HwCycles,
-        sample: None,
-        exclude_kernel: false,
         exclude_host,
         exclude_guest,
-        inherit: false,
         disabled: true,
-        enable_on_exec: false,
-        side_band: false,
-        cpu_wide: false,
+        ..EventSpec::new(EventKind::HwCycles)
     };
     open_counting(spec).ok()
 }

@@ -110,18 +110,7 @@ pub fn check_capabilities() -> Capabilities {
 
 /// A counting event of `kind` on this process, kernel included.
 fn counting(kind: EventKind) -> std::io::Result<OwnedFd> {
-    open_counting(EventSpec {
-        kind,
-        sample: None,
-        exclude_kernel: false,
-        exclude_host: false,
-        exclude_guest: false,
-        inherit: false,
-        disabled: false,
-        enable_on_exec: false,
-        side_band: false,
-        cpu_wide: false,
-    })
+    open_counting(EventSpec::new(kind))
 }
 
 fn check_perf_event_paranoid(probe: &mut Probe) -> Verdict {
@@ -202,20 +191,13 @@ fn check_hardware_cycles(probe: &mut Probe) -> Verdict {
 /// `record` would use) opens, kernel excluded if need be.
 fn sampling_opens(kind: EventKind) -> bool {
     let spec = EventSpec {
-        kind,
         sample: Some(SampleSpec {
             frequency_hz: 999,
             monotonic_clock: false,
             user_stack_bytes: sys::USER_STACK_BYTES,
         }),
-        exclude_kernel: false,
-        exclude_host: false,
-        exclude_guest: false,
-        inherit: false,
         disabled: true,
-        enable_on_exec: false,
-        side_band: false,
-        cpu_wide: false,
+        ..EventSpec::new(kind)
     };
     sys::open(&spec, 0, -1)
         .or_else(|_| {

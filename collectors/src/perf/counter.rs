@@ -51,16 +51,10 @@ impl CounterSnapshot {
 
 fn counting(kind: EventKind, exclude_host: bool, exclude_guest: bool) -> EventSpec {
     EventSpec {
-        kind,
-        sample: None,
-        exclude_kernel: false,
         exclude_host,
         exclude_guest,
         inherit: true,
-        disabled: false,
-        enable_on_exec: false,
-        side_band: false,
-        cpu_wide: false,
+        ..EventSpec::new(kind)
     }
 }
 

@@ -52,7 +52,6 @@ fn open_on(
     tid: libc::pid_t,
 ) -> std::io::Result<OwnedFd> {
     let spec = EventSpec {
-        kind,
         sample: sample_hz.map(|frequency_hz| SampleSpec {
             frequency_hz,
             monotonic_clock: false,
@@ -61,13 +60,8 @@ fn open_on(
             user_stack_bytes: 0,
         }),
         exclude_kernel,
-        exclude_host: false,
-        exclude_guest: false,
-        inherit: false,
         disabled: true,
-        enable_on_exec: false,
-        side_band: false,
-        cpu_wide: false,
+        ..EventSpec::new(kind)
     };
     sys::open(&spec, tid, -1)
 }

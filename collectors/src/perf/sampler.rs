@@ -317,15 +317,12 @@ impl Sampler {
         for kind in kinds {
             for exclude_kernel in [false, true] {
                 let mut spec = EventSpec {
-                    kind,
                     sample: Some(SampleSpec {
                         frequency_hz: config.frequency_hz,
                         monotonic_clock: true,
                         user_stack_bytes: user_stack_bytes(config.frequency_hz, config.data_pages),
                     }),
                     exclude_kernel,
-                    exclude_host: false,
-                    exclude_guest: false,
                     inherit: true,
                     disabled: true,
                     enable_on_exec: config.target == SampleTarget::ExecedChildren,
@@ -335,6 +332,7 @@ impl Sampler {
                     // very mmap path being measured.
                     side_band: config.target == SampleTarget::ExecedChildren,
                     cpu_wide,
+                    ..EventSpec::new(kind)
                 };
                 let name = event_name(kind, exclude_kernel);
                 let mut opened = open_all(&spec, &cpus);

@@ -79,6 +79,25 @@ pub struct EventSpec {
 }
 
 impl EventSpec {
+    /// A counting event of `kind` on the task it is opened for, enabled
+    /// at open, counting kernel, host and guest alike: what a site changes
+    /// with struct update syntax (`EventSpec { disabled: true,
+    /// ..EventSpec::new(kind) }`).
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind,
+            sample: None,
+            exclude_kernel: false,
+            exclude_host: false,
+            exclude_guest: false,
+            inherit: false,
+            disabled: false,
+            enable_on_exec: false,
+            side_band: false,
+            cpu_wide: false,
+        }
+    }
+
     fn to_attr(self) -> b::perf_event_attr {
         let mut attr = b::perf_event_attr {
             size: std::mem::size_of::<b::perf_event_attr>() as u32,
