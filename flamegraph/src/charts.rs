@@ -409,15 +409,33 @@ pub fn study_charts(run: &RunJson) -> (Vec<(String, LineChart)>, Vec<String>) {
     (charts, notes)
 }
 
-/// One line per series of a group: median latency against `x` of each point.
-fn latency_series(by: BySeries<'_>, x: impl Fn(&Point) -> f64) -> Vec<LineSeries> {
-    by.into_iter()
+/// A chart of median latency per mmap against `x` (described by
+/// `x_label`), one line per series of a group; `None` when no series has
+/// two distinct `x` to draw a line through.
+fn latency_chart(
+    by: BySeries<'_>,
+    x: impl Fn(&Point) -> f64,
+    title: String,
+    x_label: &str,
+) -> Option<LineChart> {
+    let series: Vec<LineSeries> = by
+        .into_iter()
         .map(|((_, name), pts)| LineSeries {
             name,
             points: pts.iter().map(|p| (x(p), p.latency_ns.median)).collect(),
             ..LineSeries::default()
         })
-        .collect()
+        .collect();
+    if series.iter().all(|s| distinct_x(&s.points) < 2) {
+        return None;
+    }
+    Some(LineChart {
+        title,
+        x_label: x_label.into(),
+        y_label: "median latency per mmap (ns)".into(),
+        series,
+        markers: true,
+    })
 }
 
 /// Figures 2, 3, 10, 11: latency against number of mappings.
@@ -426,10 +444,14 @@ fn latency_vs_mappings(run: &RunJson) -> Vec<(String, LineChart)> {
     for ((w, mapping, touch, size), by) in grouped(run, |p| {
         (p.workload.clone(), p.mapping.clone(), touch_name(p), p.size)
     }) {
-        let series = latency_series(by, |p| p.iterations as f64);
-        if series.iter().all(|s| distinct_x(&s.points) < 2) {
+        let title = format!(
+            "{w}: mmap latency vs mappings ({mapping}, {}, {touch})",
+            size_name(size)
+        );
+        let x_label = "number of mappings (iterations)";
+        let Some(chart) = latency_chart(by, |p| p.iterations as f64, title, x_label) else {
             continue;
-        }
+        };
         charts.push((
             format!(
                 "latency_vs_mappings_{}_{}_{}_{}",
@@ -438,16 +460,7 @@ fn latency_vs_mappings(run: &RunJson) -> Vec<(String, LineChart)> {
                 touch,
                 size_name(size)
             ),
-            LineChart {
-                title: format!(
-                    "{w}: mmap latency vs mappings ({mapping}, {}, {touch})",
-                    size_name(size)
-                ),
-                x_label: "number of mappings (iterations)".into(),
-                y_label: "median latency per mmap (ns)".into(),
-                series,
-                markers: true,
-            },
+            chart,
         ));
     }
     charts
@@ -464,10 +477,11 @@ fn latency_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
             p.iterations,
         )
     }) {
-        let series = latency_series(by, |p| p.size as f64);
-        if series.iter().all(|s| distinct_x(&s.points) < 2) {
+        let title = format!("{w}: mmap latency vs mapping size ({mapping}, x{it}, {touch})");
+        let x_label = "mapping size (bytes)";
+        let Some(chart) = latency_chart(by, |p| p.size as f64, title, x_label) else {
             continue;
-        }
+        };
         charts.push((
             format!(
                 "latency_vs_size_{}_{}_{}_x{it}",
@@ -475,13 +489,7 @@ fn latency_vs_size(run: &RunJson) -> Vec<(String, LineChart)> {
                 mapping,
                 touch
             ),
-            LineChart {
-                title: format!("{w}: mmap latency vs mapping size ({mapping}, x{it}, {touch})"),
-                x_label: "mapping size (bytes)".into(),
-                y_label: "median latency per mmap (ns)".into(),
-                series,
-                markers: true,
-            },
+            chart,
         ));
     }
     charts
