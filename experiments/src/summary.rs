@@ -185,22 +185,10 @@ pub fn boundary_stacks_off_line(plan: &Plan) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bundle::LatencyStats;
+    use bundle::synthetic::latency_point;
 
     fn point(platform: &str, search: &str, iterations: u64, median: f64) -> Point {
-        Point {
-            workload: "exp1".into(),
-            platform: platform.into(),
-            search: Some(search.into()),
-            mapping: "private".into(),
-            iterations,
-            size: 4096,
-            latency_ns: LatencyStats {
-                median,
-                ..LatencyStats::default()
-            },
-            ..Point::default()
-        }
+        latency_point(platform, Some(search), iterations, median)
     }
 
     #[test]

@@ -360,7 +360,7 @@ pub fn kvm_beyond_exit_table(points: &[Point], tsc_hz: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bundle::LatencyStats;
+    use bundle::synthetic::latency_point;
 
     #[test]
     fn guest_share_lines_name_each_sampled_kvm_point() {
@@ -413,19 +413,7 @@ mod tests {
     }
 
     fn pt(platform: &str, search: Option<&str>, median: f64) -> Point {
-        Point {
-            workload: "exp1".into(),
-            platform: platform.into(),
-            search: search.map(Into::into),
-            mapping: "private".into(),
-            iterations: 1000,
-            size: 4096,
-            latency_ns: LatencyStats {
-                median,
-                ..LatencyStats::default()
-            },
-            ..Point::default()
-        }
+        latency_point(platform, search, 1000, median)
     }
 
     #[test]

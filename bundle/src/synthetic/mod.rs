@@ -32,5 +32,7 @@ pub mod trials;
 pub use builders::TSC_HZ;
 pub use exp1::{exp1_run, sampled_profile, write_exp1_bundle};
 pub use guest::{guest_run, write_guest_bundle};
-pub use sample::{sample_capabilities, sample_folded, sample_point, sample_run, write_bundle};
+pub use sample::{
+    latency_point, sample_capabilities, sample_folded, sample_point, sample_run, write_bundle,
+};
 pub use stacks::{many_stacks, synthetic_folded};

@@ -12,7 +12,7 @@ use super::builders::{exp1_base, Spread, TSC_HZ};
 use crate::folded::FoldedStacks;
 use crate::io::{BundleError, BundleWriter};
 use crate::schema::{
-    Capabilities, CapabilityCheck, Machine, Point, ProfileInfo, RunJson, SiteStats, ALL_SITES,
+    Capabilities, CapabilityCheck, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats, ALL_SITES,
     STACKS_FOLDED,
 };
 use crate::tsc::cycles_per_ns;
@@ -159,6 +159,24 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
             1 + iterations / 512
         },
         sites,
+        ..Point::default()
+    }
+}
+
+/// A bare exp1 point (private file mappings of 4 KiB) with only its
+/// median latency set: for tests of what is made from latencies.
+pub fn latency_point(platform: &str, search: Option<&str>, iterations: u64, median_ns: f64) -> Point {
+    Point {
+        workload: "exp1".into(),
+        platform: platform.into(),
+        search: search.map(str::to_string),
+        mapping: "private".into(),
+        iterations,
+        size: 4096,
+        latency_ns: LatencyStats {
+            median: median_ns,
+            ..LatencyStats::default()
+        },
         ..Point::default()
     }
 }
