@@ -12,8 +12,8 @@ use super::builders::{exp1_base, Spread, TSC_HZ};
 use crate::folded::FoldedStacks;
 use crate::io::{BundleError, BundleWriter};
 use crate::schema::{
-    Capabilities, CapabilityCheck, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats, ALL_SITES,
-    STACKS_FOLDED,
+    Capabilities, CapabilityCheck, LatencyStats, Machine, Point, ProfileInfo, RunJson, SiteStats,
+    ALL_SITES, STACKS_FOLDED,
 };
 use crate::tsc::cycles_per_ns;
 
@@ -165,7 +165,12 @@ pub fn sample_point(platform: &str, search: Option<&str>, iterations: u64, slowd
 
 /// A bare exp1 point (private file mappings of 4 KiB) with only its
 /// median latency set: for tests of what is made from latencies.
-pub fn latency_point(platform: &str, search: Option<&str>, iterations: u64, median_ns: f64) -> Point {
+pub fn latency_point(
+    platform: &str,
+    search: Option<&str>,
+    iterations: u64,
+    median_ns: f64,
+) -> Point {
     Point {
         workload: "exp1".into(),
         platform: platform.into(),

@@ -9,8 +9,8 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use super::vmm::layout::{MEMFILE_GPA, PAGE_SIZE, USER_MAX, USER_MIN};
 use super::vmm::host_mapping::HostMapping;
+use super::vmm::layout::{MEMFILE_GPA, PAGE_SIZE, USER_MAX, USER_MIN};
 use super::vmm::machine::Machine;
 use super::vmm::page_tables::{PageTables, PteAccess, PTE_PRESENT};
 use crate::addr::Perms;

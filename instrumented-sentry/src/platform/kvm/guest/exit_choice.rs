@@ -21,9 +21,7 @@ use super::program::{
     emit_exit, emit_raw_exit, emit_rdtsc, AssembleError, GuestProgram, ProgramBuilder,
 };
 use crate::host::cpu_is_amd;
-use crate::platform::kvm::vmm::exits::{
-    SyscallExit, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT,
-};
+use crate::platform::kvm::vmm::exits::{SyscallExit, RAW_MMIO_GPA, RAW_MMIO_GVA, SYS_EXIT};
 use crate::platform::kvm::vmm::layout::{sys_gva, DATA_OFF};
 use crate::platform::kvm::vmm::machine::{GuestEvent, Machine, MachineError};
 use crate::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
