@@ -114,6 +114,20 @@ impl Default for ProbeConfig {
     }
 }
 
+impl ProbeConfig {
+    /// The settings a run's options choose: record or not, subtract the
+    /// probe's own cost or not, and time one call in `every` per site (0
+    /// or 1: every call); the rest as the default.
+    pub fn for_run(enabled: bool, subtract_overhead: bool, every: u32) -> Self {
+        Self {
+            enabled,
+            subtract_overhead,
+            sample_every: every.max(1),
+            ..Self::default()
+        }
+    }
+}
+
 /// Process-wide TSC facts, measured once.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Calibration {

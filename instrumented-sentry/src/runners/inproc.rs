@@ -183,12 +183,11 @@ impl InprocRunner {
     /// The memory manager settings of every trial.
     pub fn mm_config(&self) -> MmConfig {
         MmConfig {
-            probes: ProbeConfig {
-                enabled: self.options.probes,
-                subtract_overhead: self.options.subtract_probe_cost,
-                sample_every: self.options.probe_every.max(1),
-                ..ProbeConfig::default()
-            },
+            probes: ProbeConfig::for_run(
+                self.options.probes,
+                self.options.subtract_probe_cost,
+                self.options.probe_every,
+            ),
             ..MmConfig::with_search(self.search)
         }
     }

@@ -254,12 +254,11 @@ impl KvmRunner {
             .clamp(MIN_APP_RANGE, MAX_APP_RANGE);
         let app = need.next_power_of_two().min(MAX_APP_RANGE);
         let mut config = MmConfig {
-            probes: ProbeConfig {
-                enabled: self.options.probes,
-                subtract_overhead: self.options.subtract_probe_cost,
-                sample_every: self.options.probe_every.max(1),
-                ..ProbeConfig::default()
-            },
+            probes: ProbeConfig::for_run(
+                self.options.probes,
+                self.options.subtract_probe_cost,
+                self.options.probe_every,
+            ),
             ..MmConfig::with_search(self.search)
         };
         let chunk = config.memory_file.chunk_size;
