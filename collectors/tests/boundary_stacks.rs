@@ -22,7 +22,7 @@ use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRu
 use instrumented_sentry::runners::trap::{trap_available, TrapRunner};
 use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
-use instrumented_sentry::workload::spec::{Mapping, PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::spec::{Mapping, PointSpec};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -32,15 +32,7 @@ fn skip_line(args: std::fmt::Arguments<'_>) {
 }
 
 fn exp1(iterations: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap {
-            mapping: Mapping::Private,
-        },
-        touch: false,
-        iterations,
-        size: 4096,
-    }
+    PointSpec::exp1(Mapping::Private, false, iterations, 4096)
 }
 
 fn collector(what: &str) -> Option<PerfCollector> {

@@ -28,7 +28,7 @@ use instrumented_sentry::runners::kvm::guest_workloads::{
 use instrumented_sentry::runners::kvm::runner::{kvm_available, KvmOptions, KvmRunner};
 use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
-use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::{Mapping, PointSpec};
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -92,15 +92,7 @@ fn main() {
         println!("SKIP: {why}");
         return;
     }
-    let spec = PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap {
-            mapping: Mapping::Private,
-        },
-        touch: false,
-        iterations,
-        size: 4096,
-    };
+    let spec = PointSpec::exp1(Mapping::Private, false, iterations, 4096);
     let mut off = runner(None);
     let mut on = runner(Some(hz));
     off.check_point(&spec).expect("point accepted");

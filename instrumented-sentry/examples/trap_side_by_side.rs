@@ -16,7 +16,7 @@ use instrumented_sentry::runners::trap::{StubNativeRunner, StubPlacement, TrapRu
 use instrumented_sentry::runners::PlatformRunner;
 use instrumented_sentry::segment::GapSearch;
 use instrumented_sentry::workload::spec::Mapping;
-use instrumented_sentry::workload::{PointSpec, PointWork, WorkloadKind};
+use instrumented_sentry::workload::PointSpec;
 
 fn main() {
     let trials: usize = std::env::args()
@@ -120,13 +120,5 @@ fn sentry_share(n: u64) {
 
 /// `n` private 4 KiB file mmaps, no touch.
 fn private_4k(n: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap {
-            mapping: Mapping::Private,
-        },
-        touch: false,
-        iterations: n,
-        size: 4096,
-    }
+    PointSpec::exp1(Mapping::Private, false, n, 4096)
 }

@@ -32,13 +32,7 @@ fn runner(search: GapSearch) -> Option<KvmRunner> {
 }
 
 fn exp1(mapping: Mapping, touch: bool, iterations: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap { mapping },
-        touch,
-        iterations,
-        size: 16 * 1024,
-    }
+    PointSpec::exp1(mapping, touch, iterations, 16 * 1024)
 }
 
 fn site_calls(outcome: &instrumented_sentry::runners::TrialOutcome, site: &str) -> u64 {

@@ -32,16 +32,6 @@ fn options() -> InprocOptions {
     }
 }
 
-fn mmap_spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap { mapping },
-        touch,
-        iterations,
-        size,
-    }
-}
-
 fn malloc_spec(touch: bool, iterations: u64, size: u64) -> PointSpec {
     PointSpec {
         workload: WorkloadKind::Malloc,
@@ -55,7 +45,7 @@ fn malloc_spec(touch: bool, iterations: u64, size: u64) -> PointSpec {
 /// A runner for `mech`, or `None` with a SKIP line where it is refused.
 fn runner(mech: Mechanism) -> Option<TrapRunner> {
     let mut r = TrapRunner::new(mech, GapSearch::MaxGap, options());
-    match r.check_point(&mmap_spec(Mapping::Anon, false, 1, 4096)) {
+    match r.check_point(&PointSpec::exp1(Mapping::Anon, false, 1, 4096)) {
         Ok(()) => Some(r),
         Err(PointError::Unsupported(why)) => {
             let _ = writeln!(
@@ -109,7 +99,7 @@ fn assert_pattern(mm: &mut TrapMm, size: u64) {
 #[test]
 fn exp1_private_counts_calls_and_vmas_like_inproc() {
     let n = 300;
-    let spec = mmap_spec(Mapping::Private, false, n, 4096);
+    let spec = PointSpec::exp1(Mapping::Private, false, n, 4096);
     let mut inproc = inproc_target();
     run_mmap_trial(&mut inproc, Mapping::Private, false, n, 4096, false).expect("inproc");
     for mech in MECHS {
@@ -134,7 +124,7 @@ fn exp1_private_counts_calls_and_vmas_like_inproc() {
 #[test]
 fn exp1_anon_touched_pages_are_backed() {
     let n = 64;
-    let spec = mmap_spec(Mapping::Anon, true, n, 4096);
+    let spec = PointSpec::exp1(Mapping::Anon, true, n, 4096);
     let mut inproc = inproc_target();
     run_mmap_trial(&mut inproc, Mapping::Anon, true, n, 4096, false).expect("inproc");
     for mech in MECHS {
@@ -155,7 +145,7 @@ fn exp1_anon_touched_pages_are_backed() {
 #[test]
 fn exp1_private_touch_faults_and_is_backed() {
     let n = 50;
-    let spec = mmap_spec(Mapping::Private, true, n, 4096);
+    let spec = PointSpec::exp1(Mapping::Private, true, n, 4096);
     for mech in MECHS {
         let Some(mut r) = runner(mech) else { continue };
         let (out, mut mm) = r.run_trial_keep(&spec).expect("trial");
@@ -173,7 +163,7 @@ fn exp2_sizes() {
         let Some(mut r) = runner(mech) else { continue };
         for size in [1024, 4096, 64 << 10, 1 << 20] {
             for mapping in [Mapping::Anon, Mapping::Private, Mapping::Shared] {
-                let mut spec = mmap_spec(mapping, true, n, size);
+                let mut spec = PointSpec::exp1(mapping, true, n, size);
                 spec.workload = WorkloadKind::Exp2;
                 let (out, mut mm) = r.run_trial_keep(&spec).expect("trial");
                 let mut inproc = inproc_target();
@@ -229,8 +219,8 @@ fn malloc_makes_the_model_calls() {
 fn native_stub_runs_the_same_loops() {
     let mut r = StubNativeRunner::new();
     for spec in [
-        mmap_spec(Mapping::Private, true, 100, 4096),
-        mmap_spec(Mapping::Anon, false, 100, 8192),
+        PointSpec::exp1(Mapping::Private, true, 100, 4096),
+        PointSpec::exp1(Mapping::Anon, false, 100, 8192),
         malloc_spec(true, 100, 256 << 10),
         malloc_spec(false, 100, 100),
     ] {
@@ -252,7 +242,7 @@ fn refused_platform_is_one_unsupported_line() {
     if std::env::var_os(REFUSED_CHILD).is_some() {
         for mech in MECHS {
             let mut r = TrapRunner::new(mech, GapSearch::MaxGap, options());
-            match r.check_point(&mmap_spec(Mapping::Anon, false, 10, 4096)) {
+            match r.check_point(&PointSpec::exp1(Mapping::Anon, false, 10, 4096)) {
                 Err(PointError::Unsupported(m)) => println!("UNSUPPORTED: {m}"),
                 other => panic!("expected Unsupported, got {other:?}"),
             }

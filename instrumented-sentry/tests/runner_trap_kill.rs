@@ -18,15 +18,7 @@ use instrumented_sentry::workload::trace::parse_trace;
 use instrumented_sentry::workload::{PointSpec, PointWork, WorkloadKind};
 
 fn spec(iterations: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap {
-            mapping: Mapping::Private,
-        },
-        touch: true,
-        iterations,
-        size: 4096,
-    }
+    PointSpec::exp1(Mapping::Private, true, iterations, 4096)
 }
 
 /// Our children (pid, state) from /proc.

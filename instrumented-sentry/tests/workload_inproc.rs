@@ -12,17 +12,7 @@ use instrumented_sentry::workload::exec::{
     run_malloc_model_trial, MallocModel, MALLOC_MMAP_THRESHOLD,
 };
 use instrumented_sentry::workload::target::MemoryTarget;
-use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
-
-fn spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap { mapping },
-        touch,
-        iterations,
-        size,
-    }
-}
+use instrumented_sentry::workload::{Mapping, PointSpec};
 
 fn runner(search: GapSearch) -> InprocRunner {
     InprocRunner::new(
@@ -37,7 +27,7 @@ fn runner(search: GapSearch) -> InprocRunner {
 #[test]
 fn each_trial_starts_from_a_fresh_sentry() {
     let mut r = runner(GapSearch::Linear);
-    let s = spec(Mapping::Private, false, 300, 4096);
+    let s = PointSpec::exp1(Mapping::Private, false, 300, 4096);
     r.check_point(&s).unwrap();
     for _ in 0..3 {
         let o = r.run_trial(&s).unwrap();
@@ -59,11 +49,15 @@ fn each_trial_starts_from_a_fresh_sentry() {
 #[test]
 fn anon_is_populated_eagerly_and_file_touch_faults() {
     let mut r = runner(GapSearch::MaxGap);
-    let anon = r.run_trial(&spec(Mapping::Anon, false, 100, 4096)).unwrap();
+    let anon = r
+        .run_trial(&PointSpec::exp1(Mapping::Anon, false, 100, 4096))
+        .unwrap();
     let p = &anon.probes[0];
     assert!(p.site_summary(Site::GetPmas).calls >= 100, "eager populate");
     assert!(p.site_summary(Site::MapAs).calls >= 1);
-    let shared = r.run_trial(&spec(Mapping::Shared, true, 50, 8192)).unwrap();
+    let shared = r
+        .run_trial(&PointSpec::exp1(Mapping::Shared, true, 50, 8192))
+        .unwrap();
     let p = &shared.probes[0];
     assert!(
         p.site_summary(Site::Fault).calls >= 50,
@@ -75,7 +69,7 @@ fn anon_is_populated_eagerly_and_file_touch_faults() {
 fn probes_off_record_nothing() {
     let mut r = InprocRunner::new(GapSearch::MaxGap, InprocOptions::default());
     let o = r
-        .run_trial(&spec(Mapping::Private, false, 100, 4096))
+        .run_trial(&PointSpec::exp1(Mapping::Private, false, 100, 4096))
         .unwrap();
     assert!(o.probes.iter().all(|p| !p.is_enabled()));
     assert_eq!(o.probes[0].site_summary(Site::Mmap).calls, 0);
@@ -121,7 +115,8 @@ fn memory_image_is_a_copy_of_the_memory_file() {
             ..InprocOptions::default()
         },
     );
-    r.run_trial(&spec(Mapping::Anon, true, 16, 4096)).unwrap();
+    r.run_trial(&PointSpec::exp1(Mapping::Anon, true, 16, 4096))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("memory.img");
     let len = r

@@ -8,16 +8,6 @@ use instrumented_sentry::workload::exec::{experiment_call, run_mmap_trial};
 use instrumented_sentry::workload::target::{MemoryTarget, MmapCall, TargetError, MAP_FIXED};
 use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
 
-fn spec(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap { mapping },
-        touch,
-        iterations,
-        size,
-    }
-}
-
 #[test]
 fn every_mapping_kind_runs_and_is_unmapped_after() {
     let before = process_mappings().unwrap();
@@ -109,7 +99,7 @@ fn point_beyond_max_map_count_fails_with_the_limit_named() {
         return;
     }
     let mut r = NativeRunner::new();
-    let s = spec(Mapping::Private, false, limit + 1, 4096);
+    let s = PointSpec::exp1(Mapping::Private, false, limit + 1, 4096);
     match r.check_point(&s) {
         Err(PointError::HostLimit(msg)) => {
             assert!(msg.contains("vm.max_map_count"), "{msg}");
@@ -118,7 +108,7 @@ fn point_beyond_max_map_count_fails_with_the_limit_named() {
         other => panic!("expected a host limit error, got {other:?}"),
     }
     // Anonymous mappings merge, so the same count is no problem.
-    r.check_point(&spec(Mapping::Anon, false, limit + 1, 4096))
+    r.check_point(&PointSpec::exp1(Mapping::Anon, false, limit + 1, 4096))
         .unwrap();
 }
 

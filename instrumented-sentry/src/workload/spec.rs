@@ -158,6 +158,18 @@ pub struct PointSpec {
 }
 
 impl PointSpec {
+    /// Exp1: `iterations` mmaps of `size` bytes of `mapping` per trial,
+    /// each written page by page or not (`touch`).
+    pub fn exp1(mapping: Mapping, touch: bool, iterations: u64, size: u64) -> Self {
+        Self {
+            workload: WorkloadKind::Exp1,
+            work: PointWork::Mmap { mapping },
+            touch,
+            iterations,
+            size,
+        }
+    }
+
     /// The mapping name recorded in `run.json`: `anon`, `private`, `shared`
     /// for mmap workloads, `anon` for malloc (heap memory is anonymous),
     /// `trace` for replay (the trace decides per call).

@@ -25,7 +25,7 @@ use crate::runners::native::{check_map_count, unlinked_temp_file};
 use crate::runners::{PlatformRunner, PointError, TrialOutcome};
 use crate::segment::GapSearch;
 use crate::workload::exec::{experiment_call, MALLOC_MMAP_THRESHOLD};
-use crate::workload::spec::{Mapping, PointSpec, PointWork, WorkloadKind};
+use crate::workload::spec::{Mapping, PointSpec, PointWork};
 use crate::workload::target::{PROT_READ, PROT_WRITE};
 use crate::workload::trace::stub_replay;
 
@@ -256,15 +256,7 @@ impl TrapRunner {
 /// A one-iteration anonymous mmap: what `check_point` runs once to learn
 /// whether the platform works here.
 fn probe_spec() -> PointSpec {
-    PointSpec {
-        workload: WorkloadKind::Exp1,
-        work: PointWork::Mmap {
-            mapping: Mapping::Anon,
-        },
-        touch: false,
-        iterations: 1,
-        size: 4096,
-    }
+    PointSpec::exp1(Mapping::Anon, false, 1, 4096)
 }
 
 /// Whether `mechanism` (ptrace or systrap) works here: a one-iteration
