@@ -31,6 +31,16 @@ fn mm() -> MemoryManager<InProcAddressSpace> {
     mm_with(GapSearch::MaxGap, 1 << 30)
 }
 
+/// The host mappings the platform counts are those /proc/self/maps shows,
+/// and the memory manager's invariants hold.
+fn assert_host_agrees_and_invariants_hold(mm: &MemoryManager<InProcAddressSpace>) {
+    assert_eq!(
+        mm.host_mappings(),
+        mm.address_space().host_mappings_from_proc().unwrap()
+    );
+    mm.check_invariants().unwrap();
+}
+
 #[test]
 fn anonymous_private_mappings_merge_and_are_populated() {
     let mut mm = mm();
@@ -198,11 +208,7 @@ fn partial_munmap_splits_vmas() {
             .errno(),
         libc::EFAULT
     );
-    assert_eq!(
-        mm.host_mappings(),
-        mm.address_space().host_mappings_from_proc().unwrap()
-    );
-    mm.check_invariants().unwrap();
+    assert_host_agrees_and_invariants_hold(&mm);
 }
 
 #[test]
@@ -298,11 +304,7 @@ fn mprotect_forbids_writes_and_write_to_readonly_is_efault() {
         mm.touch(ro, 1, Access::Write, 1).unwrap_err().errno(),
         libc::EFAULT
     );
-    assert_eq!(
-        mm.host_mappings(),
-        mm.address_space().host_mappings_from_proc().unwrap()
-    );
-    mm.check_invariants().unwrap();
+    assert_host_agrees_and_invariants_hold(&mm);
 }
 
 #[test]
@@ -381,11 +383,7 @@ fn mremap_shrinks_grows_and_moves_with_data() {
             .errno(),
         libc::EFAULT
     );
-    assert_eq!(
-        mm.host_mappings(),
-        mm.address_space().host_mappings_from_proc().unwrap()
-    );
-    mm.check_invariants().unwrap();
+    assert_host_agrees_and_invariants_hold(&mm);
 }
 
 #[test]
