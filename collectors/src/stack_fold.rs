@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::boundary_join::{from_innermost_frame, Join, NO_PREFIX};
+use crate::boundary_join::{
+    from_innermost_frame, from_kernel_entry, FramesFrom, Join, NO_PREFIX,
+};
 pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
@@ -155,7 +157,11 @@ pub fn fold_joined(
                 .or_insert_with(|| join.prefix_text(u.prefix, view, sym));
             key.push_str(prefix);
             key.push(';');
-            match from_innermost_frame(&sentry, join.serve_from(u.prefix)) {
+            let kept = match join.frames_from(u.prefix) {
+                FramesFrom::Frame(f) => from_innermost_frame(&sentry, f),
+                FramesFrom::KernelEntry => Some(from_kernel_entry(&sentry)),
+            };
+            match kept {
                 Some(kept) => key.push_str(kept),
                 None => {
                     key.push_str(&comm_names[u.comm as usize]);
@@ -318,6 +324,7 @@ mod tests {
             broken: None,
             serve_from: "run_until_stop",
             workload_from: "",
+            run: None,
         }];
         let samples = [inside, outside];
         let join = Join::new(&samples, &windows);
@@ -329,5 +336,51 @@ mod tests {
             ";entry_[k] 4\n[guest];_start_[g];mmap_loop_[g];[exit: io];;entry_[k] 3\n"
         );
         assert_eq!(out.samples, 2);
+    }
+
+    #[test]
+    fn a_vcpu_kernel_sample_in_the_run_before_an_exit_gets_the_exits_stack() {
+        use instrumented_sentry::platform::boundary::{BoundaryWindow, RunSpan, StackSpace};
+        let k = Kallsyms::parse("ffffffff81000000 T kvm_arch_vcpu_ioctl_run\n");
+        let mut sym = Symbolizer::new().with_kallsyms(k);
+        sym.set_guest_symbols(GuestSymbolMap::new([
+            (0x1000, 0x1100, "_start".to_string()),
+            (0x1100, 0x1200, "mmap_loop".to_string()),
+        ]));
+        let view = ProcessView::default();
+        let chain = vec![b::PERF_CONTEXT_KERNEL, 0xffffffff81000010];
+        // The vCPU thread (tid 2) in the host kernel inside KVM_RUN
+        // (100..290), before the exit the sentry (tid 1) serves at
+        // 300..400; the same thread after KVM_RUN returned stays outside.
+        let mut in_run = sample(CpuMode::Kernel, 0xffffffff81000010, chain.clone(), 3);
+        in_run.tid = 2;
+        in_run.time = 150;
+        let mut after = sample(CpuMode::Kernel, 0xffffffff81000010, chain, 4);
+        after.tid = 2;
+        after.time = 295;
+        let windows = [BoundaryWindow {
+            tid: 1,
+            start_ns: 300,
+            end_ns: 400,
+            kind: "exit: io",
+            space: StackSpace::Guest,
+            pcs: vec![0x1150, 0x1011],
+            broken: None,
+            serve_from: "run_until_stop",
+            workload_from: "",
+            run: Some(RunSpan {
+                tid: 2,
+                entered_ns: 100,
+                left_ns: 290,
+            }),
+        }];
+        let samples = [in_run, after];
+        let join = Join::new(&samples, &windows);
+        let out = fold_joined(&samples, &join, &view, &mut sym);
+        assert_eq!(
+            out.folded.to_text(),
+            ";kvm_arch_vcpu_ioctl_run_[k] 4\n\
+             [guest];_start_[g];mmap_loop_[g];[exit: io];kvm_arch_vcpu_ioctl_run_[k] 3\n"
+        );
     }
 }
