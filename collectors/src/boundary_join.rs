@@ -20,7 +20,7 @@
 //! practice; where they do, the one that started last wins (the innermost).
 //! A walk that broke shows `[broken stack: REASON]` next to the root.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::perf::Sample;
 use crate::symbolize::{ProcessView, Symbolizer};
@@ -177,6 +177,8 @@ pub struct Join<'w> {
     pub prefix_of: Vec<u32>,
     /// One window per prefix id (the first met), and the part.
     prefixes: Vec<(&'w BoundaryWindow, Part)>,
+    /// Threads that ran a window's `KVM_RUN` (the joined VM's vCPU).
+    run_tids: HashSet<u32>,
 }
 
 type PrefixKey<'w> = (
@@ -221,9 +223,11 @@ impl<'w> Join<'w> {
                 })
             })
             .collect();
+        let run_tids = windows.iter().filter_map(|w| w.run.map(|r| r.tid)).collect();
         Join {
             prefix_of,
             prefixes,
+            run_tids,
         }
     }
 
@@ -232,7 +236,15 @@ impl<'w> Join<'w> {
         Join {
             prefix_of: vec![NO_PREFIX; samples],
             prefixes: Vec::new(),
+            run_tids: HashSet::new(),
         }
+    }
+
+    /// Whether a guest-mode sample of thread `tid` is of another VM than
+    /// the joined one: windows name the threads that ran their exits'
+    /// `KVM_RUN`, and `tid` is none of them (false when no window does).
+    pub fn other_vm(&self, tid: u32) -> bool {
+        !self.run_tids.is_empty() && !self.run_tids.contains(&tid)
     }
 
     /// Samples that got a prefix.

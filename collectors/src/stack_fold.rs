@@ -2,8 +2,13 @@
 //!
 //! Each stack is rooted at the thread's name, then runs from the outermost
 //! frame to the leaf: user frames, then kernel frames suffixed `_[k]`.
-//! Samples taken while a vCPU ran guest code are rooted at `[guest]` and
-//! their frames suffixed `_[g]`, so host and guest never mix.
+//! Samples taken while a vCPU ran guest code are rooted at
+//! `[guest];[perf guest mode]` (`bundle::PERF_GUEST_FRAME`: apart from the
+//! VMM guest sampler's walked stacks under `[guest]`) and their frames
+//! suffixed `_[g]`, so host and guest never mix. Where the join knows the
+//! vCPU threads of the joined VM, guest-mode samples of any other thread
+//! (another VM: kvm's raw-exit and calibration guests) are one frame,
+//! `[guest of another VM]`.
 //!
 //! Identical call chains are merged before symbolization, and every address
 //! is symbolized once ([`Symbolizer`] caches), so the cost grows with the
@@ -19,6 +24,7 @@ pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
+use bundle::{OTHER_VM_GUEST_ROOT, PERF_GUEST_FRAME};
 
 /// Root frame of guest samples (defined beside the stub's root, where the
 /// boundary join roots workload stacks; one constant).
@@ -96,13 +102,15 @@ pub fn fold_joined(
         out.total_weight += s.period;
         let (space, comm) = *comm_ids.entry((s.pid, s.tid, guest)).or_insert_with(|| {
             let space = view.space(s.pid).map_or(u32::MAX, |(id, _)| id);
-            let name = if guest {
-                GUEST_ROOT
-            } else {
-                view.comm(s.pid, s.tid)
+            // perf's guest-mode samples: `[guest];[perf guest mode]`, or
+            // the root of another VM's guest (its frames dropped below).
+            let name = match (guest, guest && join.other_vm(s.tid)) {
+                (true, true) => OTHER_VM_GUEST_ROOT.to_string(),
+                (true, false) => format!("{GUEST_ROOT};{PERF_GUEST_FRAME}"),
+                (false, _) => view.comm(s.pid, s.tid).replace(';', ":"),
             };
-            let id = *comm_index.entry(name.to_string()).or_insert_with(|| {
-                comm_names.push(name.replace(';', ":"));
+            let id = *comm_index.entry(name.clone()).or_insert_with(|| {
+                comm_names.push(name);
                 (comm_names.len() - 1) as u32
             });
             (space, id)
@@ -138,7 +146,9 @@ pub fn fold_joined(
             continue;
         }
         key.clear();
-        if u.prefix == NO_PREFIX {
+        if comm_names[u.comm as usize] == OTHER_VM_GUEST_ROOT {
+            key.push_str(OTHER_VM_GUEST_ROOT);
+        } else if u.prefix == NO_PREFIX {
             key.push_str(&comm_names[u.comm as usize]);
             for f in frames.iter().rev() {
                 key.push(';');
@@ -295,7 +305,7 @@ mod tests {
         // view of this process to check naming separately.
         assert_eq!(
             out.folded.to_text(),
-            ";[unknown];entry_[k];handler_[k] 15\n[guest];guest_loop_[g] 7\n"
+            ";[unknown];entry_[k];handler_[k] 15\n[guest];[perf guest mode];guest_loop_[g] 7\n"
         );
     }
 
@@ -374,13 +384,24 @@ mod tests {
                 left_ns: 290,
             }),
         }];
-        let samples = [in_run, after];
+        // Guest mode on that vCPU thread stays the guest's (perf's
+        // marker under the root); guest mode on another thread is another
+        // VM's guest (no window ran there), kept apart and unnamed.
+        let mut guest = sample(CpuMode::GuestUser, 0x1150, vec![], 5);
+        guest.tid = 2;
+        guest.time = 200;
+        let mut other_vm = sample(CpuMode::GuestUser, 0x1150, vec![], 6);
+        other_vm.tid = 9;
+        let samples = [in_run, after, guest, other_vm];
         let join = Join::new(&samples, &windows);
         let out = fold_joined(&samples, &join, &view, &mut sym);
         assert_eq!(
             out.folded.to_text(),
             ";kvm_arch_vcpu_ioctl_run_[k] 4\n\
+             [guest of another VM] 6\n\
+             [guest];[perf guest mode];mmap_loop_[g] 5\n\
              [guest];_start_[g];mmap_loop_[g];[exit: io];kvm_arch_vcpu_ioctl_run_[k] 3\n"
         );
+        assert_eq!(out.guest_samples, 2);
     }
 }
