@@ -99,7 +99,10 @@ fn a_real_kvm_bundle_splits_as_the_report_does() {
     if whole.guest_perf > 0 {
         assert_eq!(whole.guest_counted(), whole.guest_perf);
         let points: u64 = model.splits.iter().map(|s| s.samples.guest_perf).sum();
-        assert_eq!(whole.guest_perf, points, "the path and the points count the same");
+        assert_eq!(
+            whole.guest_perf, points,
+            "the path and the points count the same"
+        );
     }
     assert!(
         !stacks.contains("[guest];mmap_loop_[g]"),

@@ -223,7 +223,10 @@ impl<'w> Join<'w> {
                 })
             })
             .collect();
-        let run_tids = windows.iter().filter_map(|w| w.run.map(|r| r.tid)).collect();
+        let run_tids = windows
+            .iter()
+            .filter_map(|w| w.run.map(|r| r.tid))
+            .collect();
         Join {
             prefix_of,
             prefixes,
@@ -465,8 +468,14 @@ mod tests {
             from_kernel_entry("main;vcpu_loop;__GI___ioctl;entry_[k];kvm_run_[k]"),
             "__GI___ioctl;entry_[k];kvm_run_[k]"
         );
-        assert_eq!(from_kernel_entry("entry_[k];kvm_run_[k]"), "entry_[k];kvm_run_[k]");
-        assert_eq!(from_kernel_entry("main;vcpu_loop;__GI___ioctl"), "__GI___ioctl");
+        assert_eq!(
+            from_kernel_entry("entry_[k];kvm_run_[k]"),
+            "entry_[k];kvm_run_[k]"
+        );
+        assert_eq!(
+            from_kernel_entry("main;vcpu_loop;__GI___ioctl"),
+            "__GI___ioctl"
+        );
         assert_eq!(from_kernel_entry("leaf"), "leaf");
     }
 

@@ -17,9 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::boundary_join::{
-    from_innermost_frame, from_kernel_entry, FramesFrom, Join, NO_PREFIX,
-};
+use crate::boundary_join::{from_innermost_frame, from_kernel_entry, FramesFrom, Join, NO_PREFIX};
 pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};

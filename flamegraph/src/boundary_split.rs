@@ -56,9 +56,13 @@ const FAULT_FRAME: &str = "handle_fault";
 pub enum Side {
     /// `perf`: one of perf's guest-mode samples ([`PERF_GUEST_FRAME`]);
     /// else the VMM guest sampler's (or a bundle's from before the frame).
-    Guest { perf: bool },
+    Guest {
+        perf: bool,
+    },
     Exit,
-    Sentry { kernel: bool },
+    Sentry {
+        kernel: bool,
+    },
     Outside,
 }
 

@@ -15,7 +15,6 @@ use kvm_bindings::{
 use kvm_ioctls::{Kvm, SyncReg, VcpuFd, VmFd};
 
 use super::exits::{SH_ARGS, SH_NR, SH_RESULT};
-use crate::platform::boundary::monotonic_ns;
 use super::host_mapping::{HostMapping, HostMappingError};
 use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
@@ -24,6 +23,7 @@ use super::vcpu_thread::{
     is_stop, kvm_run_here, CallBlock, StopHandler, StopRegs, VcpuPlacement, VcpuThread,
     VcpuThreadError, PAYLOAD_WORDS,
 };
+use crate::platform::boundary::monotonic_ns;
 
 /// Errors making or driving the VM.
 #[derive(Debug, thiserror::Error)]
