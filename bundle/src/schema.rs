@@ -23,6 +23,16 @@ pub const STACKS_FOLDED: &str = "stacks.folded";
 pub const GUEST_FRAME_SUFFIX: &str = "_[g]";
 /// Suffix appended to a host kernel frame (inferno's kernel annotation).
 pub const KERNEL_FRAME_SUFFIX: &str = "_[k]";
+/// The frame right under `[guest]` in perf's samples of guest mode
+/// (`[guest];[perf guest mode];mmap_loop_[g]`: perf gives one guest
+/// frame), so they tell apart from the VMM guest sampler's walked stacks
+/// (`[guest];_start_[g];…`) of the same guest time.
+pub const PERF_GUEST_FRAME: &str = "[perf guest mode]";
+/// Root of perf's guest-mode samples on a vCPU thread of another VM than
+/// the one whose exits were joined (on kvm: the raw-exit and calibration
+/// guests run beside the trial's): not the trial's guest, and named with
+/// no symbol map (the trial's would misname them).
+pub const OTHER_VM_GUEST_ROOT: &str = "[guest of another VM]";
 
 /// Probe site names, the keys of [`Point::sites`].
 pub const SITE_MMAP: &str = "mmap";

@@ -11,7 +11,10 @@
 //! and the pprof sample type of this cpu-clock profile carries its unit,
 //! nanoseconds (`profile.pb.gz`). Since issue 13: the report has a "Guest /
 //! exit / sentry per point" table for the kvm points (`report.*`,
-//! `stdout.txt`, and its own `guest_exit_sentry.csv`).
+//! `stdout.txt`, and its own `guest_exit_sentry.csv`); each split's
+//! samples also carry `guest_perf`, the weight of perf's guest-mode samples
+//! marked `[perf guest mode]` (0 in this bundle, made before the mark:
+//! `report.json`).
 //!
 //! The fixture was made with
 //! `sentryprof run --workload exp1 --mapping private --platform native,inproc,kvm

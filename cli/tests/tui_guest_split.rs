@@ -80,6 +80,34 @@ fn a_real_kvm_bundle_splits_as_the_report_does() {
         let [ce, cs, cr] = c.shares();
         assert!((ce + cs + cr - 1.0).abs() < 1e-9);
     }
+    // A flame path counts one sampler's guest time, as a point does:
+    // perf's guest-mode samples (marked `[perf guest mode]`) where there
+    // are any, not both samplers' of the same time.
+    let whole = tui::flame::path_split(&model.tree, tui::flame::ROOT);
+    let stacks = std::fs::read_to_string(dir.join("stacks.folded")).unwrap();
+    let exit_kernel = stacks
+        .lines()
+        .filter(|l| l.contains("[exit: ") && !l.contains(";dispatch;") && l.contains("_[k]"))
+        .count();
+    println!(
+        "[guest] path: guest {} (perf's {}, counted {}), exit {}; {exit_kernel} exit stacks with host kernel frames",
+        whole.guest,
+        whole.guest_perf,
+        whole.guest_counted(),
+        whole.exit
+    );
+    if whole.guest_perf > 0 {
+        assert_eq!(whole.guest_counted(), whole.guest_perf);
+        let points: u64 = model.splits.iter().map(|s| s.samples.guest_perf).sum();
+        assert_eq!(
+            whole.guest_perf, points,
+            "the path and the points count the same"
+        );
+    }
+    assert!(
+        !stacks.contains("[guest];mmap_loop_[g]"),
+        "perf's guest-mode samples carry their mark"
+    );
     let report = sentryprof(&["report", d, "--format", "json"]);
     assert!(
         report.status.success(),

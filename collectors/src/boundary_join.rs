@@ -6,17 +6,26 @@
 //! `[guest];_start_[g];mmap_loop_[g];sys_call_[g];[exit: io];run_until_stop;dispatch;mmap;…`
 //! `[stub];…;stub_loop;[trap: seccomp];serve;handle;mmap;…`
 //!
+//! On kvm a window also holds the `KVM_RUN` that ended in its exit
+//! ([`RunSpan`]): a host sample (not guest mode) of the thread that ran it,
+//! taken between its entry and its return, is the host kernel taking the
+//! guest out and back in (or an interrupt while the guest ran), so it gets
+//! the same prefix in front of its own frames from the `KVM_RUN` ioctl on
+//! ([`FramesFrom::KernelEntry`]):
+//!
+//! `[guest];_start_[g];mmap_loop_[g];[exit: io];__GI___ioctl;…;kvm_arch_vcpu_ioctl_run_[k];…`
+//!
 //! Both clocks are `CLOCK_MONOTONIC` (the sampler's `use_clockid`, the
 //! platforms' `clock_gettime`). Windows of one thread do not overlap in
 //! practice; where they do, the one that started last wins (the innermost).
 //! A walk that broke shows `[broken stack: REASON]` next to the root.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::perf::Sample;
 use crate::symbolize::{ProcessView, Symbolizer};
-use bundle::GUEST_FRAME_SUFFIX;
-use instrumented_sentry::platform::boundary::{BoundaryWindow, StackSpace};
+use bundle::{GUEST_FRAME_SUFFIX, KERNEL_FRAME_SUFFIX};
+use instrumented_sentry::platform::boundary::{BoundaryWindow, RunSpan, StackSpace};
 
 /// `prefix_of` value of a sample outside every window.
 pub const NO_PREFIX: u32 = u32::MAX;
@@ -34,29 +43,90 @@ struct ThreadWindows {
     ends: Vec<u64>,
     /// `max_end[i]`: the latest end among windows `0..=i`.
     max_end: Vec<u64>,
-    /// Index of each window in the caller's slice.
+    /// Index of each span in `WindowIndex::spans`.
     index: Vec<usize>,
+}
+
+/// Where in a window a sample was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// On the serving thread, while the sentry served the call.
+    Serving,
+    /// On the thread that called `KVM_RUN`, inside the run that ended in
+    /// the window's exit ([`BoundaryWindow::run`]).
+    Run,
+}
+
+/// Which of a joined sample's own frames follow the marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramesFrom {
+    /// From the innermost frame of this name (the sentry's serving frame);
+    /// all of them, after the thread's name, when none has it.
+    Frame(&'static str),
+    /// From the user frame that entered the host kernel (the `KVM_RUN`
+    /// ioctl) on; the leaf alone when the sample has no kernel frame.
+    KernelEntry,
+}
+
+/// A window's time on one thread: its serving span or its run span.
+#[derive(Clone, Copy)]
+struct Span {
+    tid: u32,
+    start: u64,
+    end: u64,
+    window: usize,
+    part: Part,
+}
+
+fn spans(windows: &[BoundaryWindow]) -> Vec<Span> {
+    let mut out = Vec::with_capacity(windows.len() * 2);
+    for (i, w) in windows.iter().enumerate() {
+        out.push(Span {
+            tid: w.tid,
+            start: w.start_ns,
+            end: w.end_ns,
+            window: i,
+            part: Part::Serving,
+        });
+        if let Some(RunSpan {
+            tid,
+            entered_ns,
+            left_ns,
+        }) = w.run
+        {
+            out.push(Span {
+                tid,
+                start: entered_ns,
+                end: left_ns,
+                window: i,
+                part: Part::Run,
+            });
+        }
+    }
+    out
 }
 
 /// Windows by thread, for finding the window of a sample.
 pub struct WindowIndex {
+    spans: Vec<Span>,
     threads: HashMap<u32, ThreadWindows>,
 }
 
 impl WindowIndex {
     pub fn new(windows: &[BoundaryWindow]) -> Self {
+        let spans = spans(windows);
         let mut by_tid: HashMap<u32, Vec<usize>> = HashMap::new();
-        for (i, w) in windows.iter().enumerate() {
-            if w.end_ns >= w.start_ns {
-                by_tid.entry(w.tid).or_default().push(i);
+        for (i, sp) in spans.iter().enumerate() {
+            if sp.end >= sp.start {
+                by_tid.entry(sp.tid).or_default().push(i);
             }
         }
         let threads = by_tid
             .into_iter()
             .map(|(tid, mut idx)| {
-                idx.sort_by_key(|&i| (windows[i].start_ns, windows[i].end_ns));
-                let starts = idx.iter().map(|&i| windows[i].start_ns).collect();
-                let ends: Vec<u64> = idx.iter().map(|&i| windows[i].end_ns).collect();
+                idx.sort_by_key(|&i| (spans[i].start, spans[i].end));
+                let starts = idx.iter().map(|&i| spans[i].start).collect();
+                let ends: Vec<u64> = idx.iter().map(|&i| spans[i].end).collect();
                 let max_end = ends
                     .iter()
                     .scan(0u64, |m, &e| {
@@ -73,12 +143,17 @@ impl WindowIndex {
                 (tid, t)
             })
             .collect();
-        WindowIndex { threads }
+        WindowIndex { spans, threads }
     }
 
     /// The window of thread `tid` holding `time`: of those that hold it,
     /// the one that started last.
     pub fn find(&self, tid: u32, time: u64) -> Option<usize> {
+        self.find_part(tid, time).map(|(w, _)| w)
+    }
+
+    /// [`WindowIndex::find`], with the part of the window holding `time`.
+    pub fn find_part(&self, tid: u32, time: u64) -> Option<(usize, Part)> {
         let t = self.threads.get(&tid)?;
         let mut i = t.starts.partition_point(|&s| s <= time);
         while i > 0 {
@@ -87,7 +162,8 @@ impl WindowIndex {
                 return None;
             }
             if t.ends[i] >= time {
-                return Some(t.index[i]);
+                let sp = &self.spans[t.index[i]];
+                return Some((sp.window, sp.part));
             }
         }
         None
@@ -99,8 +175,10 @@ impl WindowIndex {
 pub struct Join<'w> {
     /// Per sample, in order: its prefix id or [`NO_PREFIX`].
     pub prefix_of: Vec<u32>,
-    /// One window per prefix id (the first met).
-    prefixes: Vec<&'w BoundaryWindow>,
+    /// One window per prefix id (the first met), and the part.
+    prefixes: Vec<(&'w BoundaryWindow, Part)>,
+    /// Threads that ran a window's `KVM_RUN` (the joined VM's vCPU).
+    run_tids: HashSet<u32>,
 }
 
 type PrefixKey<'w> = (
@@ -110,11 +188,12 @@ type PrefixKey<'w> = (
     Option<&'static str>,
     &'static str,
     &'static str,
+    Part,
 );
 
 impl<'w> Join<'w> {
-    /// Joins `samples` with `windows`. Guest-mode samples (a PMU's guest
-    /// samples) are never joined: they are not the sentry's.
+    /// Joins `samples` with `windows`. Guest-mode samples (perf's samples
+    /// of the guest running) are never joined: they are the guest's.
     pub fn new(samples: &[Sample], windows: &'w [BoundaryWindow]) -> Self {
         let index = WindowIndex::new(windows);
         let mut ids: HashMap<PrefixKey<'w>, u32> = HashMap::new();
@@ -125,7 +204,7 @@ impl<'w> Join<'w> {
                 if s.mode.is_guest() {
                     return NO_PREFIX;
                 }
-                let Some(i) = index.find(s.tid, s.time) else {
+                let Some((i, part)) = index.find_part(s.tid, s.time) else {
                     return NO_PREFIX;
                 };
                 let w = &windows[i];
@@ -136,16 +215,22 @@ impl<'w> Join<'w> {
                     w.broken,
                     w.serve_from,
                     w.workload_from,
+                    part,
                 );
                 *ids.entry(key).or_insert_with(|| {
-                    prefixes.push(w);
+                    prefixes.push((w, part));
                     (prefixes.len() - 1) as u32
                 })
             })
             .collect();
+        let run_tids = windows
+            .iter()
+            .filter_map(|w| w.run.map(|r| r.tid))
+            .collect();
         Join {
             prefix_of,
             prefixes,
+            run_tids,
         }
     }
 
@@ -154,7 +239,15 @@ impl<'w> Join<'w> {
         Join {
             prefix_of: vec![NO_PREFIX; samples],
             prefixes: Vec::new(),
+            run_tids: HashSet::new(),
         }
+    }
+
+    /// Whether a guest-mode sample of thread `tid` is of another VM than
+    /// the joined one: windows name the threads that ran their exits'
+    /// `KVM_RUN`, and `tid` is none of them (false when no window does).
+    pub fn other_vm(&self, tid: u32) -> bool {
+        !self.run_tids.is_empty() && !self.run_tids.contains(&tid)
     }
 
     /// Samples that got a prefix.
@@ -162,16 +255,19 @@ impl<'w> Join<'w> {
         self.prefix_of.iter().filter(|&&p| p != NO_PREFIX).count()
     }
 
-    /// The sentry frame where prefix `id`'s serving starts.
-    pub fn serve_from(&self, id: u32) -> &'static str {
-        self.prefixes[id as usize].serve_from
+    /// Which of the sample's own frames follow prefix `id`.
+    pub fn frames_from(&self, id: u32) -> FramesFrom {
+        match self.prefixes[id as usize] {
+            (w, Part::Serving) => FramesFrom::Frame(w.serve_from),
+            (_, Part::Run) => FramesFrom::KernelEntry,
+        }
     }
 
     /// The folded text of prefix `id`, outermost first, ending with the
     /// marker frame: `[guest];_start_[g];…;[exit: io]`. Stub addresses are
     /// named with this process's symbols (the stub is a fork of it).
     pub fn prefix_text(&self, id: u32, view: &ProcessView, sym: &mut Symbolizer) -> String {
-        let w = self.prefixes[id as usize];
+        let (w, _) = self.prefixes[id as usize];
         let space = view.space(std::process::id());
         let mut names = Vec::with_capacity(w.pcs.len());
         for (depth, &pc) in w.pcs.iter().enumerate().rev() {
@@ -227,6 +323,22 @@ pub fn from_innermost_frame<'a>(frames: &'a str, serve_from: &str) -> Option<&'a
     found.map(|at| &frames[at..])
 }
 
+/// The frames (`;`-joined, outermost first) from the user frame that
+/// entered the host kernel (the one before the first `_[k]` frame) on; the
+/// leaf alone when no frame is the kernel's.
+pub fn from_kernel_entry(frames: &str) -> &str {
+    let mut prev = None;
+    let mut at = 0;
+    for f in frames.split(';') {
+        if f.ends_with(KERNEL_FRAME_SUFFIX) {
+            return &frames[prev.unwrap_or(at)..];
+        }
+        prev = Some(at);
+        at += f.len() + 1;
+    }
+    &frames[prev.unwrap_or(0)..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +355,7 @@ mod tests {
             broken: None,
             serve_from: "run_until_stop",
             workload_from: "",
+            run: None,
         }
     }
 
@@ -310,6 +423,60 @@ mod tests {
         assert_eq!(j.prefix_of, vec![0, 0, 1, NO_PREFIX, NO_PREFIX]);
         assert_eq!(j.joined(), 3);
         assert_eq!(Join::none(2).prefix_of, vec![NO_PREFIX; 2]);
+    }
+
+    #[test]
+    fn a_host_sample_inside_the_run_that_ended_in_an_exit_joins_that_exit() {
+        // The sentry (tid 1) serves the exit 300..400; the vCPU thread
+        // (tid 2) ran the guest 100..290 and the run ended in that exit.
+        let mut w = window(1, 300, 400, vec![5, 6]);
+        w.run = Some(RunSpan {
+            tid: 2,
+            entered_ns: 100,
+            left_ns: 290,
+        });
+        let mut next = window(1, 700, 800, vec![9]);
+        next.run = Some(RunSpan {
+            tid: 2,
+            entered_ns: 410,
+            left_ns: 690,
+        });
+        let windows = vec![w, next];
+        let idx = WindowIndex::new(&windows);
+        assert_eq!(idx.find_part(2, 100), Some((0, Part::Run)), "entry edge");
+        assert_eq!(idx.find_part(2, 290), Some((0, Part::Run)), "return edge");
+        assert_eq!(idx.find_part(2, 295), None, "after the return");
+        assert_eq!(idx.find_part(2, 500), Some((1, Part::Run)));
+        assert_eq!(idx.find_part(1, 350), Some((0, Part::Serving)));
+        assert_eq!(idx.find_part(1, 150), None, "the sentry waiting");
+        let mut guest = sample(2, 150);
+        guest.mode = CpuMode::GuestUser;
+        let mut kernel = sample(2, 150);
+        kernel.mode = CpuMode::Kernel;
+        let samples = vec![kernel, guest, sample(1, 350), sample(2, 295)];
+        let j = Join::new(&samples, &windows);
+        // The kernel sample gets a prefix of its own (same stack, other
+        // part); the guest-mode one stays the guest's.
+        assert_eq!(j.prefix_of, vec![0, NO_PREFIX, 1, NO_PREFIX]);
+        assert_eq!(j.frames_from(0), FramesFrom::KernelEntry);
+        assert_eq!(j.frames_from(1), FramesFrom::Frame("run_until_stop"));
+    }
+
+    #[test]
+    fn kernel_entry_keeps_the_ioctl_and_the_kernel_frames() {
+        assert_eq!(
+            from_kernel_entry("main;vcpu_loop;__GI___ioctl;entry_[k];kvm_run_[k]"),
+            "__GI___ioctl;entry_[k];kvm_run_[k]"
+        );
+        assert_eq!(
+            from_kernel_entry("entry_[k];kvm_run_[k]"),
+            "entry_[k];kvm_run_[k]"
+        );
+        assert_eq!(
+            from_kernel_entry("main;vcpu_loop;__GI___ioctl"),
+            "__GI___ioctl"
+        );
+        assert_eq!(from_kernel_entry("leaf"), "leaf");
     }
 
     #[test]

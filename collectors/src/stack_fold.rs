@@ -2,8 +2,13 @@
 //!
 //! Each stack is rooted at the thread's name, then runs from the outermost
 //! frame to the leaf: user frames, then kernel frames suffixed `_[k]`.
-//! Samples taken while a vCPU ran guest code are rooted at `[guest]` and
-//! their frames suffixed `_[g]`, so host and guest never mix.
+//! Samples taken while a vCPU ran guest code are rooted at
+//! `[guest];[perf guest mode]` (`bundle::PERF_GUEST_FRAME`: apart from the
+//! VMM guest sampler's walked stacks under `[guest]`) and their frames
+//! suffixed `_[g]`, so host and guest never mix. Where the join knows the
+//! vCPU threads of the joined VM, guest-mode samples of any other thread
+//! (another VM: kvm's raw-exit and calibration guests) are one frame,
+//! `[guest of another VM]`.
 //!
 //! Identical call chains are merged before symbolization, and every address
 //! is symbolized once ([`Symbolizer`] caches), so the cost grows with the
@@ -12,11 +17,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::boundary_join::{from_innermost_frame, Join, NO_PREFIX};
+use crate::boundary_join::{from_innermost_frame, from_kernel_entry, FramesFrom, Join, NO_PREFIX};
 pub use crate::fast_map::{FastHasher, FastMap};
 use crate::perf::records::{context_marker, CpuMode, Sample};
 use crate::symbolize::{ProcessView, Symbolizer};
 use bundle::folded::FoldedStacks;
+use bundle::{OTHER_VM_GUEST_ROOT, PERF_GUEST_FRAME};
 
 /// Root frame of guest samples (defined beside the stub's root, where the
 /// boundary join roots workload stacks; one constant).
@@ -94,13 +100,15 @@ pub fn fold_joined(
         out.total_weight += s.period;
         let (space, comm) = *comm_ids.entry((s.pid, s.tid, guest)).or_insert_with(|| {
             let space = view.space(s.pid).map_or(u32::MAX, |(id, _)| id);
-            let name = if guest {
-                GUEST_ROOT
-            } else {
-                view.comm(s.pid, s.tid)
+            // perf's guest-mode samples: `[guest];[perf guest mode]`, or
+            // the root of another VM's guest (its frames dropped below).
+            let name = match (guest, guest && join.other_vm(s.tid)) {
+                (true, true) => OTHER_VM_GUEST_ROOT.to_string(),
+                (true, false) => format!("{GUEST_ROOT};{PERF_GUEST_FRAME}"),
+                (false, _) => view.comm(s.pid, s.tid).replace(';', ":"),
             };
-            let id = *comm_index.entry(name.to_string()).or_insert_with(|| {
-                comm_names.push(name.replace(';', ":"));
+            let id = *comm_index.entry(name.clone()).or_insert_with(|| {
+                comm_names.push(name);
                 (comm_names.len() - 1) as u32
             });
             (space, id)
@@ -136,7 +144,9 @@ pub fn fold_joined(
             continue;
         }
         key.clear();
-        if u.prefix == NO_PREFIX {
+        if comm_names[u.comm as usize] == OTHER_VM_GUEST_ROOT {
+            key.push_str(OTHER_VM_GUEST_ROOT);
+        } else if u.prefix == NO_PREFIX {
             key.push_str(&comm_names[u.comm as usize]);
             for f in frames.iter().rev() {
                 key.push(';');
@@ -155,7 +165,11 @@ pub fn fold_joined(
                 .or_insert_with(|| join.prefix_text(u.prefix, view, sym));
             key.push_str(prefix);
             key.push(';');
-            match from_innermost_frame(&sentry, join.serve_from(u.prefix)) {
+            let kept = match join.frames_from(u.prefix) {
+                FramesFrom::Frame(f) => from_innermost_frame(&sentry, f),
+                FramesFrom::KernelEntry => Some(from_kernel_entry(&sentry)),
+            };
+            match kept {
                 Some(kept) => key.push_str(kept),
                 None => {
                     key.push_str(&comm_names[u.comm as usize]);
@@ -289,7 +303,7 @@ mod tests {
         // view of this process to check naming separately.
         assert_eq!(
             out.folded.to_text(),
-            ";[unknown];entry_[k];handler_[k] 15\n[guest];guest_loop_[g] 7\n"
+            ";[unknown];entry_[k];handler_[k] 15\n[guest];[perf guest mode];guest_loop_[g] 7\n"
         );
     }
 
@@ -318,6 +332,7 @@ mod tests {
             broken: None,
             serve_from: "run_until_stop",
             workload_from: "",
+            run: None,
         }];
         let samples = [inside, outside];
         let join = Join::new(&samples, &windows);
@@ -329,5 +344,62 @@ mod tests {
             ";entry_[k] 4\n[guest];_start_[g];mmap_loop_[g];[exit: io];;entry_[k] 3\n"
         );
         assert_eq!(out.samples, 2);
+    }
+
+    #[test]
+    fn a_vcpu_kernel_sample_in_the_run_before_an_exit_gets_the_exits_stack() {
+        use instrumented_sentry::platform::boundary::{BoundaryWindow, RunSpan, StackSpace};
+        let k = Kallsyms::parse("ffffffff81000000 T kvm_arch_vcpu_ioctl_run\n");
+        let mut sym = Symbolizer::new().with_kallsyms(k);
+        sym.set_guest_symbols(GuestSymbolMap::new([
+            (0x1000, 0x1100, "_start".to_string()),
+            (0x1100, 0x1200, "mmap_loop".to_string()),
+        ]));
+        let view = ProcessView::default();
+        let chain = vec![b::PERF_CONTEXT_KERNEL, 0xffffffff81000010];
+        // The vCPU thread (tid 2) in the host kernel inside KVM_RUN
+        // (100..290), before the exit the sentry (tid 1) serves at
+        // 300..400; the same thread after KVM_RUN returned stays outside.
+        let mut in_run = sample(CpuMode::Kernel, 0xffffffff81000010, chain.clone(), 3);
+        in_run.tid = 2;
+        in_run.time = 150;
+        let mut after = sample(CpuMode::Kernel, 0xffffffff81000010, chain, 4);
+        after.tid = 2;
+        after.time = 295;
+        let windows = [BoundaryWindow {
+            tid: 1,
+            start_ns: 300,
+            end_ns: 400,
+            kind: "exit: io",
+            space: StackSpace::Guest,
+            pcs: vec![0x1150, 0x1011],
+            broken: None,
+            serve_from: "run_until_stop",
+            workload_from: "",
+            run: Some(RunSpan {
+                tid: 2,
+                entered_ns: 100,
+                left_ns: 290,
+            }),
+        }];
+        // Guest mode on that vCPU thread stays the guest's (perf's
+        // marker under the root); guest mode on another thread is another
+        // VM's guest (no window ran there), kept apart and unnamed.
+        let mut guest = sample(CpuMode::GuestUser, 0x1150, vec![], 5);
+        guest.tid = 2;
+        guest.time = 200;
+        let mut other_vm = sample(CpuMode::GuestUser, 0x1150, vec![], 6);
+        other_vm.tid = 9;
+        let samples = [in_run, after, guest, other_vm];
+        let join = Join::new(&samples, &windows);
+        let out = fold_joined(&samples, &join, &view, &mut sym);
+        assert_eq!(
+            out.folded.to_text(),
+            ";kvm_arch_vcpu_ioctl_run_[k] 4\n\
+             [guest of another VM] 6\n\
+             [guest];[perf guest mode];mmap_loop_[g] 5\n\
+             [guest];_start_[g];mmap_loop_[g];[exit: io];kvm_arch_vcpu_ioctl_run_[k] 3\n"
+        );
+        assert_eq!(out.guest_samples, 2);
     }
 }

@@ -264,4 +264,22 @@ fn kvm_samples_under_dispatch_carry_the_guests_stack() {
             "SKIP: kvm: coverage not asserted: {under} samples under dispatch in 8 trials"
         ));
     }
+    // Each window carries the KVM_RUN that ended in its exit, stamped on
+    // the thread that ran it, before the sentry saw the exit.
+    let outcome = runner.run_trial(&spec).expect("trial runs");
+    assert!(!outcome.boundary.is_empty());
+    for w in &outcome.boundary {
+        let r = w.run.expect("kvm windows carry their run");
+        assert!(
+            r.entered_ns <= r.left_ns && r.left_ns <= w.start_ns && w.start_ns <= w.end_ns,
+            "{r:?} {} {}",
+            w.start_ns,
+            w.end_ns
+        );
+    }
+    let exit_kernel = folded
+        .iter()
+        .filter(|(s, _)| s.contains(";[exit: ") && s.contains("kvm_arch_vcpu_ioctl_run_[k]"))
+        .count();
+    eprintln!("kvm: {exit_kernel} joined stacks of the vCPU thread's KVM_RUN");
 }

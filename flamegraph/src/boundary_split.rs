@@ -24,14 +24,17 @@
 //!
 //! Two samplers see the guest on kvm: perf's cpu-clock samples taken in
 //! guest mode and the VMM's guest sampler, both weighing nanoseconds, both
-//! of the same guest time. Exit and sentry samples are perf's, so a point's
-//! guest share counts perf's guest samples alone where there are any (the
-//! guest sampler's weight, `extra.guest_sampler.samples × weight_ns`, is
-//! taken out), else the guest sampler's. A flame path of the merged stacks
-//! cannot tell the two apart and counts both.
+//! of the same guest time. Exit and sentry samples are perf's, so the guest
+//! share counts perf's guest samples alone where there are any, else the
+//! guest sampler's. perf's carry [`PERF_GUEST_FRAME`] under the root
+//! (`[guest];[perf guest mode];…`), so a flame path of the merged stacks
+//! tells them apart as a point does. Bundles written before that frame
+//! existed: a point takes the guest sampler's weight
+//! (`extra.guest_sampler.samples × weight_ns`) out; a flame path counts
+//! every guest stack.
 
 use bundle::folded::FoldedStacks;
-use bundle::{LoadedBundle, Point, KERNEL_FRAME_SUFFIX};
+use bundle::{LoadedBundle, Point, KERNEL_FRAME_SUFFIX, PERF_GUEST_FRAME};
 use serde::Serialize;
 
 use crate::boundary_figure::{serving_frame, time_split};
@@ -51,9 +54,15 @@ const FAULT_FRAME: &str = "handle_fault";
 /// Where a sample was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
-    Guest,
+    /// `perf`: one of perf's guest-mode samples ([`PERF_GUEST_FRAME`]);
+    /// else the VMM guest sampler's (or a bundle's from before the frame).
+    Guest {
+        perf: bool,
+    },
     Exit,
-    Sentry { kernel: bool },
+    Sentry {
+        kernel: bool,
+    },
     Outside,
 }
 
@@ -67,6 +76,8 @@ pub struct SideTracker {
     serving: Option<&'static str>,
     served: bool,
     kernel_leaf: bool,
+    /// The frame under the root is [`PERF_GUEST_FRAME`].
+    perf_guest: bool,
 }
 
 impl SideTracker {
@@ -76,6 +87,7 @@ impl SideTracker {
         if t.frames == 0 {
             t.rooted = WORKLOAD_ROOTS.contains(&frame);
         } else if t.rooted && t.serving.is_none() {
+            t.perf_guest |= t.frames == 1 && frame == PERF_GUEST_FRAME;
             t.serving = if frame.starts_with("[exit: ") {
                 serving_frame("kvm").map(|f| f.1)
             } else if frame.starts_with("[trap: ") {
@@ -95,7 +107,9 @@ impl SideTracker {
     pub fn side(&self) -> Side {
         match (self.rooted, self.serving, self.served) {
             (false, _, _) => Side::Outside,
-            (true, None, _) => Side::Guest,
+            (true, None, _) => Side::Guest {
+                perf: self.perf_guest,
+            },
             (true, Some(_), false) => Side::Exit,
             (true, Some(_), true) => Side::Sentry {
                 kernel: self.kernel_leaf,
@@ -126,13 +140,21 @@ pub struct SideWeights {
     /// The part of `guest` the VMM guest sampler gave (a point's
     /// `extra.guest_sampler`; 0 when not known).
     pub guest_sampler: u64,
+    /// The part of `guest` that is perf's guest-mode samples (stacks
+    /// marked [`PERF_GUEST_FRAME`]).
+    pub guest_perf: u64,
 }
 
 impl SideWeights {
     /// Count `weight` on `side`.
     pub fn add(&mut self, side: Side, weight: u64) {
         match side {
-            Side::Guest => self.guest += weight,
+            Side::Guest { perf } => {
+                self.guest += weight;
+                if perf {
+                    self.guest_perf += weight;
+                }
+            }
             Side::Exit => self.exit += weight,
             Side::Sentry { kernel } => {
                 self.sentry += weight;
@@ -144,10 +166,14 @@ impl SideWeights {
         }
     }
 
-    /// The guest weight the shares count: perf's guest samples where the
-    /// guest sampler's part is known and perf has guest samples beside it,
-    /// else all of `guest`.
+    /// The guest weight the shares count: perf's guest-mode samples where
+    /// there are any (marked, or, in a bundle from before the mark, what is
+    /// left when the guest sampler's known part is taken out), else all of
+    /// `guest` (the guest sampler's).
     pub fn guest_counted(&self) -> u64 {
+        if self.guest_perf > 0 {
+            return self.guest_perf;
+        }
         let perf = self.guest.saturating_sub(self.guest_sampler);
         if self.guest_sampler > 0 && perf > 0 {
             perf
@@ -158,10 +184,19 @@ impl SideWeights {
 
     /// Whose guest samples [`Self::guest_counted`] counts, in words.
     pub fn guest_source(&self) -> &'static str {
-        match (self.guest_sampler, self.guest_counted() == self.guest) {
-            (0, _) => "guest: every sampled guest stack (perf's guest-mode samples and the VMM guest sampler's alike)",
-            (_, false) => "guest: perf's guest-mode samples (the VMM guest sampler's, of the same time, left out)",
-            (_, true) => "guest: the VMM guest sampler's stacks (perf sampled no guest mode)",
+        let counted = self.guest_counted();
+        if counted == self.guest_perf && counted > 0 {
+            if counted == self.guest {
+                "guest: perf's guest-mode samples (no VMM guest sampler stack on this path)"
+            } else {
+                "guest: perf's guest-mode samples (the VMM guest sampler's, of the same time, left out)"
+            }
+        } else if counted != self.guest {
+            "guest: perf's guest-mode samples (the VMM guest sampler's, of the same time, left out)"
+        } else if self.guest_sampler > 0 {
+            "guest: the VMM guest sampler's stacks (perf sampled no guest mode)"
+        } else {
+            "guest: every guest stack (none marked [perf guest mode]: the VMM guest sampler's, or a bundle from before the mark)"
         }
     }
 
@@ -319,12 +354,21 @@ mod tests {
 
     #[test]
     fn each_stack_gets_its_side() {
-        assert_eq!(side_of("[guest];_start_[g];mmap_loop_[g]"), Side::Guest);
+        assert_eq!(
+            side_of("[guest];_start_[g];mmap_loop_[g]"),
+            Side::Guest { perf: false }
+        );
+        assert_eq!(
+            side_of("[guest];[perf guest mode];mmap_loop_[g]"),
+            Side::Guest { perf: true },
+            "perf's guest-mode sample"
+        );
         assert_eq!(
             side_of("[guest];[broken guest stack];a_[g]"),
-            Side::Guest,
+            Side::Guest { perf: false },
             "a broken chain is still the guest's"
         );
+        assert_eq!(side_of("[guest of another VM]"), Side::Outside);
         assert_eq!(
             side_of("[guest];_start_[g];mmap_loop_[g];[exit: mmio];run_until_stop;next_event;open_window;regs;__GI___ioctl;do_syscall_64_[k]"),
             Side::Exit
@@ -346,7 +390,7 @@ mod tests {
             Side::Exit
         );
         // A dispatch frame before the marker is the guest's, not the sentry's.
-        assert_eq!(side_of("[guest];dispatch_[g]"), Side::Guest);
+        assert_eq!(side_of("[guest];dispatch_[g]"), Side::Guest { perf: false });
         assert_eq!(
             side_of("sentryprof;main;run_until_stop;dispatch;mmap"),
             Side::Outside
@@ -374,6 +418,7 @@ mod tests {
                 sentry_kernel: 10,
                 outside: 500,
                 guest_sampler: 0,
+                guest_perf: 0,
             }
         );
         let [g, e, s, k] = w.shares().expect("crossing");
@@ -393,6 +438,19 @@ mod tests {
             ..w
         };
         assert_eq!(vmm_only.guest_counted(), 60);
+        // Marked perf samples: counted alone, with no point figures.
+        let marked = split_stacks(
+            &FoldedStacks::parse(
+                "[guest];_start_[g];mmap_loop_[g] 60\n\
+                 [guest];[perf guest mode];mmap_loop_[g] 30\n\
+                 [guest];_start_[g];mmap_loop_[g];[exit: mmio];run_until_stop;next_event 10\n",
+                "test",
+            )
+            .expect("parses"),
+        );
+        assert_eq!((marked.guest, marked.guest_perf), (90, 30));
+        assert_eq!(marked.guest_counted(), 30);
+        assert_eq!(marked.shares().expect("crossing")[0], 0.75);
     }
 
     #[test]

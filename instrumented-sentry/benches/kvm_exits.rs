@@ -9,7 +9,12 @@
 //!    beyond one raw exit — each with `KVM_RUN` on its own vCPU thread and
 //!    on the sentry's thread, side by side;
 //! 3. one guest alternating a raw exit and an mmap, so each call's time
-//!    beyond one exit is a paired difference in the same VM.
+//!    beyond one exit is a paired difference in the same VM;
+//! 4. the guest's stack at an exit (`Machine::guest_stack_now`, what a
+//!    boundary window costs per exit besides two clock reads), with the
+//!    registers from `KVM_GET_REGS` and from the `kvm_run` page
+//!    (`KVM_CAP_SYNC_REGS`, asked while windows are recorded), in
+//!    alternating blocks.
 //!
 //! Prints a SKIP line where /dev/kvm is absent or the VM cannot be made.
 
@@ -118,6 +123,7 @@ fn main() {
             r.guest_median.saturating_sub(r.raw_median) as f64 / per_call.max(1) as f64
         );
     }
+    stack_at_exit_cost(choice.chosen.mechanism);
     let (raw, call, paired) = paired_in_one_vm(choice.syscall_exit);
     println!(
         "one VM alternating a raw exit and an mmap ({CALLS} pairs, {}): raw {raw}, mmap {call}, median paired difference {paired} = {:.2}x the inproc whole call",
@@ -229,4 +235,50 @@ fn paired_in_one_vm(exit: SyscallExit) -> (u64, u64, i64) {
         median_high(&call).unwrap_or(0),
         paired,
     )
+}
+
+/// Section 4: TSC cycles of `guest_stack_now` at each raw exit of one
+/// guest, in blocks of 500 exits alternating the register source (the
+/// `kvm_run` page while boundary windows are recorded, else
+/// `KVM_GET_REGS`); prints both medians.
+fn stack_at_exit_cost(mechanism: ExitMechanism) {
+    const BLOCK: u64 = 500;
+    const BLOCKS: u64 = 8;
+    let prog = program(mechanism, BLOCK * BLOCKS).expect("assemble");
+    let mut m = Machine::new(prog, (BLOCK * BLOCKS + 1) * 8).expect("machine");
+    let (mut ioctl, mut synced) = (Vec::new(), Vec::new());
+    let mut exits = 0u64;
+    loop {
+        let sync = (exits / BLOCK) % 2 == 1;
+        if exits % BLOCK == 0 {
+            // Toggled between runs: the next exit stores the registers
+            // in the kvm_run page or not.
+            m.record_boundary_stacks(sync);
+        }
+        match m.next_event().expect("raw exit guest") {
+            GuestEvent::RawExit | GuestEvent::Mmio { .. } => {
+                let start = rdtsc();
+                let stack = m.guest_stack_now().expect("guest stack");
+                let took = rdtsc() - start;
+                assert!(!stack.pcs.is_empty());
+                if exits % BLOCK != 0 {
+                    if sync { &mut synced } else { &mut ioctl }.push(took);
+                }
+                exits += 1;
+            }
+            GuestEvent::Syscall { nr: SYS_EXIT, .. } => break,
+            other => panic!("unexpected guest event {other:?}"),
+        }
+    }
+    ioctl.sort_unstable();
+    synced.sort_unstable();
+    println!(
+        "guest stack at an exit ({} exits each, {}, TSC cycles): KVM_GET_REGS median {} p90 {}; kvm_run page (sync regs) median {} p90 {}",
+        ioctl.len(),
+        VcpuPlacement::detect().name(),
+        median_high(&ioctl).unwrap_or(0),
+        ioctl.get(ioctl.len() * 9 / 10).copied().unwrap_or(0),
+        median_high(&synced).unwrap_or(0),
+        synced.get(synced.len() * 9 / 10).copied().unwrap_or(0),
+    );
 }

@@ -47,3 +47,38 @@ fn skip_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{args}");
 }
+
+/// While boundary windows are recorded, the guest's registers at an exit
+/// come from the `kvm_run` page (`KVM_CAP_SYNC_REGS`) and equal what
+/// `KVM_GET_REGS` reads, and each `KVM_RUN` is stamped (entry, return) for
+/// the windows (their spans are checked in `collectors`' boundary_stacks).
+#[test]
+fn exit_registers_from_kvm_run_match_the_ioctl_and_runs_are_stamped() {
+    use instrumented_sentry::platform::kvm::guest::exit_choice::program;
+    use instrumented_sentry::platform::kvm::vmm::exits::SYS_EXIT;
+    use instrumented_sentry::platform::kvm::vmm::machine::{GuestEvent, Machine};
+    if let Err(why) = kvm_available() {
+        skip_line(format_args!("SKIP: {why}"));
+        return;
+    }
+    let prog = program(ExitMechanism::PortIo, 200).expect("assemble");
+    let mut m = Machine::new(prog, 201 * 8).expect("machine");
+    m.record_boundary_stacks(true);
+    let mut exits = 0;
+    loop {
+        match m.next_event().expect("raw exit guest") {
+            GuestEvent::RawExit => {
+                let r = m.vm().regs().expect("KVM_GET_REGS");
+                assert_eq!(m.vm().exit_regs().expect("regs"), [r.rip, r.rbp, r.rsp]);
+                let last = m.vm().last_run_ns().expect("runs are stamped");
+                assert!(last.0 <= last.1, "{last:?}");
+                exits += 1;
+            }
+            GuestEvent::Syscall { nr: SYS_EXIT, .. } => break,
+            other => panic!("unexpected guest event {other:?}"),
+        }
+    }
+    assert_eq!(exits, 200);
+    m.record_boundary_stacks(false);
+    assert_eq!(m.vm().last_run_ns(), None, "no stamps when not recording");
+}

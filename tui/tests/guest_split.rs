@@ -69,6 +69,12 @@ fn the_model_holds_the_reports_split_of_every_kvm_point() {
     // The flame's root path is the whole profile: the same as the stacks'.
     let whole = path_split(&m.tree, ROOT);
     assert_eq!(whole, m.crossing);
+    // The flame path counts one sampler's guest time as the points do
+    // (perf's guest-mode samples, marked), not both samplers' of it.
+    let counted: u64 = m.splits.iter().map(|s| s.samples.guest_counted()).sum();
+    assert_eq!(whole.guest_counted(), counted);
+    assert_eq!(whole.guest_counted(), whole.guest_perf);
+    assert!(whole.guest_counted() < whole.guest);
     let text = std::fs::read_to_string(dir.path().join("kvm/stacks.folded")).unwrap();
     let stacks = bundle::folded::FoldedStacks::parse(&text, "stacks.folded").unwrap();
     assert_eq!(whole, split_stacks(&stacks));

@@ -21,12 +21,12 @@ const GUEST: &str = "[guest];_start_[g];mmap_loop_[g]";
 
 /// The folded stacks of a kvm point whose sentry takes `sentry` samples per
 /// 100 of the VMM guest sampler's (`[guest];_start_[g];mmap_loop_[g]`; perf's
-/// guest-mode samples, one frame each, are 40).
+/// guest-mode samples, `[guest];[perf guest mode];mmap_loop_[g]`, are 40).
 pub fn kvm_point_folded(sentry: u64) -> FoldedStacks {
     let exit = format!("{GUEST};[exit: mmio];run_until_stop");
     let lines = [
         (GUEST.to_string(), 100),
-        ("[guest];mmap_loop_[g]".to_string(), 40),
+        ("[guest];[perf guest mode];mmap_loop_[g]".to_string(), 40),
         (
             format!(
                 "{exit};next_event;open_window;guest_stack_now;regs;__GI___ioctl;do_syscall_64_[k]"

@@ -26,6 +26,21 @@ pub enum StackSpace {
     Stub,
 }
 
+/// The `KVM_RUN` that ended in a window's exit, on the thread that
+/// called it: from its entry to its return the guest ran and then took the
+/// exit, so that thread's host samples in it (not guest mode: the host
+/// kernel's way out of the guest and back in, interrupts while the guest
+/// ran) are the exit's round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RunSpan {
+    /// Thread id of the thread that called `KVM_RUN` (the vCPU thread).
+    pub tid: u32,
+    /// `CLOCK_MONOTONIC` ns when `KVM_RUN` was entered.
+    pub entered_ns: u64,
+    /// `CLOCK_MONOTONIC` ns when it returned with the exit.
+    pub left_ns: u64,
+}
+
 /// One served call or exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundaryWindow {
@@ -51,6 +66,9 @@ pub struct BoundaryWindow {
     /// "" to keep the whole walk): outer frames, and a break beyond it,
     /// are dropped.
     pub workload_from: &'static str,
+    /// The `KVM_RUN` that ended in this exit (kvm only; `None` elsewhere
+    /// or where it was not stamped).
+    pub run: Option<RunSpan>,
 }
 
 /// The windows of one trial, recorded only when on.
@@ -257,6 +275,7 @@ mod tests {
             broken: None,
             serve_from: "serve",
             workload_from: "child_main",
+            run: None,
         };
         let mut off = BoundaryLog::new(false);
         off.push(w.clone());

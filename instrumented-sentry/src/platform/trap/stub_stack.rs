@@ -167,6 +167,7 @@ pub fn close(log: &mut BoundaryLog, w: Option<OpenWindow>, h: &Header) {
             broken,
             serve_from: SERVE_FROM,
             workload_from: WORKLOAD_FROM,
+            run: None,
         });
     }
 }

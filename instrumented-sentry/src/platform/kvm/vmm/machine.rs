@@ -29,7 +29,9 @@ use super::sample_timer::SampleTimerError;
 use super::vcpu_pmu::VcpuPmu;
 use super::vcpu_thread::VcpuPlacement;
 use super::vm::{Exit, Vm, VmError};
-use crate::platform::boundary::{monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, StackSpace};
+use crate::platform::boundary::{
+    monotonic_ns, this_tid, BoundaryLog, BoundaryWindow, RunSpan, StackSpace,
+};
 use crate::platform::kvm::guest::program::GuestProgram;
 
 /// The guest stopped in a way the sentry cannot handle: what happened and
@@ -531,8 +533,8 @@ impl Machine {
         // with its vCPU thread, is dropped first).
         let walker = unsafe { sampler.vcpu_walker(self.vm.sys().host_addr()) };
         self.vm.set_stop_handler(Some(Box::new(walker)));
-        self.vm.sync_stop_regs(true);
         self.sampler = Some(sampler);
+        self.sync_regs_as_needed();
         Ok(())
     }
 
@@ -551,7 +553,7 @@ impl Machine {
     pub fn stop_guest_sampler(&mut self) -> Option<GuestSamples> {
         let s = self.sampler.take()?;
         self.vm.set_stop_handler(None);
-        self.vm.sync_stop_regs(false);
+        self.sync_regs_as_needed();
         let on_vcpu = s.stops_handled_on_vcpu();
         self.counts.sample_stops += on_vcpu;
         self.counts.total += on_vcpu;
@@ -568,8 +570,22 @@ impl Machine {
     /// Record, from now on, a boundary window for every system call and
     /// fault exit served: from the exit to the next `KVM_RUN`, on the
     /// thread that drives the machine, with the guest's stack at the exit.
+    /// Each window also holds the span of the `KVM_RUN` that ended in its
+    /// exit ([`RunSpan`]: both ends stamped on the thread that ran it), and
+    /// the registers come from the `kvm_run` page (`KVM_CAP_SYNC_REGS`,
+    /// asked while recording) where KVM can store them there.
     pub fn record_boundary_stacks(&mut self, on: bool) {
         self.boundary = BoundaryLog::new(on);
+        self.vm.stamp_runs(on);
+        self.sync_regs_as_needed();
+    }
+
+    /// Asks KVM for the registers in the `kvm_run` page at every exit
+    /// while a sampler is armed or boundary windows are recorded (their
+    /// stacks then need no `KVM_GET_REGS`), else stops asking.
+    fn sync_regs_as_needed(&mut self) {
+        let want = self.sampler.is_some() || self.boundary.on();
+        self.vm.sync_stop_regs(want);
     }
 
     /// The windows recorded so far (an exit still being served is left out).
@@ -590,10 +606,15 @@ impl Machine {
             return Ok(());
         }
         let start_ns = monotonic_ns();
+        let run = self.vm.last_run_ns().map(|(entered_ns, left_ns)| RunSpan {
+            tid: self.vm.vcpu_tid() as u32,
+            entered_ns,
+            left_ns,
+        });
         let mut stack = match fault {
             None => self.guest_stack_now()?,
             Some((rip, rsp)) => {
-                let rbp = self.vm.regs()?.rbp;
+                let [_, rbp, _] = self.vm.exit_regs()?;
                 let mut read = |gva: u64| self.read_guest_u64(gva);
                 unwind(rip, rbp, rsp, &mut read)
             }
@@ -613,6 +634,7 @@ impl Machine {
             broken: stack.broken.map(BrokenChain::name),
             serve_from: "run_until_stop",
             workload_from: "",
+            run,
         });
         Ok(())
     }
@@ -625,12 +647,14 @@ impl Machine {
         }
     }
 
-    /// The guest's stack where it stopped (KVM_GET_REGS, then the
-    /// frame-pointer walk through the page tables).
+    /// The guest's stack where it stopped: its registers (from the
+    /// `kvm_run` page where KVM stored them as the run returned, while a
+    /// sampler is armed or windows are recorded; else `KVM_GET_REGS`),
+    /// then the frame-pointer walk through the page tables.
     pub fn guest_stack_now(&mut self) -> Result<GuestStack, MachineError> {
-        let regs = self.vm.regs()?;
+        let [rip, rbp, rsp] = self.vm.exit_regs()?;
         let mut read = |gva: u64| self.read_guest_u64(gva);
-        Ok(unwind(regs.rip, regs.rbp, regs.rsp, &mut read))
+        Ok(unwind(rip, rbp, rsp, &mut read))
     }
 
     /// The u64 at guest-virtual `gva` if the page tables map it as user

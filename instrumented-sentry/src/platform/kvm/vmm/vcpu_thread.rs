@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use super::sample_timer::InGuestRun;
+use crate::platform::boundary::monotonic_ns;
 
 /// `KVM_RUN`: `_IO(KVMIO = 0xAE, 0x80)`.
 const KVM_RUN: libc::c_ulong = 0xAE80;
@@ -333,6 +334,13 @@ struct Shared {
     /// Handles stops on the vCPU thread while set (the sentry sets and
     /// clears it between runs, when the vCPU thread is waiting).
     stop_handler: Mutex<Option<Box<dyn StopHandler>>>,
+    /// Whether to stamp each run's `KVM_RUN` entry and return
+    /// (`CLOCK_MONOTONIC`, for the boundary join).
+    stamp_runs: AtomicBool,
+    /// `CLOCK_MONOTONIC` ns when the last `KVM_RUN` of the last run was
+    /// entered and when it returned (while `stamp_runs`).
+    run_entered_ns: AtomicU64,
+    run_left_ns: AtomicU64,
 }
 
 /// The vCPU thread of one VM.
@@ -399,6 +407,24 @@ impl VcpuThread {
             .unwrap_or_else(PoisonError::into_inner) = handler;
     }
 
+    /// Stamp, from the next run on, when `KVM_RUN` is entered and when it
+    /// returns (`on`), or stop (called between runs).
+    pub fn stamp_runs(&self, on: bool) {
+        self.shared.stamp_runs.store(on, Ordering::Release);
+    }
+
+    /// `CLOCK_MONOTONIC` ns when the last `KVM_RUN` (the one that ended the
+    /// last run) was entered and when it returned; `None` unless stamping
+    /// ([`VcpuThread::stamp_runs`]). Read between runs.
+    pub fn last_run_ns(&self) -> Option<(u64, u64)> {
+        if !self.shared.stamp_runs.load(Ordering::Acquire) {
+            return None;
+        }
+        let entered = self.shared.run_entered_ns.load(Ordering::Acquire);
+        let left = self.shared.run_left_ns.load(Ordering::Acquire);
+        (entered != 0 && left >= entered).then_some((entered, left))
+    }
+
     /// TSC cycles spent handling sampler stops so far (read between runs).
     pub fn cycles_in_stops(&self) -> u64 {
         self.shared.stop_cycles.load(Ordering::Acquire)
@@ -450,6 +476,7 @@ fn vcpu_loop(fd: RawFd, regs: StopRegs, shared: &Shared, block: CallBlock) {
         if asked[REQ_HAS_RESULT] != 0 {
             block.write_result(asked[REQ_RESULT]);
         }
+        let stamp = shared.stamp_runs.load(Ordering::Acquire);
         let ran = loop {
             let entered = rdtsc();
             if let Some(began) = stop_began.take() {
@@ -457,7 +484,15 @@ fn vcpu_loop(fd: RawFd, regs: StopRegs, shared: &Shared, block: CallBlock) {
                     .stop_cycles
                     .fetch_add(entered.wrapping_sub(began), Ordering::Release);
             }
+            if stamp {
+                shared
+                    .run_entered_ns
+                    .store(monotonic_ns(), Ordering::Relaxed);
+            }
             let ran = kvm_run_here(fd);
+            if stamp {
+                shared.run_left_ns.store(monotonic_ns(), Ordering::Relaxed);
+            }
             let left = rdtsc();
             shared
                 .in_run_cycles

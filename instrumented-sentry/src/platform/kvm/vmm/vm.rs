@@ -23,6 +23,7 @@ use super::vcpu_thread::{
     is_stop, kvm_run_here, CallBlock, StopHandler, StopRegs, VcpuPlacement, VcpuThread,
     VcpuThreadError, PAYLOAD_WORDS,
 };
+use crate::platform::boundary::monotonic_ns;
 
 /// Errors making or driving the VM.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +145,11 @@ pub struct Vm {
     stop_cycles: u64,
     /// When the last run returned for a sampler stop, if it did.
     stop_began: Option<u64>,
+    /// Whether runs are stamped (sentry-thread placement; the vCPU thread
+    /// stamps its own).
+    stamp_runs: bool,
+    /// `CLOCK_MONOTONIC` entry and return of the last `KVM_RUN` here.
+    last_run_ns: Option<(u64, u64)>,
 }
 
 /// The call block is the call number followed by the six arguments.
@@ -224,6 +230,8 @@ impl Vm {
             in_run_cycles: 0,
             stop_cycles: 0,
             stop_began: None,
+            stamp_runs: false,
+            last_run_ns: None,
         })
     }
 
@@ -341,6 +349,40 @@ impl Vm {
         true
     }
 
+    /// The guest's `rip`, `rbp` and `rsp` as the last run left them: from
+    /// the `kvm_run` page where KVM stored them as `KVM_RUN` returned
+    /// ([`Vm::sync_stop_regs`] on), else `KVM_GET_REGS`. Called between
+    /// runs.
+    pub fn exit_regs(&self) -> Result<[u64; 3], VmError> {
+        // SAFETY: `run_page` is the live `kvm_run` mapping of `self.vcpu`,
+        // used only during this call, while the vCPU is stopped.
+        let regs = unsafe { StopRegs::new(self.vcpu.as_raw_fd(), self.run_page) };
+        match regs.read() {
+            Some(r) => Ok(r),
+            None => self.regs().map(|r| [r.rip, r.rbp, r.rsp]),
+        }
+    }
+
+    /// Stamp each run's `KVM_RUN` entry and return from now on (`on`), or
+    /// stop: [`Vm::last_run_ns`]. Called between runs.
+    pub fn stamp_runs(&mut self, on: bool) {
+        self.stamp_runs = on;
+        self.last_run_ns = None;
+        if let Some(t) = &self.vcpu_thread {
+            t.stamp_runs(on);
+        }
+    }
+
+    /// `CLOCK_MONOTONIC` ns when the `KVM_RUN` that ended the last run was
+    /// entered and when it returned, on the thread that called it
+    /// ([`Vm::vcpu_tid`]); `None` unless stamping.
+    pub fn last_run_ns(&self) -> Option<(u64, u64)> {
+        match &self.vcpu_thread {
+            Some(t) => t.last_run_ns(),
+            None => self.last_run_ns,
+        }
+    }
+
     /// Special registers.
     pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
         self.vcpu.get_sregs().map_err(ioctl("KVM_GET_SREGS"))
@@ -437,7 +479,9 @@ impl Vm {
                 if let Some(began) = self.stop_began.take() {
                     self.stop_cycles += entered.wrapping_sub(began);
                 }
+                let entered_ns = self.stamp_runs.then(monotonic_ns);
                 let ran = kvm_run_here(self.vcpu.as_raw_fd());
+                self.last_run_ns = entered_ns.map(|e| (e, monotonic_ns()));
                 // SAFETY: as above.
                 let left = unsafe { core::arch::x86_64::_rdtsc() };
                 self.in_run_cycles += left.wrapping_sub(entered);
