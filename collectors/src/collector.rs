@@ -77,6 +77,10 @@ pub struct PerfCollector {
     symbolizer: Symbolizer,
     /// DWARF unwinding where frame-pointer chains break.
     unwinder: StackUnwinder,
+    /// The maps the trials' samples are unwound with: those read at the
+    /// previous `end_point` (or at the first trial that needs them), so a
+    /// trial does not read `/proc/self/maps` again.
+    unwind_view: Option<ProcessView>,
     whole: FoldedStacks,
     samples: u64,
     host: u64,
@@ -112,6 +116,8 @@ impl PerfCollector {
         } else {
             None
         };
+        // Samples before the first point are not read: not stored.
+        sampler.keep_samples(false);
         sampler.enable()?;
         Ok(PerfCollector {
             sampler,
@@ -120,6 +126,7 @@ impl PerfCollector {
             trial_samples: Vec::new(),
             symbolizer: Symbolizer::new(),
             unwinder: StackUnwinder::new(),
+            unwind_view: None,
             whole: FoldedStacks::new(),
             samples: 0,
             host: 0,
@@ -148,9 +155,11 @@ impl PerfCollector {
     }
 
     /// Start a point: samples taken before now are dropped (set-up work
-    /// between points), counters are read.
+    /// between points; the drain thread has dropped them as it went since
+    /// the previous `end_point`), counters are read.
     pub fn begin_point(&mut self) {
         let dropped = self.sampler.take();
+        self.sampler.keep_samples(true);
         self.lost += dropped.lost;
         self.trial_samples.clear();
         self.point_start = self.counters.as_ref().and_then(|c| c.snapshot().ok());
@@ -159,9 +168,17 @@ impl PerfCollector {
     /// End a trial of the current point: the samples taken since the
     /// point began or the previous trial ended are set aside as this
     /// trial's (folded at [`Self::end_point`], outside the measured trials).
+    /// Their user stack copies (~8 KiB each) are unwound and dropped here,
+    /// between trials, so a point holds only its call chains.
     pub fn end_trial(&mut self) {
-        let out = self.sampler.take();
+        let mut out = self.sampler.take();
         self.lost += out.lost;
+        if self.unwind_view.is_none() {
+            self.unwind_view = ProcessView::this_process().ok();
+        }
+        if let Some(v) = &self.unwind_view {
+            self.unwinder.repair(&mut out.samples, v);
+        }
         self.trial_samples.push(out.samples);
     }
 
@@ -183,6 +200,7 @@ impl PerfCollector {
             _ => PointCounters::default(),
         };
         let out = self.sampler.take();
+        self.sampler.keep_samples(false);
         let windows = if self.sampler.event().monotonic_clock {
             windows
         } else {
@@ -205,10 +223,10 @@ impl PerfCollector {
         let mut whole = FoldOutput::default();
         let mut trials = Vec::new();
         let mut boundary_samples = 0;
-        if let Some(v) = &view {
-            for samples in &mut parts {
-                self.unwinder.repair(samples, v);
-            }
+        // The trials ended so far are unwound already (`end_trial`): only
+        // the samples after the last one still carry stack copies.
+        if let (Some(v), Some(last)) = (&view, parts.last_mut()) {
+            self.unwinder.repair(last, v);
         }
         for samples in &parts {
             let join = Join::new(samples, windows);
@@ -230,6 +248,9 @@ impl PerfCollector {
             self.notes.push(format!("symbolization: {p}"));
         }
         self.whole.merge(&whole.folded);
+        if view.is_some() {
+            self.unwind_view = view;
+        }
         self.samples += whole.samples;
         self.host += whole.host_samples;
         self.guest += whole.guest_samples;

@@ -181,6 +181,9 @@ struct Shared {
     /// The process tree the samples are filtered to (CPU-wide events).
     tree: Option<Mutex<ProcessTree>>,
     stop: AtomicBool,
+    /// Samples drained while false are dropped at once (their stack
+    /// copies are never stored): see [`Sampler::keep_samples`].
+    keep: AtomicBool,
     /// Thread id of the drain thread, whose own samples are dropped.
     drain_tid: AtomicU32,
 }
@@ -201,13 +204,14 @@ impl Shared {
         let mut lost = 0;
         let mut corrupt = 0;
         let cpu_wide = self.tree.is_some();
+        let keep = self.keep.load(Ordering::Relaxed);
         {
             let mut rings = lock(&self.rings);
             for r in rings.iter_mut() {
                 let before = r.corrupt;
                 r.drain(|rec| match rec {
                     Record::Sample(s) => {
-                        if s.tid != drain_tid {
+                        if keep && s.tid != drain_tid {
                             samples.push(s)
                         }
                     }
@@ -413,6 +417,7 @@ impl Sampler {
             store: Mutex::new(SamplerOutput::default()),
             tree,
             stop: AtomicBool::new(false),
+            keep: AtomicBool::new(true),
             drain_tid: AtomicU32::new(0),
         });
         let s2 = Arc::clone(&shared);
@@ -473,6 +478,15 @@ impl Sampler {
     /// Drain the ring buffers now (instead of waiting for the thread).
     pub fn flush(&self) {
         self.shared.drain();
+    }
+
+    /// Store the samples drained from now on (`true`, the default) or drop
+    /// them as they are drained (`false`: between the points of a run,
+    /// whose samples nobody reads, so their ~8 KiB stack copies are not
+    /// held until the next point begins). Side-band, fork/exit and lost
+    /// records are kept either way.
+    pub fn keep_samples(&self, keep: bool) {
+        self.shared.keep.store(keep, Ordering::Relaxed);
     }
 
     /// Flush, then take everything collected so far.
