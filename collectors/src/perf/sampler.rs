@@ -209,9 +209,9 @@ impl Shared {
             let mut rings = lock(&self.rings);
             for r in rings.iter_mut() {
                 let before = r.corrupt;
-                r.drain(|rec| match rec {
+                r.drain_keeping(keep, |rec| match rec {
                     Record::Sample(s) => {
-                        if keep && s.tid != drain_tid {
+                        if s.tid != drain_tid {
                             samples.push(s)
                         }
                     }
