@@ -7,6 +7,7 @@
 use crate::boundary_join::Join;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::records::Sample;
+use crate::perf::sampler::SampleHook;
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
@@ -66,6 +67,24 @@ pub struct RunProfile {
     pub notes: Vec<String>,
 }
 
+/// The sampler's hook: DWARF unwinding where frame-pointer chains break,
+/// done on each batch of samples as it is drained, so the ~8 KiB user
+/// stack copies are dropped within one drain interval instead of being
+/// held until the point is folded. The maps are read once, at the first
+/// batch (the unwinder's modules are built from them once per run anyway).
+fn unwind_hook() -> SampleHook {
+    let mut unwinder = StackUnwinder::new();
+    let mut view: Option<ProcessView> = None;
+    Box::new(move |samples: &mut Vec<Sample>| {
+        if view.is_none() {
+            view = ProcessView::this_process().ok();
+        }
+        if let Some(v) = &view {
+            unwinder.repair(samples, v);
+        }
+    })
+}
+
 /// Samples this process while the run goes on.
 #[derive(Debug)]
 pub struct PerfCollector {
@@ -75,12 +94,6 @@ pub struct PerfCollector {
     /// The samples of each trial of the current point ended so far.
     trial_samples: Vec<Vec<Sample>>,
     symbolizer: Symbolizer,
-    /// DWARF unwinding where frame-pointer chains break.
-    unwinder: StackUnwinder,
-    /// The maps the trials' samples are unwound with: those read at the
-    /// previous `end_point` (or at the first trial that needs them), so a
-    /// trial does not read `/proc/self/maps` again.
-    unwind_view: Option<ProcessView>,
     whole: FoldedStacks,
     samples: u64,
     host: u64,
@@ -118,6 +131,7 @@ impl PerfCollector {
         };
         // Samples before the first point are not read: not stored.
         sampler.keep_samples(false);
+        sampler.set_sample_hook(unwind_hook());
         sampler.enable()?;
         Ok(PerfCollector {
             sampler,
@@ -125,8 +139,6 @@ impl PerfCollector {
             point_start: None,
             trial_samples: Vec::new(),
             symbolizer: Symbolizer::new(),
-            unwinder: StackUnwinder::new(),
-            unwind_view: None,
             whole: FoldedStacks::new(),
             samples: 0,
             host: 0,
@@ -168,17 +180,9 @@ impl PerfCollector {
     /// End a trial of the current point: the samples taken since the
     /// point began or the previous trial ended are set aside as this
     /// trial's (folded at [`Self::end_point`], outside the measured trials).
-    /// Their user stack copies (~8 KiB each) are unwound and dropped here,
-    /// between trials, so a point holds only its call chains.
     pub fn end_trial(&mut self) {
-        let mut out = self.sampler.take();
+        let out = self.sampler.take();
         self.lost += out.lost;
-        if self.unwind_view.is_none() {
-            self.unwind_view = ProcessView::this_process().ok();
-        }
-        if let Some(v) = &self.unwind_view {
-            self.unwinder.repair(&mut out.samples, v);
-        }
         self.trial_samples.push(out.samples);
     }
 
@@ -223,11 +227,6 @@ impl PerfCollector {
         let mut whole = FoldOutput::default();
         let mut trials = Vec::new();
         let mut boundary_samples = 0;
-        // The trials ended so far are unwound already (`end_trial`): only
-        // the samples after the last one still carry stack copies.
-        if let (Some(v), Some(last)) = (&view, parts.last_mut()) {
-            self.unwinder.repair(last, v);
-        }
         for samples in &parts {
             let join = Join::new(samples, windows);
             boundary_samples += join.joined() as u64;
@@ -248,9 +247,6 @@ impl PerfCollector {
             self.notes.push(format!("symbolization: {p}"));
         }
         self.whole.merge(&whole.folded);
-        if view.is_some() {
-            self.unwind_view = view;
-        }
         self.samples += whole.samples;
         self.host += whole.host_samples;
         self.guest += whole.guest_samples;
