@@ -5,13 +5,21 @@
 # interruption: timer tick, sample, IPI; gaps over 300 us are preemptions
 # by other tasks and are left out). Run alternately unsampled, under
 # `sentryprof record --perf-freq F` for each F, and under `perf record -e
-# cpu-clock -F 999` with and without call chains (`-g`), and CPU-wide
+# cpu-clock -F 999` with and without call chains (`-g`), with an 8 KiB
+# user stack copy per sample (`--call-graph dwarf,8192`), and CPU-wide
 # (`-a -g`, as `sentryprof run` samples), when perf is installed. Prints medians over the rounds: interruptions per second of
 # time run, their median length, the share of the time run they take, and
 # the added share divided by F: the cost of one sample.
 #
+# `sentryprof record` and `perf record --call-graph dwarf` copy up to 8 KiB
+# of the sampled user stack into every sample; the loop's own stack is
+# shallow, so STACK_KB=16 reserves (and touches) 16 KiB of stack below
+# main before spinning, so that each copy is a full 8 KiB (default 0: as
+# before).
+#
 # usage: collectors/benches/sample_interrupt_cost.sh [SENTRYPROF]
-# env: ROUNDS=N (default 4), SECS=S per run (default 2), FREQS="99 999 1999 4999", WORK=DIR
+# env: ROUNDS=N (default 4), SECS=S per run (default 2), FREQS="99 999 1999 4999", WORK=DIR,
+#      STACK_KB=N (default 0)
 set -euo pipefail
 
 . "$(dirname "$0")/common.sh"
@@ -22,7 +30,9 @@ command -v cc >/dev/null || { echo "error: needs a C compiler (cc)"; exit 2; }
 cat > "$work/gaps.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <alloca.h>
 #include <x86intrin.h>
 static unsigned long gaps[4000000];
 static long ng;
@@ -48,6 +58,13 @@ int main(int argc, char **argv) {
     do clock_gettime(CLOCK_MONOTONIC, &b); while ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) < 50e6);
     ghz = (__rdtsc() - t0) / ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec));
     double secs = atof(argv[1]);
+    /* STACK_KB: a deeper stack above the spinning frames, touched. */
+    long kb = argc > 2 ? atol(argv[2]) : 0;
+    if (kb > 0) {
+        char *pad = alloca(kb * 1024);
+        memset(pad, 1, kb * 1024);
+        __asm__ volatile("" : : "r"(pad) : "memory");
+    }
     spin(secs, 30);
     qsort(gaps, ng, sizeof *gaps, cmp);
     long n = 0; double sum = 0, all = 0;
@@ -61,13 +78,15 @@ cc -O2 -fno-omit-frame-pointer -o "$work/gaps" "$work/gaps.c"
 python3 - "$sp" "$work" "${ROUNDS:-4}" "${SECS:-2}" "${FREQS:-99 999 1999 4999}" <<'PY'
 import os, shutil, statistics, subprocess, sys
 sp, work, rounds, secs, freqs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], [int(f) for f in sys.argv[5].split()]
-gaps = [os.path.join(work, "gaps"), secs]
+gaps = [os.path.join(work, "gaps"), secs, os.environ.get("STACK_KB", "0")]
 variants = [("unsampled", [], 0)]
 variants += [(f"sentryprof record {f} Hz", [sp, "record", "--quiet", "--perf-freq", str(f), "--out", os.path.join(work, "rec"), "--"], f) for f in freqs]
 if shutil.which("perf"):
     data = os.path.join(work, "perf.data")
     variants += [("perf record 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-o", data, "--"], 999),
                  ("perf record -g 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "--"], 999),
+                 # User registers and an 8 KiB user stack copy per sample, as `sentryprof` takes.
+                 ("perf record dwarf 999 Hz", ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "--call-graph", "dwarf,8192", "-o", data, "--"], 999),
                  # CPU-wide, as `sentryprof run` samples its own process tree.
                  ("perf record -a -g 999 Hz", ["perf", "record", "-q", "-a", "-e", "cpu-clock", "-F", "999", "-g", "-o", data, "--"], 999)]
 res, loads = {}, []

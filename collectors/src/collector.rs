@@ -7,6 +7,7 @@
 use crate::boundary_join::Join;
 use crate::perf::counter::{CountTarget, CounterSet, CounterSnapshot};
 use crate::perf::records::Sample;
+use crate::perf::sampler::SampleHook;
 use crate::perf::{
     PerfError, SampleTarget, Sampler, SamplerConfig, SamplingEvent, DEFAULT_FREQUENCY_HZ,
 };
@@ -66,6 +67,24 @@ pub struct RunProfile {
     pub notes: Vec<String>,
 }
 
+/// The sampler's hook: DWARF unwinding where frame-pointer chains break,
+/// done on each batch of samples as it is drained, so the ~8 KiB user
+/// stack copies are dropped within one drain interval instead of being
+/// held until the point is folded. The maps are read once, at the first
+/// batch (the unwinder's modules are built from them once per run anyway).
+fn unwind_hook() -> SampleHook {
+    let mut unwinder = StackUnwinder::new();
+    let mut view: Option<ProcessView> = None;
+    Box::new(move |samples: &mut Vec<Sample>| {
+        if view.is_none() {
+            view = ProcessView::this_process().ok();
+        }
+        if let Some(v) = &view {
+            unwinder.repair(samples, v);
+        }
+    })
+}
+
 /// Samples this process while the run goes on.
 #[derive(Debug)]
 pub struct PerfCollector {
@@ -75,8 +94,6 @@ pub struct PerfCollector {
     /// The samples of each trial of the current point ended so far.
     trial_samples: Vec<Vec<Sample>>,
     symbolizer: Symbolizer,
-    /// DWARF unwinding where frame-pointer chains break.
-    unwinder: StackUnwinder,
     whole: FoldedStacks,
     samples: u64,
     host: u64,
@@ -112,6 +129,9 @@ impl PerfCollector {
         } else {
             None
         };
+        // Samples before the first point are not read: not stored.
+        sampler.keep_samples(false);
+        sampler.set_sample_hook(unwind_hook());
         sampler.enable()?;
         Ok(PerfCollector {
             sampler,
@@ -119,7 +139,6 @@ impl PerfCollector {
             point_start: None,
             trial_samples: Vec::new(),
             symbolizer: Symbolizer::new(),
-            unwinder: StackUnwinder::new(),
             whole: FoldedStacks::new(),
             samples: 0,
             host: 0,
@@ -148,9 +167,11 @@ impl PerfCollector {
     }
 
     /// Start a point: samples taken before now are dropped (set-up work
-    /// between points), counters are read.
+    /// between points; the drain thread has dropped them as it went since
+    /// the previous `end_point`), counters are read.
     pub fn begin_point(&mut self) {
         let dropped = self.sampler.take();
+        self.sampler.keep_samples(true);
         self.lost += dropped.lost;
         self.trial_samples.clear();
         self.point_start = self.counters.as_ref().and_then(|c| c.snapshot().ok());
@@ -183,6 +204,7 @@ impl PerfCollector {
             _ => PointCounters::default(),
         };
         let out = self.sampler.take();
+        self.sampler.keep_samples(false);
         let windows = if self.sampler.event().monotonic_clock {
             windows
         } else {
@@ -205,11 +227,6 @@ impl PerfCollector {
         let mut whole = FoldOutput::default();
         let mut trials = Vec::new();
         let mut boundary_samples = 0;
-        if let Some(v) = &view {
-            for samples in &mut parts {
-                self.unwinder.repair(samples, v);
-            }
-        }
         for samples in &parts {
             let join = Join::new(samples, windows);
             boundary_samples += join.joined() as u64;

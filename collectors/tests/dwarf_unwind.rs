@@ -45,9 +45,17 @@ fn malloc_samples_carry_their_rust_callers() {
         }
     };
     c.begin_point();
-    let v = malloc_for_unwind_test(600);
+    // Two trials unwound as each ends (`end_trial`), then samples after
+    // the last trial's end, unwound by `end_point`: both paths.
+    let mut v = 0u64;
+    for _ in 0..2 {
+        v = v.wrapping_add(malloc_for_unwind_test(200));
+        c.end_trial();
+    }
+    v = v.wrapping_add(malloc_for_unwind_test(200));
     let p = c.end_point();
     std::hint::black_box(v);
+    assert_eq!(p.trials.len(), 2, "one folded profile per ended trial");
     let text = p.folded.to_text();
     let unknown: Vec<&str> = text.lines().filter(|l| l.contains("[unknown]")).collect();
     assert!(

@@ -108,6 +108,45 @@ fn tiny_ring_buffer_wraps_and_stays_decodable() {
 }
 
 #[test]
+fn samples_drained_while_not_kept_are_dropped() {
+    use collectors::perf::{SampleTarget, Sampler, SamplerConfig};
+    // Between the points of a run the sampler drops what it drains (no
+    // stack copies held); once samples are kept again they are stored.
+    let sampler = match Sampler::open(SamplerConfig {
+        frequency_hz: 999,
+        target: SampleTarget::ThisProcess,
+        ..SamplerConfig::default()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            skip_line(format_args!("SKIP: perf_event_open refused here: {e}"));
+            return;
+        }
+    };
+    sampler.keep_samples(false);
+    sampler.enable().expect("enable");
+    spin_for_sampling_test(150);
+    let dropped = sampler.take();
+    assert_eq!(dropped.corrupt, 0);
+    assert!(
+        dropped.samples.is_empty(),
+        "{} samples stored while not kept",
+        dropped.samples.len()
+    );
+    sampler.keep_samples(true);
+    spin_for_sampling_test(150);
+    let kept = sampler.stop();
+    assert_eq!(kept.corrupt, 0);
+    // ~150 expected at 999 Hz; a loaded machine gives fewer, never none.
+    assert!(
+        kept.samples.len() > 20,
+        "{} samples kept",
+        kept.samples.len()
+    );
+    assert!(kept.samples.iter().any(|s| s.user_stack.is_some()));
+}
+
+#[test]
 fn counting_mode_counts_or_says_why() {
     use collectors::perf::counter::{CountTarget, CounterSet};
     match CounterSet::open(CountTarget::ThisThread) {

@@ -29,7 +29,14 @@ impl RingReader {
     ///
     /// Postconditions: the tail equals the head read at the start, so the
     /// kernel may reuse all the space read.
-    pub fn drain(&mut self, mut sink: impl FnMut(Record)) {
+    pub fn drain(&mut self, sink: impl FnMut(Record)) {
+        self.drain_keeping(true, sink)
+    }
+
+    /// [`Self::drain`], but with `samples` false the SAMPLE records are
+    /// skipped without being copied out or decoded (their stack copies are
+    /// the bulk of the buffer); the other records are passed on.
+    pub fn drain_keeping(&mut self, samples: bool, mut sink: impl FnMut(Record)) {
         let head = self.ring.head();
         let mut tail = self.ring.tail();
         let mut header = [0u8; 8];
@@ -43,6 +50,11 @@ impl RingReader {
             if size < 8 || size > head - tail || size as usize > self.ring.data_size() {
                 self.corrupt += 1;
                 break;
+            }
+            let ty = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
+            if !samples && ty == perf_event_open_sys::bindings::PERF_RECORD_SAMPLE {
+                tail += size;
+                continue;
             }
             self.scratch.resize(size as usize, 0);
             self.ring.copy_out(tail, &mut self.scratch);

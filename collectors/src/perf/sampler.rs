@@ -145,6 +145,10 @@ impl SamplingEvent {
     }
 }
 
+/// Work done on each batch of samples as it is drained, before it is
+/// stored (see [`Sampler::set_sample_hook`]).
+pub type SampleHook = Box<dyn FnMut(&mut Vec<Sample>) + Send>;
+
 /// A side-band record (sort by [`SideRecord::time`] before replaying).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SideRecord {
@@ -181,6 +185,11 @@ struct Shared {
     /// The process tree the samples are filtered to (CPU-wide events).
     tree: Option<Mutex<ProcessTree>>,
     stop: AtomicBool,
+    /// Samples drained while false are dropped at once (their stack
+    /// copies are never stored): see [`Sampler::keep_samples`].
+    keep: AtomicBool,
+    /// Applied to each drained batch of samples before it is stored.
+    hook: Mutex<Option<SampleHook>>,
     /// Thread id of the drain thread, whose own samples are dropped.
     drain_tid: AtomicU32,
 }
@@ -201,11 +210,12 @@ impl Shared {
         let mut lost = 0;
         let mut corrupt = 0;
         let cpu_wide = self.tree.is_some();
+        let keep = self.keep.load(Ordering::Relaxed);
         {
             let mut rings = lock(&self.rings);
             for r in rings.iter_mut() {
                 let before = r.corrupt;
-                r.drain(|rec| match rec {
+                r.drain_keeping(keep, |rec| match rec {
                     Record::Sample(s) => {
                         if s.tid != drain_tid {
                             samples.push(s)
@@ -227,6 +237,11 @@ impl Shared {
         }
         if samples.is_empty() && side.is_empty() && lost == 0 && corrupt == 0 {
             return;
+        }
+        if !samples.is_empty() {
+            if let Some(hook) = lock(&self.hook).as_mut() {
+                hook(&mut samples);
+            }
         }
         let mut store = lock(&self.store);
         store.samples.append(&mut samples);
@@ -411,6 +426,8 @@ impl Sampler {
             store: Mutex::new(SamplerOutput::default()),
             tree,
             stop: AtomicBool::new(false),
+            keep: AtomicBool::new(true),
+            hook: Mutex::new(None),
             drain_tid: AtomicU32::new(0),
         });
         let s2 = Arc::clone(&shared);
@@ -471,6 +488,24 @@ impl Sampler {
     /// Drain the ring buffers now (instead of waiting for the thread).
     pub fn flush(&self) {
         self.shared.drain();
+    }
+
+    /// Store the samples drained from now on (`true`, the default) or drop
+    /// them as they are drained (`false`: between the points of a run,
+    /// whose samples nobody reads, so their ~8 KiB stack copies are not
+    /// held until the next point begins). Side-band, fork/exit and lost
+    /// records are kept either way.
+    pub fn keep_samples(&self, keep: bool) {
+        self.shared.keep.store(keep, Ordering::Relaxed);
+    }
+
+    /// Run `hook` on every batch of samples drained from now on, on the
+    /// thread that drains them (the drain thread while the workload runs,
+    /// the caller of [`Self::take`] for what is left), before the batch is
+    /// stored: `run` unwinds the user stack copies there, so they are
+    /// dropped within one drain interval instead of being held.
+    pub fn set_sample_hook(&self, hook: SampleHook) {
+        *lock(&self.shared.hook) = Some(hook);
     }
 
     /// Flush, then take everything collected so far.

@@ -99,7 +99,15 @@ impl StackUnwinder {
             let Some(u) = self.spaces.get(&id) else {
                 continue;
             };
-            let dwarf = unwind_stack(u, &mut cache, &stack);
+            let Some(user) = user_part(&s.callchain) else {
+                continue;
+            };
+            let fp = &s.callchain[user];
+            // The walk must start where the chain does (see `splice`).
+            if fp.first() != Some(&stack.ip) {
+                continue;
+            }
+            let dwarf = unwind_stack(u, &mut cache, &stack, &fp[1..]);
             if splice(&mut s.callchain, &dwarf, maps) {
                 stats.repaired += 1;
             }
@@ -222,8 +230,11 @@ fn module(
 }
 
 /// The user frames of `stack`, leaf (its ip) first, then return
-/// addresses, as far as `.eh_frame` and the copy reach.
-fn unwind_stack(u: &Dwarf, cache: &mut CacheX86_64, stack: &UserStack) -> Vec<u64> {
+/// addresses, as far as `.eh_frame` and the copy reach, or up to and
+/// including the first return address that `meet` (the frame-pointer
+/// chain's return addresses) also holds: [`splice`] takes the chain from
+/// there, so walking further would only be thrown away.
+fn unwind_stack(u: &Dwarf, cache: &mut CacheX86_64, stack: &UserStack, meet: &[u64]) -> Vec<u64> {
     let bytes = &stack.bytes;
     let sp = stack.sp;
     let mut read = |addr: u64| -> Result<u64, ()> {
@@ -235,28 +246,36 @@ fn unwind_stack(u: &Dwarf, cache: &mut CacheX86_64, stack: &UserStack) -> Vec<u6
     let mut it = u.iter_frames(stack.ip, regs, cache, &mut read);
     let mut out = Vec::new();
     while let Ok(Some(f)) = it.next() {
-        out.push(f.address());
-        if out.len() >= MAX_FRAMES {
+        let a = f.address();
+        out.push(a);
+        if out.len() >= MAX_FRAMES || (out.len() > 1 && meet.contains(&a)) {
             break;
         }
     }
     out
 }
 
-/// Replace the user part of `chain` (after its `PERF_CONTEXT_USER`
-/// marker) as the module doc says. True when it changed.
-fn splice(chain: &mut Vec<u64>, dwarf: &[u64], maps: &MemoryMap) -> bool {
-    let Some(marker) = chain
+/// The user part of a call chain: the frames after its
+/// `PERF_CONTEXT_USER` marker, up to the next marker.
+fn user_part(chain: &[u64]) -> Option<Range<usize>> {
+    let marker = chain
         .iter()
-        .position(|&v| context_marker(v) == Some(CpuMode::User))
-    else {
-        return false;
-    };
+        .position(|&v| context_marker(v) == Some(CpuMode::User))?;
     let start = marker + 1;
     let end = chain[start..]
         .iter()
         .position(|&v| context_marker(v).is_some())
         .map_or(chain.len(), |i| start + i);
+    Some(start..end)
+}
+
+/// Replace the user part of `chain` (after its `PERF_CONTEXT_USER`
+/// marker) as the module doc says. True when it changed.
+fn splice(chain: &mut Vec<u64>, dwarf: &[u64], maps: &MemoryMap) -> bool {
+    let Some(user) = user_part(chain) else {
+        return false;
+    };
+    let (start, end) = (user.start, user.end);
     let fp = &chain[start..end];
     // The DWARF walk must start where the chain does; a return address in
     // no mapping means it went wrong there: it ends before that.
@@ -359,7 +378,7 @@ mod tests {
             bp: 0,
             bytes: vec![0xff; 64],
         };
-        let frames = unwind_stack(&dw, &mut cache, &stack);
+        let frames = unwind_stack(&dw, &mut cache, &stack, &[]);
         assert_eq!(frames.first(), Some(&stack.ip));
         assert!(frames.len() < 4, "{frames:x?}");
     }
