@@ -75,7 +75,11 @@ fn pattern_through_one_shared_mapping_reads_back_through_another() {
 fn pattern_round_trip(exit: SyscallExit, placement: VcpuPlacement) {
     let cpus_before = usable_cpus();
     pattern_in_guest(exit, placement);
-    assert_eq!(usable_cpus(), cpus_before, "the sentry's CPU mask is restored");
+    assert_eq!(
+        usable_cpus(),
+        cpus_before,
+        "the sentry's CPU mask is restored"
+    );
 }
 
 fn pattern_in_guest(exit: SyscallExit, placement: VcpuPlacement) {

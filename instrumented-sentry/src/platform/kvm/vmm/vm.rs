@@ -20,8 +20,8 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, pinned_cpus, CallBlock, SentryPin, StopHandler, StopRegs,
-    VcpuPlacement, VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
+    is_stop, kvm_run_here, pinned_cpus, CallBlock, SentryPin, StopHandler, StopRegs, VcpuPlacement,
+    VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
 };
 use crate::platform::boundary::monotonic_ns;
 
