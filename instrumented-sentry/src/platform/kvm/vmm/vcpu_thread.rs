@@ -140,24 +140,32 @@ impl VcpuPlacement {
     /// `SentryThread`. A placement needing two CPUs falls back to
     /// `SentryThread` with one.
     pub fn detect() -> Self {
-        let chosen = match std::env::var(PLACEMENT_ENV) {
-            Ok(v) => Self::from_name(&v).or_else(|| {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| {
-                    eprintln!(
-                        "{PLACEMENT_ENV}={v:?}: unknown placement (own-thread, sentry-thread, \
-                         pinned-apart); using the default"
-                    )
-                });
-                None
-            }),
-            Err(_) => None,
-        };
+        let chosen = Self::from_env().unwrap_or_else(|v| {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "{PLACEMENT_ENV}={v:?}: unknown placement (own-thread, sentry-thread, \
+                     pinned-apart); using the default"
+                )
+            });
+            None
+        });
         match chosen {
             Some(Self::SentryThread) => Self::SentryThread,
             Some(Self::PinnedApart) if pinned_cpus().is_some() => Self::PinnedApart,
             Some(_) | None if usable_cpus() >= 2 => Self::OwnThread,
             _ => Self::SentryThread,
+        }
+    }
+
+    /// The placement `SENTRYPROF_VCPU_PLACEMENT` names: `Ok(None)` if it is
+    /// unset, `Err(value)` if it names none (front ends check this first,
+    /// to refuse the input; [`VcpuPlacement::detect`] only warns).
+    pub fn from_env() -> Result<Option<Self>, String> {
+        match std::env::var(PLACEMENT_ENV) {
+            Ok(v) => Self::from_name(&v).map(Some).ok_or(v),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(v)) => Err(v.to_string_lossy().into_owned()),
         }
     }
 
