@@ -139,6 +139,46 @@ fn bad_flags_exit_2_and_write_nothing() {
 }
 
 #[test]
+fn an_unknown_vcpu_placement_is_refused_for_kvm_points_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = sentryprof()
+        .current_dir(tmp.path())
+        .env("SENTRYPROF_VCPU_PLACEMENT", "bogus")
+        .args(["run", "--quiet", "--platform", "kvm", "--iterations", "10"])
+        .output()
+        .expect("run the sentryprof binary");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("SENTRYPROF_VCPU_PLACEMENT=\"bogus\"") && stderr.contains("own-thread"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(entries(tmp.path()).is_empty());
+    // Points without kvm do not read it.
+    let o = sentryprof()
+        .current_dir(tmp.path())
+        .env("SENTRYPROF_VCPU_PLACEMENT", "bogus")
+        .args([
+            "run",
+            "--quiet",
+            "--platform",
+            "inproc",
+            "--iterations",
+            "10",
+        ])
+        .args(["--trials", "1", "--warmup-trials", "0", "--out", "b"])
+        .output()
+        .expect("run the sentryprof binary");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
 fn an_unusable_output_path_is_refused_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("taken");

@@ -170,6 +170,13 @@ pub enum PlanError {
     /// An empty `--out`.
     #[error("--out: empty path")]
     EmptyOut,
+    /// `SENTRYPROF_VCPU_PLACEMENT` names no placement (checked for kvm
+    /// points only).
+    #[error("SENTRYPROF_VCPU_PLACEMENT={given:?}: unknown vCPU placement (expected own-thread, sentry-thread or pinned-apart)")]
+    VcpuPlacement {
+        /// The value given.
+        given: String,
+    },
 }
 
 /// The line of an interrupted run: what was kept.

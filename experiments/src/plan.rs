@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use instrumented_sentry::addr::{page_round_up, PAGE_SIZE};
+use instrumented_sentry::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
 use instrumented_sentry::segment::GapSearch;
 use instrumented_sentry::workload::trace::{parse_trace_file, Trace};
 use instrumented_sentry::workload::{Mapping, PointSpec, PointWork, WorkloadKind};
@@ -492,6 +493,9 @@ impl Plan {
             dedup(&req.searches)
         };
         let choices = platform_choices(&platforms, &searches, &req.platform_searches)?;
+        if platforms.contains(&PlatformKind::Kvm) {
+            VcpuPlacement::from_env().map_err(|given| PlanError::VcpuPlacement { given })?;
+        }
         let (trials, warmup_trials) = trial_counts(req)?;
         let (probes, perf, probe_every) = collectors(req, &platforms)?;
         let guest_hz = guest_sampler(req, &platforms)?;

@@ -4,7 +4,8 @@
 //! seen and handed back on the sentry's thread) split into phases.
 //!
 //! `cargo run --release -p instrumented-sentry --example exit_phases [CALLS]`
-//! prints, for `KVM_RUN` on its own vCPU thread and on the sentry's thread,
+//! prints, for `KVM_RUN` on its own vCPU thread, on the sentry's thread and
+//! on its own thread with the two threads pinned to different CPUs,
 //! the median and p90 of each phase in µs, and the guest-timed call.
 //!
 //! `… --example exit_phases CALLS cost ROUNDS` instead prints what recording
@@ -54,7 +55,11 @@ fn main() {
         window_cost(calls, rounds);
         return;
     }
-    for placement in [VcpuPlacement::OwnThread, VcpuPlacement::SentryThread] {
+    for placement in [
+        VcpuPlacement::OwnThread,
+        VcpuPlacement::SentryThread,
+        VcpuPlacement::PinnedApart,
+    ] {
         let (windows, t) = run_mmap_guest(calls, placement, true);
         let (mut in_run, mut to_sentry, mut serving, mut to_vcpu) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());

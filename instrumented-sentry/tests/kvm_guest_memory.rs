@@ -3,11 +3,15 @@
 //! second mapping of the same file, and after munmap the guest's access is
 //! reported as a fault at the right address (not served by a stale
 //! translation). Both hold with `KVM_RUN` on its own vCPU thread (the
-//! default where two CPUs are usable) and on the sentry's thread.
+//! default where two CPUs are usable), on the sentry's thread, and on its
+//! own thread with the two threads pinned to different CPUs (whose pin of
+//! the sentry's thread is undone when the VM goes).
 
 use instrumented_sentry::mm::MmConfig;
 use instrumented_sentry::platform::kvm::vmm::exits::SyscallExit;
-use instrumented_sentry::platform::kvm::vmm::vcpu_thread::VcpuPlacement;
+use instrumented_sentry::platform::kvm::vmm::vcpu_thread::{
+    pinned_cpus, usable_cpus, VcpuPlacement,
+};
 use instrumented_sentry::runners::kvm::guest_run::{
     make_guest_mm_placed, run_guest, GuestRunError,
 };
@@ -17,7 +21,11 @@ use instrumented_sentry::runners::kvm::guest_workloads::{
 use instrumented_sentry::runners::kvm::sentry_calls::{GuestFds, KvmMemoryManager};
 use instrumented_sentry::segment::GapSearch;
 
-const PLACEMENTS: [VcpuPlacement; 2] = [VcpuPlacement::OwnThread, VcpuPlacement::SentryThread];
+const PLACEMENTS: [VcpuPlacement; 3] = [
+    VcpuPlacement::OwnThread,
+    VcpuPlacement::SentryThread,
+    VcpuPlacement::PinnedApart,
+];
 
 const LEN: u64 = 256 * 1024;
 
@@ -65,10 +73,28 @@ fn pattern_through_one_shared_mapping_reads_back_through_another() {
 }
 
 fn pattern_round_trip(exit: SyscallExit, placement: VcpuPlacement) {
+    let cpus_before = usable_cpus();
+    pattern_in_guest(exit, placement);
+    assert_eq!(
+        usable_cpus(),
+        cpus_before,
+        "the sentry's CPU mask is restored"
+    );
+}
+
+fn pattern_in_guest(exit: SyscallExit, placement: VcpuPlacement) {
     let Some((mut mm, fds)) = guest(AfterPattern::Exit, exit, placement) else {
         return;
     };
-    assert_eq!(mm.address_space().machine().vm().placement(), placement);
+    // Pinning apart needs two CPUs; with one the vCPU thread runs unpinned.
+    let expected = match placement {
+        VcpuPlacement::PinnedApart if pinned_cpus().is_none() => VcpuPlacement::OwnThread,
+        p => p,
+    };
+    assert_eq!(mm.address_space().machine().vm().placement(), expected);
+    if expected == VcpuPlacement::PinnedApart {
+        assert_eq!(usable_cpus(), 1, "the sentry's thread is pinned");
+    }
     let s = run_guest(&mut mm, &fds, true).expect("guest run");
     assert_eq!(s.exit_status, 0, "mismatching words seen by the guest");
     assert_eq!(s.mmap_results.len(), 2);

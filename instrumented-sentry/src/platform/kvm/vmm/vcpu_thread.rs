@@ -22,6 +22,11 @@
 //! Placement is chosen at run time ([`VcpuPlacement::detect`]): with fewer
 //! than two CPUs to run on, the handover would only add latency, and
 //! `KVM_RUN` is called on the sentry's thread instead.
+//! `SENTRYPROF_VCPU_PLACEMENT` (`own-thread`, `sentry-thread`,
+//! `pinned-apart`) overrides the rule. Measured side by side (docs/kvm.md,
+//! "Where `KVM_RUN` runs"): near idle the three cost the workload the same
+//! per call (~40 µs); with the two CPUs loaded the sentry's thread costs
+//! least (~57 µs against ~84 pinned apart and ~93–105 on its own thread).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, Ordering};
@@ -119,16 +124,59 @@ pub enum VcpuPlacement {
     OwnThread,
     /// On the sentry's thread (its caches go cold at every exit).
     SentryThread,
+    /// On a thread of its own pinned to one CPU, with the sentry's thread
+    /// pinned to another for the VM's lifetime ([`pinned_cpus`]).
+    PinnedApart,
 }
 
+/// Environment variable that chooses the placement
+/// ([`VcpuPlacement::from_name`]); unset: [`VcpuPlacement::detect`]'s rule.
+pub const PLACEMENT_ENV: &str = "SENTRYPROF_VCPU_PLACEMENT";
+
 impl VcpuPlacement {
+    /// The placement `SENTRYPROF_VCPU_PLACEMENT` names, if set and valid
+    /// (an unknown value is reported on stderr once and ignored); else
     /// `OwnThread` if this process may run on at least two CPUs, else
-    /// `SentryThread`.
+    /// `SentryThread`. A placement needing two CPUs falls back to
+    /// `SentryThread` with one.
     pub fn detect() -> Self {
-        if usable_cpus() >= 2 {
-            Self::OwnThread
-        } else {
-            Self::SentryThread
+        let chosen = Self::from_env().unwrap_or_else(|v| {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "{PLACEMENT_ENV}={v:?}: unknown placement (own-thread, sentry-thread, \
+                     pinned-apart); using the default"
+                )
+            });
+            None
+        });
+        match chosen {
+            Some(Self::SentryThread) => Self::SentryThread,
+            Some(Self::PinnedApart) if pinned_cpus().is_some() => Self::PinnedApart,
+            Some(_) | None if usable_cpus() >= 2 => Self::OwnThread,
+            _ => Self::SentryThread,
+        }
+    }
+
+    /// The placement `SENTRYPROF_VCPU_PLACEMENT` names: `Ok(None)` if it is
+    /// unset, `Err(value)` if it names none (front ends check this first,
+    /// to refuse the input; [`VcpuPlacement::detect`] only warns).
+    pub fn from_env() -> Result<Option<Self>, String> {
+        match std::env::var(PLACEMENT_ENV) {
+            Ok(v) => Self::from_name(&v).map(Some).ok_or(v),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(v)) => Err(v.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// The placement `name` names: `own-thread`, `sentry-thread` or
+    /// `pinned-apart`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim() {
+            "own-thread" => Some(Self::OwnThread),
+            "sentry-thread" => Some(Self::SentryThread),
+            "pinned-apart" => Some(Self::PinnedApart),
+            _ => None,
         }
     }
 
@@ -137,7 +185,82 @@ impl VcpuPlacement {
         match self {
             Self::OwnThread => "own thread",
             Self::SentryThread => "sentry thread",
+            Self::PinnedApart => "own thread, pinned apart",
         }
+    }
+}
+
+/// The CPUs `PinnedApart` uses, `(vcpu, sentry)`: the first two of the
+/// process's affinity mask as first read; `None` with fewer than two.
+pub fn pinned_cpus() -> Option<(usize, usize)> {
+    static CPUS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        let set = thread_affinity(0)?;
+        let mut cpus = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `set` is a valid set and `c` is below CPU_SETSIZE.
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) });
+        Some((cpus.next()?, cpus.next()?))
+    })
+}
+
+/// The affinity mask of thread `tid` (0: the calling thread).
+fn thread_affinity(tid: libc::pid_t) -> Option<libc::cpu_set_t> {
+    // SAFETY: `cpu_set_t` is plain data; zeroed is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed.
+    let r =
+        unsafe { libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    (r == 0).then_some(set)
+}
+
+/// Pins thread `tid` (0: the calling thread) to `cpu`; `false` if refused.
+fn pin_thread(tid: libc::pid_t, cpu: usize) -> bool {
+    // SAFETY: zeroed is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid set; `cpu` is below CPU_SETSIZE (it came
+    // from an affinity mask).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed; the kernel
+    // only reads it.
+    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
+}
+
+/// The sentry's thread pinned to one CPU until this is dropped, when its
+/// former mask is restored.
+pub struct SentryPin {
+    tid: libc::pid_t,
+    former: libc::cpu_set_t,
+}
+
+impl SentryPin {
+    /// Pins the calling thread to `cpu`; `None` if its mask cannot be read
+    /// or set.
+    pub fn pin_here(cpu: usize) -> Option<Self> {
+        let former = thread_affinity(0)?;
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        pin_thread(0, cpu).then_some(Self { tid, former })
+    }
+}
+
+impl Drop for SentryPin {
+    fn drop(&mut self) {
+        // SAFETY: `former` is a valid `cpu_set_t` of the size passed; `tid`
+        // is a thread of this process (if it has exited the call fails
+        // harmlessly).
+        unsafe {
+            libc::sched_setaffinity(
+                self.tid,
+                std::mem::size_of::<libc::cpu_set_t>(),
+                &self.former,
+            )
+        };
+    }
+}
+
+impl std::fmt::Debug for SentryPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentryPin").field("tid", &self.tid).finish()
     }
 }
 
@@ -364,11 +487,29 @@ impl VcpuThread {
     /// # Safety
     /// `run` as for [`StopRegs::new`], for as long as the thread lives.
     pub unsafe fn start(fd: RawFd, run: usize, block: CallBlock) -> Result<Self, VcpuThreadError> {
+        // SAFETY: passed on from this function's contract.
+        unsafe { Self::start_on(fd, run, block, None) }
+    }
+
+    /// [`VcpuThread::start`], the thread pinned to `cpu` if given (if the
+    /// pin is refused it runs unpinned).
+    ///
+    /// # Safety
+    /// As for [`VcpuThread::start`].
+    pub unsafe fn start_on(
+        fd: RawFd,
+        run: usize,
+        block: CallBlock,
+        cpu: Option<usize>,
+    ) -> Result<Self, VcpuThreadError> {
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("sentryprof-vcpu".into())
             .spawn(move || {
+                if let Some(cpu) = cpu {
+                    pin_thread(0, cpu);
+                }
                 // SAFETY: passed on from this function's contract.
                 let regs = unsafe { StopRegs::new(fd, run) };
                 vcpu_loop(fd, regs, &theirs, block)
@@ -608,6 +749,21 @@ mod tests {
         } else {
             VcpuPlacement::SentryThread
         };
-        assert_eq!(VcpuPlacement::detect(), expected);
+        if std::env::var_os(PLACEMENT_ENV).is_none() {
+            assert_eq!(VcpuPlacement::detect(), expected);
+        }
+    }
+
+    #[test]
+    fn placement_names_parse_and_unknown_names_do_not() {
+        for (name, p) in [
+            ("own-thread", VcpuPlacement::OwnThread),
+            ("sentry-thread", VcpuPlacement::SentryThread),
+            ("pinned-apart", VcpuPlacement::PinnedApart),
+        ] {
+            assert_eq!(VcpuPlacement::from_name(name), Some(p));
+        }
+        assert_eq!(VcpuPlacement::from_name("own"), None);
+        assert_eq!(VcpuPlacement::from_name(""), None);
     }
 }

@@ -20,8 +20,8 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, CallBlock, StopHandler, StopRegs, VcpuPlacement, VcpuThread,
-    VcpuThreadError, PAYLOAD_WORDS,
+    is_stop, kvm_run_here, pinned_cpus, CallBlock, SentryPin, StopHandler, StopRegs, VcpuPlacement,
+    VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
 };
 use crate::platform::boundary::monotonic_ns;
 
@@ -120,6 +120,9 @@ struct FileSlot {
 pub struct Vm {
     /// Dropped (joined) first: it calls `KVM_RUN` on `vcpu`'s fd.
     vcpu_thread: Option<VcpuThread>,
+    /// The sentry's thread's pin (`PinnedApart`), undone when the VM goes;
+    /// declared after `vcpu_thread`, so the vCPU thread is joined first.
+    sentry_pin: Option<SentryPin>,
     vcpu: VcpuFd,
     vm: VmFd,
     _kvm: Kvm,
@@ -201,21 +204,30 @@ impl Vm {
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(ioctl("KVM_GET_SUPPORTED_CPUID"))?;
         vcpu.set_cpuid2(&cpuid).map_err(ioctl("KVM_SET_CPUID2"))?;
+        let pins = match placement {
+            VcpuPlacement::PinnedApart => pinned_cpus(),
+            _ => None,
+        };
+        // The sentry's thread pinned first, so the vCPU thread (spawned
+        // from it) is pinned to its own CPU only by its own call.
+        let sentry_pin = pins.and_then(|(_, sentry)| SentryPin::pin_here(sentry));
         let vcpu_thread = match placement {
-            VcpuPlacement::OwnThread => {
+            VcpuPlacement::OwnThread | VcpuPlacement::PinnedApart => {
                 let shared = sys.host_addr() + SHARED_OFF;
                 // SAFETY: the call block (7 u64 from SH_NR) and the result
                 // slot lie in the shared page of `sys`, page aligned, which
                 // the returned `Vm` owns and drops after `vcpu_thread`.
                 let block = unsafe { CallBlock::new(shared + SH_NR, shared + SH_RESULT) };
+                let cpu = sentry_pin.as_ref().and(pins).map(|(vcpu, _)| vcpu);
                 // SAFETY: `run_page` is the vCPU's `kvm_run` mapping, which
                 // lives with `vcpu`, dropped after `vcpu_thread`.
-                Some(unsafe { VcpuThread::start(vcpu.as_raw_fd(), run_page, block) }?)
+                Some(unsafe { VcpuThread::start_on(vcpu.as_raw_fd(), run_page, block, cpu) }?)
             }
             VcpuPlacement::SentryThread => None,
         };
         Ok(Self {
             vcpu_thread,
+            sentry_pin,
             vcpu,
             vm,
             _kvm: kvm,
@@ -438,7 +450,9 @@ impl Vm {
 
     /// Where `KVM_RUN` is called.
     pub fn placement(&self) -> VcpuPlacement {
-        if self.vcpu_thread.is_some() {
+        if self.sentry_pin.is_some() {
+            VcpuPlacement::PinnedApart
+        } else if self.vcpu_thread.is_some() {
             VcpuPlacement::OwnThread
         } else {
             VcpuPlacement::SentryThread
