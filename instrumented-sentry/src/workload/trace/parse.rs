@@ -323,6 +323,17 @@ fn expect_args(name: &str, args: &[&str], n: usize) -> Result<(), String> {
 
 /// Index of the `)` closing the `(` at `open`, skipping nested brackets
 /// and quoted strings.
+/// An fd decorated by `-y` (`3</path/with, commas (and parens)>`) whose
+/// `<` is at `at`: the index of its closing `>`, so the scanners skip the
+/// path's commas and brackets.
+fn fd_path_end(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'<') || bytes.get(at + 1) != Some(&b'/') {
+        return None;
+    }
+    text[at..].find('>').map(|end| at + end)
+}
+
 fn matching_paren(text: &str, open: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
@@ -336,6 +347,8 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
             } else if b == b'"' {
                 in_str = false;
             }
+        } else if let Some(end) = fd_path_end(text, i) {
+            i = end;
         } else {
             match b {
                 b'"' => in_str = true,
@@ -374,17 +387,13 @@ fn split_args(args: &str) -> Vec<&str> {
             } else if b == b'"' {
                 in_str = false;
             }
+        } else if let Some(end) = fd_path_end(trimmed, i) {
+            i = end;
         } else {
             match b {
                 b'"' => in_str = true,
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth -= 1,
-                // An fd decorated by `-y`: `3</path/with, commas>`.
-                b'<' if bytes.get(i + 1) == Some(&b'/') => {
-                    if let Some(end) = trimmed[i..].find('>') {
-                        i += end;
-                    }
-                }
                 b',' if depth == 0 => {
                     out.push(trimmed[start..i].trim());
                     start = i + 1;
@@ -527,6 +536,27 @@ fn parse_flags(s: &str, names: &[(&str, u32)]) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_fd_path_with_parens_and_commas_is_skipped() {
+        let line = "mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, 3</tmp/a (b), c)/f.so>, 4096) = 0x7f0000000000";
+        let Ok(Parsed::Known(op, _)) = parse_call(line) else {
+            panic!("{line} did not parse as a known call");
+        };
+        assert_eq!(
+            op,
+            TraceOp::Mmap {
+                addr: 0,
+                len: 8192,
+                prot: 1,
+                flags: 2,
+                fd: Some(3),
+                offset: 4096,
+            }
+        );
+        let unbalanced = "mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, 3</tmp/a(>, 0 = 0x7f0000000000";
+        assert!(parse_call(unbalanced).is_err());
+    }
 
     #[test]
     fn a_huge_bad_line_is_excerpted() {
