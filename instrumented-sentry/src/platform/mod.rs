@@ -40,6 +40,7 @@
 //! platform was built with (the memory manager's memfd).
 
 pub mod boundary;
+pub mod cpu_affinity;
 pub mod inproc_address_space;
 pub mod kvm;
 pub mod trap;

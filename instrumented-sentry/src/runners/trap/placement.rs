@@ -15,39 +15,8 @@
 
 use serde_json::json;
 
+use crate::platform::cpu_affinity::{first_two_cpus, one_cpu, set_affinity, ThreadPin};
 use crate::platform::trap::Mechanism;
-
-/// The calling thread's CPU set (`None` if it cannot be read).
-fn thread_cpus() -> Option<libc::cpu_set_t> {
-    // SAFETY: `cpu_set_t` is plain data; zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a writable `cpu_set_t` of the size passed; pid 0 is
-    // the calling thread.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    (r == 0).then_some(set)
-}
-
-fn cpus_of(set: &libc::cpu_set_t) -> Vec<usize> {
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `set` is a valid set and `c` is below CPU_SETSIZE.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
-        .collect()
-}
-
-fn set_affinity(pid: i32, set: &libc::cpu_set_t) -> bool {
-    // SAFETY: `set` is a valid `cpu_set_t` of the size passed; the kernel
-    // only reads it. `pid` is 0 (this thread) or our own child.
-    unsafe { libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), set) == 0 }
-}
-
-fn one_cpu(cpu: usize) -> libc::cpu_set_t {
-    // SAFETY: zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` comes from a set the kernel returned, so it is below
-    // CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    set
-}
 
 /// The CPUs of a trial's two processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +30,8 @@ impl StubPlacement {
     /// Split across the first two CPUs this thread may use, if it may use
     /// two.
     pub fn detect() -> Self {
-        let cpus = thread_cpus().map(|s| cpus_of(&s)).unwrap_or_default();
         StubPlacement {
-            cpus: match cpus[..] {
-                [a, b, ..] => Some((a, b)),
-                _ => None,
-            },
+            cpus: first_two_cpus(),
         }
     }
 
@@ -102,17 +67,10 @@ impl StubPlacement {
     }
 
     /// Pins the calling (serving) thread to the sentry's CPU until the
-    /// guard drops.
-    pub fn pin_sentry(&self) -> SentryPin {
-        let Some((sentry, _)) = self.cpus else {
-            return SentryPin { saved: None };
-        };
-        let saved = thread_cpus();
-        if saved.is_some() && set_affinity(0, &one_cpu(sentry)) {
-            SentryPin { saved }
-        } else {
-            SentryPin { saved: None }
-        }
+    /// guard drops; `None` if not split or refused.
+    pub fn pin_sentry(&self) -> Option<ThreadPin> {
+        self.cpus
+            .and_then(|(sentry, _)| ThreadPin::pin_here(sentry))
     }
 
     /// The placement as JSON for a point's `extra`.
@@ -122,26 +80,6 @@ impl StubPlacement {
                 json!({"placement": self.name(), "sentry_cpu": sentry, "stub_cpu": stub})
             }
             None => json!({"placement": self.name()}),
-        }
-    }
-}
-
-/// Restores the serving thread's CPU set on drop.
-pub struct SentryPin {
-    saved: Option<libc::cpu_set_t>,
-}
-
-impl SentryPin {
-    /// Whether the serving thread is pinned (to a CPU of its own).
-    pub fn pinned(&self) -> bool {
-        self.saved.is_some()
-    }
-}
-
-impl Drop for SentryPin {
-    fn drop(&mut self) {
-        if let Some(set) = &self.saved {
-            set_affinity(0, set);
         }
     }
 }

@@ -47,7 +47,7 @@ pub fn serve(
 ) -> Result<Served, PointError> {
     let stub_pinned = placement.pin_stub(trial.pid());
     let pin = placement.pin_sentry();
-    trial.set_split_cpus(stub_pinned && pin.pinned());
+    trial.set_split_cpus(stub_pinned && pin.is_some());
     let result = trial.run(handler);
     drop(pin);
     let report = result.map_err(point_error)?;

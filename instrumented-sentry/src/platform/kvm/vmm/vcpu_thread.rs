@@ -35,6 +35,8 @@ use std::thread::JoinHandle;
 
 use super::sample_timer::InGuestRun;
 use crate::platform::boundary::monotonic_ns;
+pub use crate::platform::cpu_affinity::usable_cpus;
+use crate::platform::cpu_affinity::{first_two_cpus, one_cpu, set_affinity};
 
 /// `KVM_RUN`: `_IO(KVMIO = 0xAE, 0x80)`.
 const KVM_RUN: libc::c_ulong = 0xAE80;
@@ -194,88 +196,7 @@ impl VcpuPlacement {
 /// process's affinity mask as first read; `None` with fewer than two.
 pub fn pinned_cpus() -> Option<(usize, usize)> {
     static CPUS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
-    *CPUS.get_or_init(|| {
-        let set = thread_affinity(0)?;
-        let mut cpus = (0..libc::CPU_SETSIZE as usize)
-            // SAFETY: `set` is a valid set and `c` is below CPU_SETSIZE.
-            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) });
-        Some((cpus.next()?, cpus.next()?))
-    })
-}
-
-/// The affinity mask of thread `tid` (0: the calling thread).
-fn thread_affinity(tid: libc::pid_t) -> Option<libc::cpu_set_t> {
-    // SAFETY: `cpu_set_t` is plain data; zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed.
-    let r =
-        unsafe { libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    (r == 0).then_some(set)
-}
-
-/// Pins thread `tid` (0: the calling thread) to `cpu`; `false` if refused.
-fn pin_thread(tid: libc::pid_t, cpu: usize) -> bool {
-    // SAFETY: zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid set; `cpu` is below CPU_SETSIZE (it came
-    // from an affinity mask).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid `cpu_set_t` of the size passed; the kernel
-    // only reads it.
-    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
-}
-
-/// The sentry's thread pinned to one CPU until this is dropped, when its
-/// former mask is restored.
-pub struct SentryPin {
-    tid: libc::pid_t,
-    former: libc::cpu_set_t,
-}
-
-impl SentryPin {
-    /// Pins the calling thread to `cpu`; `None` if its mask cannot be read
-    /// or set.
-    pub fn pin_here(cpu: usize) -> Option<Self> {
-        let former = thread_affinity(0)?;
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        pin_thread(0, cpu).then_some(Self { tid, former })
-    }
-}
-
-impl Drop for SentryPin {
-    fn drop(&mut self) {
-        // SAFETY: `former` is a valid `cpu_set_t` of the size passed; `tid`
-        // is a thread of this process (if it has exited the call fails
-        // harmlessly).
-        unsafe {
-            libc::sched_setaffinity(
-                self.tid,
-                std::mem::size_of::<libc::cpu_set_t>(),
-                &self.former,
-            )
-        };
-    }
-}
-
-impl std::fmt::Debug for SentryPin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SentryPin").field("tid", &self.tid).finish()
-    }
-}
-
-/// CPUs in this thread's affinity mask (1 if it cannot be read).
-pub fn usable_cpus() -> usize {
-    // SAFETY: `cpu_set_t` is plain data; zeroed is a valid empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed;
-    // pid 0 is the calling thread.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return 1;
-    }
-    // SAFETY: `set` was filled in by the kernel above.
-    (unsafe { libc::CPU_COUNT(&set) }).max(1) as usize
+    *CPUS.get_or_init(first_two_cpus)
 }
 
 /// Calls `KVM_RUN` on `fd` on the calling thread; `Err(errno)` on failure.
@@ -508,7 +429,7 @@ impl VcpuThread {
             .name("sentryprof-vcpu".into())
             .spawn(move || {
                 if let Some(cpu) = cpu {
-                    pin_thread(0, cpu);
+                    set_affinity(0, &one_cpu(cpu));
                 }
                 // SAFETY: passed on from this function's contract.
                 let regs = unsafe { StopRegs::new(fd, run) };

@@ -20,10 +20,11 @@ use super::layout::{
     MEMFILE_GPA, MEMFILE_MAX, PAGE_SIZE, PT_POOL_OFF, PT_POOL_SIZE, SHARED_OFF, SYS_GPA, SYS_SIZE,
 };
 use super::vcpu_thread::{
-    is_stop, kvm_run_here, pinned_cpus, CallBlock, SentryPin, StopHandler, StopRegs, VcpuPlacement,
+    is_stop, kvm_run_here, pinned_cpus, CallBlock, StopHandler, StopRegs, VcpuPlacement,
     VcpuThread, VcpuThreadError, PAYLOAD_WORDS,
 };
 use crate::platform::boundary::monotonic_ns;
+use crate::platform::cpu_affinity::ThreadPin;
 
 /// Errors making or driving the VM.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +123,7 @@ pub struct Vm {
     vcpu_thread: Option<VcpuThread>,
     /// The sentry's thread's pin (`PinnedApart`), undone when the VM goes;
     /// declared after `vcpu_thread`, so the vCPU thread is joined first.
-    sentry_pin: Option<SentryPin>,
+    sentry_pin: Option<ThreadPin>,
     vcpu: VcpuFd,
     vm: VmFd,
     _kvm: Kvm,
@@ -210,7 +211,7 @@ impl Vm {
         };
         // The sentry's thread pinned first, so the vCPU thread (spawned
         // from it) is pinned to its own CPU only by its own call.
-        let sentry_pin = pins.and_then(|(_, sentry)| SentryPin::pin_here(sentry));
+        let sentry_pin = pins.and_then(|(_, sentry)| ThreadPin::pin_here(sentry));
         let vcpu_thread = match placement {
             VcpuPlacement::OwnThread | VcpuPlacement::PinnedApart => {
                 let shared = sys.host_addr() + SHARED_OFF;
